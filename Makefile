@@ -1,0 +1,41 @@
+# The two commands a newcomer needs: `make run` (the whole system) and `make test`.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+LOCAL := uv run --frozen python deploy/local.py
+
+.PHONY: run stop reset status test test-fast lint bench chaos screenshot tools
+
+tools:  ## install uv if the machine lacks it
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+run: tools  ## start Kafka, the store, SMTP, Zipkin and the four services
+	@$(UV) run --frozen python deploy/local.py up
+	@$(UV) run --frozen python deploy/local.py services
+
+stop: tools  ## stop the services and the infrastructure
+	@$(UV) run --frozen python deploy/local.py down --services
+
+reset: tools  ## stop everything and delete its data (downloads are kept)
+	@$(UV) run --frozen python deploy/local.py reset
+
+status: tools  ## the operators' table of the live system
+	@$(UV) run --frozen python -m chassis.status
+
+test: tools  ## everything: lint, unit, integration and end-to-end tests on real servers
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen python deploy/local.py up kafka store zipkin
+	@$(UV) run --frozen pytest
+
+test-fast: tools  ## pure domain tests only, no servers
+	@$(UV) run --frozen pytest tests/unit
+
+lint: tools
+	@$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .
+
+bench: tools  ## the pipeline beside the alternatives; prints a table
+	@$(UV) run --frozen python -m bench
+
+chaos: tools  ## kill everything under load, then check nothing was lost or duplicated
+	@$(UV) run --frozen python -m bench.chaos

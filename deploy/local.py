@@ -1,0 +1,1196 @@
+"""Local infrastructure for development and tests, as plain processes (no containers).
+
+Components (default ports; each overridable by the environment variable shown):
+
+* ``kafka``  - Apache Kafka, KRaft single node, 127.0.0.1:9092 (``HOSO_KAFKA_PORT``),
+  controller on 127.0.0.1:9093 (``HOSO_KAFKA_CONTROLLER_PORT``);
+* ``store``  - FerretDB on SQLite speaking the MongoDB protocol, 127.0.0.1:27017
+  (``HOSO_MONGO_PORT``);
+* ``smtp``   - SMTP sink on 127.0.0.1:1025 (``HOSO_SMTP_PORT``) storing ``.eml`` files in
+  ``HOSO_MAIL_DIR``, with a read-only HTTP listing on 127.0.0.1:8025
+  (``HOSO_SMTP_HTTP_PORT``);
+* ``zipkin`` - Zipkin with in-memory storage, 127.0.0.1:9411 (``HOSO_ZIPKIN_PORT``).
+
+Everything downloaded, built or written lives under ``<repo>/.local`` (``HOSO_LOCAL_DIR``):
+``bin/``, ``kafka/``, ``zipkin/``, ``ferretdb/data``, ``mail/``, ``logs/<component>.log``
+and ``run/<component>.pid``.
+
+CLI::
+
+    uv run python deploy/local.py up [COMPONENT...]      # start (idempotent), wait until ready
+    uv run python deploy/local.py down [COMPONENT...]    # SIGTERM, then SIGKILL after a grace
+    uv run python deploy/local.py reset [COMPONENT...]   # down + delete data, keep downloads
+    uv run python deploy/local.py status [COMPONENT...]  # table; exit 3 if any is not ready
+    uv run python deploy/local.py env                    # shell exports for the services
+
+Python API (test fixtures): :func:`ensure_up`, :func:`stop`, :func:`restart`, :func:`kill`,
+:func:`reset`, :func:`status`, :func:`endpoints`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import pymongo
+from pymongo.errors import PyMongoError
+
+DEPLOY_DIR = Path(__file__).resolve().parent
+REPO_ROOT = DEPLOY_DIR.parent
+HOST = "127.0.0.1"
+
+ALL: tuple[str, ...] = ("kafka", "store", "smtp", "zipkin")
+ALIASES = {"mongodb": "store", "mongo": "store", "ferretdb": "store", "mail": "smtp"}
+
+
+class LauncherError(RuntimeError):
+    """A component could not be prepared, started or stopped."""
+
+    def __init__(self, component: str, message: str, log_tail: str = "") -> None:
+        super().__init__(f"{component}: {message}")
+        self.component = component
+        self.log_tail = log_tail
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- layout
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.root / "bin"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def log(self, component: str) -> Path:
+        return self.logs / f"{component}.log"
+
+    def pidfile(self, component: str) -> Path:
+        return self.run / f"{component}.pid"
+
+
+def layout() -> Layout:
+    # Read on every call so a test can point HOSO_LOCAL_DIR elsewhere before starting.
+    root = os.environ.get("HOSO_LOCAL_DIR") or REPO_ROOT / ".local"
+    return Layout(Path(root).expanduser().resolve())
+
+
+def _port(var: str, default: int) -> int:
+    raw = os.environ.get(var, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise LauncherError("config", f"{var}={raw!r} is not a port number") from None
+    if not 0 < value < 65536:
+        raise LauncherError("config", f"{var}={value} is outside 1-65535")
+    return value
+
+
+def _sha256(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes() if path.exists() else b"<missing>")
+    return digest.hexdigest()
+
+
+def _stamp_matches(stamp: Path, value: str) -> bool:
+    try:
+        return stamp.read_text().strip() == value
+    except FileNotFoundError:
+        return False
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 64 * 1024))
+            data = f.read()
+    except FileNotFoundError:
+        return f"({path} does not exist)"
+    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+
+def _run_tool(
+    component: str, argv: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> None:
+    """Run a build/download step, showing its output only when it fails."""
+    proc = subprocess.run(
+        argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        output = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
+        raise LauncherError(
+            component, f"`{shlex.join(argv)}` failed with exit code {proc.returncode}", output
+        )
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def _java(component: str) -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    candidate = Path(java_home, "bin", "java") if java_home else None
+    java = str(candidate) if candidate and candidate.exists() else shutil.which("java")
+    if not java:
+        raise LauncherError(
+            component,
+            "needs Java 17 or newer, but `java` is not on PATH and JAVA_HOME is unset "
+            "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless)",
+        )
+    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    major = 0
+    if match:
+        major = int(match[2]) if match[1] == "1" else int(match[1])
+    if major < 17:
+        raise LauncherError(
+            component, f"needs Java 17 or newer, {java} reports: {out.strip().splitlines()[0]}"
+        )
+    return java
+
+
+def _maven(component: str, what: str) -> str:
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise LauncherError(
+            component,
+            f"{what} is missing and Maven (`mvn`) is not on PATH to fetch it "
+            "(Debian/Ubuntu: apt-get install maven)",
+        )
+    return mvn
+
+
+def _go(component: str) -> str:
+    go = shutil.which("go") or (
+        "/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None
+    )
+    if not go:
+        raise LauncherError(
+            component,
+            "the FerretDB binary is missing and Go (`go`, 1.24 or newer) is not on PATH "
+            "to build it (see https://go.dev/dl/)",
+        )
+    return go
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("connection closed")
+        buf += chunk
+    return bytes(buf)
+
+
+def _kafka_request(sock: socket.socket, api_key: int, version: int, body: bytes) -> bytes:
+    client_id = b"hoso-local-probe"
+    header = struct.pack(">hhih", api_key, version, 1, len(client_id)) + client_id
+    sock.sendall(struct.pack(">i", len(header) + len(body)) + header + body)
+    (size,) = struct.unpack(">i", _recv_exact(sock, 4))
+    return _recv_exact(sock, size)[4:]  # drop the correlation id
+
+
+def kafka_broker_count(port: int, timeout: float = 2.0) -> int:
+    """Number of brokers a Metadata request reports; raises when the broker cannot answer.
+
+    A raw request rather than aiokafka keeps the probe synchronous, so it also works from
+    inside a running event loop (async test fixtures).
+    """
+    with socket.create_connection((HOST, port), timeout=timeout) as sock:
+        # ApiVersions v0 is answered by every broker; it tells which Metadata versions
+        # this one still accepts (Kafka 4 dropped v0-v3).
+        resp = _kafka_request(sock, 18, 0, b"")
+        error, count = struct.unpack_from(">hi", resp, 0)
+        if error:
+            raise ConnectionError(f"ApiVersions error {error}")
+        low, high = 0, -1
+        for i in range(count):
+            key, lo, hi = struct.unpack_from(">hhh", resp, 6 + 6 * i)
+            if key == 3:
+                low, high = lo, hi
+        # v4-v8 share the non-flexible layout parsed below.
+        version = max(low, 4)
+        if version > min(high, 8):
+            raise ConnectionError(f"broker supports Metadata v{low}-v{high} only")
+        # Empty topic list: brokers only, no topic is created or listed.
+        resp = _kafka_request(sock, 3, version, struct.pack(">i", 0) + b"\x00")
+        (brokers,) = struct.unpack_from(">i", resp, 4)
+        return brokers
+
+
+def _probe_kafka(port: int) -> bool:
+    try:
+        return kafka_broker_count(port) >= 1
+    except (OSError, struct.error):
+        return False
+
+
+def _probe_mongo(port: int) -> bool:
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+        HOST,
+        port,
+        directConnection=True,
+        serverSelectionTimeoutMS=1500,
+        connectTimeoutMS=1500,
+        socketTimeoutMS=3000,
+    )
+    try:
+        return client.admin.command("ping").get("ok") == 1
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def _probe_smtp(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=2) as sock:
+            banner = sock.recv(512)
+            sock.sendall(b"QUIT\r\n")
+            return banner.startswith(b"220")
+    except OSError:
+        return False
+
+
+def _probe_http(url: str) -> bool:
+    try:
+        # trust_env=False: an HTTP(S)_PROXY in the environment must not capture loopback.
+        with httpx.Client(trust_env=False, timeout=2) as client:
+            return client.get(url).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+# --------------------------------------------------------------------------- components
+
+
+class Component:
+    name: ClassVar[str]
+    timeout: ClassVar[float]
+    grace: ClassVar[float] = 10.0
+
+    def __init__(self, lay: Layout) -> None:
+        self.lay = lay
+
+    def config(self) -> dict[str, Any]:
+        """Settings that, when changed, require a restart; stored in the pid file."""
+        raise NotImplementedError
+
+    def ports(self, config: dict[str, Any]) -> dict[str, int]:
+        return {k: v for k, v in config.items() if k.endswith("port")}
+
+    def endpoints(self, config: dict[str, Any]) -> dict[str, str]:
+        raise NotImplementedError
+
+    def address(self, config: dict[str, Any]) -> str:
+        return next(iter(self.endpoints(config).values()))
+
+    def prepare(self) -> None:
+        """Fetch or build whatever is missing; prints progress only when work is done."""
+
+    def command(self, config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+        raise NotImplementedError
+
+    def marker(self) -> str:
+        """A string found in the command line of this checkout's process and no other."""
+        raise NotImplementedError
+
+    def probe(self, config: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def data_paths(self) -> list[Path]:
+        return []
+
+    def extra_logs(self) -> list[Path]:
+        return []
+
+
+class Kafka(Component):
+    name = "kafka"
+    timeout = 120.0
+    grace = 30.0  # controlled shutdown flushes and snapshots the metadata log
+
+    @property
+    def home(self) -> Path:
+        return self.lay.root / "kafka"
+
+    @property
+    def libs(self) -> Path:
+        return self.home / "libs"
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def properties(self) -> Path:
+        return self.home / "server.properties"
+
+    @property
+    def log4j(self) -> Path:
+        return self.home / "log4j2.properties"
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "port": _port("HOSO_KAFKA_PORT", 9092),
+            "controller_port": _port("HOSO_KAFKA_CONTROLLER_PORT", 9093),
+        }
+
+    def endpoints(self, config: dict[str, Any]) -> dict[str, str]:
+        return {"kafka": f"{HOST}:{config['port']}"}
+
+    def marker(self) -> str:
+        return str(self.properties)
+
+    def data_paths(self) -> list[Path]:
+        return [self.data]
+
+    def prepare(self) -> None:
+        java = _java(self.name)
+        pom = DEPLOY_DIR / "kafka" / "pom.xml"
+        stamp = self.libs / ".pom.sha256"
+        digest = _sha256(pom)
+        if not _stamp_matches(stamp, digest):
+            mvn = _maven(self.name, "the Kafka broker")
+            _say("kafka: downloading jars (first run)…")
+            started = time.monotonic()
+            # Fetch beside the old set and swap, so a failed download leaves no mixture of
+            # versions on the classpath.
+            staging = self.home / "libs.new"
+            shutil.rmtree(staging, ignore_errors=True)
+            _run_tool(
+                self.name,
+                [
+                    mvn,
+                    "-q",
+                    "-B",
+                    "-f",
+                    str(pom),
+                    "dependency:copy-dependencies",
+                    f"-DoutputDirectory={staging}",
+                    "-DincludeScope=runtime",
+                ],
+                cwd=REPO_ROOT,
+            )
+            shutil.rmtree(self.libs, ignore_errors=True)
+            staging.rename(self.libs)
+            stamp.write_text(digest + "\n")
+            jars = len(list(self.libs.glob("*.jar")))
+            _say(f"kafka: {jars} jars in {time.monotonic() - started:.1f} s")
+
+        self._write_config(self.config())
+        if not (self.data / "meta.properties").exists():
+            _say("kafka: formatting storage (first run)…")
+            self.data.mkdir(parents=True, exist_ok=True)
+            _run_tool(
+                self.name,
+                [
+                    java,
+                    *self._jvm_common(),
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--cluster-id",
+                    _new_cluster_id(),
+                    "--config",
+                    str(self.properties),
+                    "--ignore-formatted",
+                ],
+                cwd=self.home,
+            )
+
+    def _jvm_common(self) -> list[str]:
+        return [
+            f"-Dlog4j2.configurationFile={self.log4j}",
+            f"-Dkafka.logs.dir={self.lay.logs}",
+            "-Djava.awt.headless=true",
+            "-cp",
+            str(self.libs / "*"),
+        ]
+
+    def _write_config(self, config: dict[str, Any]) -> None:
+        port, cport = config["port"], config["controller_port"]
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.lay.logs.mkdir(parents=True, exist_ok=True)
+        # Regenerated on every start so port changes take effect; a static voter set
+        # (rather than --standalone's dynamic quorum) keeps the controller port out of
+        # the formatted metadata, so it can change too.
+        self.properties.write_text(
+            f"""# Generated by deploy/local.py on each start; edits are overwritten.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@{HOST}:{cport}
+listeners=PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{cport}
+advertised.listeners=PLAINTEXT://{HOST}:{port}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs={self.data}
+
+# Topics are declared by the services; a typo must fail rather than create a topic.
+auto.create.topics.enable=false
+num.partitions=3
+default.replication.factor=1
+min.insync.replicas=1
+
+# Single node: every internal topic must fit on one replica.
+offsets.topic.replication.factor=1
+# Fewer offset partitions than the default 50 make the first consumer group start faster.
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+
+# Tests start consumer groups constantly; the default 3 s delay only slows them down.
+group.initial.rebalance.delay.ms=0
+
+log.retention.hours=168
+log.segment.bytes=104857600
+num.network.threads=3
+num.io.threads=4
+"""
+        )
+        log_file = self.lay.log(self.name)
+        self.log4j.write_text(
+            f"""# Generated by deploy/local.py.
+status = warn
+name = hoso-kafka
+appender.file.type = RollingFile
+appender.file.name = file
+appender.file.fileName = {log_file}
+appender.file.filePattern = {log_file}.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 50MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 2
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+# The full configuration dump on every start is hundreds of lines.
+logger.config.name = org.apache.kafka.common.config.AbstractConfig
+logger.config.level = WARN
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+"""
+        )
+
+    def command(self, config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+        self._write_config(config)
+        argv = [
+            _java(self.name),
+            "-Xms256m",
+            "-Xmx768m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExitOnOutOfMemoryError",
+            *self._jvm_common(),
+            "kafka.Kafka",
+            str(self.properties),
+        ]
+        return argv, dict(os.environ)
+
+    def probe(self, config: dict[str, Any]) -> bool:
+        return _probe_kafka(config["port"])
+
+
+def _new_cluster_id() -> str:
+    # Same shape as Kafka's Uuid.randomUuid(): unpadded URL-safe base64 of 16 random bytes,
+    # never starting with "-" (it would read as a command-line option).
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
+
+
+class Store(Component):
+    name = "store"
+    timeout = 60.0
+
+    @property
+    def binary(self) -> Path:
+        return self.lay.bin / "ferretdb-local"
+
+    @property
+    def data(self) -> Path:
+        return self.lay.root / "ferretdb" / "data"
+
+    def config(self) -> dict[str, Any]:
+        return {"port": _port("HOSO_MONGO_PORT", 27017)}
+
+    def endpoints(self, config: dict[str, Any]) -> dict[str, str]:
+        return {"mongodb": f"mongodb://{HOST}:{config['port']}"}
+
+    def marker(self) -> str:
+        return str(self.binary)
+
+    def data_paths(self) -> list[Path]:
+        return [self.data]
+
+    def prepare(self) -> None:
+        src = DEPLOY_DIR / "ferretdb"
+        stamp = self.binary.with_name(self.binary.name + ".sha256")
+        digest = _sha256(src / "main.go", src / "go.mod", src / "go.sum")
+        if self.binary.exists() and _stamp_matches(stamp, digest):
+            return
+        go = _go(self.name)
+        _say("store: building FerretDB (first run; downloads Go modules)…")
+        started = time.monotonic()
+        self.lay.bin.mkdir(parents=True, exist_ok=True)
+        staging = self.binary.with_name(self.binary.name + ".new")
+        # go.sum is committed, so the default -mod=readonly build is reproducible;
+        # CGO is off because the SQLite driver is pure Go.
+        env = {**os.environ, "CGO_ENABLED": "0"}
+        _run_tool(self.name, [go, "build", "-trimpath", "-o", str(staging), "."], src, env)
+        staging.replace(self.binary)
+        stamp.write_text(digest + "\n")
+        _say(f"store: built in {time.monotonic() - started:.1f} s")
+
+    def command(self, config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+        self.data.mkdir(parents=True, exist_ok=True)
+        argv = [
+            str(self.binary),
+            "-listen",
+            f"{HOST}:{config['port']}",
+            "-data",
+            str(self.data),
+            "-log-level",
+            os.environ.get("HOSO_FERRETDB_LOG_LEVEL", "warn"),
+        ]
+        return argv, dict(os.environ)
+
+    def probe(self, config: dict[str, Any]) -> bool:
+        return _probe_mongo(config["port"])
+
+
+class Smtp(Component):
+    name = "smtp"
+    timeout = 20.0
+    sink = DEPLOY_DIR / "smtp" / "sink.py"
+
+    def mail_dir(self) -> Path:
+        raw = os.environ.get("HOSO_MAIL_DIR")
+        return Path(raw).expanduser().resolve() if raw else self.lay.root / "mail"
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "port": _port("HOSO_SMTP_PORT", 1025),
+            "http_port": _port("HOSO_SMTP_HTTP_PORT", 8025),
+            "mail_dir": str(self.mail_dir()),
+        }
+
+    def endpoints(self, config: dict[str, Any]) -> dict[str, str]:
+        return {
+            "smtp": f"{HOST}:{config['port']}",
+            "smtp_http": f"http://{HOST}:{config['http_port']}",
+            "mail_dir": config["mail_dir"],
+        }
+
+    def address(self, config: dict[str, Any]) -> str:
+        return f"{HOST}:{config['port']} (http :{config['http_port']})"
+
+    def marker(self) -> str:
+        return str(self.sink)
+
+    def data_paths(self) -> list[Path]:
+        return [self.mail_dir()]
+
+    def prepare(self) -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("aiosmtpd") is None:
+            raise LauncherError(
+                self.name,
+                f"aiosmtpd is not installed for {sys.executable}; run through `uv run` "
+                "so the project's dev dependencies are available",
+            )
+
+    def command(self, config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+        argv = [
+            sys.executable,
+            str(self.sink),
+            "--host",
+            HOST,
+            "--port",
+            str(config["port"]),
+            "--http-host",
+            HOST,
+            "--http-port",
+            str(config["http_port"]),
+            "--mail-dir",
+            config["mail_dir"],
+        ]
+        # Unbuffered so the log shows each stored message as it arrives.
+        return argv, {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    def probe(self, config: dict[str, Any]) -> bool:
+        # The sink binds HTTP before SMTP, so a banner means both are up.
+        return _probe_smtp(config["port"])
+
+
+class Zipkin(Component):
+    name = "zipkin"
+    timeout = 120.0
+
+    @property
+    def jar(self) -> Path:
+        return self.lay.root / "zipkin" / "zipkin-server-exec.jar"
+
+    def config(self) -> dict[str, Any]:
+        return {"port": _port("HOSO_ZIPKIN_PORT", 9411)}
+
+    def endpoints(self, config: dict[str, Any]) -> dict[str, str]:
+        return {"zipkin": f"http://{HOST}:{config['port']}"}
+
+    def marker(self) -> str:
+        return str(self.jar)
+
+    def prepare(self) -> None:
+        _java(self.name)
+        pom = DEPLOY_DIR / "zipkin" / "pom.xml"
+        stamp = self.jar.with_name(self.jar.name + ".sha256")
+        digest = _sha256(pom)
+        if self.jar.exists() and _stamp_matches(stamp, digest):
+            return
+        mvn = _maven(self.name, "the Zipkin server jar")
+        _say("zipkin: downloading server jar (first run)…")
+        started = time.monotonic()
+        self.jar.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.jar.parent) as staging:
+            _run_tool(
+                self.name,
+                [
+                    mvn,
+                    "-q",
+                    "-B",
+                    "-f",
+                    str(pom),
+                    "dependency:copy",
+                    f"-Dzipkin.outputDirectory={staging}",
+                ],
+                cwd=REPO_ROOT,
+            )
+            Path(staging, self.jar.name).replace(self.jar)
+        stamp.write_text(digest + "\n")
+        size = self.jar.stat().st_size / 2**20
+        _say(f"zipkin: {size:.0f} MiB in {time.monotonic() - started:.1f} s")
+
+    def command(self, config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+        port = config["port"]
+        argv = [
+            _java(self.name),
+            "-Xms128m",
+            "-Xmx512m",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true",
+            # Spring replaces a list wholesale when a higher source defines it, so the
+            # whole port entry is restated; `ip` is what keeps it off 0.0.0.0.
+            f"-Darmeria.ports[0].ip={HOST}",
+            f"-Darmeria.ports[0].port={port}",
+            "-Darmeria.ports[0].protocols[0]=http",
+            "-jar",
+            str(self.jar),
+        ]
+        env = {
+            **os.environ,
+            "STORAGE_TYPE": "mem",
+            # The in-memory store evicts beyond this; sized for the 512 MiB heap.
+            "MEM_MAX_SPANS": os.environ.get("HOSO_ZIPKIN_MAX_SPANS", "100000"),
+            "QUERY_PORT": str(port),
+            "SELF_TRACING_ENABLED": "false",
+            # The services share KAFKA_BOOTSTRAP_SERVERS & co. with this environment; left
+            # enabled, Zipkin would start consuming from the project's broker.
+            "COLLECTOR_KAFKA_ENABLED": "false",
+            "COLLECTOR_RABBITMQ_ENABLED": "false",
+            "COLLECTOR_ACTIVEMQ_ENABLED": "false",
+            "COLLECTOR_PULSAR_ENABLED": "false",
+            "COLLECTOR_SCRIBE_ENABLED": "false",
+            "DISCOVERY_EUREKA_ENABLED": "false",
+        }
+        return argv, env
+
+    def probe(self, config: dict[str, Any]) -> bool:
+        return _probe_http(f"http://{HOST}:{config['port']}/health")
+
+
+COMPONENTS: dict[str, type[Component]] = {c.name: c for c in (Kafka, Store, Smtp, Zipkin)}
+
+
+def _resolve(components: Iterable[str] | str | None) -> list[str]:
+    if components is None:
+        return list(ALL)
+    if isinstance(components, str):
+        components = [components]
+    names: list[str] = []
+    for raw in components:
+        name = ALIASES.get(raw.lower(), raw.lower())
+        if name not in COMPONENTS:
+            raise LauncherError(raw, f"unknown component; choose from {', '.join(ALL)}")
+        if name not in names:
+            names.append(name)
+    # Always act in the canonical order so output and start-up are predictable.
+    return [n for n in ALL if n in names]
+
+
+# --------------------------------------------------------------------------- processes
+
+
+# Children started by this interpreter, kept so they can be reaped instead of lingering
+# as zombies in a long-lived test process.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@dataclass
+class Running:
+    pid: int
+    config: dict[str, Any]
+    started_at: str
+
+
+def _cmdline(pid: int) -> str | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        raw, stat = b"", ""
+    if stat and stat.rsplit(")", 1)[-1].split()[0] == "Z":
+        return None  # a zombie has exited; its pid only awaits reaping
+    if raw:
+        return raw.replace(b"\0", b" ").decode("utf-8", "replace")
+    # No procfs (macOS): ask ps.
+    out = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True)
+    return out.stdout.decode("utf-8", "replace").strip() or None
+
+
+def _reap(pid: int) -> None:
+    proc = _children.get(pid)
+    if proc is not None and proc.poll() is not None:
+        del _children[pid]
+
+
+def _alive(pid: int, marker: str) -> bool:
+    _reap(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    cmd = _cmdline(pid)
+    # The marker guards against a recycled pid now belonging to something else.
+    return cmd is not None and marker in cmd
+
+
+def _read_pidfile(comp: Component) -> Running | None:
+    path = comp.lay.pidfile(comp.name)
+    try:
+        data = json.loads(path.read_text())
+        return Running(int(data["pid"]), dict(data["config"]), str(data.get("started_at", "")))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError):
+        path.unlink(missing_ok=True)
+        return None
+
+
+def _running(comp: Component) -> Running | None:
+    """The recorded process if it is still alive, cleaning up a stale pid file."""
+    rec = _read_pidfile(comp)
+    if rec is None:
+        return None
+    if _alive(rec.pid, comp.marker()):
+        return rec
+    comp.lay.pidfile(comp.name).unlink(missing_ok=True)
+    return None
+
+
+@contextlib.contextmanager
+def _lock(lay: Layout) -> Iterator[None]:
+    # Serialises launchers (parallel test workers, a CLI in another terminal) so two of
+    # them never start the same component.
+    lay.run.mkdir(parents=True, exist_ok=True)
+    with (lay.run / ".lock").open("w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _launch(comp: Component, config: dict[str, Any]) -> Running:
+    busy = [f"{HOST}:{p} ({k})" for k, p in comp.ports(config).items() if not _port_free(p)]
+    if busy:
+        raise LauncherError(
+            comp.name,
+            f"{', '.join(busy)} already in use by a process this launcher did not start; "
+            f"stop it or choose other ports (see `{Path(__file__).name} --help`)",
+        )
+    argv, env = comp.command(config)
+    lay = comp.lay
+    lay.logs.mkdir(parents=True, exist_ok=True)
+    log_path = lay.log(comp.name)
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    with log_path.open("ab") as log:
+        log.write(f"\n===== {started_at} starting: {shlex.join(argv)}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=lay.root,
+            env=env,
+            # Own session: Ctrl-C in the terminal or the end of a test run leaves the
+            # infrastructure up for the next run, and down can signal the whole group.
+            start_new_session=True,
+        )
+    _children[proc.pid] = proc
+    rec = Running(proc.pid, config, started_at)
+    tmp = lay.pidfile(comp.name).with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": rec.pid, "config": config, "started_at": started_at}))
+    tmp.replace(lay.pidfile(comp.name))
+    return rec
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        # The group reaches helpers a component may have forked; only used when the pid
+        # leads its own group, which start_new_session guarantees for ours.
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+
+
+def _wait_gone(pid: int, marker: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    proc = _children.get(pid)
+    while time.monotonic() < deadline:
+        if proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.2)
+        else:
+            time.sleep(0.2)
+        if not _alive(pid, marker):
+            return True
+    return not _alive(pid, marker)
+
+
+def _terminate(comp: Component, *, force: bool = False) -> bool:
+    """Stop the component's process; True if one was running."""
+    rec = _running(comp)
+    if rec is None:
+        return False
+    marker = comp.marker()
+    if not force:
+        _signal(rec.pid, signal.SIGTERM)
+        if _wait_gone(rec.pid, marker, comp.grace):
+            comp.lay.pidfile(comp.name).unlink(missing_ok=True)
+            return True
+        _say(f"{comp.name}: still running after {comp.grace:.0f} s, sending SIGKILL")
+    _signal(rec.pid, signal.SIGKILL)
+    if not _wait_gone(rec.pid, marker, 10):
+        raise LauncherError(comp.name, f"pid {rec.pid} survived SIGKILL")
+    comp.lay.pidfile(comp.name).unlink(missing_ok=True)
+    return True
+
+
+def _failure(comp: Component, message: str) -> LauncherError:
+    logs = [comp.lay.log(comp.name), *comp.extra_logs()]
+    tail = "\n".join(f"--- last lines of {p} ---\n{_tail(p)}" for p in logs)
+    return LauncherError(comp.name, message, tail)
+
+
+def _up(names: list[str], lay: Layout) -> dict[str, str]:
+    comps = [COMPONENTS[n](lay) for n in names]
+    pending: dict[str, tuple[Component, Running, float]] = {}
+    result: dict[str, str] = {}
+    errors: list[LauncherError] = []
+
+    for comp in comps:
+        try:
+            wanted = comp.config()
+            rec = _running(comp)
+            if rec is not None and rec.config != wanted:
+                _say(f"{comp.name}: configuration changed, restarting")
+                _terminate(comp)
+                rec = None
+            if rec is not None and comp.probe(rec.config):
+                result.update(comp.endpoints(rec.config))
+                continue
+            if rec is None:
+                # Downloads and builds happen here, before the readiness clock starts;
+                # earlier components boot meanwhile.
+                comp.prepare()
+                rec = _launch(comp, wanted)
+                _say(f"{comp.name}: starting (pid {rec.pid}, log {lay.log(comp.name)})")
+            else:
+                _say(f"{comp.name}: running (pid {rec.pid}) but not answering yet, waiting")
+            pending[comp.name] = (comp, rec, time.monotonic() + comp.timeout)
+        except LauncherError as exc:
+            errors.append(exc)
+
+    while pending:
+        for name, (comp, rec, deadline) in list(pending.items()):
+            if comp.probe(rec.config):
+                result.update(comp.endpoints(rec.config))
+                del pending[name]
+                continue
+            if not _alive(rec.pid, comp.marker()):
+                comp.lay.pidfile(name).unlink(missing_ok=True)
+                code = _children.pop(rec.pid).returncode if rec.pid in _children else None
+                how = f" with exit code {code}" if code is not None else ""
+                errors.append(_failure(comp, f"exited during start-up{how}"))
+                del pending[name]
+            elif time.monotonic() > deadline:
+                errors.append(_failure(comp, f"did not become ready within {comp.timeout:.0f} s"))
+                del pending[name]
+        if pending:
+            time.sleep(0.25)
+
+    if errors:
+        if len(errors) == 1:
+            raise errors[0]
+        joined = "; ".join(str(e) for e in errors)
+        tails = "\n".join(e.log_tail for e in errors if e.log_tail)
+        raise LauncherError(",".join(e.component for e in errors), joined, tails)
+    return result
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def ensure_up(components: Iterable[str] | str = ALL) -> dict[str, str]:
+    """Start whatever of ``components`` is not running and wait until each is ready.
+
+    Returns the endpoints, e.g. ``{"kafka": "127.0.0.1:9092", "mongodb":
+    "mongodb://127.0.0.1:27017", "smtp": "127.0.0.1:1025", "smtp_http":
+    "http://127.0.0.1:8025", "zipkin": "http://127.0.0.1:9411", "mail_dir": "..."}``.
+    Raises :class:`LauncherError` naming the component that did not come up.
+    """
+    lay = layout()
+    with _lock(lay):
+        return _up(_resolve(components), lay)
+
+
+def stop(components: Iterable[str] | str = ALL) -> list[str]:
+    """SIGTERM, then SIGKILL after the component's grace period; returns what was stopped."""
+    lay = layout()
+    stopped = []
+    with _lock(lay):
+        for name in reversed(_resolve(components)):
+            if _terminate(COMPONENTS[name](lay)):
+                stopped.append(name)
+    return stopped
+
+
+def kill(component: str) -> bool:
+    """SIGKILL the component at once (crash simulation); True if it was running."""
+    lay = layout()
+    with _lock(lay):
+        [name] = _resolve(component)
+        return _terminate(COMPONENTS[name](lay), force=True)
+
+
+def restart(component: str) -> dict[str, str]:
+    """Stop (gracefully) and start one component again, keeping its data."""
+    lay = layout()
+    with _lock(lay):
+        [name] = _resolve(component)
+        _terminate(COMPONENTS[name](lay))
+        return _up([name], lay)
+
+
+def reset(components: Iterable[str] | str = ALL) -> list[str]:
+    """Stop the components and delete their data; downloaded jars and binaries stay."""
+    lay = layout()
+    removed: list[str] = []
+    with _lock(lay):
+        for name in reversed(_resolve(components)):
+            comp = COMPONENTS[name](lay)
+            _terminate(comp)
+            for path in comp.data_paths():
+                if not path.exists():
+                    continue
+                if path.is_relative_to(lay.root):
+                    shutil.rmtree(path)
+                else:
+                    # A mail dir pointed elsewhere may hold other files: only drop ours.
+                    for f in [*path.glob("*.eml"), *path.glob(".*.tmp")]:
+                        f.unlink(missing_ok=True)
+                removed.append(str(path))
+    return removed
+
+
+def endpoints(components: Iterable[str] | str = ALL) -> dict[str, str]:
+    """Endpoints of running components (their recorded ports), else the configured ones."""
+    lay = layout()
+    result: dict[str, str] = {}
+    for name in _resolve(components):
+        comp = COMPONENTS[name](lay)
+        rec = _running(comp)
+        result.update(comp.endpoints(rec.config if rec else comp.config()))
+    return result
+
+
+@dataclass
+class Status:
+    component: str
+    address: str
+    pid: int | None
+    state: str  # ready | not answering | stopped | port in use (not ours)
+
+
+def status(components: Iterable[str] | str = ALL) -> list[Status]:
+    lay = layout()
+    rows = []
+    for name in _resolve(components):
+        comp = COMPONENTS[name](lay)
+        rec = _running(comp)
+        config = rec.config if rec else comp.config()
+        if rec is not None:
+            state = "ready" if comp.probe(config) else "not answering"
+        elif any(not _port_free(p) for p in comp.ports(config).values()):
+            state = "port in use (not ours)"
+        else:
+            state = "stopped"
+        rows.append(Status(name, comp.address(config), rec.pid if rec else None, state))
+    return rows
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _print_table(rows: list[Status]) -> None:
+    table = [("COMPONENT", "ADDRESS", "PID", "STATE")]
+    table += [(r.component, r.address, str(r.pid or "-"), r.state) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[3])
+
+
+def _env_lines(ep: dict[str, str]) -> list[str]:
+    # Names the services' settings read without a prefix (see chassis.settings).
+    mapping = {
+        "kafka": ("KAFKA_BOOTSTRAP_SERVERS", "{}"),
+        "mongodb": ("MONGODB_URI", "{}"),
+        "zipkin": ("ZIPKIN_ENDPOINT", "{}/api/v2/spans"),
+    }
+    lines = [
+        f"export {var}={shlex.quote(fmt.format(ep[k]))}"
+        for k, (var, fmt) in mapping.items()
+        if k in ep
+    ]
+    if "smtp" in ep:
+        host, port = ep["smtp"].rsplit(":", 1)
+        lines += [f"export SMTP_HOST={host}", f"export SMTP_PORT={port}"]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="local.py",
+        description="Run the local infrastructure (kafka, store, smtp, zipkin) as processes.",
+        epilog="Ports: HOSO_KAFKA_PORT, HOSO_KAFKA_CONTROLLER_PORT, HOSO_MONGO_PORT, "
+        "HOSO_SMTP_PORT, HOSO_SMTP_HTTP_PORT, HOSO_ZIPKIN_PORT. "
+        "Paths: HOSO_LOCAL_DIR (default <repo>/.local), HOSO_MAIL_DIR.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for cmd, text in (
+        ("up", "start components (idempotent) and wait until ready"),
+        ("down", "stop components"),
+        ("reset", "stop components and delete their data (keeps downloads)"),
+        ("status", "show state; exit 3 if any listed component is not ready"),
+        ("env", "print shell exports pointing the services at the components"),
+    ):
+        p = sub.add_parser(cmd, help=text)
+        p.add_argument("components", nargs="*", metavar="COMPONENT", help=", ".join(ALL))
+    args = parser.parse_args(argv)
+    names = args.components or list(ALL)
+
+    try:
+        if args.command == "up":
+            started = time.monotonic()
+            ensure_up(names)
+            _say(f"up in {time.monotonic() - started:.1f} s")
+            _print_table(status(names))
+        elif args.command == "down":
+            stopped = stop(names)
+            _say(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+        elif args.command == "reset":
+            for path in reset(names):
+                _say(f"deleted {path}")
+        elif args.command == "status":
+            rows = status(names)
+            _print_table(rows)
+            return 0 if all(r.state == "ready" for r in rows) else 3
+        elif args.command == "env":
+            print("\n".join(_env_lines(endpoints(names))))
+    except LauncherError as exc:
+        _say(f"error: {exc}")
+        if exc.log_tail:
+            _say(exc.log_tail)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

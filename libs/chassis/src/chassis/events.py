@@ -1,0 +1,390 @@
+"""Event contracts: the CloudEvents envelope, one model per event type, topic names.
+
+Serialisation lives here and nowhere else: producers call `encode`, consumers `decode`.
+The wire format is CloudEvents 1.0 in structured mode (the whole envelope is the Kafka
+value, ``content-type: application/cloudevents+json``); the Kafka key is the dossier id
+so that every event of one dossier lands on one partition, in order.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+CONTENT_TYPE = "application/cloudevents+json"
+
+
+class Topics:
+    """Logical topic names; `ServiceSettings.topic()` adds the environment's prefix."""
+
+    SUBMISSIONS = "dossier.submissions"  # intake -> processing: what citizens and counters send
+    LIFECYCLE = "dossier.lifecycle"  # processing -> everyone: what happened to a dossier
+    NOTIFICATIONS = "notification.outcomes"  # notification -> audit: what the citizen was told
+
+    ALL: ClassVar[tuple[str, ...]] = (SUBMISSIONS, LIFECYCLE, NOTIFICATIONS)
+
+    @staticmethod
+    def dead_letter(group: str) -> str:
+        """One dead-letter topic per consumer group: an operator sees whose input failed."""
+        return f"{group}.dlq"
+
+
+# Dossier topics are keyed by dossier id; three partitions let three consumers share them.
+TOPIC_PARTITIONS: dict[str, int] = {
+    Topics.SUBMISSIONS: 3,
+    Topics.LIFECYCLE: 3,
+    Topics.NOTIFICATIONS: 3,
+}
+DEAD_LETTER_PARTITIONS = 1
+CONSUMER_GROUPS = ("intake", "processing", "notification", "audit")
+
+
+class PoisonMessage(Exception):
+    """A record that can never be handled: not JSON, not an envelope, unknown type, bad data."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Envelope(BaseModel):
+    """CloudEvents 1.0 attributes plus one extension, ``actor``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1, max_length=128)
+    source: str = Field(min_length=1, max_length=256)
+    type: str = Field(min_length=1, max_length=128)
+    subject: str | None = Field(default=None, max_length=128)
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    # Who caused the event: "officer:<id>", "system:<service>", "citizen:<pseudonym>",
+    # "portal:<client>". Never a name or an ID number.
+    actor: str = Field(min_length=1, max_length=128)
+    data: dict[str, Any]
+
+
+class EventData(BaseModel):
+    """Base of every event payload; subclasses name their type and topic."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_type: ClassVar[str]
+    topic: ClassVar[str]
+
+
+# --------------------------------------------------------------------------- shared parts
+
+
+class DossierKind(StrEnum):
+    PROCEDURE = "procedure"
+    PETITION = "petition"
+    COMPLAINT = "complaint"
+    DENUNCIATION = "denunciation"
+
+
+class Channel(StrEnum):
+    ONLINE = "online"
+    COUNTER = "counter"
+
+
+class ApplicantType(StrEnum):
+    PERSON = "person"
+    ORGANISATION = "organisation"
+
+
+class Applicant(BaseModel):
+    """The applicant as events carry it. For a denunciation intake replaces the identity
+    with a pseudonym before anything is published: name, id_number, phone and address
+    are then None and ``pseudonym`` is set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: ApplicantType
+    name: str | None = None
+    id_number: str | None = None  # 12-digit citizen ID (CCCD) or tax code
+    email: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    language: Literal["vi", "en"] = "vi"
+    sms_opt_out: bool = False
+    portal_account: str | None = None
+    pseudonym: str | None = None
+
+
+class Recipient(BaseModel):
+    """Where the citizen is told about their dossier; derived from the applicant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    language: Literal["vi", "en"] = "vi"
+    sms_opt_out: bool = False
+    portal_account: str | None = None
+
+
+class Attachment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    document_code: str
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+
+
+class FieldChange(BaseModel):
+    """Before and after of one field, as an audit trail records them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+class DossierRef(EventData):
+    """Identification every lifecycle event repeats so consumers need no look-ups."""
+
+    dossier_id: str
+    receipt_code: str
+    procedure_code: str
+    procedure_name_vi: str
+    procedure_name_en: str
+    agency: str
+    agency_name_vi: str
+    agency_name_en: str
+    kind: DossierKind = DossierKind.PROCEDURE
+
+
+# --------------------------------------------------------------------------- intake -> processing
+
+
+class DossierSubmitted(EventData):
+    event_type: ClassVar[str] = "dossier.submitted.v1"
+    topic: ClassVar[str] = Topics.SUBMISSIONS
+
+    dossier_id: str
+    receipt_code: str
+    procedure_code: str
+    agency: str
+    kind: DossierKind
+    channel: Channel
+    submitted_at: datetime
+    due_date: date
+    applicant: Applicant
+    form: dict[str, Any]
+    attachments: list[Attachment] = Field(default_factory=list)
+
+
+class DossierSupplemented(EventData):
+    event_type: ClassVar[str] = "dossier.supplemented.v1"
+    topic: ClassVar[str] = Topics.SUBMISSIONS
+
+    dossier_id: str
+    receipt_code: str
+    supplemented_at: datetime
+    attachments: list[Attachment]
+    note: str | None = None
+
+
+class DossierWithdrawalRequested(EventData):
+    event_type: ClassVar[str] = "dossier.withdrawal-requested.v1"
+    topic: ClassVar[str] = Topics.SUBMISSIONS
+
+    dossier_id: str
+    receipt_code: str
+    requested_at: datetime
+    reason: str | None = None
+
+
+# --------------------------------------------------------------------------- processing -> all
+
+
+class DossierStatusChanged(DossierRef):
+    event_type: ClassVar[str] = "dossier.status-changed.v1"
+    topic: ClassVar[str] = Topics.LIFECYCLE
+
+    old_status: str | None
+    new_status: str
+    action: str
+    reason: str | None = None
+    missing_documents: list[str] | None = None
+    due_date: date | None = None
+    result_reference: str | None = None
+    occurred_at: datetime
+    version: int
+    recipient: Recipient
+    changes: list[FieldChange] = Field(default_factory=list)
+
+
+class DossierOverdue(DossierRef):
+    event_type: ClassVar[str] = "dossier.overdue.v1"
+    topic: ClassVar[str] = Topics.LIFECYCLE
+
+    due_date: date
+    detected_at: datetime
+    recipient: Recipient
+
+
+class DossierApologyIssued(DossierRef):
+    """The apology-and-new-appointment slip (phiếu xin lỗi và hẹn lại ngày trả kết quả)."""
+
+    event_type: ClassVar[str] = "dossier.apology-issued.v1"
+    topic: ClassVar[str] = Topics.LIFECYCLE
+
+    old_due_date: date
+    new_due_date: date
+    reason: str
+    issued_at: datetime
+    recipient: Recipient
+    changes: list[FieldChange] = Field(default_factory=list)
+
+
+class DossierAssigned(DossierRef):
+    event_type: ClassVar[str] = "dossier.assigned.v1"
+    topic: ClassVar[str] = Topics.LIFECYCLE
+
+    officer_id: str
+    assigned_by: str
+    occurred_at: datetime
+    changes: list[FieldChange] = Field(default_factory=list)
+
+
+class DossierNoteAdded(DossierRef):
+    event_type: ClassVar[str] = "dossier.note-added.v1"
+    topic: ClassVar[str] = Topics.LIFECYCLE
+
+    note_id: str
+    officer_id: str
+    text: str
+    occurred_at: datetime
+
+
+class DossierDeadlineExtended(DossierRef):
+    event_type: ClassVar[str] = "dossier.deadline-extended.v1"
+    topic: ClassVar[str] = Topics.LIFECYCLE
+
+    old_due_date: date
+    new_due_date: date
+    reason: str
+    occurred_at: datetime
+    changes: list[FieldChange] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- notification -> audit
+
+
+class NotificationSent(EventData):
+    event_type: ClassVar[str] = "notification.sent.v1"
+    topic: ClassVar[str] = Topics.NOTIFICATIONS
+
+    delivery_id: str
+    dossier_id: str
+    source_event_id: str
+    source_event_type: str
+    channel: str
+    attempts: int
+    recipient_masked: str
+    sent_at: datetime
+
+
+class NotificationFailed(EventData):
+    event_type: ClassVar[str] = "notification.failed.v1"
+    topic: ClassVar[str] = Topics.NOTIFICATIONS
+
+    delivery_id: str
+    dossier_id: str
+    source_event_id: str
+    source_event_type: str
+    channel: str
+    attempts: int
+    recipient_masked: str
+    error: str
+    failed_at: datetime
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    cls.event_type: cls
+    for cls in (
+        DossierSubmitted,
+        DossierSupplemented,
+        DossierWithdrawalRequested,
+        DossierStatusChanged,
+        DossierOverdue,
+        DossierApologyIssued,
+        DossierAssigned,
+        DossierNoteAdded,
+        DossierDeadlineExtended,
+        NotificationSent,
+        NotificationFailed,
+    )
+}
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+def make_event(
+    data: EventData,
+    *,
+    source: str,
+    actor: str,
+    subject: str | None = None,
+    event_id: str | None = None,
+    time: datetime | None = None,
+) -> Envelope:
+    return Envelope(
+        id=event_id or new_event_id(),
+        source=source,
+        type=data.event_type,
+        subject=subject if subject is not None else getattr(data, "dossier_id", None),
+        time=time or datetime.now(UTC),
+        actor=actor,
+        data=data.model_dump(mode="json"),
+    )
+
+
+def encode(envelope: Envelope) -> bytes:
+    return envelope.model_dump_json().encode()
+
+
+def decode(raw: bytes | None) -> tuple[Envelope, EventData]:
+    """Parse and validate one Kafka value; any defect raises `PoisonMessage` with a reason."""
+    if raw is None:
+        raise PoisonMessage("empty message value")
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PoisonMessage(f"value is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise PoisonMessage("value is not a JSON object")
+    try:
+        envelope = Envelope.model_validate(document)
+    except ValidationError as exc:
+        raise PoisonMessage(f"not a CloudEvents envelope: {_summarise(exc)}") from exc
+    model = EVENT_TYPES.get(envelope.type)
+    if model is None:
+        raise PoisonMessage(f"unknown event type {envelope.type!r}")
+    try:
+        payload = model.model_validate(envelope.data)
+    except ValidationError as exc:
+        raise PoisonMessage(f"invalid {envelope.type} data: {_summarise(exc)}") from exc
+    return envelope, payload
+
+
+def _summarise(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

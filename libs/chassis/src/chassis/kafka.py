@@ -1,0 +1,480 @@
+"""Kafka plumbing: an acknowledging publisher and a batched consumer loop.
+
+The loop's contract: a batch is fetched with ``getmany``, every record is decoded and
+handled (partitions concurrently, records of one partition in order), records that can
+never be handled go to the group's dead-letter topic with the reason and the original
+headers, and only then are the offsets committed. A crash before the commit means the
+batch is handled again, so every handler must be idempotent on the event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+from chassis import events, metrics
+from chassis.events import Envelope, EventData, PoisonMessage, Topics
+from chassis.settings import ServiceSettings
+from chassis.telemetry import (
+    context_from,
+    extract_context,
+    inject_headers,
+    messaging_attributes,
+    tracer,
+)
+
+log = logging.getLogger(__name__)
+
+
+def backoff_delays(first: float = 0.5, cap: float = 10.0) -> Callable[[int], float]:
+    def delay(attempt: int) -> float:
+        return min(cap, first * (2 ** max(0, attempt - 1)))
+
+    return delay
+
+
+async def ensure_topics(settings: ServiceSettings) -> None:
+    """Create the platform's topics with explicit partition counts if they are missing."""
+    wanted = {settings.topic(name): parts for name, parts in events.TOPIC_PARTITIONS.items()}
+    for group in events.CONSUMER_GROUPS:
+        wanted[settings.topic(Topics.dead_letter(group))] = events.DEAD_LETTER_PARTITIONS
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name=name, num_partitions=parts, replication_factor=1)
+            for name, parts in wanted.items()
+            if name not in existing
+        ]
+        if missing:
+            # Another service may create them at the same moment; that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+            # Wait until the broker shows them, so a consumer never subscribes to nothing.
+            for _ in range(50):
+                if set(wanted) <= set(await admin.list_topics()):
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+
+
+class KafkaUnavailable(Exception):
+    """The broker did not acknowledge a write; the caller must not claim success."""
+
+
+class EventPublisher:
+    """Publishes envelopes and returns only once the broker acknowledged them
+    (``acks=all``, idempotent producer)."""
+
+    def __init__(self, settings: ServiceSettings, *, send_timeout_s: float = 10.0) -> None:
+        self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._send_timeout_s = send_timeout_s
+        self._service = settings.service_name
+
+    @property
+    def started(self) -> bool:
+        return self._producer is not None
+
+    async def start(self) -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            client_id=f"{self._service}-publisher",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            request_timeout_ms=int(self._send_timeout_s * 1000),
+        )
+        await producer.start()
+        self._producer = producer
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    async def publish(self, envelope: Envelope, *, key: str | None = None) -> None:
+        await self.publish_many([envelope], keys=[key])
+
+    async def publish_many(
+        self,
+        envelopes: Sequence[Envelope],
+        *,
+        keys: Sequence[str | None] | None = None,
+        trace_carriers: Sequence[Mapping[str, str] | None] | None = None,
+    ) -> None:
+        """Send all, then wait for all acknowledgements: one round trip for a batch.
+
+        ``trace_carriers`` continue traces captured earlier (an outbox entry remembers the
+        context of the request or message that caused it).
+        """
+        if not envelopes:
+            return
+        producer = self._producer
+        if producer is None:
+            raise KafkaUnavailable("publisher is not connected to Kafka")
+        keys = keys or [None] * len(envelopes)
+        carriers = trace_carriers or [None] * len(envelopes)
+        pending: list[tuple[asyncio.Future[Any], trace.Span, Envelope, str]] = []
+        try:
+            for envelope, key, carrier in zip(envelopes, keys, carriers, strict=True):
+                topic = self._settings.topic(events.EVENT_TYPES[envelope.type].topic)
+                span = tracer().start_span(
+                    f"{topic} publish",
+                    context=context_from(carrier) if carrier else None,
+                    kind=SpanKind.PRODUCER,
+                    attributes=messaging_attributes(
+                        topic, operation="publish", message_id=envelope.id
+                    )
+                    | {"cloudevents.event_type": envelope.type},
+                )
+                headers: list[tuple[str, bytes]] = [
+                    ("content-type", events.CONTENT_TYPE.encode()),
+                    ("ce_type", envelope.type.encode()),
+                    ("ce_id", envelope.id.encode()),
+                ]
+                with trace.use_span(span, end_on_exit=False):
+                    inject_headers(headers)
+                record_key = (key or envelope.subject or envelope.id).encode()
+                future = await producer.send(
+                    topic, events.encode(envelope), key=record_key, headers=headers
+                )
+                pending.append((future, span, envelope, topic))
+            results = await asyncio.wait_for(
+                asyncio.gather(*(p[0] for p in pending)), timeout=self._send_timeout_s
+            )
+        except (KafkaError, TimeoutError) as exc:
+            for _, span, _, _ in pending:
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                span.end()
+            raise KafkaUnavailable(str(exc) or type(exc).__name__) from exc
+        for (_, span, envelope, topic), meta in zip(pending, results, strict=True):
+            span.set_attribute("messaging.destination.partition.id", str(meta.partition))
+            span.set_attribute("messaging.kafka.offset", meta.offset)
+            span.end()
+            metrics.EVENTS_PRODUCED.labels(self._service, topic, envelope.type).inc()
+
+    async def send_raw(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None,
+        headers: list[tuple[str, bytes]],
+    ) -> None:
+        producer = self._producer
+        if producer is None:
+            raise KafkaUnavailable("publisher is not connected to Kafka")
+        try:
+            future = await producer.send(topic, value, key=key, headers=headers)
+            await asyncio.wait_for(future, timeout=self._send_timeout_s)
+        except (KafkaError, TimeoutError) as exc:
+            raise KafkaUnavailable(str(exc) or type(exc).__name__) from exc
+
+
+@dataclass(slots=True)
+class ConsumedEvent:
+    envelope: Envelope
+    payload: EventData
+    record: ConsumerRecord[bytes, bytes]
+    span_context: trace.SpanContext | None = None
+
+    @property
+    def id(self) -> str:
+        return self.envelope.id
+
+
+Handler = Callable[[ConsumedEvent], Awaitable[None]]
+BatchHandler = Callable[[list[ConsumedEvent]], Awaitable[None]]
+
+
+@dataclass
+class _DeadLetter:
+    record: ConsumerRecord[bytes, bytes]
+    reason: str
+    category: str
+
+
+@dataclass
+class ConsumerLoop:
+    """One consumer group's loop. Give either per-type ``handlers`` or a ``batch_handler``
+    (which receives every decoded event of a fetch, in partition order)."""
+
+    settings: ServiceSettings
+    group: str
+    topics: Sequence[str]
+    publisher: EventPublisher
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    batch_handler: BatchHandler | None = None
+    max_records: int | None = None
+    retry_delay: Callable[[int], float] = field(default_factory=lambda: backoff_delays(0.2, 2.0))
+
+    _consumer: AIOKafkaConsumer | None = field(default=None, init=False)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _running: bool = field(default=False, init=False)
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return self.settings.topic(Topics.dead_letter(self.group))
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Connect (retrying with backoff while Kafka is away) and consume until stopped."""
+        attempt = 0
+        delay = backoff_delays(0.5, 10.0)
+        while not self._stopping.is_set():
+            attempt += 1
+            consumer = AIOKafkaConsumer(
+                *(self.settings.topic(t) for t in self.topics),
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                group_id=self.settings.topic(self.group),
+                client_id=f"{self.settings.service_name}-{self.group}",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                isolation_level="read_committed",
+                max_poll_records=self.max_records or self.settings.kafka_consumer_batch,
+            )
+            try:
+                await consumer.start()
+            except KafkaError as exc:
+                log.warning("consumer %s cannot reach Kafka (%s); retrying", self.group, exc)
+                await consumer.stop()
+                await self._sleep(delay(attempt))
+                continue
+            self._consumer = consumer
+            self._running = True
+            try:
+                await self._consume(consumer)
+                return
+            except KafkaError as exc:
+                log.warning("consumer %s lost Kafka (%s); reconnecting", self.group, exc)
+            finally:
+                self._running = False
+                self._consumer = None
+                with contextlib.suppress(KafkaError):
+                    await consumer.stop()
+            await self._sleep(delay(attempt))
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while not self._stopping.is_set():
+            batch = await consumer.getmany(
+                timeout_ms=200, max_records=self.max_records or self.settings.kafka_consumer_batch
+            )
+            if not batch:
+                continue
+            started = time.perf_counter()
+            await self._handle_batch(batch)
+            await consumer.commit(
+                {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+            )
+            metrics.HANDLER_DURATION.labels(self.settings.service_name, self.group).observe(
+                time.perf_counter() - started
+            )
+            self._record_lag(consumer, batch)
+
+    def _record_lag(
+        self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> None:
+        for tp, records in batch.items():
+            highwater = consumer.highwater(tp)
+            if highwater is not None and records:
+                metrics.CONSUMER_LAG.labels(
+                    self.settings.service_name, self.group, tp.topic, str(tp.partition)
+                ).set(max(0, highwater - records[-1].offset - 1))
+
+    async def _handle_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        dead: list[_DeadLetter] = []
+        decoded: dict[TopicPartition, list[ConsumedEvent]] = {}
+        for tp, records in batch.items():
+            for record in records:
+                try:
+                    envelope, payload = events.decode(record.value)
+                except PoisonMessage as exc:
+                    dead.append(_DeadLetter(record, exc.reason, "poison"))
+                    self._count(record.topic, "unknown", "dead_letter")
+                    continue
+                decoded.setdefault(tp, []).append(ConsumedEvent(envelope, payload, record))
+
+        if self.batch_handler is not None:
+            everything = [e for tp in sorted(decoded, key=str) for e in decoded[tp]]
+            if everything:
+                dead.extend(await self._run_batch_handler(everything))
+        else:
+            results = await asyncio.gather(
+                *(self._handle_partition(items) for items in decoded.values())
+            )
+            for failed in results:
+                dead.extend(failed)
+
+        for letter in dead:
+            await self._dead_letter(letter)
+
+    async def _run_batch_handler(self, items: list[ConsumedEvent]) -> list[_DeadLetter]:
+        assert self.batch_handler is not None
+        # Each record gets a consumer span in its own dossier's trace, so that trace shows
+        # this service too; the batch span links to all of them.
+        item_spans = []
+        for item in items:
+            record = item.record
+            span = tracer().start_span(
+                f"{record.topic} process",
+                context=extract_context(record.headers),
+                kind=SpanKind.CONSUMER,
+                attributes=messaging_attributes(
+                    record.topic,
+                    operation="process",
+                    message_id=item.id,
+                    destination_partition_id=str(record.partition),
+                    kafka_offset=record.offset,
+                )
+                | {
+                    "messaging.consumer.group.name": self.group,
+                    "cloudevents.event_type": item.envelope.type,
+                },
+            )
+            item.span_context = span.get_span_context()
+            item_spans.append(span)
+        links = [Link(s.get_span_context()) for s in item_spans]
+        try:
+            with tracer().start_as_current_span(
+                f"{self.group} process batch",
+                kind=SpanKind.CONSUMER,
+                links=links,
+                attributes=messaging_attributes(
+                    items[0].record.topic, operation="process", batch_message_count=len(items)
+                )
+                | {"messaging.consumer.group.name": self.group},
+            ):
+                return await self._batch_with_retries(items)
+        finally:
+            for span in item_spans:
+                span.end()
+
+    async def _batch_with_retries(self, items: list[ConsumedEvent]) -> list[_DeadLetter]:
+        assert self.batch_handler is not None
+        for attempt in range(1, self.settings.kafka_handler_attempts + 1):
+            try:
+                await self.batch_handler(items)
+                for item in items:
+                    self._count(item.record.topic, item.envelope.type, "handled")
+                return []
+            except Exception:
+                log.exception("batch handler of %s failed (attempt %d)", self.group, attempt)
+                if attempt < self.settings.kafka_handler_attempts:
+                    await asyncio.sleep(self.retry_delay(attempt))
+        # The batch as a whole keeps failing: find the culprits one record at a time, so
+        # one poison event does not send its healthy neighbours to the dead-letter topic.
+        dead: list[_DeadLetter] = []
+        for item in items:
+            try:
+                await self.batch_handler([item])
+                self._count(item.record.topic, item.envelope.type, "handled")
+            except Exception as exc:
+                dead.append(_DeadLetter(item.record, f"handler failed: {exc!r}", "handler_failed"))
+                self._count(item.record.topic, item.envelope.type, "dead_letter")
+        return dead
+
+    async def _handle_partition(self, items: list[ConsumedEvent]) -> list[_DeadLetter]:
+        dead: list[_DeadLetter] = []
+        for item in items:
+            failure = await self._handle_one(item)
+            if failure is not None:
+                dead.append(failure)
+        return dead
+
+    async def _handle_one(self, item: ConsumedEvent) -> _DeadLetter | None:
+        record = item.record
+        handler = self.handlers.get(item.envelope.type)
+        if handler is None:
+            # A known event this group does not act on: nothing to do, not an error.
+            self._count(record.topic, item.envelope.type, "ignored")
+            return None
+        parent = extract_context(record.headers)
+        with tracer().start_as_current_span(
+            f"{record.topic} process",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes=messaging_attributes(
+                record.topic,
+                operation="process",
+                message_id=item.id,
+                destination_partition_id=str(record.partition),
+                kafka_offset=record.offset,
+            )
+            | {
+                "messaging.consumer.group.name": self.group,
+                "cloudevents.event_type": item.envelope.type,
+            },
+        ) as span:
+            item.span_context = span.get_span_context()
+            error: Exception | None = None
+            for attempt in range(1, self.settings.kafka_handler_attempts + 1):
+                try:
+                    await handler(item)
+                    self._count(record.topic, item.envelope.type, "handled")
+                    return None
+                except PoisonMessage as exc:
+                    error = exc
+                    break
+                except Exception as exc:
+                    error = exc
+                    log.warning(
+                        "handler for %s failed (attempt %d): %r", item.envelope.type, attempt, exc
+                    )
+                    if attempt < self.settings.kafka_handler_attempts:
+                        await asyncio.sleep(self.retry_delay(attempt))
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            self._count(record.topic, item.envelope.type, "dead_letter")
+            reason = (
+                error.reason if isinstance(error, PoisonMessage) else f"handler failed: {error!r}"
+            )
+            return _DeadLetter(record, reason, "handler_failed")
+
+    async def _dead_letter(self, letter: _DeadLetter) -> None:
+        record = letter.record
+        headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq_")]
+        headers += [
+            ("dlq_reason", letter.reason.encode()[:4000]),
+            ("dlq_group", self.group.encode()),
+            ("dlq_source_topic", record.topic.encode()),
+            ("dlq_source_partition", str(record.partition).encode()),
+            ("dlq_source_offset", str(record.offset).encode()),
+        ]
+        log.warning(
+            "dead-lettered %s[%d]@%d: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            letter.reason[:300],
+        )
+        # If this raises, the batch is not committed and is retried: nothing is lost.
+        await self.publisher.send_raw(
+            self.dead_letter_topic, record.value, key=record.key, headers=headers
+        )
+        metrics.DEAD_LETTERS.labels(self.settings.service_name, self.group, letter.category).inc()
+
+    def _count(self, topic: str, event_type: str, outcome: str) -> None:
+        metrics.EVENTS_CONSUMED.labels(self.settings.service_name, topic, event_type, outcome).inc()

@@ -1,0 +1,227 @@
+"""Wiring every service shares: start-up with retries, health, metrics, problems.
+
+A service builds a `Runtime`, registers its consumer loops and background workers, and
+hands it to `create_app`. Nothing here knows about dossiers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from chassis import metrics
+from chassis.kafka import ConsumerLoop, EventPublisher, backoff_delays, ensure_topics
+from chassis.logs import setup_logging
+from chassis.mongo import connect, ping
+from chassis.problems import Problem, install_problem_handlers, problem_response
+from chassis.settings import ServiceSettings
+from chassis.telemetry import setup_tracing, shutdown_tracing
+
+log = logging.getLogger(__name__)
+
+Worker = Callable[[], Awaitable[None]]
+
+
+class Runtime:
+    """The service's connections and long-running tasks, started in the background so a
+    missing broker or store makes the service not ready instead of crashing it."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self.publisher = EventPublisher(settings)
+        self.mongo_client, self.db = connect(settings)
+        self.consumers: list[ConsumerLoop] = []
+        self._workers: list[tuple[str, Worker]] = []
+        self._startup_hooks: list[Worker] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._kafka_ready = False
+        self._store_set_up = asyncio.Event()
+
+    def add_consumer(self, loop: ConsumerLoop) -> None:
+        self.consumers.append(loop)
+
+    def add_worker(self, name: str, worker: Worker) -> None:
+        """A coroutine that runs until cancelled (outbox relay, deadline scan, retries)."""
+        self._workers.append((name, worker))
+
+    def on_startup(self, hook: Worker) -> None:
+        """Store set-up (indexes) run once the store answers; retried until it succeeds."""
+        self._startup_hooks.append(hook)
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._connect_kafka(), name="kafka-connect"))
+        self._tasks.append(asyncio.create_task(self._run_startup_hooks(), name="store-setup"))
+
+    async def _connect_kafka(self) -> None:
+        delay = backoff_delays(0.5, 10.0)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await ensure_topics(self.settings)
+                await self.publisher.start()
+                break
+            except Exception as exc:
+                log.warning("Kafka not reachable yet (%s); retrying", type(exc).__name__)
+                await self.publisher.stop()
+                await asyncio.sleep(delay(attempt))
+        self._kafka_ready = True
+        for consumer in self.consumers:
+            self._tasks.append(
+                asyncio.create_task(consumer.run(), name=f"consumer-{consumer.group}")
+            )
+        await self._store_set_up.wait()
+        for name, worker in self._workers:
+            self._tasks.append(asyncio.create_task(self._supervise(name, worker), name=name))
+
+    async def _run_startup_hooks(self) -> None:
+        delay = backoff_delays(0.5, 10.0)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                for hook in self._startup_hooks:
+                    await hook()
+                break
+            except Exception as exc:
+                log.warning("store set-up failed (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(delay(attempt))
+        self._store_set_up.set()
+
+    async def _supervise(self, name: str, worker: Worker) -> None:
+        delay = backoff_delays(0.5, 10.0)
+        attempt = 0
+        while True:
+            try:
+                await worker()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                attempt += 1
+                log.exception("worker %s failed; restarting", name)
+                await asyncio.sleep(delay(attempt))
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = {
+            "kafka": self._kafka_ready and self.publisher.started,
+            "store": await ping(self.db) and self._store_set_up.is_set(),
+        }
+        if self.consumers:
+            checks["consumers"] = all(c.running for c in self.consumers)
+        return checks
+
+    async def stop(self) -> None:
+        # Consumers first: they finish the batch in hand and commit before we cut Kafka.
+        for consumer in self.consumers:
+            consumer.stop()
+        consumer_tasks = [t for t in self._tasks if t.get_name().startswith("consumer-")]
+        if consumer_tasks:
+            await asyncio.wait(consumer_tasks, timeout=15)
+        for task in self._tasks:
+            if not task.done():
+                task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.publisher.stop()
+        self.mongo_client.close()
+
+
+class _HttpMetrics(BaseHTTPMiddleware):
+    def __init__(self, app: Any, service: str, max_body_bytes: int) -> None:
+        super().__init__(app)
+        self._service = service
+        self._max_body = max_body_bytes
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self._max_body):
+            return problem_response(
+                Problem(413, "Body too large", f"at most {self._max_body} bytes"), request
+            )
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.HTTP_REQUESTS.labels(
+            self._service, request.method, path, str(response.status_code)
+        ).inc()
+        metrics.HTTP_DURATION.labels(self._service, request.method, path).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+
+def create_app(
+    runtime: Runtime,
+    *,
+    title: str,
+    description: str,
+    routers: list[APIRouter],
+    max_body_bytes: int = 1_000_000,
+) -> FastAPI:
+    settings = runtime.settings
+    setup_logging(settings.service_name, settings.log_level, settings.log_json)
+    setup_tracing(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            shutdown_tracing()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.add_middleware(_HttpMetrics, service=settings.service_name, max_body_bytes=max_body_bytes)
+
+    health = APIRouter(tags=["health"])
+
+    @health.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @health.get("/readyz", summary="Kafka and the store are reachable")
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @health.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(health)
+    for router in routers:
+        app.include_router(router)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )

@@ -1,0 +1,208 @@
+"""Offline tools for the audit log.
+
+``python -m audit.cli verify-export --log entries.ndjson --checkpoints checkpoints.ndjson
+--public-key key.pem`` proves an exported audit log intact using only the exported files and
+the service's public checkpoint key -- no access to the service or its store. Exit status: 0
+verified, 1 verification failed, 2 the inputs could not be read.
+
+``python -m audit.cli keygen --out DIR`` creates the Ed25519 checkpoint signing key pair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from audit.domain.chain import AuditEntry
+from audit.domain.checkpoint import (
+    Checkpoint,
+    generate_private_key,
+    key_id,
+    load_public_key,
+    private_key_to_pem,
+    public_key_to_pem,
+)
+from audit.domain.export import MalformedCheckpointError, iter_checkpoints, iter_entries
+from audit.domain.verification import VerificationReport, verify_log
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_UNUSABLE_INPUT = 2
+
+PRIVATE_KEY_FILE = "audit-checkpoint-key.pem"
+PUBLIC_KEY_FILE = "audit-checkpoint-key.pub.pem"
+DEFAULT_PROGRESS_EVERY = 100_000
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m audit.cli", description="Offline tools for the hoso audit log."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    verify = commands.add_parser(
+        "verify-export",
+        help="verify an exported audit log with the public checkpoint key",
+        description="Verify the hash chain, Merkle roots and checkpoint signatures of an "
+        "exported audit log. Exit 0 if intact, 1 if not, 2 if the inputs cannot be read.",
+    )
+    verify.add_argument("--log", required=True, type=Path, help="entries NDJSON file")
+    verify.add_argument("--checkpoints", required=True, type=Path, help="checkpoints NDJSON")
+    verify.add_argument(
+        "--public-key", required=True, type=Path, help="Ed25519 public key (PEM or raw base64)"
+    )
+    verify.add_argument(
+        "--progress-every",
+        type=int,
+        default=DEFAULT_PROGRESS_EVERY,
+        metavar="N",
+        help="print a progress line to stderr every N entries (0 disables)",
+    )
+
+    keygen = commands.add_parser(
+        "keygen",
+        help="create the checkpoint signing key pair",
+        description=f"Write {PRIVATE_KEY_FILE} (mode 0600) and {PUBLIC_KEY_FILE} to DIR.",
+    )
+    keygen.add_argument("--out", required=True, type=Path, metavar="DIR")
+    keygen.add_argument("--force", action="store_true", help="overwrite existing key files")
+    return parser
+
+
+def _with_progress(entries: Iterable[AuditEntry], every: int, err: TextIO) -> Iterator[AuditEntry]:
+    for count, entry in enumerate(entries, start=1):
+        if every > 0 and count % every == 0:
+            print(f"... {count:,} entries read (seq {entry.seq:,})", file=err, flush=True)
+        yield entry
+
+
+def _print_table(rows: Sequence[tuple[str, str]], out: TextIO) -> None:
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"  {label.ljust(width)}  {value}", file=out)
+
+
+def _report_rows(
+    args: argparse.Namespace, fingerprint: str, report: VerificationReport
+) -> list[tuple[str, str]]:
+    failure = report.first_failure
+    rows = [
+        ("Entries file", str(args.log)),
+        ("Checkpoints file", str(args.checkpoints)),
+        ("Public key id", fingerprint),
+        ("Entries checked", f"{report.entries_checked:,}"),
+        ("Checkpoints checked", f"{report.checkpoints_checked:,}"),
+        (
+            "Signed coverage",
+            f"seq 1 to {report.checkpointed_size:,}" if report.checkpointed_size else "none",
+        ),
+        ("Merkle root", report.root_hash),
+        ("Result", "OK" if report.ok else "FAILED"),
+        ("First failure", f"seq {failure.seq:,}: {failure.reason}" if failure else "none"),
+    ]
+    if failure is not None and failure.detail:
+        rows.append(("Detail", failure.detail))
+    return rows
+
+
+def _verify_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        public_key = load_public_key(args.public_key.read_bytes())
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot use public key {args.public_key}: {exc}", file=err)
+        return EXIT_UNUSABLE_INPUT
+    fingerprint = key_id(public_key)
+
+    try:
+        with args.checkpoints.open(encoding="utf-8-sig") as lines:
+            checkpoints: list[Checkpoint] = list(iter_checkpoints(lines))
+    except OSError as exc:
+        print(f"error: cannot read checkpoints {args.checkpoints}: {exc}", file=err)
+        return EXIT_UNUSABLE_INPUT
+    except MalformedCheckpointError as exc:
+        # Damaged evidence is a verification failure, not an operator mistake.
+        print("Audit log verification", file=out)
+        _print_table(
+            [
+                ("Checkpoints file", str(args.checkpoints)),
+                ("Result", "FAILED"),
+                ("First failure", f"checkpoints file {exc}"),
+            ],
+            out,
+        )
+        return EXIT_FAILED
+
+    try:
+        with args.log.open(encoding="utf-8-sig") as lines:
+            entries = _with_progress(iter_entries(lines), args.progress_every, err)
+            report = verify_log(entries, checkpoints, public_key)
+    except OSError as exc:
+        print(f"error: cannot read entries {args.log}: {exc}", file=err)
+        return EXIT_UNUSABLE_INPUT
+
+    print("Audit log verification", file=out)
+    _print_table(_report_rows(args, fingerprint, report), out)
+    if report.ok and report.checkpointed_size < report.tree_size:
+        uncovered = report.tree_size - report.checkpointed_size
+        print(
+            f"\nNote: the last {uncovered:,} entries are after the newest checkpoint; they are "
+            "protected by the hash chain only, so their removal from the end of the export "
+            "would not be detectable.",
+            file=out,
+        )
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _write_new_file(path: Path, data: bytes, mode: int, force: bool) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    fd = os.open(path, flags, mode)
+    try:
+        # An overwritten file keeps its old permissions unless they are reset explicitly.
+        os.fchmod(fd, mode)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _keygen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    directory: Path = args.out
+    private_path = directory / PRIVATE_KEY_FILE
+    public_path = directory / PUBLIC_KEY_FILE
+    private_key = generate_private_key()
+    public_key = private_key.public_key()
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _write_new_file(private_path, private_key_to_pem(private_key), 0o600, args.force)
+        _write_new_file(public_path, public_key_to_pem(public_key), 0o644, args.force)
+    except FileExistsError as exc:
+        print(f"error: {exc.filename} already exists; use --force to replace it", file=err)
+        return EXIT_UNUSABLE_INPUT
+    except OSError as exc:
+        print(f"error: cannot write keys to {directory}: {exc}", file=err)
+        return EXIT_UNUSABLE_INPUT
+    print(f"private key  {private_path}  (keep secret; give it to the audit service)", file=out)
+    print(f"public key   {public_path}  (give it to auditors)", file=out)
+    print(f"key id       {key_id(public_key)}", file=out)
+    return EXIT_OK
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run the CLI; returns the exit status."""
+    args = _build_parser().parse_args(argv)
+    stdout = out if out is not None else sys.stdout
+    stderr = err if err is not None else sys.stderr
+    if args.command == "verify-export":
+        return _verify_export(args, stdout, stderr)
+    return _keygen(args, stdout, stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

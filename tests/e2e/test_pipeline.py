@@ -1,0 +1,100 @@
+"""A dossier's whole journey through the four running services."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.tokens import bearer
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def _submission(email: str) -> dict[str, Any]:
+    return {
+        "procedure_code": "MT-01",
+        "applicant": {"type": "person", "name": "Nguyễn Văn An", "email": email},
+        "form": {},
+    }
+
+
+async def test_dossier_flows_through_every_service(platform, jwt_secret: str) -> None:
+    portal = bearer(jwt_secret, "portal-client-1", "portal")
+    auditor = bearer(jwt_secret, "auditor-1", "auditor")
+    trace_ids: dict[str, str] = {}
+    accepted: dict[str, dict[str, Any]] = {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for n in range(3):
+            address = f"citizen{n}.{secrets.token_hex(3)}@example.vn"
+            trace_id = secrets.token_hex(16)
+            headers = portal | {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+            response = await client.post(
+                f"{platform.url('intake')}/v1/dossiers", json=_submission(address), headers=headers
+            )
+            assert response.status_code == 202, response.text
+            body = response.json()
+            accepted[address] = body
+            trace_ids[body["dossier_id"]] = trace_id
+
+        for address, body in accepted.items():
+
+            async def mail_for(address: str = address) -> list[Any]:
+                return platform.mail.to(address)
+
+            messages = await eventually(mail_for, what=f"mail to {address}")
+            assert len(messages) == 1
+            assert body["receipt_code"] in messages[0]["Subject"]
+
+            async def trail(body: dict[str, Any] = body) -> list[dict[str, Any]] | None:
+                response = await client.get(
+                    f"{platform.url('audit')}/v1/audit/dossiers/{body['dossier_id']}",
+                    headers=auditor,
+                )
+                assert response.status_code == 200, response.text
+                entries = response.json()["entries"]
+                return entries if len(entries) >= 3 else None
+
+            entries = await eventually(trail, what="three audit entries")
+            types = [e["event_type"] for e in entries]
+            assert types == [
+                "dossier.submitted.v1",
+                "dossier.status-changed.v1",
+                "notification.sent.v1",
+            ]
+            assert len({e["event_id"] for e in entries}) == len(entries)
+
+    async def spans_of_all_services() -> dict[str, set[str]] | None:
+        if not platform.spans_file.exists():
+            return None
+        services_by_trace: dict[str, set[str]] = {}
+        for line in platform.spans_file.read_text().splitlines():
+            span = json.loads(line)
+            services_by_trace.setdefault(span["trace_id"], set()).add(span["service"])
+        wanted = {"intake", "processing", "notification", "audit"}
+        if all(services_by_trace.get(t, set()) >= wanted for t in trace_ids.values()):
+            return services_by_trace
+        return None
+
+    await eventually(spans_of_all_services, what="spans of all four services in each trace")
+
+
+async def test_malformed_submission_is_a_problem_and_publishes_nothing(
+    platform, jwt_secret: str
+) -> None:
+    portal = bearer(jwt_secret, "portal-client-1", "portal")
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(
+            f"{platform.url('intake')}/v1/dossiers",
+            json={"procedure_code": "MT-01", "applicant": {"name": "A", "email": "not-an-email"}},
+            headers=portal,
+        )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["status"] == 422
+    assert any(e["pointer"] == "/applicant/email" for e in problem["errors"])
