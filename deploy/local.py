@@ -33,6 +33,7 @@ import argparse
 import base64
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -166,6 +167,16 @@ def _run_tool(
 # --------------------------------------------------------------------------- tools
 
 
+@functools.cache
+def _java_version(java: str) -> tuple[int, str]:
+    proc = subprocess.run([java, "-version"], capture_output=True, text=True)
+    out = (proc.stderr + proc.stdout).strip()
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not match:
+        return 0, out
+    return (int(match[2]) if match[1] == "1" else int(match[1])), out
+
+
 def _java(component: str) -> str:
     java_home = os.environ.get("JAVA_HOME")
     candidate = Path(java_home, "bin", "java") if java_home else None
@@ -176,15 +187,11 @@ def _java(component: str) -> str:
             "needs Java 17 or newer, but `java` is not on PATH and JAVA_HOME is unset "
             "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless)",
         )
-    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
-    major = 0
-    if match:
-        major = int(match[2]) if match[1] == "1" else int(match[1])
+    major, out = _java_version(java)
+    if major == 0:
+        raise LauncherError(component, f"`{java} -version` did not report a version", out)
     if major < 17:
-        raise LauncherError(
-            component, f"needs Java 17 or newer, {java} reports: {out.strip().splitlines()[0]}"
-        )
+        raise LauncherError(component, f"needs Java 17 or newer, but {java} is Java {major}", out)
     return java
 
 
@@ -433,7 +440,7 @@ class Kafka(Component):
 
         self._write_config(self.config())
         if not (self.data / "meta.properties").exists():
-            _say("kafka: formatting storage (first run)…")
+            _say("kafka: formatting storage (new data directory)…")
             self.data.mkdir(parents=True, exist_ok=True)
             _run_tool(
                 self.name,
@@ -491,11 +498,17 @@ offsets.topic.replication.factor=1
 offsets.topic.num.partitions=10
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=10
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 
 # Tests start consumer groups constantly; the default 3 s delay only slows them down.
 group.initial.rebalance.delay.ms=0
+
+# After a hard kill the restarted broker is refused registration until the old
+# incarnation's session expires (default 9 s); chaos tests restart the broker on purpose.
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=4000
 
 log.retention.hours=168
 log.segment.bytes=104857600
@@ -610,8 +623,11 @@ class Store(Component):
             f"{HOST}:{config['port']}",
             "-data",
             str(self.data),
+            # FerretDB 1.24 logs a warning with a full wire dump for every `endSessions`
+            # pymongo sends when a client closes (the command is unsupported); at warn
+            # level that is most of the log.
             "-log-level",
-            os.environ.get("HOSO_FERRETDB_LOG_LEVEL", "warn"),
+            os.environ.get("HOSO_FERRETDB_LOG_LEVEL", "error"),
         ]
         return argv, dict(os.environ)
 
@@ -821,9 +837,10 @@ def _cmdline(pid: int) -> str | None:
 
 
 def _reap(pid: int) -> None:
+    # poll() collects the exit status; the entry stays so a failure report can quote it.
     proc = _children.get(pid)
-    if proc is not None and proc.poll() is not None:
-        del _children[pid]
+    if proc is not None:
+        proc.poll()
 
 
 def _alive(pid: int, marker: str) -> bool:
@@ -859,6 +876,7 @@ def _running(comp: Component) -> Running | None:
     if _alive(rec.pid, comp.marker()):
         return rec
     comp.lay.pidfile(comp.name).unlink(missing_ok=True)
+    _children.pop(rec.pid, None)
     return None
 
 
@@ -944,12 +962,14 @@ def _terminate(comp: Component, *, force: bool = False) -> bool:
         _signal(rec.pid, signal.SIGTERM)
         if _wait_gone(rec.pid, marker, comp.grace):
             comp.lay.pidfile(comp.name).unlink(missing_ok=True)
+            _children.pop(rec.pid, None)
             return True
         _say(f"{comp.name}: still running after {comp.grace:.0f} s, sending SIGKILL")
     _signal(rec.pid, signal.SIGKILL)
     if not _wait_gone(rec.pid, marker, 10):
         raise LauncherError(comp.name, f"pid {rec.pid} survived SIGKILL")
     comp.lay.pidfile(comp.name).unlink(missing_ok=True)
+    _children.pop(rec.pid, None)
     return True
 
 
@@ -1001,7 +1021,12 @@ def _up(names: list[str], lay: Layout) -> dict[str, str]:
                 errors.append(_failure(comp, f"exited during start-up{how}"))
                 del pending[name]
             elif time.monotonic() > deadline:
-                errors.append(_failure(comp, f"did not become ready within {comp.timeout:.0f} s"))
+                # Left running: it may only be slow, and its state helps diagnose why.
+                message = (
+                    f"did not become ready within {comp.timeout:.0f} s "
+                    f"(still running as pid {rec.pid}; `down {name}` stops it)"
+                )
+                errors.append(_failure(comp, message))
                 del pending[name]
         if pending:
             time.sleep(0.25)
@@ -1140,8 +1165,8 @@ def _env_lines(ep: dict[str, str]) -> list[str]:
         if k in ep
     ]
     if "smtp" in ep:
-        host, port = ep["smtp"].rsplit(":", 1)
-        lines += [f"export SMTP_HOST={host}", f"export SMTP_PORT={port}"]
+        # SMTP settings are per service (prefixed), so only point at the sink here.
+        lines.append(f"# smtp sink: {ep['smtp']}, mail listing: {ep['smtp_http']}/messages")
     return lines
 
 

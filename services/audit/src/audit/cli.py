@@ -75,6 +75,17 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _lines(handle: Iterable[bytes]) -> Iterator[bytes]:
+    # Files are read as bytes so that invalid UTF-8 surfaces as an unreadable entry at its
+    # line instead of aborting the run; a leading byte order mark is tolerated.
+    first = True
+    for line in handle:
+        if first:
+            first = False
+            line = line.removeprefix(b"\xef\xbb\xbf")
+        yield line
+
+
 def _with_progress(entries: Iterable[AuditEntry], every: int, err: TextIO) -> Iterator[AuditEntry]:
     for count, entry in enumerate(entries, start=1):
         if every > 0 and count % every == 0:
@@ -120,8 +131,8 @@ def _verify_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     fingerprint = key_id(public_key)
 
     try:
-        with args.checkpoints.open(encoding="utf-8-sig") as lines:
-            checkpoints: list[Checkpoint] = list(iter_checkpoints(lines))
+        with args.checkpoints.open("rb") as handle:
+            checkpoints: list[Checkpoint] = list(iter_checkpoints(_lines(handle)))
     except OSError as exc:
         print(f"error: cannot read checkpoints {args.checkpoints}: {exc}", file=err)
         return EXIT_UNUSABLE_INPUT
@@ -139,8 +150,8 @@ def _verify_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_FAILED
 
     try:
-        with args.log.open(encoding="utf-8-sig") as lines:
-            entries = _with_progress(iter_entries(lines), args.progress_every, err)
+        with args.log.open("rb") as handle:
+            entries = _with_progress(iter_entries(_lines(handle)), args.progress_every, err)
             report = verify_log(entries, checkpoints, public_key)
     except OSError as exc:
         print(f"error: cannot read entries {args.log}: {exc}", file=err)

@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from chassis.settings import ServiceSettings
@@ -9,4 +10,23 @@ class ProcessingSettings(ServiceSettings):
     service_name: str = "processing"
     http_port: int = 8002
     mongodb_database: str = "processing"
-    outbox_poll_interval_s: float = 0.2
+    outbox_poll_interval_s: float = Field(default=0.2, gt=0)
+
+    # How often the deadline scan looks for overdue dossiers and owed apology slips.
+    deadline_scan_interval_s: float = Field(default=300.0, gt=0)
+    # The apology slip goes out this many working days before the due date …
+    apology_warning_working_days: int = Field(default=1, ge=0)
+    # … and promises a new appointment this many working days after it.
+    apology_extension_working_days: int = Field(default=5, ge=1)
+
+    # The public statistics are cached this long; 0 turns the cache off.
+    statistics_cache_s: float = Field(default=30.0, ge=0)
+    # The longest period one statistics request may cover.
+    statistics_max_days: int = Field(default=366, ge=1)
+
+    queue_page_max: int = Field(default=100, ge=1)
+
+    # TEST ONLY: exit the process right after a state change is written to the store and
+    # before anything is sent to Kafka, to prove that no event is lost or duplicated.
+    # Never set it outside the crash test.
+    test_crash_after_store_write: bool = False

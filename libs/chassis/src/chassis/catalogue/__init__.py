@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 _DATA_FILE = "procedures.yaml"
+_SECTIONS = frozenset({"agencies", "procedures"})
 
 
 class CatalogueError(ValueError):
@@ -112,6 +113,12 @@ class Catalogue:
             raise CatalogueError(f"{source} is not valid YAML: {error}") from error
         if not isinstance(data, Mapping):
             raise CatalogueError(f"{source} must hold a mapping with agencies and procedures")
+        # Keys starting with "x-" hold YAML anchors shared between entries.
+        unknown = sorted(
+            str(key) for key in data if key not in _SECTIONS and not str(key).startswith("x-")
+        )
+        if unknown:
+            raise CatalogueError(f"{source}: unknown top-level keys: {', '.join(unknown)}")
         return cls(
             agencies=_parse_entries(Agency, data.get("agencies"), "agency", source),
             procedures=_parse_entries(Procedure, data.get("procedures"), "procedure", source),

@@ -13,7 +13,9 @@ Canonicalization Scheme, JCS) for the subset of JSON the audit log carries:
 * numbers: formatted like ECMAScript ``Number.prototype.toString`` (``1.0`` -> ``1``,
   ``1e21`` -> ``1e+21``). NaN and infinities are rejected because JSON cannot express them.
   Integers beyond +/-(2**53 - 1) are rejected: a JCS implementation reads every number as an
-  IEEE-754 double, so such an integer would be hashed as a different value elsewhere;
+  IEEE-754 double, so such an integer would be hashed as a different value elsewhere.
+  Conversely a large integral float is written without a fraction (``1e16`` ->
+  ``10000000000000000``), as JCS does; the bytes are only ever hashed, never read back;
 * lone surrogates in strings are rejected (they have no UTF-8 encoding).
 
 Accepted Python types: ``dict`` with ``str`` keys, ``list``/``tuple``, ``str``, ``int``,
@@ -91,20 +93,27 @@ def _encode(obj: object, out: list[str]) -> None:
 
 
 def _encode_object(obj: dict[object, object], out: list[str]) -> None:
+    ascii_keys = True
     for key in obj:
         if not isinstance(key, str):
             raise TypeError(f"object keys must be strings, got {type(key).__name__}")
-    try:
-        keys = sorted(obj, key=_utf16_sort_key)  # type: ignore[arg-type]
-    except UnicodeEncodeError as exc:
-        raise ValueError("object key contains a lone surrogate") from exc
+        if ascii_keys and not key.isascii():
+            ascii_keys = False
+    if ascii_keys:
+        # For ASCII, code point order and UTF-16 order coincide; skip the costly sort key.
+        keys: list[str] = sorted(obj)  # type: ignore[arg-type]
+    else:
+        try:
+            keys = sorted(obj, key=_utf16_sort_key)  # type: ignore[arg-type]
+        except UnicodeEncodeError as exc:
+            raise ValueError("object key contains a lone surrogate") from exc
     out.append("{")
     first = True
     for key in keys:
         if not first:
             out.append(",")
         first = False
-        out.append(_encode_string(str(key)))
+        out.append(_encode_string(key))
         out.append(":")
         _encode(obj[key], out)
     out.append("}")

@@ -13,9 +13,9 @@ one chain per Kafka partition or per dossier. Reasons:
   tree and in every report.
 
 The cost is a single writer: appends are serialised. That is acceptable because the appender
-seals entries in batches (one store round trip per batch, hashing is microseconds per entry),
-which keeps throughput far above the rate at which dossier events are produced; the consumers
-upstream stay partitioned and parallel.
+seals entries in batches (one store round trip per batch; hashing costs tens of microseconds
+per entry), which keeps throughput far above the rate at which dossier events are produced;
+the consumers upstream stay partitioned and parallel.
 
 Entry hash
 ----------

@@ -19,7 +19,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import jinja2
@@ -150,7 +150,7 @@ _DATA_MODELS: dict[EventType, type[_DossierEventData]] = {
 def _in_vietnam(moment: datetime) -> datetime:
     # Event timestamps are stamped in UTC; a naive one is read as UTC.
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(_VIETNAM_TZ)
 
 
@@ -170,19 +170,18 @@ def format_date(value: date | datetime | str | None) -> str:
 
 
 def _format_time(value: datetime | str | None) -> str:
-    """HH:MM dd/mm/yyyy in Vietnam time."""
+    """HH:MM in Vietnam time; pair it with ``vn_date`` for the day."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return _in_vietnam(value).strftime("%H:%M %d/%m/%Y")
+    return _in_vietnam(value).strftime("%H:%M")
 
 
 # GSM 03.38 basic characters that are also ASCII. The extension table
 # (^ { } [ ] ~ | \ €) costs two septets each and some handsets mangle it.
 _GSM_ASCII = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-    " !\"#$%&'()*+,-./:;<=>?@_\n"
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 !\"#$%&'()*+,-./:;<=>?@_\n"
 )
 _GSM_SUBSTITUTES = {
     "đ": "d",
@@ -327,14 +326,14 @@ class TemplateCatalogue:
     def render_email(
         self,
         event_type: str | EventType,
-        data: Mapping[str, Any],
+        data: Mapping[str, Any] | BaseModel,
         language: str | None = None,
     ) -> RenderedMessage:
         """Subject, plain text and HTML of the email for this event.
 
         ``language`` defaults to the recipient's preference.
         """
-        event, model, lang, context = self._prepare(event_type, data, language)
+        event, _, lang, context = self._prepare(event_type, data, language)
         subject = self._subject(event, lang, context)
         context["subject"] = subject
         text = _tidy_text(self._render(event, lang, "email.txt", context))
@@ -344,7 +343,7 @@ class TemplateCatalogue:
     def render_sms(
         self,
         event_type: str | EventType,
-        data: Mapping[str, Any],
+        data: Mapping[str, Any] | BaseModel,
         language: str | None = None,
     ) -> RenderedMessage:
         """SMS text in GSM-safe ASCII, within :data:`SMS_MAX_CHARS` for the language.
@@ -353,7 +352,7 @@ class TemplateCatalogue:
         with ``...`` when the message would not fit; the receipt code, dates
         and look-up address are never cut.
         """
-        event, model, lang, context = self._prepare(event_type, data, language)
+        event, _, lang, context = self._prepare(event_type, data, language)
         template = self._env.get_template(self._name(event, lang, "sms.txt"))
         for key in ("procedure_name", "reason", "documents", "result_reference", "agency_name"):
             if isinstance(context[key], str):
@@ -368,7 +367,7 @@ class TemplateCatalogue:
     def render_webhook(
         self,
         event_type: str | EventType,
-        data: Mapping[str, Any],
+        data: Mapping[str, Any] | BaseModel,
         language: str | None = None,
     ) -> dict[str, Any]:
         """Item for the citizen's inbox on the portal."""
@@ -451,10 +450,13 @@ class TemplateCatalogue:
     def _prepare(
         self,
         event_type: str | EventType,
-        data: Mapping[str, Any],
+        data: Mapping[str, Any] | BaseModel,
         language: str | None,
     ) -> tuple[EventType, _DossierEventData, Language, dict[str, Any]]:
         event = parse_event_type(event_type)
+        if isinstance(data, BaseModel):
+            # The event contract's own model: read it as the data it carries.
+            data = data.model_dump()
         try:
             model = _DATA_MODELS[event].model_validate(data)
         except ValidationError as exc:
@@ -502,9 +504,7 @@ class TemplateCatalogue:
         # end of the header, or the start of an injected one.
         return " ".join(self._render(event, lang, "subject.txt", context).split())
 
-    def _render(
-        self, event: EventType, lang: Language, part: str, context: dict[str, Any]
-    ) -> str:
+    def _render(self, event: EventType, lang: Language, part: str, context: dict[str, Any]) -> str:
         rendered = self._env.get_template(self._name(event, lang, part)).render(context)
         if not rendered.strip():
             raise NotificationDomainError(
@@ -547,13 +547,17 @@ def _tidy_text(text: str) -> str:
     return _BLANK_RUNS.sub("\n\n", text)
 
 
+_DOTS = re.compile(r"\.{4,}")
+
+
 def _tidy_sms(text: str) -> str:
     # One paragraph: line breaks in an SMS template are for its authors only.
-    return " ".join(to_gsm_text(text).split())
+    # A shortened field ends in "..." and may meet the sentence's own full stop.
+    return _DOTS.sub(_ELLIPSIS, " ".join(to_gsm_text(text).split()))
 
 
 # Free-text fields that may be shortened to make an SMS fit, and how short
-# they may get before shortening them stops being useful.
+# one may get before shortening it stops being useful.
 _SHRINKABLE = ("procedure_name", "reason", "documents")
 _MIN_FIELD = 16
 _ELLIPSIS = "..."
@@ -561,19 +565,56 @@ _ELLIPSIS = "..."
 
 def _fit_sms(render: Callable[[dict[str, str]], str], fields: dict[str, str], limit: int) -> str:
     text = render(fields)
-    for _ in range(4 * len(_SHRINKABLE) + 1):
+    if len(text) <= limit or not fields:
+        return _last_resort(text, render, fields, limit)
+
+    # Which fields this status's wording prints, and how often: probe with
+    # one-letter values and see how the length moves.
+    probe = dict.fromkeys(fields, "x")
+    base = len(render(probe))
+    uses = {key: len(render({**probe, key: "xx"})) - base for key in fields}
+    printed = {key: count for key, count in uses.items() if count > 0}
+    budget = limit - (base - sum(printed.values()))
+
+    # Share the room left by the fixed wording fairly: short fields keep all
+    # of their text and the long ones split what remains, so the list of
+    # missing papers is not sacrificed to a long procedure name.
+    allowance: dict[str, int] = {}
+    pending = sorted(printed, key=lambda key: len(fields[key]))
+    for position, key in enumerate(pending):
+        weight = sum(printed[k] for k in pending[position:])
+        share = max(_MIN_FIELD, budget // weight) if weight else _MIN_FIELD
+        allowance[key] = min(len(fields[key]), share)
+        budget -= allowance[key] * printed[key]
+
+    # Cutting on word boundaries and tidying spaces can leave a few characters
+    # over; take them from the largest allowance and try again.
+    for _ in range(4):
+        shortened = {
+            key: _shorten(value, allowance.get(key, len(value))) for key, value in fields.items()
+        }
+        text = render(shortened)
         overflow = len(text) - limit
-        if overflow <= 0:
-            return text
-        candidates = [key for key in fields if len(fields[key]) > _MIN_FIELD]
-        if not candidates:
+        if overflow <= 0 or not allowance:
             break
-        longest = max(candidates, key=lambda key: len(fields[key]))
-        target = max(_MIN_FIELD, len(fields[longest]) - overflow)
-        fields = {**fields, longest: _shorten(fields[longest], target)}
-        text = render(fields)
+        largest = max(allowance, key=lambda key: allowance[key])
+        if allowance[largest] <= _MIN_FIELD:
+            break
+        allowance[largest] = max(_MIN_FIELD, allowance[largest] - overflow)
+    return _last_resort(text, render, fields, limit)
+
+
+def _last_resort(
+    text: str, render: Callable[[dict[str, str]], str], fields: dict[str, str], limit: int
+) -> str:
     if len(text) <= limit:
         return text
+    if fields:
+        # The receipt code, dates and look-up address matter more than any
+        # free text: drop the free text before touching the fixed wording.
+        text = render(dict.fromkeys(fields, ""))
+        if len(text) <= limit:
+            return text
     # Only reachable if the fixed wording itself outgrows the limit, which
     # the template tests rule out; a cut message beats an undelivered one.
     return text[: limit - len(_ELLIPSIS)].rstrip() + _ELLIPSIS

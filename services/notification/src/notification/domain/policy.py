@@ -29,6 +29,7 @@ __all__ = [
     "UnknownEventTypeError",
     "UnknownStatusError",
     "address_for",
+    "as_recipient",
     "decide_channels",
     "delivery_key",
     "is_legally_required",
@@ -182,6 +183,15 @@ class Recipient(BaseModel):
         return normalize_phone(self.phone)
 
 
+def as_recipient(recipient: Recipient | BaseModel | Mapping[str, Any]) -> Recipient:
+    """Our view of a recipient block, whether a mapping or the event contract's model."""
+    if isinstance(recipient, Recipient):
+        return recipient
+    if isinstance(recipient, BaseModel):
+        recipient = recipient.model_dump()
+    return Recipient.model_validate(recipient)
+
+
 def parse_event_type(event_type: str | EventType) -> EventType:
     try:
         return EventType(event_type)
@@ -215,14 +225,14 @@ def is_legally_required(event_type: str | EventType, new_status: str | None = No
 def decide_channels(
     event_type: str | EventType,
     new_status: str | None,
-    recipient: Recipient | Mapping[str, Any],
+    recipient: Recipient | BaseModel | Mapping[str, Any],
 ) -> list[Channel]:
     """Channels to notify on, in a stable order; empty means stay silent."""
     event = parse_event_type(event_type)
     status = parse_status(event, new_status)
     if status in SILENT_STATUSES:
         return []
-    contact = recipient if isinstance(recipient, Recipient) else Recipient.model_validate(recipient)
+    contact = as_recipient(recipient)
 
     channels: list[Channel] = []
     if contact.email_address:
