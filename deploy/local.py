@@ -361,9 +361,6 @@ class Component:
     def data_paths(self) -> list[Path]:
         return []
 
-    def extra_logs(self) -> list[Path]:
-        return []
-
 
 class Kafka(Component):
     name = "kafka"
@@ -461,7 +458,6 @@ class Kafka(Component):
     def _jvm_common(self) -> list[str]:
         return [
             f"-Dlog4j2.configurationFile={self.log4j}",
-            f"-Dkafka.logs.dir={self.lay.logs}",
             "-Djava.awt.headless=true",
             "-cp",
             str(self.libs / "*"),
@@ -753,6 +749,10 @@ class Zipkin(Component):
             _java(self.name),
             "-Xms128m",
             "-Xmx512m",
+            # A trace viewer needs start-up speed, not peak throughput: C1 only and the
+            # serial collector roughly halve the CPU it competes with Kafka for at boot.
+            "-XX:TieredStopAtLevel=1",
+            "-XX:+UseSerialGC",
             "-XX:+ExitOnOutOfMemoryError",
             "-Djava.awt.headless=true",
             # Spring replaces a list wholesale when a higher source defines it, so the
@@ -974,9 +974,8 @@ def _terminate(comp: Component, *, force: bool = False) -> bool:
 
 
 def _failure(comp: Component, message: str) -> LauncherError:
-    logs = [comp.lay.log(comp.name), *comp.extra_logs()]
-    tail = "\n".join(f"--- last lines of {p} ---\n{_tail(p)}" for p in logs)
-    return LauncherError(comp.name, message, tail)
+    log = comp.lay.log(comp.name)
+    return LauncherError(comp.name, message, f"--- last lines of {log} ---\n{_tail(log)}")
 
 
 def _up(names: list[str], lay: Layout) -> dict[str, str]:
@@ -1008,11 +1007,16 @@ def _up(names: list[str], lay: Layout) -> dict[str, str]:
         except LauncherError as exc:
             errors.append(exc)
 
+    first_round = True
     while pending:
         for name, (comp, rec, deadline) in list(pending.items()):
             if comp.probe(rec.config):
                 result.update(comp.endpoints(rec.config))
                 del pending[name]
+                # Ready at the first look means it booted while later components were
+                # being prepared; the time since launch would then measure the wrong thing.
+                waited = time.monotonic() - (deadline - comp.timeout)
+                _say(f"{name}: ready" if first_round else f"{name}: ready after {waited:.1f} s")
                 continue
             if not _alive(rec.pid, comp.marker()):
                 comp.lay.pidfile(name).unlink(missing_ok=True)
@@ -1028,6 +1032,7 @@ def _up(names: list[str], lay: Layout) -> dict[str, str]:
                 )
                 errors.append(_failure(comp, message))
                 del pending[name]
+        first_round = False
         if pending:
             time.sleep(0.25)
 
@@ -1165,8 +1170,13 @@ def _env_lines(ep: dict[str, str]) -> list[str]:
         if k in ep
     ]
     if "smtp" in ep:
-        # SMTP settings are per service (prefixed), so only point at the sink here.
-        lines.append(f"# smtp sink: {ep['smtp']}, mail listing: {ep['smtp_http']}/messages")
+        # Mail settings belong to the notification service alone, hence the prefix.
+        host, port = ep["smtp"].rsplit(":", 1)
+        lines += [
+            f"export NOTIFICATION_SMTP_HOST={host}",
+            f"export NOTIFICATION_SMTP_PORT={port}",
+            f"# sent mail: {ep['smtp_http']}/messages (files in {ep['mail_dir']})",
+        ]
     return lines
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "RECEIPT_CUTOFF",
     "VN_TZ",
     "WorkingCalendar",
+    "calendar_days_due_date",
     "due_date",
 ]
 
@@ -176,3 +177,27 @@ def due_date(
     if local.time() > RECEIPT_CUTOFF or not cal.is_working_day(received_day):
         received_day = cal.next_working_day(received_day)
     return cal.add_working_days(received_day, working_days + paused_working_days)
+
+
+def calendar_days_due_date(
+    received_at: datetime,
+    days: int,
+    calendar: WorkingCalendar | None = None,
+    paused_days: int = 0,
+) -> date:
+    """Appointment date under a calendar-day clock (the Law on Complaints, the Law on
+    Denunciation).
+
+    The clock starts on the day the dossier counts as received, by the same 17:00 and
+    day-off rule as `due_date`; ``days`` plus ``paused_days`` calendar days later the
+    limit ends. Nobody can hand over a decision on a day the office is closed, so a limit
+    ending on a day off runs to the next working day.
+    """
+    if days < 0:
+        raise ValueError(f"days must not be negative, got {days}")
+    if paused_days < 0:
+        raise ValueError(f"paused_days must not be negative, got {paused_days}")
+    cal = calendar if calendar is not None else DEFAULT_CALENDAR
+    start = due_date(received_at, 0, cal)
+    due = start + timedelta(days=days + paused_days)
+    return due if cal.is_working_day(due) else cal.next_working_day(due)

@@ -183,6 +183,8 @@ class DossierSubmitted(EventData):
     applicant: Applicant
     form: dict[str, Any]
     attachments: list[Attachment] = Field(default_factory=list)
+    # The citizen's own words for a petition, complaint or denunciation.
+    content: str | None = None
 
 
 class DossierSupplemented(EventData):
@@ -204,6 +206,19 @@ class DossierWithdrawalRequested(EventData):
     receipt_code: str
     requested_at: datetime
     reason: str | None = None
+
+
+class DossierIdentityResolved(EventData):
+    """An officer with clearance looked behind a denouncer's pseudonym. The event says
+    who looked and at which dossier, never what they saw."""
+
+    event_type: ClassVar[str] = "dossier.identity-resolved.v1"
+    topic: ClassVar[str] = Topics.SUBMISSIONS
+
+    dossier_id: str
+    receipt_code: str
+    pseudonym: str
+    resolved_at: datetime
 
 
 # --------------------------------------------------------------------------- processing -> all
@@ -318,6 +333,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         DossierSubmitted,
         DossierSupplemented,
         DossierWithdrawalRequested,
+        DossierIdentityResolved,
         DossierStatusChanged,
         DossierOverdue,
         DossierApologyIssued,

@@ -35,3 +35,9 @@ DEAD_LETTERS = Counter(
     "Messages sent to a dead-letter topic",
     ["service", "group", "reason"],
 )
+NOTIFICATIONS = Counter(
+    "hoso_notifications_total", "Notification deliveries, by outcome", ["channel", "outcome"]
+)
+DOSSIERS_OVERDUE = Gauge(
+    "hoso_dossiers_overdue", "Open dossiers past their due date, by agency", ["agency"]
+)

@@ -24,6 +24,11 @@ def mask_email(email: str) -> str:
 
 def mask_phone(phone: str) -> str:
     digits = re.sub(r"\D", "", phone)
+    # +84 / 0084 is the country code in front of a national number without its 0: mask
+    # the national form so one number looks the same in every log line.
+    digits = digits[2:] if digits.startswith("0084") else digits
+    if digits.startswith("84") and len(digits) in (10, 11, 12):
+        digits = "0" + digits[2:]
     return f"{digits[:3]}****{digits[-3:]}" if len(digits) >= 8 else "***"
 
 

@@ -44,6 +44,7 @@ class Runtime:
         self.consumers: list[ConsumerLoop] = []
         self._workers: list[tuple[str, Worker]] = []
         self._startup_hooks: list[Worker] = []
+        self._shutdown_hooks: list[Worker] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._kafka_ready = False
         self._store_set_up = asyncio.Event()
@@ -58,6 +59,11 @@ class Runtime:
     def on_startup(self, hook: Worker) -> None:
         """Store set-up (indexes) run once the store answers; retried until it succeeds."""
         self._startup_hooks.append(hook)
+
+    def on_shutdown(self, hook: Worker) -> None:
+        """Closes what the service opened itself (HTTP clients); runs after consumers and
+        workers have stopped, so nothing still uses it."""
+        self._shutdown_hooks.append(hook)
 
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._connect_kafka(), name="kafka-connect"))
@@ -135,6 +141,9 @@ class Runtime:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        for hook in self._shutdown_hooks:
+            with contextlib.suppress(Exception):
+                await hook()
         await self.publisher.stop()
         self.mongo_client.close()
 

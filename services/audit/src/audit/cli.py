@@ -5,17 +5,26 @@
 the service's public checkpoint key -- no access to the service or its store. Exit status: 0
 verified, 1 verification failed, 2 the inputs could not be read.
 
+``python -m audit.cli verify-store --mongodb-uri URI --database audit [--public-key key.pem]
+[--from-seq N] [--to-seq M]`` verifies the log where it is stored, reading it directly (the
+URI may also come from ``AUDIT_MONGODB_URI`` or ``MONGODB_URI``, which keeps a password out of
+the process list). Same table and exit statuses; without ``--public-key`` the chain and the
+tree are recomputed but the checkpoints are not checked.
+
 ``python -m audit.cli keygen --out DIR`` creates the Ed25519 checkpoint signing key pair.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.domain.chain import AuditEntry
 from audit.domain.checkpoint import (
@@ -65,6 +74,30 @@ def _build_parser() -> argparse.ArgumentParser:
         help="print a progress line to stderr every N entries (0 disables)",
     )
 
+    store = commands.add_parser(
+        "verify-store",
+        help="verify the audit log in its store",
+        description="Verify the hash chain, Merkle roots and (with --public-key) checkpoint "
+        "signatures of the stored audit log. Exit 0 if intact, 1 if not, 2 if the store or "
+        "the key cannot be used.",
+    )
+    store.add_argument(
+        "--mongodb-uri",
+        default=os.environ.get("AUDIT_MONGODB_URI") or os.environ.get("MONGODB_URI"),
+        help="store address (default: $AUDIT_MONGODB_URI, then $MONGODB_URI)",
+    )
+    store.add_argument(
+        "--database", default=os.environ.get("AUDIT_MONGODB_DATABASE", "audit"), help="database"
+    )
+    store.add_argument(
+        "--public-key", type=Path, help="Ed25519 public key (PEM or raw base64) for checkpoints"
+    )
+    store.add_argument(
+        "--timeout", type=float, default=5.0, metavar="S", help="seconds to wait for the store"
+    )
+    store.add_argument("--from-seq", type=int, default=1, metavar="N", help="first seq to verify")
+    store.add_argument("--to-seq", type=int, metavar="M", help="last seq to verify (default: end)")
+
     keygen = commands.add_parser(
         "keygen",
         help="create the checkpoint signing key pair",
@@ -102,11 +135,17 @@ def _print_table(rows: Sequence[tuple[str, str]], out: TextIO) -> None:
 def _report_rows(
     args: argparse.Namespace, fingerprint: str, report: VerificationReport
 ) -> list[tuple[str, str]]:
-    failure = report.first_failure
-    rows = [
+    return [
         ("Entries file", str(args.log)),
         ("Checkpoints file", str(args.checkpoints)),
         ("Public key id", fingerprint),
+        *_outcome_rows(report),
+    ]
+
+
+def _outcome_rows(report: VerificationReport) -> list[tuple[str, str]]:
+    failure = report.first_failure
+    rows = [
         ("Entries checked", f"{report.entries_checked:,}"),
         ("Checkpoints checked", f"{report.checkpoints_checked:,}"),
         (
@@ -170,6 +209,68 @@ def _verify_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def _verify_store(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    # Imported here: the offline commands must work without the store driver's set-up.
+    from motor.motor_asyncio import AsyncIOMotorClient
+    from pymongo.errors import PyMongoError
+
+    from audit.adapters.store import AuditStore
+    from audit.adapters.verifier import LogVerifier, RangeVerification
+
+    if not args.mongodb_uri:
+        print("error: give --mongodb-uri or set AUDIT_MONGODB_URI / MONGODB_URI", file=err)
+        return EXIT_UNUSABLE_INPUT
+    if args.from_seq < 1 or (args.to_seq is not None and args.to_seq < args.from_seq):
+        print("error: need 1 <= --from-seq <= --to-seq", file=err)
+        return EXIT_UNUSABLE_INPUT
+    public_key: Ed25519PublicKey | None = None
+    if args.public_key is not None:
+        try:
+            public_key = load_public_key(args.public_key.read_bytes())
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot use public key {args.public_key}: {exc}", file=err)
+            return EXIT_UNUSABLE_INPUT
+
+    async def verify() -> RangeVerification:
+        client: AsyncIOMotorClient[dict[str, object]] = AsyncIOMotorClient(
+            args.mongodb_uri,
+            serverSelectionTimeoutMS=int(args.timeout * 1000),
+            connectTimeoutMS=int(args.timeout * 1000),
+            tz_aware=True,
+        )
+        try:
+            verifier = LogVerifier(AuditStore(client[args.database]), public_key)
+            return await verifier.verify(args.from_seq, args.to_seq)
+        finally:
+            client.close()
+
+    try:
+        result = asyncio.run(verify())
+    except PyMongoError as exc:
+        print(f"error: cannot read the audit store: {type(exc).__name__}", file=err)
+        return EXIT_UNUSABLE_INPUT
+
+    report = result.report
+    span = (
+        f"seq {args.from_seq:,} to {args.to_seq:,}" if args.to_seq else f"seq {args.from_seq:,} on"
+    )
+    rows = [
+        ("Database", args.database),
+        ("Range", span),
+        (
+            "Started after",
+            f"checkpoint {result.trusted_size:,} (signature checked)"
+            if result.trusted_size
+            else "seq 0 (the whole log)",
+        ),
+        ("Public key id", key_id(public_key) if public_key else "none: checkpoints not checked"),
+        *_outcome_rows(report),
+    ]
+    print("Audit log verification", file=out)
+    _print_table(rows, out)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def _write_new_file(path: Path, data: bytes, mode: int, force: bool) -> None:
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
     fd = os.open(path, flags, mode)
@@ -212,6 +313,8 @@ def main(
     stderr = err if err is not None else sys.stderr
     if args.command == "verify-export":
         return _verify_export(args, stdout, stderr)
+    if args.command == "verify-store":
+        return _verify_store(args, stdout, stderr)
     return _keygen(args, stdout, stderr)
 
 

@@ -2,22 +2,53 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import logging
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI, Request
+from pymongo.errors import ConnectionFailure
+
+from audit.adapters.checkpointer import Checkpointer
 from audit.adapters.consumer import AuditRecorder
 from audit.adapters.store import AuditStore
-from audit.api.routes import build_router
+from audit.adapters.verifier import LogVerifier
+from audit.api.routes import AuditApi, build_router
+from audit.domain.checkpoint import generate_private_key, load_private_key
+from audit.domain.personal_data import PersonalDataCipher
 from audit.settings import AuditSettings
 from chassis.events import Topics
 from chassis.kafka import ConsumerLoop
+from chassis.problems import Problem, ProblemResponse, problem_response
 from chassis.service import Runtime, create_app, serve
+
+log = logging.getLogger(__name__)
+
+
+def signing_key(settings: AuditSettings) -> tuple[Ed25519PrivateKey, bool]:
+    """The checkpoint signing key and whether it is ephemeral (made up for this process)."""
+    if settings.signing_key is None or not settings.signing_key.get_secret_value().strip():
+        return generate_private_key(), True
+    # A PEM squeezed into one line of an env file keeps its line breaks as "\n".
+    text = settings.signing_key.get_secret_value().strip().replace("\\n", "\n")
+    return load_private_key(text), False
 
 
 def build_app(settings: AuditSettings | None = None) -> FastAPI:
     settings = settings or AuditSettings()
+    key, ephemeral = signing_key(settings)
+    cipher = PersonalDataCipher.from_setting(
+        settings.pii_key.get_secret_value() if settings.pii_key else None
+    )
     runtime = Runtime(settings)
     store = AuditStore(runtime.db)
-    recorder = AuditRecorder(store)
+    recorder = AuditRecorder(store, cipher)
+    checkpointer = Checkpointer(
+        store,
+        key,
+        log_id=settings.log_id,
+        interval_s=settings.checkpoint_interval_s,
+        read_batch=settings.read_batch,
+    )
     runtime.on_startup(store.create_indexes)
     runtime.add_consumer(
         ConsumerLoop(
@@ -28,12 +59,46 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
             batch_handler=recorder.record,
         )
     )
-    return create_app(
+    runtime.add_worker("audit-checkpoints", checkpointer.run)
+    api = AuditApi(
+        settings=settings,
+        store=store,
+        cipher=cipher,
+        verifier=LogVerifier(store, key.public_key(), read_batch=settings.read_batch),
+        public_key=key.public_key(),
+        ephemeral_key=ephemeral,
+    )
+    app = create_app(
         runtime,
         title="Audit",
-        description="Append-only, hash-chained audit log with signed checkpoints.",
-        routers=[build_router(settings, store)],
+        description="Append-only, hash-chained audit log of every dossier event, with signed "
+        "Merkle checkpoints, proofs and verification for auditors.",
+        routers=[build_router(api)],
     )
+
+    @app.exception_handler(ConnectionFailure)
+    async def _store_unreachable(request: Request, exc: ConnectionFailure) -> ProblemResponse:
+        return problem_response(
+            Problem(
+                503,
+                "Audit store unavailable",
+                "the audit log cannot be read right now; retry",
+                headers={"Retry-After": "5"},
+            ),
+            request,
+        )
+
+    if ephemeral:
+        log.warning(
+            "AUDIT_SIGNING_KEY is not set: checkpoints are signed with a key that dies with "
+            "this process and will not verify after a restart"
+        )
+    if not cipher.encrypts:
+        log.warning(
+            "AUDIT_PII_KEY is not set: personal data in audit entries is masked for good and "
+            "cannot be revealed to auditors with clearance"
+        )
+    return app
 
 
 def run() -> None:

@@ -2,38 +2,94 @@
 
 from __future__ import annotations
 
+import logging
+
+import httpx
 from fastapi import FastAPI
 
-from chassis.events import DossierStatusChanged, Topics
+from chassis.events import Topics
 from chassis.kafka import ConsumerLoop
 from chassis.service import Runtime, create_app, serve
+from notification.adapters.channels import Sender
 from notification.adapters.consumer import LifecycleHandlers
+from notification.adapters.delivery import GROUP, Deliverer
 from notification.adapters.email import SmtpSender
+from notification.adapters.retries import RetryWorker
+from notification.adapters.sms import SmsGateway
 from notification.adapters.store import DeliveryStore
+from notification.adapters.webhook import PortalWebhook
+from notification.api.routes import operator_router
+from notification.domain.messages import TemplateCatalogue
+from notification.domain.policy import Channel
 from notification.settings import NotificationSettings
+
+log = logging.getLogger("notification")
+
+
+def build_senders(
+    settings: NotificationSettings, client: httpx.AsyncClient
+) -> dict[Channel, Sender]:
+    """One sender per configured channel; an unconfigured channel is simply absent."""
+    senders: dict[Channel, Sender] = {}
+    if settings.email_enabled:
+        senders[Channel.EMAIL] = SmtpSender(settings)
+    if settings.sms_enabled:
+        senders[Channel.SMS] = SmsGateway(settings, client)
+    if settings.webhook_enabled:
+        senders[Channel.WEBHOOK] = PortalWebhook(settings, client)
+    return senders
 
 
 def build_app(settings: NotificationSettings | None = None) -> FastAPI:
     settings = settings or NotificationSettings()
     runtime = Runtime(settings)
     store = DeliveryStore(runtime.db)
-    handlers = LifecycleHandlers(store, SmtpSender(settings), runtime.publisher)
+    # One pool for the SMS gateway and the portal; each attempt has its own time limit,
+    # these only bound connecting and a silent peer.
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.send_timeout_s, connect=min(5.0, settings.send_timeout_s)),
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=settings.delivery_concurrency * 2),
+    )
+    senders = build_senders(settings, client)
+    catalogue = TemplateCatalogue(settings.lookup_url)
+    deliverer = Deliverer(settings, store, senders, runtime.publisher)
+    handlers = LifecycleHandlers(settings, catalogue, store, deliverer, runtime.publisher)
+
     runtime.on_startup(store.create_indexes)
     runtime.add_consumer(
         ConsumerLoop(
             settings=settings,
-            group="notification",
+            group=GROUP,
             topics=[Topics.LIFECYCLE],
             publisher=runtime.publisher,
-            handlers={DossierStatusChanged.event_type: handlers.on_status_changed},
+            batch_handler=handlers.handle_batch,
         )
     )
-    return create_app(
+    runtime.add_worker("notification-retries", RetryWorker(settings, store, deliverer).run)
+    runtime.on_shutdown(client.aclose)
+
+    app = create_app(
         runtime,
         title="Notification",
         description="Email, SMS and portal notices to citizens, with a delivery log.",
-        routers=[],
+        routers=[operator_router(settings, store, catalogue)],
     )
+    # httpx logs every request URL at INFO; a gateway URL may carry a credential.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    _announce(settings, senders)
+    return app
+
+
+def _announce(settings: NotificationSettings, senders: dict[Channel, Sender]) -> None:
+    off = [c.value for c in Channel if c not in senders]
+    log.info(
+        "channels on: %s; off (not configured, skipped): %s",
+        ", ".join(c.value for c in senders) or "none",
+        ", ".join(off) or "none",
+    )
+    if settings.delivery_key_pepper is None:
+        log.warning("NOTIFICATION_DELIVERY_KEY_PEPPER is not set: delivery keys are plain hashes")
 
 
 def run() -> None:

@@ -41,7 +41,12 @@ How to use it::
         except InvalidSignature as exc:
             log.warning("rejected webhook: %s", exc.reason)
             return 400
-        ...
+        try:
+            store_in_inbox(json.loads(request.body))
+        except Exception:
+            guard.forget(request.headers["X-Hoso-Delivery"])  # let the retry in
+            return 503
+        return 200
 
 Why the replay guard is needed: the timestamp check only bounds *when* a
 captured request can be replayed, not *whether*. Within the tolerance window a

@@ -1,32 +1,139 @@
-"""Records every event of every domain topic as an audit entry."""
+"""Records every event of every domain topic as an audit entry: the log's only appender.
+
+Runs as the ``audit`` group's batch handler. Per batch: draft one entry per event, drop
+events already recorded (one look-up by event id for the whole batch, plus duplicates inside
+the batch), seal the rest continuing from the chain head and insert them in order. A second
+writer (another instance, or a restart racing this one) makes the insert fail on the unique
+``seq`` or ``event_id`` index; the head is then re-read, the events that landed meanwhile are
+dropped by the next look-up, and the remainder is sealed again on top. A crash mid-insert
+leaves a contiguous prefix; the redelivered batch skips what landed. A batch consumed twice
+therefore leaves the chain exactly as it was.
+
+While the store is unreachable the handler waits and retries instead of failing: a failed
+batch would end up on the dead-letter topic, i.e. missing from the audit log.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from audit.adapters.store import AuditStore
-from chassis.kafka import ConsumedEvent
+from opentelemetry.trace import SpanContext
+from prometheus_client import Counter
+from pymongo.errors import ConnectionFailure
+
+from audit.adapters.store import AuditStore, DuplicateEntry
+from audit.domain.personal_data import PersonalDataCipher
+from audit.domain.recording import ChainHead, EntryDraft, draft_entry, first_occurrences, seal_run
+from chassis.kafka import ConsumedEvent, backoff_delays
+
+log = logging.getLogger(__name__)
+
+ENTRIES_APPENDED = Counter("hoso_audit_entries_appended_total", "Audit entries sealed and stored")
+DUPLICATES_SKIPPED = Counter(
+    "hoso_audit_duplicates_skipped_total", "Events not appended because already recorded"
+)
+APPEND_CONFLICTS = Counter(
+    "hoso_audit_append_conflicts_total", "Inserts that met another writer's entries"
+)
+
+# Conflicts in a row before giving the batch back to the consumer loop: each one means
+# another writer appended in between, so reaching this means something else is wrong.
+MAX_CONFLICTS = 50
+
+
+def _trace_id(event: ConsumedEvent) -> str | None:
+    context: SpanContext | None = event.span_context
+    if context is not None and context.is_valid:
+        return format(context.trace_id, "032x")
+    for key, value in event.record.headers or ():
+        if key == "traceparent" and value:
+            parts = value.decode(errors="replace").split("-")
+            if len(parts) >= 3 and len(parts[1]) == 32 and parts[1] != "0" * 32:
+                return parts[1].lower()
+    return None
 
 
 class AuditRecorder:
-    def __init__(self, store: AuditStore) -> None:
+    def __init__(
+        self,
+        store: AuditStore,
+        cipher: PersonalDataCipher,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        retry_delay: Callable[[int], float] = backoff_delays(0.5, 10.0),
+    ) -> None:
         self._store = store
-        self._seq = 0
+        self._cipher = cipher
+        self._clock = clock
+        self._retry_delay = retry_delay
+        self._head: ChainHead | None = None
+
+    @property
+    def head(self) -> ChainHead | None:
+        """The chain head as this appender last saw it (None until it has looked)."""
+        return self._head
+
+    async def load_head(self) -> ChainHead:
+        self._head = await self._store.head()
+        return self._head
 
     async def record(self, batch: list[ConsumedEvent]) -> None:
-        now = datetime.now(UTC)
-        entries = []
-        for event in batch:
-            self._seq += 1
-            entries.append(
-                {
-                    "seq": self._seq,
-                    "event_id": event.id,
-                    "event_type": event.envelope.type,
-                    "dossier_id": event.envelope.subject,
-                    "actor": event.envelope.actor,
-                    "occurred_at": event.envelope.time,
-                    "recorded_at": now,
-                }
+        recorded_at = self._clock()
+        drafts = [
+            draft_entry(
+                event.envelope,
+                trace_id=_trace_id(event),
+                recorded_at=recorded_at,
+                cipher=self._cipher,
             )
-        await self._store.append(entries)
+            for event in batch
+        ]
+        await self.append(drafts)
+
+    async def append(self, drafts: list[EntryDraft]) -> int:
+        """Append the drafts not yet recorded; returns how many entries were added."""
+        pending = first_occurrences(drafts)
+        skipped = len(drafts) - len(pending)
+        appended = 0
+        conflicts = 0
+        outage = 0
+        while pending:
+            try:
+                recorded = await self._store.recorded_event_ids([d.event_id for d in pending])
+                fresh = first_occurrences(pending, recorded)
+                skipped += len(pending) - len(fresh)
+                pending = fresh
+                if not pending:
+                    break
+                head = self._head if self._head is not None else await self.load_head()
+                sealed = seal_run(pending, head)
+                try:
+                    await self._store.insert_entries(sealed)
+                except DuplicateEntry as conflict:
+                    conflicts += 1
+                    APPEND_CONFLICTS.inc()
+                    landed = conflict.inserted
+                    appended += landed
+                    pending = pending[landed:]
+                    self._head = None
+                    if conflicts >= MAX_CONFLICTS:
+                        raise RuntimeError(
+                            f"{conflicts} append conflicts in a row; giving the batch back"
+                        ) from conflict
+                    continue
+                last = sealed[-1]
+                self._head = ChainHead(last.seq, last.entry_hash)
+                appended += len(sealed)
+                pending = []
+            except ConnectionFailure as exc:
+                # What landed before the connection broke is unknown: look again afterwards.
+                self._head = None
+                outage += 1
+                log.warning("audit store unreachable (%s); retrying the batch", type(exc).__name__)
+                await asyncio.sleep(self._retry_delay(outage))
+        ENTRIES_APPENDED.inc(appended)
+        DUPLICATES_SKIPPED.inc(skipped)
+        return appended

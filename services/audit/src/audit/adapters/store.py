@@ -1,31 +1,267 @@
-"""The audit log's store: insert and find only. There is no update or delete path."""
+"""The audit log's store: insert and find only. There is no code path that changes or removes
+a stored document; in production the database role (deploy/mongo-init/01-users.js) refuses it
+as well.
+
+Layout
+------
+``audit_entries``: one document per audit entry, the fields of ``AuditEntry`` exactly as
+sealed, plus ``_id`` = the entry's position in the log, written once as its ``seq``. Reads
+that prove the log (verification, checkpoints, proofs) walk the log by ``_id``, so an entry
+whose ``seq`` was altered afterwards shows up out of place instead of silently moving. Unique
+indexes on ``seq`` and ``event_id`` make a second writer fail rather than fork the chain or
+record an event twice.
+
+``checkpoints``: one document per signed checkpoint, ``_id`` = its tree size, with the Merkle
+frontier at that size (hex) so the next checkpoint resumes without re-reading the log.
+
+Every method works on MongoDB and on FerretDB: no transactions, no change streams.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Generator, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
-from pymongo import ASCENDING
-from pymongo.errors import BulkWriteError
+from pydantic import ValidationError
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from audit.domain.chain import AuditEntry, MalformedEntryError
+from audit.domain.checkpoint import Checkpoint
+from audit.domain.export import MalformedCheckpointError
+from audit.domain.recording import ChainHead
+
+ENTRIES = "audit_entries"
+CHECKPOINTS = "checkpoints"
+_DUPLICATE_KEY = 11000
+_HEAD_FIELDS = {"entry_hash": 1}
+_CHECKPOINT_FIELDS = tuple(Checkpoint.model_fields)
+
+
+class DuplicateEntry(Exception):
+    """An insert met an entry already stored (same seq or same event id).
+
+    ``inserted`` entries of the run landed before it, in order.
+    """
+
+    def __init__(self, inserted: int) -> None:
+        super().__init__(f"duplicate audit entry after {inserted} inserted")
+        self.inserted = inserted
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    checkpoint: Checkpoint
+    frontier: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilter:
+    """What an auditor asked for. Values are only ever compared, never used as field names."""
+
+    dossier_id: str | None = None
+    actor: str | None = None
+    event_type: str | None = None
+    occurred_from: str | None = None  # inclusive, ISO-8601 as iso_utc() writes it
+    occurred_to: str | None = None  # exclusive
+
+    def query(self, after_seq: int = 0, to_seq: int | None = None) -> dict[str, Any]:
+        query: dict[str, Any] = {}
+        for field in ("dossier_id", "actor", "event_type"):
+            value = getattr(self, field)
+            if value is not None:
+                query[field] = value
+        # Timestamps are stored as fixed-width UTC strings, so text order is time order.
+        occurred: dict[str, str] = {}
+        if self.occurred_from is not None:
+            occurred["$gte"] = self.occurred_from
+        if self.occurred_to is not None:
+            occurred["$lt"] = self.occurred_to
+        if occurred:
+            query["occurred_at"] = occurred
+        seq: dict[str, int] = {"$gt": after_seq}
+        if to_seq is not None:
+            seq["$lte"] = to_seq
+        query["seq"] = seq
+        return query
+
+
+def _entry_document(entry: AuditEntry) -> dict[str, Any]:
+    return {"_id": entry.seq, **entry.model_dump(mode="json")}
+
+
+def _stored_fields(document: dict[str, Any]) -> dict[str, Any]:
+    document.pop("_id", None)
+    return document
+
+
+def _parse_entry(document: dict[str, Any]) -> AuditEntry:
+    position = document.get("_id")
+    try:
+        return AuditEntry.model_validate(_stored_fields(document))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "document"
+        raise MalformedEntryError(
+            f"stored document at position {position}: {where}: {first['msg']}"
+        ) from exc
+
+
+def _parse_checkpoint(document: dict[str, Any]) -> StoredCheckpoint:
+    try:
+        checkpoint = Checkpoint.model_validate({k: document.get(k) for k in _CHECKPOINT_FIELDS})
+        frontier = tuple(bytes.fromhex(h) for h in document.get("frontier") or ())
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise MalformedCheckpointError(
+            f"stored checkpoint {document.get('_id')!r} is not a checkpoint: {exc}"
+        ) from exc
+    return StoredCheckpoint(checkpoint, frontier)
 
 
 class AuditStore:
     def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
-        self._entries = db["audit_entries"]
+        self._entries = db[ENTRIES]
+        self._checkpoints = db[CHECKPOINTS]
 
     async def create_indexes(self) -> None:
-        await self._entries.create_index("event_id", unique=True)
-        await self._entries.create_index([("dossier_id", ASCENDING), ("seq", ASCENDING)])
+        entries = self._entries
+        await entries.create_index("seq", unique=True, name="seq_unique")
+        await entries.create_index("event_id", unique=True, name="event_id_unique")
+        # One per query path; seq last so each path pages in log order without a sort.
+        await entries.create_index([("dossier_id", ASCENDING), ("seq", ASCENDING)])
+        await entries.create_index([("actor", ASCENDING), ("seq", ASCENDING)])
+        await entries.create_index([("event_type", ASCENDING), ("seq", ASCENDING)])
+        await entries.create_index([("occurred_at", ASCENDING), ("seq", ASCENDING)])
 
-    async def append(self, entries: list[dict[str, Any]]) -> None:
+    # ------------------------------------------------------------------ appending
+
+    async def head(self) -> ChainHead:
+        """The last entry of the log by position (numeric positions only)."""
+        document = await self._entries.find_one(
+            {"_id": {"$gte": 1}}, _HEAD_FIELDS, sort=[("_id", DESCENDING)]
+        )
+        if document is None:
+            return ChainHead()
+        return ChainHead(int(document["_id"]), str(document.get("entry_hash", "")))
+
+    async def recorded_event_ids(self, event_ids: Sequence[str]) -> set[str]:
+        if not event_ids:
+            return set()
+        cursor = self._entries.find({"event_id": {"$in": list(event_ids)}}, {"event_id": 1})
+        return {str(doc.get("event_id")) async for doc in cursor}
+
+    async def insert_entries(self, entries: Sequence[AuditEntry]) -> None:
+        """Insert a sealed run in order; stops at the first duplicate (see `DuplicateEntry`)."""
         if not entries:
             return
         try:
-            await self._entries.insert_many(entries, ordered=False)
+            await self._entries.insert_many([_entry_document(e) for e in entries], ordered=True)
         except BulkWriteError as exc:
-            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-                raise
+            errors = exc.details.get("writeErrors") or []
+            if errors and errors[0].get("code") == _DUPLICATE_KEY:
+                raise DuplicateEntry(int(exc.details.get("nInserted", errors[0]["index"]))) from exc
+            raise
+        except DuplicateKeyError as exc:
+            raise DuplicateEntry(0) from exc
 
-    async def dossier_trail(self, dossier_id: str) -> list[dict[str, Any]]:
-        cursor = self._entries.find({"dossier_id": dossier_id}, {"_id": 0}).sort("seq", ASCENDING)
-        return [doc async for doc in cursor]
+    # ------------------------------------------------------------------ querying
+
+    async def find_entries(
+        self, where: EntryFilter, *, after_seq: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """Stored entries in seq order, as documents: a damaged one is shown, not hidden."""
+        cursor = self._entries.find(where.query(after_seq)).sort("seq", ASCENDING).limit(limit)
+        return [_stored_fields(doc) async for doc in cursor]
+
+    async def stream_entries(
+        self, where: EntryFilter, *, after_seq: int, to_seq: int | None, batch: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        cursor = (
+            self._entries.find(where.query(after_seq, to_seq))
+            .sort("seq", ASCENDING)
+            .batch_size(batch)
+        )
+        async for document in cursor:
+            yield _stored_fields(document)
+
+    async def leaf_entry_hashes(self, tree_size: int) -> list[str]:
+        """``entry_hash`` of the entries at positions 1..tree_size, in log order."""
+        cursor = (
+            self._entries.find({"_id": {"$gte": 1, "$lte": tree_size}}, {"entry_hash": 1})
+            .sort("_id", ASCENDING)
+            .batch_size(10_000)
+        )
+        return [str(doc.get("entry_hash", "")) async for doc in cursor]
+
+    async def entry_at(self, position: int) -> dict[str, Any] | None:
+        document = await self._entries.find_one({"_id": position})
+        return _stored_fields(document) if document is not None else None
+
+    def log_entries(self, *, after_position: int, batch: int) -> Generator[AuditEntry, None, None]:
+        """Every stored document after ``after_position`` in log order, parsed as entries.
+
+        Blocking (pymongo under motor): meant for a worker thread, since verifying is CPU
+        work that must not hold up the event loop. Documents whose position is not a number
+        come last, so an entry slipped in beside the numbering is still read. A document that
+        is not an entry raises `MalformedEntryError` where it occurs.
+        """
+        cursor = (
+            self._entries.delegate.find({"_id": {"$not": {"$lte": after_position}}})
+            .sort("_id", ASCENDING)
+            .batch_size(batch)
+        )
+        with cursor:
+            for document in cursor:
+                yield _parse_entry(document)
+
+    async def count_entries(self) -> int:
+        return await self._entries.count_documents({})
+
+    # ------------------------------------------------------------------ checkpoints
+
+    async def insert_checkpoint(self, checkpoint: Checkpoint, frontier: Iterable[bytes]) -> bool:
+        """Store a checkpoint; False when one of that size exists already (another writer)."""
+        document = {
+            "_id": checkpoint.tree_size,
+            **checkpoint.model_dump(mode="json"),
+            "frontier": [h.hex() for h in frontier],
+        }
+        try:
+            await self._checkpoints.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def latest_checkpoint(self, *, at_most: int | None = None) -> StoredCheckpoint | None:
+        query: dict[str, Any] = {"_id": {"$gte": 0}}
+        if at_most is not None:
+            query["_id"]["$lte"] = at_most
+        document = await self._checkpoints.find_one(query, sort=[("_id", DESCENDING)])
+        return _parse_checkpoint(document) if document is not None else None
+
+    async def checkpoint(self, tree_size: int) -> StoredCheckpoint | None:
+        document = await self._checkpoints.find_one({"_id": tree_size})
+        return _parse_checkpoint(document) if document is not None else None
+
+    async def checkpoints(
+        self, *, after_size: int, at_most: int | None = None, limit: int | None = None
+    ) -> list[Checkpoint]:
+        """Checkpoints by tree size; raises `MalformedCheckpointError` for a damaged one."""
+        bounds: dict[str, int] = {"$gt": after_size}
+        if at_most is not None:
+            bounds["$lte"] = at_most
+        cursor = self._checkpoints.find({"_id": bounds}).sort("_id", ASCENDING)
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        return [_parse_checkpoint(doc).checkpoint async for doc in cursor]
+
+    async def checkpoint_documents(self, *, batch: int) -> AsyncIterator[dict[str, Any]]:
+        """Stored checkpoints as signed, in tree-size order, without the frontier: the
+        export form. A damaged one is passed on as it is for the offline verifier to judge."""
+        cursor = (
+            self._checkpoints.find({}, {"frontier": 0}).sort("_id", ASCENDING).batch_size(batch)
+        )
+        async for document in cursor:
+            yield _stored_fields(document)

@@ -17,6 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+# One masking rule for the whole platform: the log scrubber uses the same functions.
+from chassis.privacy import mask_email, mask_phone
+
 __all__ = [
     "LEGALLY_REQUIRED_NOTICES",
     "SILENT_STATUSES",
@@ -33,6 +36,8 @@ __all__ = [
     "decide_channels",
     "delivery_key",
     "is_legally_required",
+    "mask_account",
+    "mask_address",
     "mask_email",
     "mask_phone",
     "normalize_phone",
@@ -290,29 +295,25 @@ def delivery_key(
     return hashlib.sha256(material).hexdigest()
 
 
-def mask_email(email: str | None) -> str:
-    """``nguyen.van.a@example.vn`` → ``n***@e***.vn``, for logs."""
-    if not email:
-        return ""
-    local, at, domain = email.strip().rpartition("@")
-    if not at or not local or not domain:
-        return "***"
-    labels = domain.split(".")
-    masked_domain = f"{labels[0][:1]}***"
-    if len(labels) > 1 and labels[-1]:
-        masked_domain += f".{labels[-1]}"
-    return f"{local[:1]}***@{masked_domain}"
+def mask_account(account: str) -> str:
+    """``cd-079085001234`` → ``cd***34``, for logs and audit.
+
+    Portal account names are often built from the citizen ID, which the
+    free-text scrubber cannot recognise inside a longer token.
+    """
+    account = account.strip()
+    return f"{account[:2]}***{account[-2:]}" if len(account) >= 8 else "***"
 
 
-def mask_phone(phone: str | None) -> str:
-    """``0912345678`` or ``+84912345678`` → ``091****678``, for logs."""
-    if not phone:
-        return ""
-    normalized = normalize_phone(phone)
-    digits = "0" + normalized[3:] if normalized else re.sub(r"\D", "", phone)
-    if len(digits) < 7:
-        return "***"
-    return f"{digits[:3]}{'*' * (len(digits) - 6)}{digits[-3:]}"
+def mask_address(channel: Channel | str, address: str) -> str:
+    """How a recipient's address on ``channel`` may appear in logs, events and the API."""
+    match _channel(channel):
+        case Channel.EMAIL:
+            return mask_email(address)
+        case Channel.SMS:
+            return mask_phone(address)
+        case Channel.WEBHOOK:
+            return mask_account(address)
 
 
 def _channel(channel: Channel | str) -> Channel:

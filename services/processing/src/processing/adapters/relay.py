@@ -51,5 +51,5 @@ class OutboxRelay:
             await asyncio.sleep(1.0)
             return 0
         # A crash here re-publishes these events after restart; consumers skip them by id.
-        await asyncio.gather(*(self._store.mark_published(d, ids) for d, ids in owners))
+        await self._store.mark_published(owners)
         return len(envelopes)

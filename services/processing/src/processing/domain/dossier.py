@@ -208,6 +208,8 @@ class Dossier(BaseModel):
     recipient: Recipient
     applicant_pseudonym: str | None = None
     form: dict[str, Any] = Field(default_factory=dict)
+    # A petitioner's, complainant's or denouncer's own account of the matter.
+    content: str | None = None
     attachments: list[Attachment] = Field(default_factory=list)
     missing_documents: list[str] = Field(default_factory=list)
     result_reference: str | None = None
@@ -364,7 +366,8 @@ def open_dossier(
         agency=agency_code,
         agency_name_vi=agency_names[0],
         agency_name_en=agency_names[1],
-        kind=submitted.kind,
+        # The catalogue knows what a procedure is; intake's label is only a fallback.
+        kind=DossierKind(policy.kind),
         channel=submitted.channel.value,
         catalogued=procedure is not None,
         policy=PolicyRecord.of(policy),
@@ -387,6 +390,7 @@ def open_dossier(
         # kept as an opaque reference and never resolved here.
         applicant_pseudonym=applicant.pseudonym,
         form=submitted.form,
+        content=submitted.content,
         attachments=list(submitted.attachments),
         missing_documents=list(params.missing_documents),
         history=[
@@ -400,7 +404,8 @@ def open_dossier(
             )
         ],
     )
-    event = _status_changed(dossier, S.SUBMITTED, action, params, now, changes=[])
+    changes = [FieldChange(field="status", old=S.SUBMITTED.value, new=status.value)]
+    event = _status_changed(dossier, S.SUBMITTED, action, params, now, changes)
     return Change(dossier, [event])
 
 

@@ -1,0 +1,168 @@
+"""Processing's store and outbox on the real servers: how fast dossiers are written, how
+fast the relay drains their events to Kafka, and what the queue and statistics cost.
+
+    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 MONGODB_URI=mongodb://127.0.0.1:27018 \\
+        uv run python bench/processing_outbox.py --dossiers 500
+
+Everything runs in this process against its own database and topics (removed after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+from motor.motor_asyncio import AsyncIOMotorClient
+
+from chassis.calendar import DEFAULT_CALENDAR
+from chassis.catalogue import load_default_catalogue
+from chassis.events import (
+    Applicant,
+    ApplicantType,
+    Attachment,
+    Channel,
+    DossierKind,
+    DossierSubmitted,
+)
+from chassis.kafka import EventPublisher, ensure_topics
+from processing.adapters.relay import OutboxRelay
+from processing.adapters.store import DossierStore, QueueFilter
+from processing.commands import DossierService, Officer, outbox_entries
+from processing.domain import dossier as rules
+from processing.domain.workflow import Action, ActorRole, DossierStatus
+from processing.settings import ProcessingSettings
+
+PROCEDURE = "MT-004"
+
+
+def _submission(submitted_at: datetime) -> DossierSubmitted:
+    procedure = load_default_catalogue().get(PROCEDURE)
+    assert procedure is not None
+    return DossierSubmitted(
+        dossier_id=str(uuid.uuid4()),
+        receipt_code=uuid.uuid4().hex[:10].upper(),
+        procedure_code=PROCEDURE,
+        agency=procedure.agency,
+        kind=DossierKind.PROCEDURE,
+        channel=Channel.ONLINE,
+        submitted_at=submitted_at,
+        due_date=submitted_at.date(),
+        applicant=Applicant(type=ApplicantType.PERSON, name="Bench", email="bench@example.vn"),
+        form={},
+        attachments=[
+            Attachment(
+                document_code=d.code, name="f.pdf", media_type="application/pdf", size=1, sha256="0"
+            )
+            for d in procedure.required_documents
+        ],
+    )
+
+
+async def _timed(action: Callable[[], Awaitable[Any]], times: int) -> list[float]:
+    samples = []
+    for _ in range(times):
+        started = time.perf_counter()
+        await action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def _row(name: str, samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
+    return f"{name:<38} {statistics.median(ordered):>9.2f} {p95:>9.2f} {len(ordered):>6}"
+
+
+async def main(dossiers: int) -> None:
+    run = f"bench{uuid.uuid4().hex[:8]}"
+    settings = ProcessingSettings(
+        kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"),
+        mongodb_uri=os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27018"),
+        mongodb_database=run,
+        kafka_topic_prefix=f"{run}.",
+    )
+    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(
+        settings.mongodb_uri.get_secret_value(), tz_aware=True
+    )
+    store = DossierStore(client[run])
+    await store.create_indexes()
+    await ensure_topics(settings)
+    publisher = EventPublisher(settings)
+    await publisher.start()
+    relay = OutboxRelay(store, publisher, interval_s=0.05)
+    service = DossierService(
+        store, settings, load_default_catalogue(), DEFAULT_CALENDAR, wake_relay=lambda: None
+    )
+    procedure = load_default_catalogue().get(PROCEDURE)
+    agency = load_default_catalogue().agencies[procedure.agency] if procedure else None
+    try:
+        now = datetime.now(UTC)
+        ids: list[str] = []
+        write_samples: list[float] = []
+        for n in range(dossiers):
+            submitted = _submission(now - timedelta(days=n % 60))
+            change = rules.open_dossier(submitted, procedure, agency, now, DEFAULT_CALENDAR)
+            entries = outbox_entries(change.events, rules.SYSTEM_ACTOR)
+            started = time.perf_counter()
+            await store.insert(change.dossier, entries, str(uuid.uuid4()))
+            write_samples.append((time.perf_counter() - started) * 1000)
+            ids.append(submitted.dossier_id)
+
+        started = time.perf_counter()
+        published = 0
+        while published < dossiers:
+            published += await relay.relay_once()
+        drain_s = time.perf_counter() - started
+
+        officer = Officer("bench-officer", "officer:bench-officer", "STNMT-MT", ActorRole.OFFICER)
+        action_samples = []
+        for dossier_id in ids[: min(200, dossiers)]:
+            started = time.perf_counter()
+            await service.act(dossier_id, officer, None, Action.START_REVIEW, rules.ActionParams())
+            action_samples.append((time.perf_counter() - started) * 1000)
+
+        where = QueueFilter(agency="STNMT-MT", statuses=list(DossierStatus))
+        queue_samples = await _timed(lambda: store.queue(where, "due_date", None, 51), 30)
+        today = DEFAULT_CALENDAR.local_date(now)
+        first = today - timedelta(days=90)
+
+        async def stats() -> None:
+            await store.outcome_counts(first, today)
+            await store.overdue_counts(first, today, today)
+
+        stats_samples = await _timed(stats, 30)
+        scan_samples = await _timed(service.scan_deadlines, 3)
+    finally:
+        await publisher.stop()
+        await client.drop_database(run)
+        client.close()
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            await admin.delete_topics([t for t in await admin.list_topics() if t.startswith(run)])
+        finally:
+            await admin.close()
+
+    print(f"processing bench: {dossiers} dossiers of {PROCEDURE}, store {settings.mongodb_uri}")
+    print(f"{'operation':<38} {'p50 ms':>9} {'p95 ms':>9} {'n':>6}")
+    print(_row("store: insert dossier + outbox", write_samples))
+    print(_row("officer action (read, CAS write)", action_samples))
+    print(_row("queue page of 50", queue_samples))
+    print(_row(f"statistics over {dossiers} dossiers", stats_samples))
+    print(_row("deadline scan (first pass emits)", scan_samples))
+    print(f"relay drain: {dossiers} events in {drain_s:.2f} s = {dossiers / drain_s:.0f} events/s")
+    print(f"date: {date.today().isoformat()}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dossiers", type=int, default=500)
+    asyncio.run(main(parser.parse_args().dossiers))

@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# Prepares the container path of the tests on a machine without Docker and without a
+# reachable image registry: Debian's podman, its Docker-compatible API socket, and the two
+# images the tests start (Kafka and the store), built here from what the local launcher
+# already fetches (deploy/kafka/pom.xml, deploy/ferretdb/).
+#
+#   eval "$(bash deploy/containers/setup.sh)"   # then run pytest with HOSO_TEST_INFRA=containers
+#
+# Idempotent: a second run finds the packages installed, the service answering and the
+# images built from the same inputs, and does nothing. Progress goes to stderr; stdout
+# carries only the `export` lines for the shell that evaluates it.
+#
+# Environment: HOSO_LOCAL_DIR (cache, default <repo>/.local), HOSO_PODMAN_SOCKET (default
+# /run/hoso-podman.sock), HOSO_DEBIAN_MIRROR (default: the mirror apt uses for bookworm).
+set -euo pipefail
+shopt -s inherit_errexit
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HERE="$ROOT/deploy/containers"
+LOCAL="${HOSO_LOCAL_DIR:-$ROOT/.local}"
+CACHE="$LOCAL/containers"
+SOCKET="${HOSO_PODMAN_SOCKET:-/run/hoso-podman.sock}"
+SUITE="bookworm"
+JRE_PACKAGE="openjdk-17-jre-headless"
+# Bump the last field when the way the base is made changes, so cached bases are remade.
+BASE_SPEC="debootstrap minbase $SUITE $JRE_PACKAGE 1"
+BASE_IMAGE="hoso/jre:17-$SUITE"
+ROOTFS_TAR="$CACHE/jre-17-$SUITE.rootfs.tar"
+
+KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/deploy/kafka/pom.xml")"
+FERRETDB_VERSION="$(sed -n 's:^require github.com/FerretDB/FerretDB v\(.*\)$:\1:p' "$ROOT/deploy/ferretdb/go.mod")"
+KAFKA_IMAGE="hoso/kafka:$KAFKA_VERSION"
+STORE_IMAGE="hoso/ferretdb:$FERRETDB_VERSION"
+
+export CONTAINERS_CONF="$HERE/containers.conf"
+if command -v uv >/dev/null 2>&1; then UV=(uv); else UV=(python3 -m uv); fi
+
+say() { printf 'containers: %s\n' "$*" >&2; }
+die() {
+    say "error: $*"
+    exit 1
+}
+
+started=$SECONDS
+[[ -n $KAFKA_VERSION && -n $FERRETDB_VERSION ]] ||
+    die "cannot read the Kafka version (deploy/kafka/pom.xml) or FerretDB's (deploy/ferretdb/go.mod)"
+# Rootful podman: debootstrap, chroot and the CNI bridge all need root, and the project's
+# machines (CI included) run as root.
+[[ $(id -u) -eq 0 ]] || die "run as root (rootful podman, debootstrap)"
+
+mkdir -p "$CACHE"
+# Two setups at once (a developer and a test run) would build the same images twice.
+exec 9>"$CACHE/setup.lock"
+flock 9
+
+# ------------------------------------------------------------------ packages
+
+install_packages() {
+    local missing=() check
+    # command or file that shows the package is there, then the package
+    for check in podman:podman runc:runc debootstrap:debootstrap newuidmap:uidmap \
+        slirp4netns:slirp4netns iptables:iptables \
+        /usr/lib/cni/bridge:containernetworking-plugins; do
+        local what="${check%%:*}" package="${check##*:}"
+        if [[ $what == /* ]]; then
+            [[ -e $what ]] || missing+=("$package")
+        else
+            command -v "$what" >/dev/null 2>&1 || missing+=("$package")
+        fi
+    done
+    ((${#missing[@]})) || return 0
+    say "installing ${missing[*]} (apt-get)…"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >&2
+}
+
+# ------------------------------------------------------------------ API service
+
+service_answers() {
+    podman --url "unix://$SOCKET" version >/dev/null 2>&1
+}
+
+start_service() {
+    service_answers && return 0
+    # A socket file left by a service that died would make the new one fail to bind.
+    rm -f "$SOCKET"
+    say "starting podman's API service on $SOCKET…"
+    # setsid + nohup: the service outlives this script and the make target that ran it;
+    # its output goes to a log so that `$(setup.sh)` does not wait for it to close stdout.
+    setsid nohup podman system service --time=0 "unix://$SOCKET" \
+        >>"$CACHE/podman-service.log" 2>&1 </dev/null &
+    echo $! >"$CACHE/podman-service.pid"
+    local _
+    for _ in $(seq 100); do
+        service_answers && return 0
+        sleep 0.2
+    done
+    tail -n 20 "$CACHE/podman-service.log" >&2 || true
+    die "podman's API service did not answer on $SOCKET"
+}
+
+# ------------------------------------------------------------------ images
+
+# The digest of an image's inputs, stored as a label: a differing digest means rebuild.
+inputs_of() {
+    podman image inspect --format '{{ index .Labels "hoso.inputs" }}' "$1" 2>/dev/null || true
+}
+
+digest() {
+    sha256sum "$@" | sha256sum | cut -d' ' -f1
+}
+
+# Unmounts what debootstrap may have left mounted in a half-made root filesystem, so that
+# removing it can never reach the host's /proc or /sys.
+remove_rootfs() {
+    local dir="$1" mount
+    [[ -d $dir ]] || return 0
+    findmnt -n -l -o TARGET | sort -r | while read -r mount; do
+        if [[ $mount == "$dir"/* ]]; then
+            umount -l "$mount"
+        fi
+    done
+    rm -rf --one-file-system "$dir"
+}
+
+debian_mirror() {
+    if [[ -n ${HOSO_DEBIAN_MIRROR:-} ]]; then
+        echo "$HOSO_DEBIAN_MIRROR"
+        return
+    fi
+    local uri
+    uri="$(apt-get indextargets --format '$(URI)' 'Identifier: Packages' 2>/dev/null |
+        grep -m1 "/dists/$SUITE/main/" | sed 's:/dists/.*::' || true)"
+    echo "${uri:-http://deb.debian.org/debian}"
+}
+
+build_rootfs_tar() {
+    local rootfs="$CACHE/rootfs.partial" mirror
+    mirror="$(debian_mirror)"
+    remove_rootfs "$rootfs"
+    say "making a Debian $SUITE root filesystem with $JRE_PACKAGE from $mirror (first run)…"
+    local t0=$SECONDS
+    if ! debootstrap --variant=minbase --include="$JRE_PACKAGE" "$SUITE" "$rootfs" "$mirror" \
+        >"$CACHE/debootstrap.log" 2>&1; then
+        tail -n 30 "$CACHE/debootstrap.log" >&2
+        remove_rootfs "$rootfs"
+        die "debootstrap failed (log: $CACHE/debootstrap.log)"
+    fi
+    # Package caches and documentation are a third of the tree and no use to a broker.
+    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
+        "$rootfs"/usr/share/doc "$rootfs"/usr/share/man "$rootfs"/usr/share/info
+    tar --numeric-owner --xattrs --one-file-system -C "$rootfs" -cf "$ROOTFS_TAR.partial" .
+    mv "$ROOTFS_TAR.partial" "$ROOTFS_TAR"
+    printf '%s\n' "$BASE_SPEC" >"$ROOTFS_TAR.spec"
+    remove_rootfs "$rootfs"
+    say "root filesystem: $(du -h "$ROOTFS_TAR" | cut -f1) in $((SECONDS - t0)) s"
+}
+
+ensure_base() {
+    local want
+    want="$(printf '%s' "$BASE_SPEC" | sha256sum | cut -d' ' -f1)"
+    [[ $(inputs_of "$BASE_IMAGE") == "$want" ]] && return 0
+    if [[ ! -f $ROOTFS_TAR || $(cat "$ROOTFS_TAR.spec" 2>/dev/null) != "$BASE_SPEC" ]]; then
+        build_rootfs_tar
+    fi
+    say "importing $BASE_IMAGE…"
+    podman import --quiet --change "LABEL hoso.inputs=$want" --change 'CMD ["/bin/bash"]' \
+        "$ROOTFS_TAR" "$BASE_IMAGE" >/dev/null
+}
+
+kafka_libs() {
+    local pom="$ROOT/deploy/kafka/pom.xml" libs="$CACHE/kafka-libs" want
+    want="$(digest "$pom")"
+    if [[ $(cat "$libs/.pom.sha256" 2>/dev/null) != "$want" ]]; then
+        command -v mvn >/dev/null 2>&1 || die "Maven (mvn) is needed to fetch the Kafka jars"
+        say "fetching the Kafka $KAFKA_VERSION jars (Maven)…"
+        rm -rf "$libs.partial"
+        mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
+            -DoutputDirectory="$libs.partial" -DincludeScope=runtime >&2
+        rm -rf "$libs"
+        mv "$libs.partial" "$libs"
+        printf '%s\n' "$want" >"$libs/.pom.sha256"
+    fi
+    echo "$libs"
+}
+
+# The binary deploy/local.py builds (and rebuilds when deploy/ferretdb/ changes).
+ferretdb_binary() {
+    (cd "$ROOT" && "${UV[@]}" run --frozen python - <<'PY'
+import importlib.util
+import sys
+
+spec = importlib.util.spec_from_file_location("hoso_local", "deploy/local.py")
+assert spec and spec.loader
+local = importlib.util.module_from_spec(spec)
+sys.modules["hoso_local"] = local
+spec.loader.exec_module(local)
+store = local.Store(local.layout())
+store.prepare()
+print(store.binary)
+PY
+    )
+}
+
+# build IMAGE CONTEXT DIGEST [OPTION...]: replaces the image, dropping the one it replaces.
+build() {
+    local image="$1" context="$2" want="$3" old
+    shift 3
+    old="$(podman image inspect --format '{{ .Id }}' "$image" 2>/dev/null || true)"
+    say "building $image…"
+    # --pull=never: nothing can be pulled here, and the bases are local.
+    # --network=none: the build steps need no network.
+    podman build --quiet --pull=never --network=none --label "hoso.inputs=$want" \
+        "$@" -t "$image" "$context" >/dev/null
+    if [[ -n $old && $old != "$(podman image inspect --format '{{ .Id }}' "$image")" ]]; then
+        podman rmi "$old" >/dev/null 2>&1 || true
+    fi
+}
+
+# Copies FILE... into a fresh build context; hard links keep the jars from being copied.
+context_with() {
+    local context="$1"
+    shift
+    rm -rf "$context"
+    mkdir -p "$context"
+    cp -al "$@" "$context/" 2>/dev/null || cp -a "$@" "$context/"
+}
+
+ensure_kafka() {
+    local libs want base_id
+    libs="$(kafka_libs)"
+    base_id="$(podman image inspect --format '{{ .Id }}' "$BASE_IMAGE")"
+    want="$(printf '%s %s' "$(digest "$libs/.pom.sha256" "$HERE"/kafka/*)" "$base_id" |
+        sha256sum | cut -d' ' -f1)"
+    [[ $(inputs_of "$KAFKA_IMAGE") == "$want" ]] && return 0
+    local context="$CACHE/build/kafka"
+    context_with "$context" "$HERE"/kafka/*
+    mkdir "$context/libs"
+    cp -al "$libs"/*.jar "$context/libs/" 2>/dev/null || cp -a "$libs"/*.jar "$context/libs/"
+    build "$KAFKA_IMAGE" "$context" "$want" --build-arg "BASE=$BASE_IMAGE"
+    rm -rf "$context"
+}
+
+ensure_store() {
+    local binary want
+    binary="$(ferretdb_binary)"
+    [[ -x $binary ]] || die "the FerretDB binary was not built"
+    want="$(digest "$binary" "$HERE"/ferretdb/*)"
+    [[ $(inputs_of "$STORE_IMAGE") == "$want" ]] && return 0
+    local context="$CACHE/build/ferretdb"
+    context_with "$context" "$HERE"/ferretdb/* "$binary"
+    build "$STORE_IMAGE" "$context" "$want"
+    rm -rf "$context"
+}
+
+install_packages
+start_service
+ensure_base
+ensure_kafka
+ensure_store
+say "ready in $((SECONDS - started)) s: $KAFKA_IMAGE, $STORE_IMAGE on unix://$SOCKET"
+
+cat <<EOF
+export DOCKER_HOST=unix://$SOCKET
+export TESTCONTAINERS_RYUK_DISABLED=true
+export TESTCONTAINERS_CONNECTION_MODE=docker_host
+EOF

@@ -1,0 +1,226 @@
+"""Request and response bodies of intake's API. Unknown fields are refused everywhere."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from chassis.catalogue import Agency, Procedure, RequiredDocument
+from chassis.events import ApplicantType, Channel
+from intake.domain.applicant import CITIZEN_ID_RE, normalise_phone, normalise_tax_code
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Hard ceilings that keep a hostile body cheap to refuse; the configurable limits are
+# checked afterwards and are lower.
+_MAX_ATTACHMENTS = 500
+_MAX_CONTENT = 100_000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _plain_text(value: str | None) -> str | None:
+    if value is not None and _CONTROL.search(value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+class ApplicantIn(_Strict):
+    type: ApplicantType
+    name: str = Field(min_length=1, max_length=200)
+    id_number: str = Field(
+        min_length=10,
+        max_length=14,
+        description="12-digit citizen ID (CCCD) for a person; 10 or 13-digit tax code "
+        "for an organisation",
+    )
+    email: EmailStr | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=20, description="Vietnamese number")
+    address: str | None = Field(default=None, min_length=1, max_length=300)
+    language: Literal["vi", "en"] = "vi"
+    sms_opt_out: bool = False
+    portal_account: str | None = Field(
+        default=None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"
+    )
+
+    _text = field_validator("name", "address")(_plain_text)
+
+    @field_validator("id_number")
+    @classmethod
+    def _id_number(cls, value: str, info: ValidationInfo) -> str:
+        kind = info.data.get("type")
+        if kind is ApplicantType.PERSON and not CITIZEN_ID_RE.fullmatch(value):
+            raise ValueError("a person is identified by the 12-digit citizen ID (CCCD)")
+        if kind is ApplicantType.ORGANISATION:
+            return normalise_tax_code(value)
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_phone(value)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> ApplicantIn:
+        if not (self.email or self.phone or self.portal_account):
+            raise ValueError("give an email, a phone number or a portal account for replies")
+        return self
+
+
+class AttachmentIn(_Strict):
+    document_code: str = Field(max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(min_length=1, max_length=255, pattern=r"^[^/\\]+$")
+    media_type: str = Field(max_length=127, pattern=r"^[a-z]+/[a-z0-9.+-]+$")
+    size: int = Field(ge=1, le=2**40)
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+
+    _text = field_validator("name")(_plain_text)
+
+    @field_validator("sha256")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+
+class SubmissionIn(_Strict):
+    procedure_code: str = Field(max_length=32, pattern=r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*$")
+    channel: Channel = Channel.ONLINE
+    applicant: ApplicantIn
+    form: dict[str, Any] = Field(default_factory=dict)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=_MAX_ATTACHMENTS)
+    content: str | None = Field(default=None, min_length=1, max_length=_MAX_CONTENT)
+
+
+class SubmissionAccepted(BaseModel):
+    dossier_id: str
+    receipt_code: str = Field(
+        description="read it out over the phone; the last character checks it"
+    )
+    procedure_code: str
+    received_at: datetime
+    due_date: date = Field(description="appointment date for the result (ngày hẹn trả)")
+    follow_up_secret: str = Field(
+        description="shown once: with the receipt code it opens the dossier's status"
+    )
+    status_url: str
+
+
+class SupplementIn(_Strict):
+    attachments: list[AttachmentIn] = Field(min_length=1, max_length=_MAX_ATTACHMENTS)
+    note: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
+class WithdrawalIn(_Strict):
+    reason: str | None = Field(default=None, min_length=1, max_length=1000)
+
+
+class FollowUpAccepted(BaseModel):
+    receipt_code: str
+    request: Literal["supplement", "withdrawal"]
+    accepted_at: datetime
+
+
+class DossierStatusOut(BaseModel):
+    receipt_code: str
+    procedure_code: str
+    procedure_name_vi: str
+    procedure_name_en: str
+    status: str
+    due_date: date | None
+    missing_documents: list[str]
+    updated_at: datetime
+
+
+class IdentityOut(BaseModel):
+    pseudonym: str
+    dossier_id: str
+    receipt_code: str
+    name: str
+    id_number: str
+    address: str | None
+    phone: str | None
+    email: str | None
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+class AgencyOut(BaseModel):
+    code: str
+    name_vi: str
+    name_en: str
+
+    @classmethod
+    def of(cls, agency: Agency) -> AgencyOut:
+        return cls(code=agency.code, name_vi=agency.name_vi, name_en=agency.name_en)
+
+
+class ProcedureSummary(BaseModel):
+    code: str
+    name_vi: str
+    name_en: str
+    kind: str
+    sector: str
+    online_level: str
+    agency: AgencyOut
+    processing_days: int
+    clock: str
+    fee_vnd: int
+    url: str
+
+    @classmethod
+    def of(cls, procedure: Procedure, agency: Agency) -> ProcedureSummary:
+        return cls(
+            code=procedure.code,
+            name_vi=procedure.name_vi,
+            name_en=procedure.name_en,
+            kind=procedure.kind.value,
+            sector=procedure.sector.value,
+            online_level=procedure.online_level.value,
+            agency=AgencyOut.of(agency),
+            processing_days=procedure.processing_days,
+            clock=procedure.clock.value,
+            fee_vnd=procedure.fee_vnd,
+            url=f"/v1/procedures/{procedure.code}",
+        )
+
+
+class ProcedureDetail(ProcedureSummary):
+    extended_processing_days: int | None
+    fee_note_vi: str | None
+    fee_note_en: str | None
+    legal_basis: str
+    confidential_applicant: bool
+    required_documents: list[RequiredDocument]
+    form_schema: dict[str, Any]
+
+    @classmethod
+    def of(cls, procedure: Procedure, agency: Agency) -> ProcedureDetail:
+        summary = ProcedureSummary.of(procedure, agency)
+        return cls(
+            **summary.model_dump(),
+            extended_processing_days=procedure.extended_processing_days,
+            fee_note_vi=procedure.fee_note_vi,
+            fee_note_en=procedure.fee_note_en,
+            legal_basis=procedure.legal_basis,
+            confidential_applicant=procedure.confidential_applicant,
+            required_documents=list(procedure.required_documents),
+            form_schema=procedure.form_schema,
+        )
+
+
+class ProcedureList(BaseModel):
+    count: int
+    procedures: list[ProcedureSummary]

@@ -1,0 +1,133 @@
+"""The retry worker: every attempt after the first, outside the consumer's loop.
+
+Each round it (1) publishes outcomes whose event never got acknowledged, (2) takes over
+deliveries left in 'sending' by a process that died, and (3) starts the attempts whose
+time has come. Every take-over is a conditional update in the store, so any number of
+instances can run this loop side by side without sending anything twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any
+
+from notification.adapters.delivery import Deliverer, utcnow
+from notification.adapters.email import message_id
+from notification.adapters.store import DeliveryStore
+from notification.domain.policy import Channel
+from notification.settings import NotificationSettings
+
+__all__ = ["RetryWorker"]
+
+log = logging.getLogger(__name__)
+
+
+class RetryWorker:
+    """Keeps up to ``delivery_concurrency`` attempts in flight and tops up as they end,
+    so one slow gateway occupies a slot, not the whole worker."""
+
+    def __init__(
+        self, settings: NotificationSettings, store: DeliveryStore, deliverer: Deliverer
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._deliverer = deliverer
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+
+    async def run(self) -> None:
+        try:
+            while True:
+                await self.fill()
+                if self._in_flight:
+                    await asyncio.wait(
+                        self._in_flight.values(),
+                        timeout=self._settings.retry_poll_s,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                else:
+                    await asyncio.sleep(self._settings.retry_poll_s)
+        finally:
+            # Attempts in flight are finished and recorded even when the service stops;
+            # otherwise they would stay 'sending' with an unknown outcome.
+            if self._in_flight:
+                await asyncio.wait(
+                    self._in_flight.values(), timeout=self._settings.send_timeout_s + 5
+                )
+
+    async def run_once(self) -> int:
+        """One round, waiting for every attempt it started; returns how many it started."""
+        started = await self.fill()
+        if self._in_flight:
+            await asyncio.wait(self._in_flight.values())
+        return started
+
+    async def fill(self) -> int:
+        """Publish what is unpublished, then start attempts up to the free capacity."""
+        settings = self._settings
+        now = utcnow()
+        await self._deliverer.publish_outcomes(
+            await self._store.unpublished(
+                now - timedelta(seconds=settings.publish_grace_s), settings.retry_batch
+            )
+        )
+        free = settings.delivery_concurrency - len(self._in_flight)
+        if free <= 0:
+            return 0
+        jobs: list[tuple[str, Coroutine[Any, Any, dict[str, Any] | None]]] = []
+        for stale in await self._store.stale(now, free):
+            if stale["_id"] not in self._in_flight:
+                jobs.append((stale["_id"], self._take_over(stale)))
+        for delivery_id in await self._store.due(now, free):
+            if delivery_id not in self._in_flight and len(jobs) < free:
+                jobs.append((delivery_id, self._retry(delivery_id)))
+        for delivery_id, job in jobs:
+            task = asyncio.create_task(self._settle(job), name=f"delivery-{delivery_id[:12]}")
+            self._in_flight[delivery_id] = task
+            task.add_done_callback(lambda _, key=delivery_id: self._in_flight.pop(key, None))
+        return len(jobs)
+
+    async def _settle(self, job: Coroutine[Any, Any, dict[str, Any] | None]) -> None:
+        try:
+            await self._deliverer.publish_outcomes([await job])
+        except Exception:
+            # The store or broker failed mid-way; the delivery's state still says what
+            # is left to do, and a later round picks it up.
+            log.exception("retry of a delivery failed; it will be picked up again")
+
+    async def _retry(self, delivery_id: str) -> dict[str, Any] | None:
+        leased = await self._store.start_attempt(
+            delivery_id, now=utcnow(), lease_s=self._settings.sending_lease_s, due_only=True
+        )
+        if leased is None:
+            return None  # another instance took it
+        return await self._deliverer.attempt(leased, timeout_s=self._settings.send_timeout_s)
+
+    async def _take_over(self, stale: dict[str, Any]) -> dict[str, Any] | None:
+        channel = Channel(stale["channel"])
+        if not self._deliverer.idempotent(channel):
+            # Email: the server may have accepted the message just before the crash.
+            # Sending it again could tell the citizen twice; failing it visibly lets an
+            # operator check and resend (same Message-ID, so a repeat is recognisable).
+            return await self._deliverer.give_up_interrupted(
+                stale,
+                "interrupted: the process stopped during the attempt, delivery unknown "
+                f"(Message-ID {message_id(stale['_id'])})",
+            )
+        leased = await self._store.retake_stale(
+            stale["_id"],
+            stale["lease_token"],
+            now=utcnow(),
+            lease_s=self._settings.sending_lease_s,
+        )
+        if leased is None:
+            return None
+        log.info(
+            "delivery %s (%s) taken over from a process that stopped mid-attempt",
+            stale["_id"][:16],
+            channel.value,
+        )
+        # The receiver drops a delivery id it has seen, so repeating is safe.
+        return await self._deliverer.attempt(leased, timeout_s=self._settings.send_timeout_s)

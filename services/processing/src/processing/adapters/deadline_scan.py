@@ -1,0 +1,27 @@
+"""The periodic deadline scan, as a worker of the service's runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from processing.commands import DossierService
+
+log = logging.getLogger(__name__)
+
+
+class DeadlineScanner:
+    def __init__(self, service: DossierService, interval_s: float) -> None:
+        self._service = service
+        self._interval_s = interval_s
+
+    async def run(self) -> None:
+        # The first pass runs at start-up, so deadlines missed while the service was
+        # down are reported without waiting a whole interval.
+        while True:
+            report = await self._service.scan_deadlines()
+            if report.overdue or report.apologies:
+                log.info(
+                    "deadline scan: %d overdue, %d apology slips", report.overdue, report.apologies
+                )
+            await asyncio.sleep(self._interval_s)

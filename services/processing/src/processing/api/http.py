@@ -1,0 +1,81 @@
+"""HTTP details of the officer API: entity tags, preconditions and queue cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import date, datetime
+from typing import Any
+
+from chassis.problems import Problem
+
+__all__ = ["decode_cursor", "encode_cursor", "etag", "parse_if_match", "require_if_match"]
+
+ANY = "*"
+
+
+def etag(version: int) -> str:
+    """The entity tag of a dossier: its version, as a strong tag."""
+    return f'"{version}"'
+
+
+def parse_if_match(header: str | None) -> frozenset[int] | None:
+    """The versions an ``If-Match`` header accepts; None for ``*`` (any version).
+
+    If-Match compares strongly (RFC 9110 §13.1.1), so weak tags match nothing, and
+    neither does a tag that is not one of ours; an empty set then fails the request
+    with 412, as the standard asks.
+    """
+    if header is None:
+        raise ValueError("no If-Match header")
+    if header.strip() == ANY:
+        return None
+    versions: set[int] = set()
+    for raw in header.split(","):
+        tag = raw.strip()
+        if tag.startswith("W/") or len(tag) < 3 or tag[0] != '"' or tag[-1] != '"':
+            continue
+        inner = tag[1:-1]
+        if inner.isdigit():
+            versions.add(int(inner))
+    return frozenset(versions)
+
+
+def require_if_match(header: str | None) -> frozenset[int] | None:
+    """Like `parse_if_match`, answering 428 when a state-changing call has no header."""
+    if header is None or not header.strip():
+        raise Problem(
+            428,
+            "Precondition required",
+            "send If-Match with the ETag of the dossier you read, so that a change made "
+            "meanwhile by someone else is not overwritten",
+        )
+    return parse_if_match(header)
+
+
+def encode_cursor(sort: str, value: Any, dossier_id: str) -> str:
+    if isinstance(value, datetime | date):
+        value = value.isoformat()
+    raw = json.dumps([sort, value, dossier_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
+    """The (sort value, dossier id) a page ended with; 400 for a cursor not from us."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        kind, value, dossier_id = decoded
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise Problem(400, "Bad cursor", "the cursor is not one this API handed out") from exc
+    if kind != sort:
+        raise Problem(400, "Bad cursor", "the cursor belongs to a different sort order")
+    if not isinstance(value, str) or not isinstance(dossier_id, str):
+        raise Problem(400, "Bad cursor", "the cursor is not one this API handed out")
+    if sort == "received":
+        try:
+            return datetime.fromisoformat(value), dossier_id
+        except ValueError as exc:
+            raise Problem(400, "Bad cursor", "the cursor is not one this API handed out") from exc
+    return value, dossier_id
