@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 LOCAL := uv run --frozen python deploy/local.py
 
-.PHONY: run stop reset status test test-fast lint bench chaos screenshot tools
+.PHONY: run stop reset status test test-fast test-containers lint bench chaos screenshot tools
 
 tools:  ## install uv if the machine lacks it
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -20,13 +20,17 @@ reset: tools  ## stop everything and delete its data (downloads are kept)
 	@$(UV) run --frozen python deploy/local.py reset
 
 status: tools  ## the operators' table of the live system
-	@$(UV) run --frozen python -m chassis.status
+	@$(UV) run --frozen python deploy/status.py
 
 test: tools  ## everything: lint, unit, integration and end-to-end tests on real servers
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen python deploy/local.py up kafka store zipkin
 	@$(UV) run --frozen pytest
+
+test-containers: tools  ## end-to-end tests on Kafka and the store in podman containers (root)
+	@exports="$$(bash deploy/containers/setup.sh)" && eval "$$exports" && \
+		HOSO_TEST_INFRA=containers $(UV) run --frozen pytest tests/e2e tests/integration/infra -q
 
 test-fast: tools  ## pure domain tests only, no servers
 	@$(UV) run --frozen pytest tests/unit

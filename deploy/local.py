@@ -11,6 +11,10 @@ Components (default ports; each overridable by the environment variable shown):
   (``HOSO_SMTP_HTTP_PORT``);
 * ``zipkin`` - Zipkin with in-memory storage, 127.0.0.1:9411 (``HOSO_ZIPKIN_PORT``).
 
+The four services themselves (``services``) run as ``python -m <name>.main`` on 8001-8004
+(``<NAME>_HTTP_PORT``), with their environment in ``.local/env``: secrets made on the
+first run (mode 0600) and the components' addresses.
+
 Everything downloaded, built or written lives under ``<repo>/.local`` (``HOSO_LOCAL_DIR``):
 ``bin/``, ``kafka/``, ``zipkin/``, ``ferretdb/data``, ``mail/``, ``logs/<component>.log``
 and ``run/<component>.pid``.
@@ -22,6 +26,8 @@ CLI::
     uv run python deploy/local.py reset [COMPONENT...]   # down + delete data, keep downloads
     uv run python deploy/local.py status [COMPONENT...]  # table; exit 3 if any is not ready
     uv run python deploy/local.py env                    # shell exports for the services
+    uv run python deploy/local.py services               # the four services, in the background
+    uv run python deploy/local.py down --services        # stop the services, then the rest
 
 Python API (test fixtures): :func:`ensure_up`, :func:`stop`, :func:`restart`, :func:`kill`,
 :func:`reset`, :func:`status`, :func:`endpoints`.
@@ -1146,6 +1152,204 @@ def status(components: Iterable[str] | str = ALL) -> list[Status]:
     return rows
 
 
+# --------------------------------------------------------------------------- services
+
+SERVICES: tuple[str, ...] = ("intake", "processing", "notification", "audit")
+SERVICE_PORTS = {"intake": 8001, "processing": 8002, "notification": 8003, "audit": 8004}
+# Names .local/env holds that are secrets: made once, kept across runs.
+_SECRETS = ("JWT_SECRET", "INTAKE_IDENTITY_KEY", "AUDIT_SIGNING_KEY", "AUDIT_PII_KEY")
+
+
+def env_file(lay: Layout) -> Path:
+    return lay.root / "env"
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    with contextlib.suppress(FileNotFoundError):
+        for line in path.read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+                key, _, raw = line.partition("=")
+                words = shlex.split(raw)
+                values[key.strip()] = words[0] if words else ""
+    return values
+
+
+def _new_secret(name: str) -> str:
+    from cryptography.fernet import Fernet
+
+    if name == "JWT_SECRET":
+        return base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+    if name == "AUDIT_SIGNING_KEY":
+        from audit.domain.checkpoint import generate_private_key, private_key_to_base64
+
+        return private_key_to_base64(generate_private_key())
+    return Fernet.generate_key().decode()
+
+
+def write_service_env(lay: Layout, ep: dict[str, str]) -> dict[str, str]:
+    """The services' environment in ``.local/env`` (mode 0600): secrets are made on the
+    first run and kept, so tokens and sealed data stay valid; the infrastructure's
+    addresses are brought up to date with the running components."""
+    path = env_file(lay)
+    values = _read_env_file(path)
+    for name in _SECRETS:
+        if not values.get(name):
+            values[name] = _new_secret(name)
+    smtp_host, smtp_port = ep["smtp"].rsplit(":", 1)
+    values |= {
+        "KAFKA_BOOTSTRAP_SERVERS": ep["kafka"],
+        "MONGODB_URI": ep["mongodb"],
+        "NOTIFICATION_SMTP_HOST": smtp_host,
+        "NOTIFICATION_SMTP_PORT": smtp_port,
+        "ZIPKIN_ENDPOINT": f"{ep['zipkin']}/api/v2/spans",
+        "LOG_JSON": values.get("LOG_JSON") or "true",
+    }
+    text = (
+        "# The local services' environment, written by deploy/local.py. Secrets for this\n"
+        "# machine only; never commit. In a shell: set -a; . .local/env; set +a\n"
+        + "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
+    )
+    if not path.exists() or path.read_text() != text:
+        lay.root.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        # Created with 0600 from the start: the secrets are never readable by others.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        tmp.replace(path)
+    path.chmod(0o600)
+    return values
+
+
+class Service(Component):
+    """One of the four services, ``python -m <name>.main``, configured by ``.local/env``."""
+
+    timeout = 90.0
+    grace = 25.0  # uvicorn's graceful shutdown is 20 s; consumers commit before exit
+
+    def config(self) -> dict[str, Any]:
+        port = _port(f"{self.name.upper()}_HTTP_PORT", SERVICE_PORTS[self.name])
+        return {"port": port}
+
+    def endpoints(self, config: dict[str, Any]) -> dict[str, str]:
+        return {self.name: f"http://{HOST}:{config['port']}"}
+
+    def marker(self) -> str:
+        return f"{sys.executable} -m {self.name}.main"
+
+    def command(self, config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+        env = {
+            **os.environ,
+            **_read_env_file(env_file(self.lay)),
+            f"{self.name.upper()}_HTTP_PORT": str(config["port"]),
+            "PYTHONUNBUFFERED": "1",
+        }
+        return [sys.executable, "-m", f"{self.name}.main"], env
+
+    def probe(self, config: dict[str, Any]) -> bool:
+        return _probe_http(f"http://{HOST}:{config['port']}/readyz")
+
+
+SERVICE_COMPONENTS: dict[str, type[Service]] = {
+    name: type(f"{name.title()}Service", (Service,), {"name": name}) for name in SERVICES
+}
+
+
+def start_services(lay: Layout | None = None) -> list[Status]:
+    """Start the four services against the running infrastructure (started first if need
+    be) and wait until each is ready; returns their status rows."""
+    lay = lay or layout()
+    ep = ensure_up(ALL)
+    with _lock(lay):
+        write_service_env(lay, ep)
+        comps = [SERVICE_COMPONENTS[n](lay) for n in SERVICES]
+        pending: dict[str, tuple[Component, Running, float]] = {}
+        errors: list[LauncherError] = []
+        for comp in comps:
+            rec = _running(comp)
+            if rec is not None and rec.config != comp.config():
+                _say(f"{comp.name}: configuration changed, restarting")
+                _terminate(comp)
+                rec = None
+            if rec is None:
+                try:
+                    rec = _launch(comp, comp.config())
+                except LauncherError as exc:
+                    errors.append(exc)
+                    continue
+                _say(f"{comp.name}: starting (pid {rec.pid}, log {lay.log(comp.name)})")
+            pending[comp.name] = (comp, rec, time.monotonic() + comp.timeout)
+        while pending:
+            for name, (comp, rec, deadline) in list(pending.items()):
+                if comp.probe(rec.config):
+                    del pending[name]
+                elif not _alive(rec.pid, comp.marker()):
+                    lay.pidfile(name).unlink(missing_ok=True)
+                    errors.append(_failure(comp, "exited during start-up"))
+                    del pending[name]
+                elif time.monotonic() > deadline:
+                    message = f"not ready within {comp.timeout:.0f} s (pid {rec.pid} left running)"
+                    errors.append(_failure(comp, message))
+                    del pending[name]
+            if pending:
+                time.sleep(0.25)
+    if errors:
+        joined = "; ".join(str(e) for e in errors)
+        tails = "\n".join(e.log_tail for e in errors if e.log_tail)
+        raise LauncherError(",".join(e.component for e in errors), joined, tails)
+    return service_status(lay)
+
+
+def stop_services(lay: Layout | None = None) -> list[str]:
+    lay = lay or layout()
+    stopped = []
+    with _lock(lay):
+        for name in reversed(SERVICES):
+            if _terminate(SERVICE_COMPONENTS[name](lay)):
+                stopped.append(name)
+    return stopped
+
+
+def service_status(lay: Layout | None = None) -> list[Status]:
+    lay = lay or layout()
+    rows = []
+    for name in SERVICES:
+        comp = SERVICE_COMPONENTS[name](lay)
+        rec = _running(comp)
+        config = rec.config if rec else comp.config()
+        if rec is not None:
+            state = "ready" if comp.probe(config) else "not ready"
+        elif not _port_free(config["port"]):
+            state = "port in use (not ours)"
+        else:
+            state = "stopped"
+        rows.append(Status(name, comp.address(config), rec.pid if rec else None, state))
+    return rows
+
+
+def _print_services(rows: list[Status], ep: dict[str, str], lay: Layout) -> None:
+    table = [("SERVICE", "URL", "API DOCS", "PID", "STATE")]
+    table += [
+        (r.component, r.address, f"{r.address}/docs", str(r.pid or "-"), r.state) for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    for row in table:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[4])
+    env = env_file(lay)
+    shown = os.path.relpath(env) if env.is_relative_to(Path.cwd()) else str(env)
+    print()
+    print(f"traces (Zipkin UI)   {ep['zipkin']}/zipkin/")
+    print(f"sent mail            {ep['smtp_http']}/messages")
+    print("operators' status    make status")
+    print(f"environment          {shown} (secrets, mode 0600)")
+    print("a token, e.g. for an officer of the environment division:")
+    print(
+        f"  set -a; . {shown}; set +a; "
+        "uv run hoso-token --role officer --agency STNMT-MT --sub officer-1"
+    )
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -1198,8 +1402,15 @@ def main(argv: list[str] | None = None) -> int:
     ):
         p = sub.add_parser(cmd, help=text)
         p.add_argument("components", nargs="*", metavar="COMPONENT", help=", ".join(ALL))
+        if cmd == "down":
+            p.add_argument("--services", action="store_true", help="stop the four services first")
+    sub.add_parser(
+        "services",
+        help="start the four services in the background (environment in .local/env) and "
+        "wait until each is ready",
+    )
     args = parser.parse_args(argv)
-    names = args.components or list(ALL)
+    names = getattr(args, "components", None) or list(ALL)
 
     try:
         if args.command == "up":
@@ -1207,8 +1418,14 @@ def main(argv: list[str] | None = None) -> int:
             ensure_up(names)
             _say(f"up in {time.monotonic() - started:.1f} s")
             _print_table(status(names))
+        elif args.command == "services":
+            started = time.monotonic()
+            rows = start_services()
+            _say(f"services up in {time.monotonic() - started:.1f} s")
+            _print_services(rows, endpoints(), layout())
         elif args.command == "down":
-            stopped = stop(names)
+            stopped = stop_services() if args.services else []
+            stopped += stop(names)
             _say(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
         elif args.command == "reset":
             for path in reset(names):

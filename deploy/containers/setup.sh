@@ -87,9 +87,10 @@ start_service() {
     rm -f "$SOCKET"
     say "starting podman's API service on $SOCKET…"
     # setsid + nohup: the service outlives this script and the make target that ran it;
-    # its output goes to a log so that `$(setup.sh)` does not wait for it to close stdout.
+    # its output goes to a log so that `$(setup.sh)` does not wait for it to close stdout,
+    # and it must not inherit the lock (fd 9), or the next setup would wait for it forever.
     setsid nohup podman system service --time=0 "unix://$SOCKET" \
-        >>"$CACHE/podman-service.log" 2>&1 </dev/null &
+        >>"$CACHE/podman-service.log" 2>&1 </dev/null 9>&- &
     echo $! >"$CACHE/podman-service.pid"
     local _
     for _ in $(seq 100); do

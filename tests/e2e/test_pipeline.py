@@ -16,10 +16,28 @@ pytestmark = pytest.mark.e2e
 
 
 def _submission(email: str) -> dict[str, Any]:
+    """Registration as a hazardous-waste source owner (MT-004), fully online."""
     return {
-        "procedure_code": "MT-01",
-        "applicant": {"type": "person", "name": "Nguyễn Văn An", "email": email},
-        "form": {},
+        "procedure_code": "MT-004",
+        "channel": "online",
+        "applicant": {
+            "type": "person",
+            "name": "Nguyễn Văn An",
+            "id_number": "001099012345",
+            "email": email,
+        },
+        "form": {
+            "facility_name": "Xưởng cơ khí An Phát",
+            "facility_address": "Cụm công nghiệp Phú Lãm, Hà Đông, Hà Nội",
+            "waste_items": [
+                {
+                    "waste_code": "17 02 03",
+                    "name": "Dầu thải",
+                    "state": "liquid",
+                    "quantity_kg_per_year": 300,
+                }
+            ],
+        },
     }
 
 

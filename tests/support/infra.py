@@ -2,8 +2,9 @@
 
 In order: addresses given in the environment (``KAFKA_BOOTSTRAP_SERVERS``,
 ``MONGODB_URI``); containers through testcontainers when a Docker-compatible engine
-answers (``HOSO_TEST_INFRA=containers`` forces it); otherwise the project's own local
-launcher (``deploy/local.py``), which downloads and starts the real servers.
+answers and holds the project's images (``HOSO_TEST_INFRA=containers`` forces it; see
+``deploy/containers/setup.sh``); otherwise the project's own local launcher
+(``deploy/local.py``), which downloads and starts the real servers.
 """
 
 from __future__ import annotations
@@ -35,13 +36,10 @@ def load_launcher() -> ModuleType:
 
 
 def _docker_answers() -> bool:
-    try:
-        import docker
+    # An engine without the locally built images would try to pull them from a registry.
+    from tests.support.containers import engine_ready
 
-        docker.from_env(timeout=3).ping()
-    except Exception:
-        return False
-    return True
+    return engine_ready()
 
 
 def provide() -> tuple[Infra, list[object]]:

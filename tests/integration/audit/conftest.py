@@ -16,6 +16,7 @@ import pytest
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from pymongo import MongoClient
 
 from audit.domain.checkpoint import private_key_to_base64
 from chassis.events import (
@@ -100,6 +101,7 @@ def mongo_client(infra: Infra) -> Iterator[AsyncIOMotorClient[Any]]:
 
 @pytest.fixture(scope="session")
 def audit_factory(
+    infra: Infra,
     base_env: dict[str, str],
     run_id: str,
     jwt_secret: str,
@@ -119,6 +121,11 @@ def audit_factory(
     yield start
     for service in started:
         service.process.stop()
+    # Leave the shared store as found; the session's loop is gone by now, hence pymongo.
+    client = MongoClient(infra.mongodb)
+    for service in started:
+        client.drop_database(service.database)
+    client.close()
 
 
 @pytest.fixture(scope="session")

@@ -40,8 +40,8 @@ async def grow(
     ]
     await publisher.publish_many(events, keys=[dossier] * count)
     entries = await wait_for_entries(http, audit, dossier, count)
-    await wait_for_checkpoint(http, audit, entries[-1]["seq"])
-    return entries
+    await wait_for_checkpoint(http, audit, max(e["seq"] for e in entries))
+    return sorted(entries, key=lambda e: e["seq"])
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,10 @@ async def test_inclusion_proofs_verify_and_break_on_any_changed_byte(
         if proof["path"]:
             assert not inclusion_holds({**proof, "path": [flipped(proof["path"][0])]}, key)
         assert not inclusion_holds({**proof, "entry_hash": flipped(proof["entry_hash"], 31)}, key)
-        forged_root = {**proof["checkpoint"], "root_hash": flipped(proof["checkpoint"]["root_hash"])}
+        forged_root = {
+            **proof["checkpoint"],
+            "root_hash": flipped(proof["checkpoint"]["root_hash"]),
+        }
         assert not inclusion_holds({**proof, "checkpoint": forged_root}, key)
         edited = {**proof["entry"], "actor": proof["entry"]["actor"] + "x"}
         assert not inclusion_holds({**proof, "entry": edited}, key)
@@ -175,7 +178,10 @@ async def test_a_later_checkpoint_cannot_be_proven_against_an_earlier_one(
 ) -> None:
     response = await http.get(
         f"{audit.url}/v1/audit/proofs/consistency",
-        params={"first": checkpointed["second"][-1]["seq"], "second": checkpointed["first"][-1]["seq"]},
+        params={
+            "first": checkpointed["second"][-1]["seq"],
+            "second": checkpointed["first"][-1]["seq"],
+        },
         headers=audit.auditor(),
     )
     assert response.status_code == 422, response.text

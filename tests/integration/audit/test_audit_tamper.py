@@ -50,7 +50,7 @@ async def log(
         await publisher.stop()
     await wait_for_entries(http, service, dossier, SIZE)
     await wait_for_checkpoint(http, service, SIZE)
-    yield service
+    return service
 
 
 async def verify(http: httpx.AsyncClient, service: AuditService, **params: int) -> dict[str, Any]:

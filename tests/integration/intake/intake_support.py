@@ -6,12 +6,21 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from chassis.events import DEAD_LETTER_PARTITIONS, Envelope, EventData, Topics, make_event
+from chassis.events import (
+    DEAD_LETTER_PARTITIONS,
+    DossierStatusChanged,
+    Envelope,
+    EventData,
+    Recipient,
+    Topics,
+    make_event,
+)
 from chassis.kafka import EventPublisher
 from chassis.settings import ServiceSettings
 from tests.support.services import ServiceProcess
@@ -81,7 +90,7 @@ async def read_topic(
         ends = await consumer.end_offsets(assigned)
         records: list[ConsumerRecord[bytes, bytes]] = []
         deadline = time.monotonic() + 30
-        while any(await consumer.position(tp) < ends[tp] for tp in assigned):
+        while [tp for tp in assigned if await consumer.position(tp) < ends[tp]]:
             assert time.monotonic() < deadline, f"could not read {topic} to its end"
             batch = await consumer.getmany(timeout_ms=500)
             for tp, items in batch.items():
@@ -103,3 +112,34 @@ def events_of(records: list[ConsumerRecord[bytes, bytes]], event_type: str) -> l
         if document.get("type") == event_type:
             found.append(document)
     return found
+
+
+def status_changed(
+    dossier_id: str,
+    receipt_code: str,
+    version: int,
+    new_status: str,
+    *,
+    old_status: str | None = None,
+    missing_documents: list[str] | None = None,
+    due_date: date | None = None,
+) -> DossierStatusChanged:
+    """A lifecycle event as processing publishes it."""
+    return DossierStatusChanged(
+        dossier_id=dossier_id,
+        receipt_code=receipt_code,
+        procedure_code="MT-004",
+        procedure_name_vi="Đăng ký chủ nguồn thải chất thải nguy hại",
+        procedure_name_en="Registration as a hazardous waste source owner",
+        agency="STNMT-MT",
+        agency_name_vi="Chi cục Bảo vệ môi trường",
+        agency_name_en="Environmental Protection Sub-Department",
+        old_status=old_status,
+        new_status=new_status,
+        action="test",
+        missing_documents=missing_documents,
+        due_date=due_date,
+        occurred_at=datetime.now(UTC),
+        version=version,
+        recipient=Recipient(),
+    )

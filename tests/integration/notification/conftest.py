@@ -76,7 +76,7 @@ def notification(
             "NOTIFICATION_FIRST_ATTEMPT_TIMEOUT_S": "1",
             "NOTIFICATION_SEND_TIMEOUT_S": "1.5",
             "NOTIFICATION_SENDING_LEASE_S": "5",
-            "NOTIFICATION_PUBLISH_GRACE_S": "1",
+            "NOTIFICATION_PUBLISH_GRACE_S": "3",
             "NOTIFICATION_RETRY_POLL_S": "0.1",
             "NOTIFICATION_INLINE_PAUSE_S": "2",
         },

@@ -247,12 +247,15 @@ class TopicReader:
                 await self._task
 
     def outcomes(self, dossier_id: str | None = None) -> list[Seen]:
-        return [
-            s
-            for s in self.seen
-            if s.topic == self.outcomes_topic
-            and (dossier_id is None or getattr(s.payload, "dossier_id", None) == dossier_id)
-        ]
+        """Outcome events as audit keeps them: once per event id. A republished outcome
+        carries the id it had, so at-least-once publishing never counts twice."""
+        unique: dict[str, Seen] = {}
+        for s in self.seen:
+            if s.topic == self.outcomes_topic and (
+                dossier_id is None or getattr(s.payload, "dossier_id", None) == dossier_id
+            ):
+                unique.setdefault(s.envelope.id, s)
+        return list(unique.values())
 
     def dead_letters(self) -> list[Seen]:
         return [s for s in self.seen if s.topic == self.dead_letter_topic]

@@ -414,11 +414,11 @@ async def test_a_gateway_down_for_good_fails_visibly_while_other_dossiers_flow(
         assert len(notification_mail.to(to.email)) == 1
         assert len(gateway.accepted(_e164(to.phone), SMS_PATH)) == 1
         assert len(gateway.accepted(to.portal_account, INBOX_PATH)) == 1
-        positions = [
-            i
-            for i, s in enumerate(outcomes.seen)
-            if getattr(s.payload, "dossier_id", None) == dossier_id
-        ]
+        first_seen: dict[str, int] = {}
+        for i, s in enumerate(outcomes.seen):
+            if getattr(s.payload, "dossier_id", None) == dossier_id:
+                first_seen.setdefault(s.envelope.id, i)
+        positions = list(first_seen.values())
         assert len(positions) == 3
         assert max(positions) < hanging_failed_at
 
@@ -544,7 +544,7 @@ async def test_an_operator_resends_a_failed_delivery_under_the_same_id(
     async def told_audit() -> list[Any]:
         return [
             s
-            for s in outcomes.seen
+            for s in outcomes.outcomes()
             if isinstance(s.payload, NotificationSent)
             and s.payload.delivery_id == failure.delivery_id
         ]

@@ -160,9 +160,7 @@ class TestChannelAndContent:
         assert channel_refusal(CATALOGUE.procedures[code], "counter") is None
 
     def test_free_text_only_for_petitions_complaints_denunciations(self) -> None:
-        assert pointers(content_errors(CATALOGUE.procedures["MT-004"], "text", 100)) == [
-            "/content"
-        ]
+        assert pointers(content_errors(CATALOGUE.procedures["MT-004"], "text", 100)) == ["/content"]
         for code in ("PAKN-001", "KN-001", "TC-001"):
             assert content_errors(CATALOGUE.procedures[code], "text", 100) == []
         too_long = content_errors(CATALOGUE.procedures["PAKN-001"], "x" * 101, 100)

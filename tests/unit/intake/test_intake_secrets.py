@@ -88,7 +88,7 @@ class TestIdentitySeal:
             IdentitySeal(Fernet.generate_key().decode()).open(token)
 
     def test_malformed_key_is_refused_at_once(self) -> None:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="Fernet key"):
             IdentitySeal("not-a-fernet-key")
 
     def test_pseudonyms_are_fresh(self) -> None:
@@ -109,7 +109,7 @@ class TestApplicant:
 
     @pytest.mark.parametrize("typed", ["0123", "+1 202 555 0100", "phone", "0212345678"])
     def test_not_vietnamese_numbers(self, typed: str) -> None:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="phone number"):
             normalise_phone(typed)
 
     def test_tax_codes(self) -> None:
@@ -117,7 +117,7 @@ class TestApplicant:
         assert normalise_tax_code("0101234567-001") == "0101234567001"
         assert normalise_tax_code("0101234567001") == "0101234567001"
         for bad in ("010123456", "01012345670", "0101234567-01", "ABCDEFGHIJ"):
-            with pytest.raises(ValueError):
+            with pytest.raises(ValueError, match="tax code"):
                 normalise_tax_code(bad)
 
     def errors(self, **fields: object) -> list[tuple[str, ...]]:

@@ -31,6 +31,7 @@ from chassis.telemetry import (
     extract_context,
     inject_headers,
     messaging_attributes,
+    span_name,
     tracer,
 )
 
@@ -132,14 +133,15 @@ class EventPublisher:
         try:
             for envelope, key, carrier in zip(envelopes, keys, carriers, strict=True):
                 topic = self._settings.topic(events.EVENT_TYPES[envelope.type].topic)
+                record_key = (key or envelope.subject or envelope.id).encode()
                 span = tracer().start_span(
-                    f"{topic} publish",
+                    span_name("send", topic),
                     context=context_from(carrier) if carrier else None,
                     kind=SpanKind.PRODUCER,
                     attributes=messaging_attributes(
-                        topic, operation="publish", message_id=envelope.id
+                        topic, operation="send", message_id=envelope.id, key=record_key
                     )
-                    | {"cloudevents.event_type": envelope.type},
+                    | _cloudevent_attributes(envelope),
                 )
                 headers: list[tuple[str, bytes]] = [
                     ("content-type", events.CONTENT_TYPE.encode()),
@@ -148,7 +150,6 @@ class EventPublisher:
                 ]
                 with trace.use_span(span, end_on_exit=False):
                     inject_headers(headers)
-                record_key = (key or envelope.subject or envelope.id).encode()
                 future = await producer.send(
                     topic, events.encode(envelope), key=record_key, headers=headers
                 )
@@ -183,6 +184,14 @@ class EventPublisher:
             await asyncio.wait_for(future, timeout=self._send_timeout_s)
         except (KafkaError, TimeoutError) as exc:
             raise KafkaUnavailable(str(exc) or type(exc).__name__) from exc
+
+
+def _cloudevent_attributes(envelope: Envelope) -> dict[str, str]:
+    return {
+        "cloudevents.event_id": envelope.id,
+        "cloudevents.event_type": envelope.type,
+        "cloudevents.event_source": envelope.source,
+    }
 
 
 @dataclass(slots=True)
@@ -221,6 +230,9 @@ class ConsumerLoop:
     batch_handler: BatchHandler | None = None
     max_records: int | None = None
     retry_delay: Callable[[int], float] = field(default_factory=lambda: backoff_delays(0.2, 2.0))
+    # The lag gauge is refreshed after every batch and at least this often when idle, so
+    # it also grows while nothing is fetched (a stuck handler, a paused consumer).
+    lag_refresh_s: float = 5.0
 
     _consumer: AIOKafkaConsumer | None = field(default=None, init=False)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False)
@@ -279,31 +291,45 @@ class ConsumerLoop:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        lag_due = 0.0
         while not self._stopping.is_set():
             batch = await consumer.getmany(
                 timeout_ms=200, max_records=self.max_records or self.settings.kafka_consumer_batch
             )
-            if not batch:
-                continue
-            started = time.perf_counter()
-            await self._handle_batch(batch)
-            await consumer.commit(
-                {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
-            )
-            metrics.HANDLER_DURATION.labels(self.settings.service_name, self.group).observe(
-                time.perf_counter() - started
-            )
-            self._record_lag(consumer, batch)
+            if batch:
+                started = time.perf_counter()
+                await self._handle_batch(batch)
+                await consumer.commit(
+                    {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+                )
+                metrics.HANDLER_DURATION.labels(self.settings.service_name, self.group).observe(
+                    time.perf_counter() - started
+                )
+            if batch or time.monotonic() >= lag_due:
+                await self._record_lag(consumer)
+                lag_due = time.monotonic() + self.lag_refresh_s
 
-    def _record_lag(
-        self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]]
-    ) -> None:
-        for tp, records in batch.items():
-            highwater = consumer.highwater(tp)
-            if highwater is not None and records:
-                metrics.CONSUMER_LAG.labels(
-                    self.settings.service_name, self.group, tp.topic, str(tp.partition)
-                ).set(max(0, highwater - records[-1].offset - 1))
+    async def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Per assigned partition: records at the partition's end not yet handled.
+
+        The end is the last stable offset (the loop reads committed records only), else
+        the high watermark, both as of the latest fetch response, which the fetcher keeps
+        receiving while idle. The position is the next record to hand out; every record
+        before it is handled and committed by the time this runs.
+        """
+        lags: dict[tuple[str, int], int] = {}
+        for tp in consumer.assignment():
+            end = consumer.last_stable_offset(tp)
+            if end is None:
+                end = consumer.highwater(tp)
+            if end is None:
+                continue  # not fetched yet: no figure rather than a wrong one
+            try:
+                position = await consumer.position(tp)
+            except KafkaError:
+                continue  # revoked meanwhile
+            lags[(tp.topic, tp.partition)] = max(0, end - position)
+        metrics.record_consumer_lag(self.settings.service_name, self.group, lags)
 
     async def _handle_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         dead: list[_DeadLetter] = []
@@ -340,38 +366,45 @@ class ConsumerLoop:
         for item in items:
             record = item.record
             span = tracer().start_span(
-                f"{record.topic} process",
+                span_name("process", record.topic),
                 context=extract_context(record.headers),
                 kind=SpanKind.CONSUMER,
-                attributes=messaging_attributes(
-                    record.topic,
-                    operation="process",
-                    message_id=item.id,
-                    destination_partition_id=str(record.partition),
-                    kafka_offset=record.offset,
-                )
-                | {
-                    "messaging.consumer.group.name": self.group,
-                    "cloudevents.event_type": item.envelope.type,
-                },
+                attributes=self._record_attributes(item),
             )
             item.span_context = span.get_span_context()
             item_spans.append(span)
         links = [Link(s.get_span_context()) for s in item_spans]
+        topics = {item.record.topic for item in items}
+        # A batch from several topics has no single destination to name.
+        destination = next(iter(topics)) if len(topics) == 1 else None
         try:
             with tracer().start_as_current_span(
-                f"{self.group} process batch",
+                span_name("process", destination),
                 kind=SpanKind.CONSUMER,
                 links=links,
                 attributes=messaging_attributes(
-                    items[0].record.topic, operation="process", batch_message_count=len(items)
-                )
-                | {"messaging.consumer.group.name": self.group},
+                    destination,
+                    operation="process",
+                    consumer_group=self.settings.topic(self.group),
+                    batch_message_count=len(items),
+                ),
             ):
                 return await self._batch_with_retries(items)
         finally:
             for span in item_spans:
                 span.end()
+
+    def _record_attributes(self, item: ConsumedEvent) -> dict[str, Any]:
+        record = item.record
+        return messaging_attributes(
+            record.topic,
+            operation="process",
+            message_id=item.id,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            consumer_group=self.settings.topic(self.group),
+        ) | _cloudevent_attributes(item.envelope)
 
     async def _batch_with_retries(self, items: list[ConsumedEvent]) -> list[_DeadLetter]:
         assert self.batch_handler is not None
@@ -414,20 +447,10 @@ class ConsumerLoop:
             return None
         parent = extract_context(record.headers)
         with tracer().start_as_current_span(
-            f"{record.topic} process",
+            span_name("process", record.topic),
             context=parent,
             kind=SpanKind.CONSUMER,
-            attributes=messaging_attributes(
-                record.topic,
-                operation="process",
-                message_id=item.id,
-                destination_partition_id=str(record.partition),
-                kafka_offset=record.offset,
-            )
-            | {
-                "messaging.consumer.group.name": self.group,
-                "cloudevents.event_type": item.envelope.type,
-            },
+            attributes=self._record_attributes(item),
         ) as span:
             item.span_context = span.get_span_context()
             error: Exception | None = None

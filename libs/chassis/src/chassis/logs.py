@@ -1,4 +1,9 @@
-"""Structured JSON logs carrying the current trace and span ids, personal data masked."""
+"""Structured JSON logs carrying the current trace and span ids, personal data masked.
+
+Besides the message, a record may carry structured fields, passed as
+``log.info("...", extra={"fields": {...}})``; they are written as top-level keys of the
+JSON line (never overriding the standard ones) and masked like the message.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +37,23 @@ class JsonFormatter(logging.Formatter):
         if ctx.is_valid:
             entry["trace_id"] = format(ctx.trace_id, "032x")
             entry["span_id"] = format(ctx.span_id, "016x")
-        return json.dumps(entry, ensure_ascii=False)
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            for key, value in fields.items():
+                if str(key) not in entry:
+                    entry[str(key)] = _masked(value)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def _masked(value: object) -> object:
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value)
+    masked = scrub(text)
+    # Numbers stay numbers unless they look like an ID or a phone number.
+    if isinstance(value, int | float) and masked == text:
+        return value
+    return masked
 
 
 class ScrubbingFormatter(logging.Formatter):

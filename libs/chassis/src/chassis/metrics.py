@@ -6,6 +6,10 @@ receipt code or anything personal, so cardinality stays bounded and nothing leak
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Mapping
+
 from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUESTS = Counter(
@@ -41,3 +45,34 @@ NOTIFICATIONS = Counter(
 DOSSIERS_OVERDUE = Gauge(
     "hoso_dossiers_overdue", "Open dossiers past their due date, by agency", ["agency"]
 )
+
+_lock = threading.Lock()
+_lag_series: dict[tuple[str, str], set[tuple[str, str]]] = {}
+_overdue_agencies: set[str] = set()
+
+
+def record_consumer_lag(service: str, group: str, lags: Mapping[tuple[str, int], int]) -> None:
+    """Set one consumer group's lag per (topic, partition) it holds now.
+
+    Partitions it held before and no longer holds (a rebalance gave them to another
+    replica) are dropped: a frozen figure would report a lag nobody is behind on.
+    """
+    current = {(topic, str(partition)) for topic, partition in lags}
+    with _lock:
+        for topic, partition in _lag_series.get((service, group), set()) - current:
+            with contextlib.suppress(KeyError):
+                CONSUMER_LAG.remove(service, group, topic, partition)
+        _lag_series[(service, group)] = current
+        for (topic, partition), lag in lags.items():
+            CONSUMER_LAG.labels(service, group, topic, str(partition)).set(lag)
+
+
+def set_dossiers_overdue(by_agency: Mapping[str, int]) -> None:
+    """Set the overdue count of every agency; one that has none left shows 0, not its
+    last count."""
+    with _lock:
+        for agency in _overdue_agencies - set(by_agency):
+            DOSSIERS_OVERDUE.labels(agency).set(0)
+        _overdue_agencies.update(by_agency)
+        for agency, count in by_agency.items():
+            DOSSIERS_OVERDUE.labels(agency).set(count)

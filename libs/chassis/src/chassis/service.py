@@ -39,6 +39,8 @@ class Runtime:
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
+        # Before the store client exists, so that its commands are traced.
+        setup_tracing(settings)
         self.publisher = EventPublisher(settings)
         self.mongo_client, self.db = connect(settings)
         self.consumers: list[ConsumerLoop] = []
@@ -148,6 +150,13 @@ class Runtime:
         self.mongo_client.close()
 
 
+# Probes and scrapes arrive every few seconds; a line for each would bury the requests.
+_QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+# One line per handled request, written inside the request's span so it carries the
+# trace id (uvicorn's own access log is off: it knows no trace and logs raw paths).
+_access = logging.getLogger("hoso.access")
+
+
 class _HttpMetrics(BaseHTTPMiddleware):
     def __init__(self, app: Any, service: str, max_body_bytes: int) -> None:
         super().__init__(app)
@@ -162,14 +171,29 @@ class _HttpMetrics(BaseHTTPMiddleware):
             )
         started = time.perf_counter()
         response = await call_next(request)
+        elapsed = time.perf_counter() - started
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         metrics.HTTP_REQUESTS.labels(
             self._service, request.method, path, str(response.status_code)
         ).inc()
-        metrics.HTTP_DURATION.labels(self._service, request.method, path).observe(
-            time.perf_counter() - started
-        )
+        metrics.HTTP_DURATION.labels(self._service, request.method, path).observe(elapsed)
+        if path not in _QUIET_ROUTES:
+            # The route template, never the raw path: a path can carry a receipt code.
+            _access.info(
+                "%s %s %d",
+                request.method,
+                path,
+                response.status_code,
+                extra={
+                    "fields": {
+                        "http.request.method": request.method,
+                        "http.route": path,
+                        "http.response.status_code": response.status_code,
+                        "duration_ms": round(elapsed * 1000, 1),
+                    }
+                },
+            )
         return response
 
 
@@ -221,7 +245,10 @@ def create_app(
     app.include_router(health)
     for router in routers:
         app.include_router(router)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    # The ASGI "http send/receive" spans only repeat the request span's timing.
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+    )
     return app
 
 

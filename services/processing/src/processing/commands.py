@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from chassis.calendar import WorkingCalendar
@@ -28,7 +29,7 @@ from chassis.events import (
     make_event,
 )
 from chassis.kafka import ConsumedEvent
-from chassis.telemetry import capture_context
+from chassis.telemetry import capture_context, linked_span
 from processing.adapters.store import DossierStore, OutboxEntry
 from processing.domain import dossier as rules
 from processing.domain.dossier import ActionParams, Change, Dossier
@@ -136,7 +137,10 @@ class DossierService:
             )
         change = rules.open_dossier(submitted, procedure, agency, self.now(), self._calendar)
         created = await self._store.insert(
-            change.dossier, outbox_entries(change.events, rules.SYSTEM_ACTOR), event.id
+            change.dossier,
+            outbox_entries(change.events, rules.SYSTEM_ACTOR),
+            event.id,
+            trace=capture_context(),
         )
         if created:
             self._written()
@@ -209,18 +213,19 @@ class DossierService:
     ) -> Dossier:
         """Take ``action`` on the dossier if it is at one of ``expected_versions`` (None:
         whatever version it is at)."""
-        dossier = await self._checked(dossier_id, officer, expected_versions)
-        change = rules.take_action(
-            dossier,
-            action,
-            officer.role,
-            officer.actor,
-            params,
-            self.now(),
-            self._calendar,
-            officer_id=officer.subject,
-        )
-        return await self._commit(dossier, change, officer.actor)
+        async with self._officer_span(f"officer {action.value}", dossier_id):
+            dossier = await self._checked(dossier_id, officer, expected_versions)
+            change = rules.take_action(
+                dossier,
+                action,
+                officer.role,
+                officer.actor,
+                params,
+                self.now(),
+                self._calendar,
+                officer_id=officer.subject,
+            )
+            return await self._commit(dossier, change, officer.actor)
 
     async def assign(
         self,
@@ -229,36 +234,46 @@ class DossierService:
         expected_versions: frozenset[int] | None,
         assignee: str,
     ) -> Dossier:
-        dossier = await self._checked(dossier_id, officer, expected_versions)
-        if dossier.assignee == assignee:
-            return dossier
-        if (
-            officer.role is ActorRole.OFFICER
-            and dossier.assignee is not None
-            and dossier.assignee != officer.subject
-        ):
-            raise rules.AssignedElsewhere(dossier.assignee)
-        change = rules.assign(dossier, assignee, officer.actor, self.now())
-        return await self._commit(dossier, change, officer.actor)
+        async with self._officer_span("officer assign", dossier_id):
+            dossier = await self._checked(dossier_id, officer, expected_versions)
+            if dossier.assignee == assignee:
+                return dossier
+            if (
+                officer.role is ActorRole.OFFICER
+                and dossier.assignee is not None
+                and dossier.assignee != officer.subject
+            ):
+                raise rules.AssignedElsewhere(dossier.assignee)
+            change = rules.assign(dossier, assignee, officer.actor, self.now())
+            return await self._commit(dossier, change, officer.actor)
 
     async def add_note(
         self, dossier_id: str, officer: Officer, expected_versions: frozenset[int] | None, text: str
     ) -> dict[str, Any]:
-        dossier = await self._checked(dossier_id, officer, expected_versions)
-        now = self.now()
-        note = {
-            "id": str(uuid.uuid4()),
-            "officer_id": officer.subject,
-            "text": text,
-            "at": now,
-        }
-        event = rules.add_note(dossier, note["id"], officer.subject, text, now)
-        if not await self._store.add_note(
-            dossier.id, officer.agency, note, outbox_entries([event], officer.actor)
-        ):
-            raise DossierNotVisible(dossier_id)
-        self._written()
-        return note
+        async with self._officer_span("officer add-note", dossier_id):
+            dossier = await self._checked(dossier_id, officer, expected_versions)
+            now = self.now()
+            note = {
+                "id": str(uuid.uuid4()),
+                "officer_id": officer.subject,
+                "text": text,
+                "at": now,
+            }
+            event = rules.add_note(dossier, note["id"], officer.subject, text, now)
+            if not await self._store.add_note(
+                dossier.id, officer.agency, note, outbox_entries([event], officer.actor)
+            ):
+                raise DossierNotVisible(dossier_id)
+            self._written()
+            return note
+
+    @asynccontextmanager
+    async def _officer_span(self, name: str, dossier_id: str) -> AsyncIterator[None]:
+        """An officer's action is its own trace (the request's), linked to the trace of
+        the dossier's submission; the events it emits continue the officer's trace."""
+        carrier = await self._store.trace_context(dossier_id)
+        with linked_span(name, carrier, attributes={"hoso.dossier_id": dossier_id}):
+            yield
 
     async def _checked(
         self, dossier_id: str, officer: Officer, expected_versions: frozenset[int] | None
@@ -281,6 +296,15 @@ class DossierService:
         return change.dossier
 
     # ----------------------------------------------------------------- deadlines
+
+    async def overdue_by_agency(self) -> dict[str, int]:
+        """Running dossiers past their due date today, per agency, whenever received;
+        every agency of the catalogue is listed, with 0 when it has none."""
+        today = self._calendar.local_date(self.now())
+        by_agency = dict.fromkeys(self._catalogue.agencies, 0)
+        for row in await self._store.overdue_counts(date.min, today, today):
+            by_agency[row.agency] = by_agency.get(row.agency, 0) + row.count
+        return by_agency
 
     async def scan_deadlines(self) -> ScanReport:
         """One pass of the deadline scan. Safe to run as often as anyone likes, from as

@@ -1,6 +1,5 @@
 """The auditors' API: read, export, prove and verify the audit log. Read-only throughout."""
 
-from __future__ import annotations
 
 import csv
 import io

@@ -169,15 +169,10 @@ class Submissions:
                     "Idempotency-Key must be 1-255 visible ASCII characters",
                     errors=[{"pointer": "header:/Idempotency-Key", "detail": "malformed"}],
                 )
-            # Keys are the client's own namespace: two portals may both send "1".
+            # Keys are the client's own namespace: two portals may both send "1". A key
+            # seen before is found by the unique index when the insert below is refused.
             scoped = f"{principal.actor()}\n{idempotency_key}".encode()
             idempotency_id = hashlib.sha256(scoped).hexdigest()
-            try:
-                existing = await ctx.store.by_idempotency_id(idempotency_id)
-            except PyMongoError as exc:
-                ctx.store_failed(exc)
-            if existing is not None:
-                return await self.replay(existing, request_hash)
 
         now = datetime.now(UTC)
         dossier_id = str(uuid.uuid4())
@@ -210,7 +205,6 @@ class Submissions:
             "channel": body.channel.value,
             "received_at": now,
             "due_date": due.isoformat(),
-            "state": "pending",
             "lease_until": now + timedelta(seconds=ctx.settings.publish_lease_s),
             "secret_hash": secret_hash(keys.secret_for(dossier_id)),
         }
@@ -242,9 +236,12 @@ class Submissions:
             if outcome is Insert.DONE:
                 break
             if outcome is Insert.KEY_TAKEN:
-                # A concurrent request with the same key won the race.
+                # A retry, or a concurrent request with the same key that won the race.
                 assert idempotency_id is not None
-                existing = await ctx.store.by_idempotency_id(idempotency_id)
+                try:
+                    existing = await ctx.store.by_idempotency_id(idempotency_id)
+                except PyMongoError as exc:
+                    ctx.store_failed(exc)
                 if existing is None:
                     raise ctx.unavailable("the submission could not be recorded")
                 return await self.replay(existing, request_hash)
@@ -307,19 +304,18 @@ class Submissions:
                 "this Idempotency-Key was used for a different submission; use a new key",
             )
         dossier_id = existing["_id"]
-        if existing["state"] == "accepted":
-            return self._accepted(existing["response"], replayed=True)
         now = datetime.now(UTC)
         try:
+            if await ctx.store.is_accepted(dossier_id):
+                return self._accepted(existing["response"], replayed=True)
             claimed = await ctx.store.claim(
                 dossier_id, now, now + timedelta(seconds=ctx.settings.publish_lease_s)
             )
+            if claimed is None and await ctx.store.is_accepted(dossier_id):
+                return self._accepted(existing["response"], replayed=True)
         except PyMongoError as exc:
             ctx.store_failed(exc)
         if claimed is None:
-            again = await ctx.store.by_idempotency_id(existing["idempotency_id"])
-            if again is not None and again["state"] == "accepted":
-                return self._accepted(again["response"], replayed=True)
             raise Problem(
                 409,
                 "Submission in progress",

@@ -121,11 +121,11 @@ class FollowUp:
         assert submission is not None
         try:
             status = await ctx.store.status(submission["_id"])
+            # A submission the broker never acknowledged was never answered with a receipt.
+            if status is None and not await ctx.store.is_accepted(submission["_id"]):
+                raise _not_found()
         except PyMongoError as exc:
             ctx.store_failed(exc)
-        # A submission the broker never acknowledged was never answered with a receipt.
-        if submission["state"] != "accepted" and status is None:
-            raise _not_found()
         return submission, status
 
     @staticmethod

@@ -107,10 +107,10 @@ class LifecycleHandlers:
             log.info("%d deliveries were claimed before; not sent again", repeated)
 
         limit = asyncio.Semaphore(self._settings.delivery_concurrency)
-        outcomes: list[dict[str, Any] | None] = []
 
         async def dossier_in_order(events: list[list[PlannedDelivery]]) -> None:
             async with limit:
+                outcomes: list[dict[str, Any] | None] = []
                 for planned in events:
                     outcomes.extend(
                         await asyncio.gather(
@@ -121,9 +121,11 @@ class LifecycleHandlers:
                             )
                         )
                     )
+                # Published per dossier, as soon as its attempts are done, so a slow
+                # gateway elsewhere in the batch does not hold this news back.
+                await self._deliverer.publish_outcomes(outcomes)
 
         await asyncio.gather(*(dossier_in_order(events) for events in by_dossier.values()))
-        await self._deliverer.publish_outcomes(outcomes)
 
     async def _first_attempt(self, delivery_id: str) -> dict[str, Any] | None:
         leased = await self._store.start_attempt(
@@ -180,7 +182,6 @@ class LifecycleHandlers:
                 "max_attempts": self._settings.max_attempts,
                 "resends": 0,
                 "next_attempt_at": now + grace,
-                "lease_token": None,
                 "lease_until": None,
                 "last_error": None,
                 "history": [],

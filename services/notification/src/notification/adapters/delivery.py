@@ -10,6 +10,7 @@ import asyncio
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +26,6 @@ from chassis.events import (
     Topics,
     encode,
     make_event,
-    new_event_id,
 )
 from chassis.kafka import EventPublisher, KafkaUnavailable
 from chassis.privacy import scrub
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 SOURCE = "/hoso/notification"
 ACTOR = "system:notification"
 GROUP = "notification"
+_OUTCOME_IDS = uuid.UUID("5b0f6f4e-2d7e-4a53-9a55-8f1f3c2b7a10")
 _UNPUBLISHED = {DeliveryStatus.SENT_UNPUBLISHED.value, DeliveryStatus.FAILED_UNPUBLISHED.value}
 
 
@@ -172,7 +173,7 @@ class Deliverer:
                 "status": DeliveryStatus.SENT_UNPUBLISHED.value,
                 "sent_at": now,
                 "last_error": None,
-                **self._outcome(now),
+                **self._outcome(delivery["_id"], number, now, "sent"),
             }
             history["outcome"] = "sent"
         else:
@@ -193,19 +194,26 @@ class Deliverer:
                 fields["next_attempt_at"] = now + timedelta(seconds=decision.delay_s)
                 history["outcome"] = "retry"
             else:
-                fields |= {"failed_at": now, **self._outcome(now)}
+                fields |= {
+                    "failed_at": now,
+                    **self._outcome(delivery["_id"], number, now, "failed"),
+                }
                 history["outcome"] = "failed"
             history["error"] = error
         fields["updated_at"] = now
         recorded = await self._store.finish_attempt(
-            delivery["_id"], delivery["lease_token"], fields=fields, history=history
+            delivery["_id"], number, fields=fields, history=history
         )
         self._count_and_log(delivery, history, recorded)
         return recorded
 
-    def _outcome(self, now: datetime) -> dict[str, Any]:
-        # The event id is fixed before publishing, so a republish is the same event.
-        return {"outcome_event_id": new_event_id(), "outcome_at": now}
+    @staticmethod
+    def _outcome(delivery_id: str, attempt: int, now: datetime, what: str) -> dict[str, Any]:
+        # The event id is fixed before publishing and follows from the delivery and the
+        # attempt, so a republish, or a racer recording the same outcome, is the same
+        # event to audit, which deduplicates on the id.
+        event_id = uuid.uuid5(_OUTCOME_IDS, f"{delivery_id}#{attempt}#{what}")
+        return {"outcome_event_id": str(event_id), "outcome_at": now}
 
     @staticmethod
     def _redact(detail: str, delivery: dict[str, Any]) -> str:
@@ -254,19 +262,21 @@ class Deliverer:
         """A non-idempotent send whose process died mid-attempt: its outcome is unknown,
         so it is not repeated blindly; it fails, visibly, and an operator may resend."""
         now = utcnow()
+        attempts = int(delivery["attempts"])
         error = self._redact(reason, delivery)
-        history = {"attempt": int(delivery["attempts"]), "at": now, "outcome": "interrupted"}
-        recorded = await self._store.finish_attempt(
+        recorded = await self._store.give_up_stale(
             delivery["_id"],
-            delivery["lease_token"],
+            attempts,
+            now=now,
+            lease_s=self._settings.sending_lease_s,
             fields={
                 "status": DeliveryStatus.FAILED_UNPUBLISHED.value,
                 "last_error": error,
                 "failed_at": now,
                 "updated_at": now,
-                **self._outcome(now),
+                **self._outcome(delivery["_id"], attempts, now, "interrupted"),
             },
-            history=history | {"error": error},
+            history={"attempt": attempts, "at": now, "outcome": "interrupted", "error": error},
         )
         if recorded is not None:
             metrics.NOTIFICATIONS.labels(delivery["channel"], "failed").inc()

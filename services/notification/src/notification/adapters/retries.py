@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,8 @@ __all__ = ["RetryWorker"]
 
 log = logging.getLogger(__name__)
 
+_PRUNE_EVERY_S = 3600.0
+
 
 class RetryWorker:
     """Keeps up to ``delivery_concurrency`` attempts in flight and tops up as they end,
@@ -36,6 +39,7 @@ class RetryWorker:
         self._store = store
         self._deliverer = deliverer
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._pruned_at = 0.0
 
     async def run(self) -> None:
         try:
@@ -68,6 +72,9 @@ class RetryWorker:
         """Publish what is unpublished, then start attempts up to the free capacity."""
         settings = self._settings
         now = utcnow()
+        if time.monotonic() - self._pruned_at > _PRUNE_EVERY_S:
+            self._pruned_at = time.monotonic()
+            await self._store.prune_claims(now - timedelta(seconds=_PRUNE_EVERY_S))
         await self._deliverer.publish_outcomes(
             await self._store.unpublished(
                 now - timedelta(seconds=settings.publish_grace_s), settings.retry_batch
@@ -118,7 +125,7 @@ class RetryWorker:
             )
         leased = await self._store.retake_stale(
             stale["_id"],
-            stale["lease_token"],
+            int(stale["attempts"]),
             now=utcnow(),
             lease_s=self._settings.sending_lease_s,
         )

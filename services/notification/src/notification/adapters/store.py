@@ -1,22 +1,32 @@
 """The delivery log: one document per (event, channel, recipient), written before sending.
 
-Every change of state is one conditional single-document update, so two instances of
-the service (or the consumer and the retry worker of one) can never both start the same
-attempt: whoever's update matches owns the attempt, the other one matches nothing.
-An attempt is owned through a lease token; its outcome is recorded only if the token
-still matches, so an instance that was presumed dead cannot overwrite a newer attempt.
+Who may make an attempt is decided by inserts, not by conditional updates. Inserting a
+document whose ``_id`` exists fails on MongoDB and on FerretDB alike, under any
+concurrency; a conditional update does not: measured against FerretDB 1.24 (SQLite
+backend), two clients racing ``find_one_and_update`` on one document both "win", and
+the loser's write may land after the winner's later ones. So:
+
+* the delivery itself is claimed by inserting it (``_id`` = delivery key);
+* attempt number *n* is claimed by inserting ``<delivery id>#<n>`` into
+  ``delivery_claims`` before the delivery is touched. Only the winner then writes the
+  delivery; a loser backs off without writing or sending.
+* A claim whose holder died before writing (the delivery still shows the attempt as
+  not started a lease later) is taken over by inserting a successor claim, which again
+  only one caller can do.
+
+An outcome is recorded only for the attempt number it belongs to, so a process that
+was presumed dead cannot overwrite a newer attempt.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from notification.domain.retry import CLAIMABLE, DeliveryStatus
 
@@ -41,6 +51,7 @@ def _states(states: Iterable[DeliveryStatus]) -> list[str]:
 class DeliveryStore:
     def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
         self._deliveries: AsyncIOMotorCollection[Any] = db["deliveries"]
+        self._claims: AsyncIOMotorCollection[Any] = db["delivery_claims"]
 
     async def create_indexes(self) -> None:
         d = self._deliveries
@@ -49,6 +60,8 @@ class DeliveryStore:
         await d.create_index([("status", ASCENDING), ("outcome_at", ASCENDING)])
         await d.create_index(_LIST_ORDER)
         await d.create_index([("dossier_id", ASCENDING), *_LIST_ORDER])
+        await self._claims.create_index("at")
+        await self._claims.create_index([("key", ASCENDING), ("at", DESCENDING)])
 
     # ------------------------------------------------------------------ claiming
 
@@ -76,66 +89,115 @@ class DeliveryStore:
         lease_s: float,
         due_only: bool,
     ) -> dict[str, Any] | None:
-        """pending/retry_scheduled → sending, counting the attempt. ``due_only`` (the
-        retry worker) also requires ``next_attempt_at`` to have come; the consumer takes
-        a delivery it has just created without waiting."""
+        """pending/retry_scheduled → sending as the next attempt, if this caller wins it.
+        ``due_only`` (the retry worker) also requires ``next_attempt_at`` to have come;
+        the consumer takes a delivery it has just created without waiting."""
         query: dict[str, Any] = {"_id": delivery_id}
         if due_only:
             query |= {"status": {"$in": _states(CLAIMABLE)}, "next_attempt_at": {"$lte": now}}
         else:
             query["status"] = DeliveryStatus.PENDING.value
-        return await self._take_lease(query, now=now, lease_s=lease_s)
+        return await self._next_attempt(query, now=now, lease_s=lease_s)
 
     async def retake_stale(
-        self, delivery_id: str, lease_token: str, *, now: datetime, lease_s: float
+        self, delivery_id: str, attempts: int, *, now: datetime, lease_s: float
     ) -> dict[str, Any] | None:
-        """A 'sending' delivery whose lease ran out (its process died) → a new attempt."""
+        """A 'sending' delivery whose lease ran out (its process died) → the next attempt."""
         query = {
             "_id": delivery_id,
             "status": DeliveryStatus.SENDING.value,
-            "lease_token": lease_token,
+            "attempts": attempts,
             "lease_until": {"$lte": now},
         }
-        return await self._take_lease(query, now=now, lease_s=lease_s)
+        return await self._next_attempt(query, now=now, lease_s=lease_s)
 
-    async def _take_lease(
+    async def _next_attempt(
         self, query: dict[str, Any], *, now: datetime, lease_s: float
     ) -> dict[str, Any] | None:
+        current = await self._deliveries.find_one(query, {"attempts": 1})
+        if current is None:
+            return None
+        number = int(current.get("attempts", 0)) + 1
+        if not await self._win(f"{current['_id']}#{number}", now=now, lease_s=lease_s):
+            return None
         document: dict[str, Any] | None = await self._deliveries.find_one_and_update(
-            query,
+            query | {"attempts": number - 1},
             {
                 "$set": {
                     "status": DeliveryStatus.SENDING.value,
-                    "lease_token": secrets.token_hex(8),
+                    "attempts": number,
                     "lease_until": now + timedelta(seconds=lease_s),
                     "next_attempt_at": None,
                     "updated_at": now,
-                },
-                "$inc": {"attempts": 1},
+                }
             },
             return_document=ReturnDocument.AFTER,
         )
         return document
+
+    async def _win(self, key: str, *, now: datetime, lease_s: float) -> bool:
+        """Whether this caller now holds ``key``: it inserted the claim, or took over one
+        whose holder has been silent for longer than a lease."""
+        if await self._insert_claim(key, key, now):
+            return True
+        latest = await self._claims.find_one({"key": key}, sort=[("at", DESCENDING)])
+        if latest is None or latest["at"] > now - timedelta(seconds=lease_s):
+            return False
+        # Everyone who saw the same abandoned claim computes the same successor.
+        return await self._insert_claim(f"{latest['_id']}+", key, now)
+
+    async def _insert_claim(self, claim_id: str, key: str, now: datetime) -> bool:
+        try:
+            await self._claims.insert_one({"_id": claim_id, "key": key, "at": now})
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def finish_attempt(
         self,
         delivery_id: str,
-        lease_token: str,
+        attempt: int,
         *,
         fields: dict[str, Any],
         history: dict[str, Any],
-        from_status: DeliveryStatus = DeliveryStatus.SENDING,
     ) -> dict[str, Any] | None:
-        """Record an attempt's outcome if this caller still holds the lease."""
+        """Record the outcome of attempt number ``attempt``, unless a newer one started."""
         document: dict[str, Any] | None = await self._deliveries.find_one_and_update(
-            {"_id": delivery_id, "status": from_status.value, "lease_token": lease_token},
-            {
-                "$set": {**fields, "lease_token": None, "lease_until": None},
-                "$push": {"history": history},
-            },
+            {"_id": delivery_id, "status": DeliveryStatus.SENDING.value, "attempts": attempt},
+            {"$set": {**fields, "lease_until": None}, "$push": {"history": history}},
             return_document=ReturnDocument.AFTER,
         )
         return document
+
+    async def give_up_stale(
+        self,
+        delivery_id: str,
+        attempts: int,
+        *,
+        now: datetime,
+        lease_s: float,
+        fields: dict[str, Any],
+        history: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """Fail a 'sending' delivery whose lease ran out, if this caller wins doing so."""
+        if not await self._win(f"{delivery_id}#{attempts}!", now=now, lease_s=lease_s):
+            return None
+        document: dict[str, Any] | None = await self._deliveries.find_one_and_update(
+            {
+                "_id": delivery_id,
+                "status": DeliveryStatus.SENDING.value,
+                "attempts": attempts,
+                "lease_until": {"$lte": now},
+            },
+            {"$set": {**fields, "lease_until": None}, "$push": {"history": history}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return document
+
+    async def prune_claims(self, before: datetime) -> int:
+        """Claims matter for seconds (while a racer may still act on an old read)."""
+        result = await self._claims.delete_many({"at": {"$lt": before}})
+        return int(result.deleted_count)
 
     async def mark_published(self, documents: Iterable[dict[str, Any]], now: datetime) -> None:
         """``*_unpublished`` → final, for outcomes whose event the broker acknowledged."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from chassis import metrics
 from processing.commands import DossierService
 
 log = logging.getLogger(__name__)
@@ -24,4 +25,5 @@ class DeadlineScanner:
                 log.info(
                     "deadline scan: %d overdue, %d apology slips", report.overdue, report.apologies
                 )
+            metrics.set_dossiers_overdue(await self._service.overdue_by_agency())
             await asyncio.sleep(self._interval_s)

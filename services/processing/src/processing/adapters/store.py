@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -148,14 +148,24 @@ class DossierStore:
 
     # ----------------------------------------------------------------- writes
 
-    async def insert(self, dossier: Dossier, outbox: Sequence[OutboxEntry], event_id: str) -> bool:
-        """Insert a dossier born from ``event_id``; False if it already exists."""
+    async def insert(
+        self,
+        dossier: Dossier,
+        outbox: Sequence[OutboxEntry],
+        event_id: str,
+        trace: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Insert a dossier born from ``event_id``; False if it already exists.
+
+        ``trace`` is the trace context of the submission, kept so that later work on the
+        dossier (an officer's action) can link its own trace to it."""
         document = dossier_document(dossier) | {
             "applied_events": [event_id],
             "outbox": list(outbox),
             "outbox_seq": len(outbox),
             "outbox_pending": True,
             "notes": [],
+            "trace": dict(trace or {}),
         }
         try:
             await self._dossiers.insert_one(document)
@@ -257,6 +267,11 @@ class DossierStore:
     async def get(self, dossier_id: str) -> Dossier | None:
         document = await self._dossiers.find_one({"_id": dossier_id}, {"outbox": 0, "notes": 0})
         return None if document is None else Dossier.model_validate(document)
+
+    async def trace_context(self, dossier_id: str) -> dict[str, str]:
+        """The trace context the dossier was created in; empty if none was kept."""
+        found = await self._dossiers.find_one({"_id": dossier_id}, {"trace": 1})
+        return dict((found or {}).get("trace") or {})
 
     async def applied(self, dossier_id: str, event_id: str) -> bool:
         found = await self._dossiers.find_one(

@@ -1,0 +1,77 @@
+"""``uv run python -m bench``: the pipeline beside the alternatives, one command.
+
+Starts Kafka and the store unless ``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGODB_URI`` name
+running ones, runs the four services under load, then the processing + audit core written
+naively, with FastStream and on the chassis, and Kafka's own performance tools, and prints
+the tables. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from bench.pipeline.alternatives import CoreLoad
+from bench.pipeline.harness import PARTS, Plan, run
+from bench.pipeline.platform import PipelineLoad
+
+
+def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> int | float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text} is not positive")
+        return value
+
+    return parse
+
+
+def parse_args(argv: list[str] | None = None) -> Plan:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, about a minute: checks the harness"
+    )
+    parser.add_argument("--dossiers", type=_positive(int), help="submissions through the pipeline")
+    parser.add_argument("--rate", type=_positive(float), help="submissions per second offered")
+    parser.add_argument("--in-flight", type=_positive(int), default=32, help="HTTP requests open")
+    parser.add_argument("--messages", type=_positive(int), help="events pre-loaded per contender")
+    parser.add_argument("--paced", type=_positive(int), help="events sent at --paced-rate after")
+    parser.add_argument("--paced-rate", type=_positive(float), help="events per second")
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to run, of {', '.join(PARTS)}",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="run the contenders under pyinstrument"
+    )
+    parser.add_argument(
+        "--keep-infra", action="store_true", help="leave Kafka and the store running"
+    )
+    args = parser.parse_args(argv)
+    parts = tuple(p.strip() for p in args.only.split(",") if p.strip())
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
+    if args.quick:
+        defaults = {"dossiers": 200, "rate": 40.0, "messages": 400, "paced": 40, "paced_rate": 10.0}
+    else:
+        defaults = {
+            "dossiers": 3000,
+            "rate": 50.0,
+            "messages": 3000,
+            "paced": 200,
+            "paced_rate": 10.0,
+        }
+    value = {k: getattr(args, k) if getattr(args, k) is not None else v for k, v in defaults.items()}
+    return Plan(
+        pipeline=PipelineLoad(value["dossiers"], value["rate"], args.in_flight),
+        core=CoreLoad(value["messages"], value["paced"], value["paced_rate"]),
+        parts=parts,
+        profile=args.profile,
+        keep_infra=args.keep_infra,
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(run(parse_args()))

@@ -1,0 +1,455 @@
+"""The real pipeline: the four services as processes, fed through intake's HTTP API.
+
+Per dossier it measures from the start of its POST to (a) the audit entry of the
+``notification.sent`` event (its ``recorded_at``, read from the audit database) and (b) the
+arrival of the citizen's email in the SMTP sink running in this process. Each stage's
+throughput comes from the services' own ``hoso_events_consumed_total`` counters, scraped
+from ``/metrics`` every second; CPU from the kernel's per-process accounting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiosmtpd.controller import Controller
+from motor.motor_asyncio import AsyncIOMotorClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.pipeline.infra import CpuMeter, Infra, drop
+from bench.pipeline.stats import Progress, summary_ms
+from chassis.auth import mint_token
+
+SERVICES = ("intake", "processing", "notification", "audit")
+NOTIFICATION_SENT = "notification.sent.v1"
+PROCEDURE = "MT-004"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- mail
+
+
+class _Arrivals:
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        now = time.time()
+        with self.lock:
+            for address in envelope.rcpt_tos:
+                self.at.setdefault(address.lower(), now)
+        return "250 OK"
+
+
+class MailSink:
+    """A real SMTP server that only notes when each recipient's first message arrived."""
+
+    def __init__(self) -> None:
+        self._arrivals = _Arrivals()
+        self.port = _free_port()
+        self._controller = Controller(self._arrivals, hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def arrivals(self) -> dict[str, float]:
+        with self._arrivals.lock:
+            return dict(self._arrivals.at)
+
+
+# --------------------------------------------------------------------------- services
+
+
+@dataclass
+class Service:
+    name: str
+    port: int
+    process: asyncio.subprocess.Process
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+async def start_services(env: dict[str, str], logs: Path) -> dict[str, Service]:
+    services: dict[str, Service] = {}
+    for name in SERVICES:
+        port = _free_port()
+        log = (logs / f"{name}.log").open("ab")
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            f"{name}.main",
+            env={**env, f"{name.upper()}_HTTP_PORT": str(port)},
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        services[name] = Service(name, port, process)
+    async with httpx.AsyncClient(timeout=2) as client:
+        deadline = time.monotonic() + 120
+        for service in services.values():
+            while True:
+                if service.process.returncode is not None:
+                    raise RuntimeError(f"{service.name} exited; see {logs / service.name}.log")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{service.url}/readyz")).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{service.name} not ready; see {logs}")
+                await asyncio.sleep(0.25)
+    return services
+
+
+async def stop_services(services: dict[str, Service]) -> None:
+    for service in services.values():
+        if service.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                service.process.send_signal(signal.SIGTERM)
+    for service in services.values():
+        try:
+            await asyncio.wait_for(service.process.wait(), timeout=20)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                service.process.kill()
+            await service.process.wait()
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+@dataclass
+class StageSamples:
+    """(time, events consumed so far, lag) per service, one sample a scrape."""
+
+    samples: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)
+
+    def add(self, service: str, at: float, consumed: float, lag: float) -> None:
+        self.samples.setdefault(service, []).append((at, consumed, lag))
+
+    def throughput(self) -> dict[str, dict[str, float]]:
+        result: dict[str, dict[str, float]] = {}
+        for service, points in self.samples.items():
+            if len(points) < 2:
+                continue
+            first, last = points[0][1], points[-1][1]
+            # The active window: from the last sample before the count moved to the first
+            # sample that shows the final count.
+            start = max((t for t, c, _ in points if c == first), default=points[0][0])
+            end = min((t for t, c, _ in points if c == last), default=points[-1][0])
+            events = last - first
+            peak = max(
+                (
+                    (c2 - c1) / (t2 - t1)
+                    for (t1, c1, _), (t2, c2, _) in zip(points, points[1:], strict=False)
+                    if t2 > t1
+                ),
+                default=0.0,
+            )
+            result[service] = {
+                "events": events,
+                "events_per_s": round(events / (end - start), 1) if end > start else 0.0,
+                "peak_events_per_s": round(peak, 1),
+                "max_lag": max(lag for _, _, lag in points),
+            }
+        return result
+
+
+async def scrape(client: httpx.AsyncClient, service: Service) -> tuple[float, float]:
+    """Events consumed (all outcomes) and the summed consumer lag of one service."""
+    text = (await client.get(f"{service.url}/metrics")).text
+    consumed = lag = 0.0
+    for family in text_string_to_metric_families(text):
+        if family.name == "hoso_events_consumed":
+            consumed += sum(s.value for s in family.samples if s.name.endswith("_total"))
+        elif family.name == "hoso_consumer_lag":
+            lag += sum(s.value for s in family.samples)
+    return consumed, lag
+
+
+# --------------------------------------------------------------------------- load
+
+
+def submission(n: int, run: str) -> dict[str, Any]:
+    """A complete online hazardous-waste registration with a recipient of its own."""
+
+    def attachment(code: str) -> dict[str, Any]:
+        return {
+            "document_code": code,
+            "name": f"{code}.pdf",
+            "media_type": "application/pdf",
+            "size": 120_000,
+            "sha256": hashlib.sha256(f"{run}/{n}/{code}".encode()).hexdigest(),
+        }
+
+    return {
+        "procedure_code": PROCEDURE,
+        "channel": "online",
+        "applicant": {
+            "type": "organisation",
+            "name": "Công ty TNHH Giấy Hòa Bình",
+            "id_number": "0101234567",
+            "email": f"enterprise{n}.{run}@example.vn",
+            "address": "KCN Lương Sơn, Hòa Bình",
+        },
+        "form": {
+            "facility_name": "Nhà máy giấy Lương Sơn",
+            "facility_address": "KCN Lương Sơn, Hòa Bình",
+            "waste_items": [
+                {
+                    "waste_code": "16 01 06",
+                    "name": "Bóng đèn huỳnh quang thải",
+                    "state": "solid",
+                    "quantity_kg_per_year": 120,
+                }
+            ],
+        },
+        "attachments": [attachment("application_form"), attachment("business_registration")],
+    }
+
+
+@dataclass
+class Posted:
+    n: int
+    email: str
+    started: float
+    finished: float = 0.0
+    status: int | str = 0
+    dossier_id: str | None = None
+
+
+@dataclass
+class PipelineLoad:
+    dossiers: int
+    rate: float
+    in_flight: int
+
+
+async def _post_all(
+    url: str,
+    token: str,
+    load: PipelineLoad,
+    run: str,
+    posted: list[Posted],
+) -> None:
+    """Open-loop at ``load.rate`` with at most ``load.in_flight`` requests outstanding: a
+    slow intake holds the sender back rather than piling requests up."""
+    slots = asyncio.Semaphore(load.in_flight)
+    limits = httpx.Limits(max_connections=load.in_flight, max_keepalive_connections=load.in_flight)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+
+        async def one(n: int) -> None:
+            try:
+                body = submission(n, run)
+                item = Posted(n, body["applicant"]["email"], time.time())
+                posted.append(item)
+                try:
+                    response = await client.post("/v1/dossiers", json=body, headers=headers)
+                    item.status = response.status_code
+                    if response.status_code == 202:
+                        item.dossier_id = response.json()["dossier_id"]
+                except httpx.HTTPError as exc:
+                    item.status = type(exc).__name__
+                item.finished = time.time()
+            finally:
+                slots.release()
+
+        started = time.monotonic()
+        tasks = []
+        for n in range(load.dossiers):
+            delay = started + n / load.rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await slots.acquire()
+            tasks.append(asyncio.create_task(one(n)))
+        await asyncio.gather(*tasks)
+
+
+async def _audit_times(infra: Infra, database: str) -> dict[str, float]:
+    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb)
+    try:
+        cursor = client[database]["audit_entries"].find(
+            {"event_type": NOTIFICATION_SENT}, {"dossier_id": 1, "recorded_at": 1}
+        )
+        found: dict[str, float] = {}
+        async for entry in cursor:
+            recorded = datetime.fromisoformat(str(entry["recorded_at"]).replace("Z", "+00:00"))
+            found.setdefault(entry["dossier_id"], recorded.timestamp())
+        return found
+    finally:
+        client.close()
+
+
+async def _count_notified(infra: Infra, database: str) -> int:
+    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb)
+    try:
+        return await client[database]["audit_entries"].count_documents(
+            {"event_type": NOTIFICATION_SENT}
+        )
+    finally:
+        client.close()
+
+
+async def run_pipeline(
+    infra: Infra, load: PipelineLoad, run: str, workdir: Path, progress: Progress
+) -> dict[str, Any]:
+    prefix = f"bench{run}-pipeline."
+    databases = {name: f"bench{run}_{name}" for name in SERVICES}
+    secret = secrets.token_urlsafe(32)
+    sink = MailSink()
+    sink.start()
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
+        "MONGODB_URI": infra.mongodb,
+        "KAFKA_TOPIC_PREFIX": prefix,
+        "JWT_SECRET": secret,
+        "LOG_JSON": "true",
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/root"),
+        "NOTIFICATION_SMTP_HOST": "127.0.0.1",
+        "NOTIFICATION_SMTP_PORT": str(sink.port),
+        # All the load comes from one portal client; its per-client limit would otherwise
+        # be what is measured.
+        "INTAKE_RATE_LIMIT_PER_CLIENT": "1000000/second",
+        **{f"{name.upper()}_MONGODB_DATABASE": db for name, db in databases.items()},
+    }
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    services: dict[str, Service] = {}
+    try:
+        progress.show("pipeline: starting the four services", force=True)
+        services = await start_services(env, workdir)
+        result = await _measure(infra, load, run, services, databases, secret, sink, progress)
+    finally:
+        await stop_services(services)
+        sink.stop()
+        await drop(infra, prefix, list(databases.values()))
+    return result
+
+
+async def _measure(
+    infra: Infra,
+    load: PipelineLoad,
+    run: str,
+    services: dict[str, Service],
+    databases: dict[str, str],
+    secret: str,
+    sink: MailSink,
+    progress: Progress,
+) -> dict[str, Any]:
+    token = mint_token(secret, "portal-bench", ["portal"], ttl_s=4 * 3600)
+    meter = CpuMeter(infra.pids)
+    for service in services.values():
+        meter.add(service.name, service.process.pid)
+    meter.add("bench (load, SMTP sink)", os.getpid())
+    stages = StageSamples()
+    posted: list[Posted] = []
+    notified = 0
+
+    async def sample_stages(client: httpx.AsyncClient) -> None:
+        at = time.time()
+        for service in services.values():
+            with contextlib.suppress(httpx.HTTPError):
+                consumed, lag = await scrape(client, service)
+                stages.add(service.name, at, consumed, lag)
+
+    def show() -> None:
+        accepted = sum(1 for p in posted if p.status == 202)
+        refused = sum(1 for p in posted if p.finished and p.status != 202)
+        progress.show(
+            f"pipeline: posted {len(posted)}/{load.dossiers}, accepted {accepted}, "
+            f"refused {refused}, mailed {len(sink.arrivals())}, audited {notified}"
+        )
+
+    async with httpx.AsyncClient(timeout=5) as client:
+        await sample_stages(client)
+        meter.start()
+        sender = asyncio.create_task(
+            _post_all(services["intake"].url, token, load, run, posted)
+        )
+        last_change = time.monotonic()
+        previous = (-1, -1)
+        while True:
+            await asyncio.sleep(1.0)
+            await sample_stages(client)
+            notified = await _count_notified(infra, databases["audit"])
+            show()
+            if not sender.done():
+                continue
+            sender.result()
+            accepted = sum(1 for p in posted if p.status == 202)
+            mailed = len(sink.arrivals())
+            if notified >= accepted and mailed >= accepted:
+                break
+            if (notified, mailed) != previous:
+                previous, last_change = (notified, mailed), time.monotonic()
+            elif time.monotonic() - last_change > 30:
+                break  # stuck: report what arrived
+        cpu = meter.stop()
+        await sample_stages(client)
+
+    accepted_items = [p for p in posted if p.status == 202 and p.dossier_id]
+    refusals: dict[str, int] = {}
+    for p in posted:
+        if p.status != 202:
+            refusals[str(p.status)] = refusals.get(str(p.status), 0) + 1
+    audited_at = await _audit_times(infra, databases["audit"])
+    mailed_at = sink.arrivals()
+    to_audit = [
+        audited_at[p.dossier_id] - p.started for p in accepted_items if p.dossier_id in audited_at
+    ]
+    to_mail = [mailed_at[p.email] - p.started for p in accepted_items if p.email in mailed_at]
+    both = [
+        max(audited_at[p.dossier_id], mailed_at[p.email]) - p.started
+        for p in accepted_items
+        if p.dossier_id in audited_at and p.email in mailed_at
+    ]
+    window = (
+        max(p.finished for p in accepted_items) - min(p.started for p in posted)
+        if accepted_items
+        else 0.0
+    )
+    progress.done(
+        f"pipeline: {len(accepted_items)} accepted, {len(mailed_at)} mailed, "
+        f"{len(audited_at)} audited"
+    )
+    return {
+        "dossiers": load.dossiers,
+        "rate": load.rate,
+        "in_flight": load.in_flight,
+        "accepted": len(accepted_items),
+        "refused": refusals,
+        "accepted_per_s": round(len(accepted_items) / window, 1) if window > 0 else None,
+        "http_ms": summary_ms([p.finished - p.started for p in accepted_items]),
+        "to_audit_ms": summary_ms(to_audit),
+        "to_mail_ms": summary_ms(to_mail),
+        "to_both_ms": summary_ms(both),
+        "not_audited": len(accepted_items) - len(to_audit),
+        "not_mailed": len(accepted_items) - len(to_mail),
+        "stages": stages.throughput(),
+        "cpu_s": cpu,
+    }

@@ -1,0 +1,283 @@
+"""Crash safety of the delivery log, in-process against the real store, broker, SMTP
+server and gateway: what the retry worker does with deliveries a dead process left
+behind, and that two workers never make the same attempt."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka.structs import ConsumerRecord
+from motor.motor_asyncio import AsyncIOMotorClient
+
+from chassis.events import NotificationFailed, NotificationSent, Topics, decode, encode
+from chassis.kafka import ConsumedEvent, EventPublisher, ensure_topics
+from chassis.privacy import mask_phone
+from notification.adapters.channels import Outgoing, Sender
+from notification.adapters.consumer import LifecycleHandlers
+from notification.adapters.delivery import Deliverer, utcnow
+from notification.adapters.retries import RetryWorker
+from notification.adapters.store import DeliveryStore
+from notification.domain.messages import TemplateCatalogue
+from notification.domain.policy import Channel
+from notification.main import build_senders
+from notification.settings import NotificationSettings
+from tests.integration.notification.notification_harness import (
+    INBOX_PATH,
+    NEW_SECRET,
+    SMS_PATH,
+    SMS_TOKEN,
+    FakeGateway,
+    TopicReader,
+    new_dossier,
+    recipient,
+    status_changed,
+)
+from tests.support.infra import Infra
+from tests.support.mail import MailSink
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Parts:
+    settings: NotificationSettings
+    store: DeliveryStore
+    deliverer: Deliverer
+    handlers: LifecycleHandlers
+    reader: TopicReader
+    senders: dict[Channel, Sender]
+
+    def worker(self) -> RetryWorker:
+        return RetryWorker(self.settings, self.store, self.deliverer)
+
+
+@pytest.fixture(scope="module")
+async def parts(
+    infra: Infra, run_id: str, notification_mail: MailSink, gateway: FakeGateway
+) -> AsyncIterator[Parts]:
+    settings = NotificationSettings(
+        kafka_bootstrap_servers=infra.kafka,
+        kafka_topic_prefix=f"{run_id}-notification-recovery.",
+        mongodb_database=f"{run_id}_notification_recovery",
+        smtp_host="127.0.0.1",
+        smtp_port=notification_mail.port,
+        sms_gateway_url=gateway.url + SMS_PATH,
+        sms_gateway_token=SMS_TOKEN,
+        portal_webhook_url=gateway.url + INBOX_PATH,
+        webhook_secrets=[NEW_SECRET],
+        max_attempts=3,
+        retry_initial_s=0.1,
+        retry_max_s=0.2,
+        send_timeout_s=2,
+        sending_lease_s=3,
+        publish_grace_s=0,
+    )
+    await ensure_topics(settings)
+    publisher = EventPublisher(settings)
+    await publisher.start()
+    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
+    store = DeliveryStore(client[settings.mongodb_database])
+    await store.create_indexes()
+    http = httpx.AsyncClient(timeout=5)
+    senders = build_senders(settings, http)
+    deliverer = Deliverer(settings, store, senders, publisher)
+    handlers = LifecycleHandlers(
+        settings, TemplateCatalogue(settings.lookup_url), store, deliverer, publisher
+    )
+    reader = TopicReader(infra.kafka, settings.kafka_topic_prefix)
+    await reader.start()
+    try:
+        yield Parts(settings, store, deliverer, handlers, reader, senders)
+    finally:
+        await reader.stop()
+        await http.aclose()
+        await publisher.stop()
+        client.close()
+
+
+def _consumed(envelope: Any, offset: int = 0) -> ConsumedEvent:
+    """A lifecycle event as the consumer loop hands it over."""
+    _, payload = decode(encode(envelope))
+    record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
+        topic=Topics.LIFECYCLE,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=envelope.subject.encode(),
+        value=encode(envelope),
+        checksum=None,
+        serialized_key_size=0,
+        serialized_value_size=0,
+        headers=(),
+    )
+    return ConsumedEvent(envelope, payload, record)
+
+
+async def _claimed_and_leased(parts: Parts, **contact: Any) -> dict[str, dict[str, Any]]:
+    """Deliveries of one fresh notice, claimed and leased by a process that then dies:
+    its lease is already over. Keyed by channel."""
+    dossier_id, receipt = new_dossier()
+    item = _consumed(status_changed(dossier_id, receipt, "approved", recipient(**contact)))
+    planned = parts.handlers.plan(item, utcnow())
+    await parts.store.insert_pending([p.document for p in planned])
+    leased = {}
+    for p in planned:
+        document = await parts.store.start_attempt(
+            p.document["_id"], now=utcnow() - timedelta(seconds=10), lease_s=1, due_only=False
+        )
+        assert document is not None
+        leased[document["channel"]] = document
+    return leased
+
+
+async def _send_as_the_dead_process(parts: Parts, delivery: dict[str, Any]) -> None:
+    sender = parts.senders[Channel(delivery["channel"])]
+    await sender.send(
+        Outgoing(delivery["_id"], delivery["address"], delivery["language"], delivery["content"])
+    )
+
+
+def _phone() -> str:
+    return f"09{secrets.randbelow(10**8):08d}"
+
+
+async def test_an_idempotent_channel_is_retried_after_a_crash_and_received_once(
+    parts: Parts, gateway: FakeGateway
+) -> None:
+    phone = _phone()
+    leased = await _claimed_and_leased(parts, phone=phone, portal_account="cd-crash-sms-1")
+    number = "+84" + phone[1:]
+    sms = leased["sms"]
+    # The dead process did get its SMS out before it died.
+    await _send_as_the_dead_process(parts, sms)
+
+    await parts.worker().run_once()
+
+    after = await parts.store.get(sms["_id"])
+    assert after is not None
+    assert after["status"] == "sent"
+    assert after["attempts"] == 2
+    requests = gateway.requests_for(number, SMS_PATH)
+    assert [r.verdict for r in requests] == ["accepted", "duplicate"]
+    assert {r.json["reference"] for r in requests} == {sms["_id"]}
+    webhook = await parts.store.get(leased["webhook"]["_id"])
+    assert webhook is not None
+    assert webhook["status"] == "sent"
+    assert len(gateway.accepted("cd-crash-sms-1", INBOX_PATH)) == 1
+
+    async def told_audit() -> list[Any]:
+        return [
+            s
+            for s in parts.reader.outcomes()
+            if isinstance(s.payload, NotificationSent) and s.payload.delivery_id == sms["_id"]
+        ]
+
+    (event,) = await eventually(told_audit, what="notification.sent after the take-over")
+    assert event.payload.attempts == 2
+    assert event.payload.recipient_masked == mask_phone(number)
+
+
+async def test_an_email_interrupted_by_a_crash_is_failed_visibly_not_sent_again(
+    parts: Parts, notification_mail: MailSink
+) -> None:
+    address = f"crash.{secrets.token_hex(4)}@example.vn"
+    leased = await _claimed_and_leased(parts, email=address)
+    email = leased["email"]
+    await _send_as_the_dead_process(parts, email)
+
+    await parts.worker().run_once()
+
+    after = await parts.store.get(email["_id"])
+    assert after is not None
+    assert after["status"] == "failed"
+    assert after["history"][-1]["outcome"] == "interrupted"
+    assert f"<{email['_id']}@hoso>" in after["last_error"]
+    assert len(notification_mail.to(address)) == 1
+
+    async def failure_and_dead_letter() -> bool:
+        failed = [
+            s
+            for s in parts.reader.outcomes()
+            if isinstance(s.payload, NotificationFailed) and s.payload.delivery_id == email["_id"]
+        ]
+        letters = [
+            s
+            for s in parts.reader.dead_letters()
+            if s.headers.get("dlq_delivery_id") == email["_id"].encode()
+        ]
+        return len(failed) == 1 and len(letters) == 1
+
+    await eventually(failure_and_dead_letter, what="notification.failed and a dead letter")
+
+
+async def test_an_outcome_whose_event_was_lost_is_published_again_under_the_same_id(
+    parts: Parts,
+) -> None:
+    leased = await _claimed_and_leased(parts, portal_account="cd-unpublished-1")
+    webhook = leased["webhook"]
+    # The process sent and recorded the outcome, then lost the broker before publishing.
+    recorded = await parts.store.finish_attempt(
+        webhook["_id"],
+        webhook["attempts"],
+        fields={
+            "status": "sent_unpublished",
+            "sent_at": utcnow(),
+            "outcome_event_id": "evt-kept-" + secrets.token_hex(6),
+            "outcome_at": utcnow(),
+            "updated_at": utcnow(),
+        },
+        history={"attempt": 1, "at": utcnow(), "outcome": "sent"},
+    )
+    assert recorded is not None
+
+    worker = parts.worker()
+    await worker.run_once()
+    await worker.run_once()  # a second round finds nothing left to publish
+
+    after = await parts.store.get(webhook["_id"])
+    assert after is not None
+    assert after["status"] == "sent"
+
+    async def published() -> list[Any]:
+        return [s for s in parts.reader.outcomes() if s.envelope.id == recorded["outcome_event_id"]]
+
+    (event,) = await eventually(published, what="the kept event id on the outcome topic")
+    assert isinstance(event.payload, NotificationSent)
+    assert event.payload.delivery_id == webhook["_id"]
+
+
+async def test_two_workers_never_make_the_same_attempt(parts: Parts, gateway: FakeGateway) -> None:
+    numbers = []
+    planned_all = []
+    for _ in range(12):
+        phone = _phone()
+        numbers.append("+84" + phone[1:])
+        dossier_id, receipt = new_dossier()
+        planned = parts.handlers.plan(
+            _consumed(status_changed(dossier_id, receipt, "approved", recipient(phone=phone))),
+            utcnow(),
+        )
+        for p in planned:
+            p.document["next_attempt_at"] = utcnow() - timedelta(seconds=1)
+        await parts.store.insert_pending([p.document for p in planned])
+        planned_all.extend(planned)
+
+    ids = [p.document["_id"] for p in planned_all]
+    first, second = parts.worker(), parts.worker()
+    await asyncio.gather(first.run_once(), second.run_once())
+
+    for number in numbers:
+        assert [r.verdict for r in gateway.requests_for(number, SMS_PATH)] == ["accepted"]
+    for delivery_id in ids:
+        after = await parts.store.get(delivery_id)
+        assert after is not None
+        assert (after["status"], after["attempts"]) == ("sent", 1)
