@@ -22,6 +22,9 @@ reset: tools  ## stop everything and delete its data (downloads are kept)
 status: tools  ## the operators' table of the live system
 	@$(UV) run --frozen python deploy/status.py
 
+screenshot: tools  ## a dossier's trace in the Zipkin UI, to docs/img/trace.png (after `make run`)
+	@$(UV) run --frozen python deploy/screenshot.py
+
 test: tools  ## everything: lint, unit, integration and end-to-end tests on real servers
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .

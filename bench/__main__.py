@@ -16,14 +16,18 @@ from bench.pipeline.harness import PARTS, Plan, run
 from bench.pipeline.platform import PipelineLoad
 
 
-def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
-    def parse(text: str) -> int | float:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text} is not positive")
-        return value
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
 
-    return parse
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
 
 
 def parse_args(argv: list[str] | None = None) -> Plan:
@@ -31,12 +35,12 @@ def parse_args(argv: list[str] | None = None) -> Plan:
     parser.add_argument(
         "--quick", action="store_true", help="small sizes, about a minute: checks the harness"
     )
-    parser.add_argument("--dossiers", type=_positive(int), help="submissions through the pipeline")
-    parser.add_argument("--rate", type=_positive(float), help="submissions per second offered")
-    parser.add_argument("--in-flight", type=_positive(int), default=32, help="HTTP requests open")
-    parser.add_argument("--messages", type=_positive(int), help="events pre-loaded per contender")
-    parser.add_argument("--paced", type=_positive(int), help="events sent at --paced-rate after")
-    parser.add_argument("--paced-rate", type=_positive(float), help="events per second")
+    parser.add_argument("--dossiers", type=_positive_int, help="submissions through the pipeline")
+    parser.add_argument("--rate", type=_positive_float, help="submissions per second offered")
+    parser.add_argument("--in-flight", type=_positive_int, default=32, help="HTTP requests open")
+    parser.add_argument("--messages", type=_positive_int, help="events pre-loaded per contender")
+    parser.add_argument("--paced", type=_positive_int, help="events sent at --paced-rate after")
+    parser.add_argument("--paced-rate", type=_positive_float, help="events per second")
     parser.add_argument(
         "--only",
         default=",".join(PARTS),
@@ -63,7 +67,7 @@ def parse_args(argv: list[str] | None = None) -> Plan:
             "paced": 200,
             "paced_rate": 10.0,
         }
-    value = {k: getattr(args, k) if getattr(args, k) is not None else v for k, v in defaults.items()}
+    value = {k: v if getattr(args, k) is None else getattr(args, k) for k, v in defaults.items()}
     return Plan(
         pipeline=PipelineLoad(value["dossiers"], value["rate"], args.in_flight),
         core=CoreLoad(value["messages"], value["paced"], value["paced_rate"]),

@@ -2,7 +2,7 @@
 fast the relay drains their events to Kafka, and what the queue and statistics cost.
 
     KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 MONGODB_URI=mongodb://127.0.0.1:27018 \\
-        uv run python bench/processing_outbox.py --dossiers 500
+        uv run python bench/processing_outbox.py --dossiers 200
 
 Everything runs in this process against its own database and topics (removed after).
 """
@@ -124,13 +124,13 @@ async def main(dossiers: int) -> None:
 
         officer = Officer("bench-officer", "officer:bench-officer", "STNMT-MT", ActorRole.OFFICER)
         action_samples = []
-        for dossier_id in ids[: min(200, dossiers)]:
+        for dossier_id in ids[: min(50, dossiers)]:
             started = time.perf_counter()
             await service.act(dossier_id, officer, None, Action.START_REVIEW, rules.ActionParams())
             action_samples.append((time.perf_counter() - started) * 1000)
 
         where = QueueFilter(agency="STNMT-MT", statuses=list(DossierStatus))
-        queue_samples = await _timed(lambda: store.queue(where, "due_date", None, 51), 30)
+        queue_samples = await _timed(lambda: store.queue(where, "due_date", None, 51), 10)
         today = DEFAULT_CALENDAR.local_date(now)
         first = today - timedelta(days=90)
 
@@ -138,7 +138,7 @@ async def main(dossiers: int) -> None:
             await store.outcome_counts(first, today)
             await store.overdue_counts(first, today, today)
 
-        stats_samples = await _timed(stats, 30)
+        stats_samples = await _timed(stats, 10)
         scan_samples = await _timed(service.scan_deadlines, 3)
     finally:
         await publisher.stop()
@@ -164,5 +164,5 @@ async def main(dossiers: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dossiers", type=int, default=500)
+    parser.add_argument("--dossiers", type=int, default=200)
     asyncio.run(main(parser.parse_args().dossiers))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import shlex
 import sys
@@ -332,20 +333,31 @@ async def report(settings: Settings) -> tuple[list[str], bool]:
                 lag.group,
                 lag.topic,
                 lag.partition,
-                lag.committed if lag.committed is not None else "-",
+                "-" if lag.committed is None else lag.committed,
                 lag.end,
                 lag.lag,
             )
             for lag in kafka.lags
         ]
-        out += table(("GROUP", "TOPIC", "PARTITION", "COMMITTED", "END", "LAG"), rows)
-        quiet = [g for g in CONSUMER_GROUPS if not any(lag.group == g for lag in kafka.lags)]
-        for group in quiet:
-            out.append(f"{group}: no offsets committed yet")
+        if rows:
+            out += table(("GROUP", "TOPIC", "PARTITION", "COMMITTED", "END", "LAG"), rows)
+            out.append("")
+        groups = [
+            (
+                group,
+                state,
+                sum(lag.lag for lag in kafka.lags if lag.group == group)
+                if any(lag.group == group for lag in kafka.lags)
+                else "no offsets committed yet",
+            )
+            for group, state in kafka.groups.items()
+        ]
+        out += table(("GROUP", "STATE", "TOTAL LAG"), groups)
         out.append("")
-        out += table(("GROUP", "STATE"), list(kafka.groups.items()))
-        out.append("")
-        out += table(("DEAD-LETTER TOPIC", "RECORDS"), list(kafka.dead_letters.items()))
+        if kafka.dead_letters:
+            out += table(("DEAD-LETTER TOPIC", "RECORDS"), list(kafka.dead_letters.items()))
+        else:
+            out.append("dead-letter topics: none yet (the services create them at start)")
 
     out.append("")
     overdue = overdue_by_agency(by_name["processing"].metrics)
@@ -354,9 +366,9 @@ async def report(settings: Settings) -> tuple[list[str], bool]:
     elif not overdue:
         out.append("dossiers overdue: not counted yet (processing's first deadline scan)")
     else:
-        rows = [(agency, count) for agency, count in sorted(overdue.items())]
-        rows.append(("total", sum(overdue.values())))
-        out += table(("AGENCY", "DOSSIERS OVERDUE"), rows)
+        per_agency: list[tuple[str, int]] = sorted(overdue.items())
+        per_agency.append(("total", sum(overdue.values())))
+        out += table(("AGENCY", "DOSSIERS OVERDUE"), per_agency)
 
     out.append("")
     out.append(f"newest audit checkpoint: {checkpoint}")
@@ -376,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
         help="where a service answers (default http://127.0.0.1:<its port>)",
     )
     args = parser.parse_args(argv)
+    # The table says when Kafka does not answer; aiokafka's own retry messages would
+    # only bury it.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     lines, healthy = asyncio.run(report(Settings.load(args.service)))
     print("\n".join(lines))
     return 0 if healthy else 3

@@ -201,9 +201,7 @@ async def _drive(
             elif event == "drained":
                 drained, cpu_drain = message["t"], message["cpu_s"]
                 meter.stop()
-                pacing = asyncio.create_task(
-                    producer.paced(load.messages, load.paced, load.rate)
-                )
+                pacing = asyncio.create_task(producer.paced(load.messages, load.paced, load.rate))
             elif event == "done":
                 finished, cpu_all = message["t"], message["cpu_s"]
                 break

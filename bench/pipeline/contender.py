@@ -84,7 +84,7 @@ async def main(args: argparse.Namespace) -> None:
     finally:
         reporter.cancel()
         contender.close()
-    Path(args.acks).write_text(json.dumps(tally.acks))
+    await asyncio.to_thread(Path(args.acks).write_text, json.dumps(tally.acks))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -4,11 +4,12 @@ Kafka tools, then the tables on stdout and everything as JSON under ``bench/resu
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from bench.pipeline.alternatives import CoreLoad, run_contender
@@ -16,9 +17,10 @@ from bench.pipeline.ceiling import run_ceiling
 from bench.pipeline.infra import ROOT, machine, provide
 from bench.pipeline.platform import PipelineLoad, run_pipeline
 from bench.pipeline.stats import Progress, table
+from bench.pipeline.store_probe import probe_store
 
 RESULTS = ROOT / "bench" / "results"
-PARTS = ("pipeline", "core", "kafka")
+PARTS = ("store", "pipeline", "core", "kafka")
 CONTENDER_ORDER = ("naive", "faststream", "ours")
 
 
@@ -37,6 +39,9 @@ async def run(plan: Plan) -> dict[str, Any]:
     workdir = RESULTS / stamp
     workdir.mkdir(parents=True, exist_ok=True)
     progress = Progress()
+    # Producing right after a topic is created meets a partition without a leader for a
+    # moment; aiokafka retries and says so on stderr, through the progress line.
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
     progress.show("starting Kafka and the store", force=True)
     infra = provide(keep=plan.keep_infra)
     progress.done(f"Kafka {infra.kafka}, store {infra.mongodb} ({infra.how})")
@@ -44,6 +49,9 @@ async def run(plan: Plan) -> dict[str, Any]:
         "run": run_id,
         "started_at": stamp,
         "machine": await machine(infra),
+        # Other work on the machine during the run shows here; figures taken under a load
+        # average far above the CPU count are not comparable with quiet ones.
+        "load_average_before": os.getloadavg(),
         "plan": {
             "pipeline": vars(plan.pipeline),
             "core": vars(plan.core),
@@ -52,9 +60,11 @@ async def run(plan: Plan) -> dict[str, Any]:
         },
     }
     try:
+        if "store" in plan.parts:
+            results["store"] = await probe_store(infra, run_id, progress)
         if "pipeline" in plan.parts:
             results["pipeline"] = await run_pipeline(
-                infra, plan.pipeline, run_id, workdir, progress
+                infra, plan.pipeline, run_id, workdir, progress, profile=plan.profile
             )
         rows: list[dict[str, Any]] = []
         if "core" in plan.parts:
@@ -72,6 +82,7 @@ async def run(plan: Plan) -> dict[str, Any]:
         _ratios(rows)
         results["core"] = rows
     finally:
+        results["load_average_after"] = os.getloadavg()
         infra.stop_what_we_started()
     path = RESULTS / f"{stamp}.json"
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
@@ -96,6 +107,12 @@ def render(results: dict[str, Any]) -> str:
         f"\nmachine: {m['cpus']} CPU ({m['cpu_model']}), {m['memory_gib']} GiB, "
         f"Python {m['python']}, Kafka {m['kafka']}, store {m['store']}"
     )
+    before, after = results.get("load_average_before"), results.get("load_average_after")
+    if before and after:
+        out.append(f"load average (1 min) before {before[0]:.2f}, after {after[0]:.2f}")
+    store = results.get("store")
+    if store:
+        out.append(_render_store(store))
     pipeline = results.get("pipeline")
     if pipeline:
         out.append(_render_pipeline(pipeline))
@@ -143,6 +160,30 @@ def render(results: dict[str, Any]) -> str:
             "ConsumerPerformance rate excludes its group join. Neither touches the store."
         )
     return "\n".join(out)
+
+
+def _render_store(rows: list[dict[str, Any]]) -> str:
+    return "\n" + table(
+        [
+            "store: collection size",
+            "insert_many ms/doc",
+            "insert_one ms",
+            "find _id ms",
+            "find indexed ms",
+            "update _id ms",
+        ],
+        [
+            [
+                r["documents"],
+                r["insert_many_ms_per_doc"],
+                r["insert_one_ms"],
+                r["find_by_id_ms"],
+                r["find_by_indexed_field_ms"],
+                r["update_by_id_ms"],
+            ]
+            for r in rows
+        ],
+    )
 
 
 def _render_pipeline(p: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ and stops them again at the end if it was this run that started them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import json
@@ -30,7 +31,8 @@ KAFKA_LIBS = ROOT / ".local" / "kafka" / "libs"
 
 def _launcher() -> ModuleType:
     spec = importlib.util.spec_from_file_location("hoso_local", ROOT / "deploy" / "local.py")
-    assert spec and spec.loader
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["hoso_local"] = module
     spec.loader.exec_module(module)
@@ -151,14 +153,22 @@ async def drop(infra: Infra, prefix: str, databases: list[str]) -> None:
         await admin.close()
 
 
-async def machine(infra: Infra) -> dict[str, Any]:
-    """What the figures were measured on."""
-    model = ""
+def _cpu_model() -> str:
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
+    return ""
+
+
+def _java_version() -> str:
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
+    lines = (java.stderr or java.stdout).splitlines()
+    return lines[0] if lines else ""
+
+
+async def machine(infra: Infra) -> dict[str, Any]:
+    """What the figures were measured on."""
     kafka_version = next(
         (
             m[1]
@@ -181,15 +191,14 @@ async def machine(infra: Infra) -> dict[str, Any]:
         store = {"error": type(exc).__name__}
     finally:
         client.close()
-    java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
     return {
         "cpus": os.cpu_count(),
-        "cpu_model": model,
+        "cpu_model": _cpu_model(),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "kernel": platform.release(),
         "python": platform.python_version(),
         "kafka": kafka_version,
-        "java": (java.stderr or java.stdout).splitlines()[0] if (java.stderr or java.stdout) else "",
+        "java": await asyncio.to_thread(_java_version),
         "store": store,
         "infra": infra.how,
     }

@@ -4,6 +4,7 @@ and motor: ``send_and_wait`` per event, ``insert_one`` per document, a commit pe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -20,7 +21,8 @@ from bench.pipeline.work import (
 )
 from chassis.events import (
     CONTENT_TYPE,
-    DossierStatusChanged,     DossierSubmitted,
+    DossierStatusChanged,
+    DossierSubmitted,
     Topics,
     decode,
     encode,
@@ -58,18 +60,14 @@ async def run(contender: Contender) -> None:
             envelope, payload = decode(record.value)
             assert isinstance(payload, DossierSubmitted)
             dossier, event = open_dossier(envelope, payload, datetime.now(UTC))
-            try:
+            with contextlib.suppress(DuplicateKeyError):
                 await dossiers.insert_one(dossier)
-            except DuplicateKeyError:
-                pass
             headers = [
                 ("content-type", CONTENT_TYPE.encode()),
                 ("ce_type", event.type.encode()),
                 ("ce_id", event.id.encode()),
             ]
-            await producer.send_and_wait(
-                lifecycle, encode(event), key=record.key, headers=headers
-            )
+            await producer.send_and_wait(lifecycle, encode(event), key=record.key, headers=headers)
             await intake.commit()
 
     async def audit() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import os
 import secrets
 import signal
@@ -93,15 +94,20 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
 
-async def start_services(env: dict[str, str], logs: Path) -> dict[str, Service]:
+async def start_services(
+    env: dict[str, str], logs: Path, *, profile: bool = False
+) -> dict[str, Service]:
     services: dict[str, Service] = {}
     for name in SERVICES:
         port = _free_port()
         log = (logs / f"{name}.log").open("ab")
+        module = ["-m", f"{name}.main"]
+        if profile:
+            report = logs / f"profile-{name}.txt"
+            module = ["-m", "pyinstrument", "-r", "text", "-o", str(report), *module]
         process = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            f"{name}.main",
+            *module,
             env={**env, f"{name.upper()}_HTTP_PORT": str(port)},
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
@@ -164,7 +170,7 @@ class StageSamples:
             peak = max(
                 (
                     (c2 - c1) / (t2 - t1)
-                    for (t1, c1, _), (t2, c2, _) in zip(points, points[1:], strict=False)
+                    for (t1, c1, _), (t2, c2, _) in itertools.pairwise(points)
                     if t2 > t1
                 ),
                 default=0.0,
@@ -315,7 +321,13 @@ async def _count_notified(infra: Infra, database: str) -> int:
 
 
 async def run_pipeline(
-    infra: Infra, load: PipelineLoad, run: str, workdir: Path, progress: Progress
+    infra: Infra,
+    load: PipelineLoad,
+    run: str,
+    workdir: Path,
+    progress: Progress,
+    *,
+    profile: bool = False,
 ) -> dict[str, Any]:
     prefix = f"bench{run}-pipeline."
     databases = {name: f"bench{run}_{name}" for name in SERVICES}
@@ -342,7 +354,7 @@ async def run_pipeline(
     services: dict[str, Service] = {}
     try:
         progress.show("pipeline: starting the four services", force=True)
-        services = await start_services(env, workdir)
+        services = await start_services(env, workdir, profile=profile)
         result = await _measure(infra, load, run, services, databases, secret, sink, progress)
     finally:
         await stop_services(services)
@@ -388,9 +400,7 @@ async def _measure(
     async with httpx.AsyncClient(timeout=5) as client:
         await sample_stages(client)
         meter.start()
-        sender = asyncio.create_task(
-            _post_all(services["intake"].url, token, load, run, posted)
-        )
+        sender = asyncio.create_task(_post_all(services["intake"].url, token, load, run, posted))
         last_change = time.monotonic()
         previous = (-1, -1)
         while True:

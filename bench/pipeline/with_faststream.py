@@ -9,6 +9,7 @@ access log is moved to DEBUG so that no contender writes a log line per message.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -50,10 +51,8 @@ async def run(contender: Contender) -> None:
         envelope, payload = decode(body)
         assert isinstance(payload, DossierSubmitted)
         dossier, event = open_dossier(envelope, payload, datetime.now(UTC))
-        try:
+        with contextlib.suppress(DuplicateKeyError):
             await dossiers.insert_one(dossier)
-        except DuplicateKeyError:
-            pass
         await lifecycle.publish(
             encode_event(event),
             key=payload.dossier_id.encode(),

@@ -108,8 +108,13 @@ inputs_of() {
     podman image inspect --format '{{ index .Labels "hoso.inputs" }}' "$1" 2>/dev/null || true
 }
 
+# Digest of the files' names and contents, not their paths: a clone elsewhere (CI's) must
+# find the images it would build already there.
 digest() {
-    sha256sum "$@" | sha256sum | cut -d' ' -f1
+    local file
+    for file in "$@"; do
+        printf '%s %s\n' "${file##*/}" "$(sha256sum <"$file" | cut -d' ' -f1)"
+    done | sha256sum | cut -d' ' -f1
 }
 
 # Unmounts what debootstrap may have left mounted in a half-made root filesystem, so that
@@ -131,6 +136,7 @@ debian_mirror() {
         return
     fi
     local uri
+    # shellcheck disable=SC2016 # $(URI) is apt's placeholder, not the shell's
     uri="$(apt-get indextargets --format '$(URI)' 'Identifier: Packages' 2>/dev/null |
         grep -m1 "/dists/$SUITE/main/" | sed 's:/dists/.*::' || true)"
     echo "${uri:-http://deb.debian.org/debian}"
@@ -177,8 +183,11 @@ kafka_libs() {
         command -v mvn >/dev/null 2>&1 || die "Maven (mvn) is needed to fetch the Kafka jars"
         say "fetching the Kafka $KAFKA_VERSION jars (Maven)…"
         rm -rf "$libs.partial"
-        mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
-            -DoutputDirectory="$libs.partial" -DincludeScope=runtime >&2
+        if ! mvn -B -f "$pom" dependency:copy-dependencies \
+            -DoutputDirectory="$libs.partial" -DincludeScope=runtime >"$CACHE/maven.log" 2>&1; then
+            tail -n 30 "$CACHE/maven.log" >&2
+            die "Maven could not fetch the Kafka jars (log: $CACHE/maven.log)"
+        fi
         rm -rf "$libs"
         mv "$libs.partial" "$libs"
         printf '%s\n' "$want" >"$libs/.pom.sha256"
@@ -212,7 +221,9 @@ build() {
     say "building $image…"
     # --pull=never: nothing can be pulled here, and the bases are local.
     # --network=none: the build steps need no network.
-    podman build --quiet --pull=never --network=none --label "hoso.inputs=$want" \
+    # --layers=false: no intermediate images, which would dangle once the image is replaced.
+    podman build --quiet --pull=never --network=none --layers=false \
+        --label "hoso.inputs=$want" \
         "$@" -t "$image" "$context" >/dev/null
     if [[ -n $old && $old != "$(podman image inspect --format '{{ .Id }}' "$image")" ]]; then
         podman rmi "$old" >/dev/null 2>&1 || true
@@ -228,14 +239,16 @@ context_with() {
     cp -al "$@" "$context/" 2>/dev/null || cp -a "$@" "$context/"
 }
 
+# The inputs are judged by their sources (the pom, the Go module), so an up-to-date image
+# needs neither Maven nor Go.
 ensure_kafka() {
-    local libs want base_id
-    libs="$(kafka_libs)"
+    local want base_id
     base_id="$(podman image inspect --format '{{ .Id }}' "$BASE_IMAGE")"
-    want="$(printf '%s %s' "$(digest "$libs/.pom.sha256" "$HERE"/kafka/*)" "$base_id" |
+    want="$(printf '%s %s' "$(digest "$ROOT/deploy/kafka/pom.xml" "$HERE"/kafka/*)" "$base_id" |
         sha256sum | cut -d' ' -f1)"
     [[ $(inputs_of "$KAFKA_IMAGE") == "$want" ]] && return 0
-    local context="$CACHE/build/kafka"
+    local libs context="$CACHE/build/kafka"
+    libs="$(kafka_libs)"
     context_with "$context" "$HERE"/kafka/*
     mkdir "$context/libs"
     cp -al "$libs"/*.jar "$context/libs/" 2>/dev/null || cp -a "$libs"/*.jar "$context/libs/"
@@ -244,12 +257,12 @@ ensure_kafka() {
 }
 
 ensure_store() {
-    local binary want
+    local source="$ROOT/deploy/ferretdb" want
+    want="$(digest "$source/main.go" "$source/go.mod" "$source/go.sum" "$HERE"/ferretdb/*)"
+    [[ $(inputs_of "$STORE_IMAGE") == "$want" ]] && return 0
+    local binary context="$CACHE/build/ferretdb"
     binary="$(ferretdb_binary)"
     [[ -x $binary ]] || die "the FerretDB binary was not built"
-    want="$(digest "$binary" "$HERE"/ferretdb/*)"
-    [[ $(inputs_of "$STORE_IMAGE") == "$want" ]] && return 0
-    local context="$CACHE/build/ferretdb"
     context_with "$context" "$HERE"/ferretdb/* "$binary"
     build "$STORE_IMAGE" "$context" "$want"
     rm -rf "$context"
@@ -260,6 +273,7 @@ start_service
 ensure_base
 ensure_kafka
 ensure_store
+rmdir "$CACHE/build" 2>/dev/null || true
 say "ready in $((SECONDS - started)) s: $KAFKA_IMAGE, $STORE_IMAGE on unix://$SOCKET"
 
 cat <<EOF

@@ -1,6 +1,9 @@
 // Runs once when the MongoDB container initialises its data directory.
 // Each service gets a user limited to its own database; the audit service's role can
-// only insert into and find in the audit log: no update, no delete, no drop.
+// only insert into and find in the audit log: no update, no remove, no drop, no dropIndex,
+// no collMod. The collections are the ones services/audit/src/audit/adapters/store.py uses:
+// audit_entries (one document per entry) and checkpoints (one per signed checkpoint);
+// createIndex lets the service create its indexes at start-up, which cannot change data.
 const env = (name) => process.env[name];
 
 const auditDb = db.getSiblingDB("audit");

@@ -164,8 +164,13 @@ async def test_a_dossier_is_one_trace_across_the_four_services_and_kafka(
         if span.kind == "CONSUMER":
             _producer_of(span, by_id)
     # Every record of the dossier is keyed by the dossier, which is how an operator
-    # finds this trace in the UI.
+    # finds this trace in the UI: a tag query for the dossier id.
     assert {s.tags["messaging.kafka.message.key"] for s in kafka_spans} == {accepted["dossier_id"]}
+    async with httpx.AsyncClient(timeout=10) as client:
+        found = await zipkin_traces_tagged(
+            client, str(platform.zipkin), "messaging.kafka.message.key", accepted["dossier_id"]
+        )
+    assert [{span["traceId"] for span in trace} for trace in found] == [{trace_id}]
     # The spans of the Kafka hop are where the time between the services shows.
     submitted = [
         s
@@ -178,16 +183,22 @@ async def test_a_dossier_is_one_trace_across_the_four_services_and_kafka(
 
     # Notification and audit handle batches: each batch span lives in its own trace and
     # links to the per-record span in this one. Zipkin has no links; the spans file does.
-    linked_from_batches: dict[str, set[str]] = {}
-    for span in _spans_file(platform):
-        if span["trace_id"] != trace_id and span["kind"] == "CONSUMER":
-            for link in span["links"]:
-                if link["trace_id"] == trace_id:
-                    linked_from_batches.setdefault(span["service"], set()).add(link["span_id"])
-    for service in ("notification", "audit"):
-        record_spans = {s.span_id for s in spans if s.service == service and s.kind == "CONSUMER"}
-        assert record_spans, service
-        assert record_spans <= linked_from_batches.get(service, set()), service
+    record_spans = {
+        service: {s.span_id for s in spans if s.service == service and s.kind == "CONSUMER"}
+        for service in ("notification", "audit")
+    }
+    assert all(record_spans.values()), record_spans
+
+    async def batches_link_to_the_records() -> bool:
+        linked: dict[str, set[str]] = {}
+        for span in _spans_file(platform):
+            if span["trace_id"] != trace_id and span["kind"] == "CONSUMER":
+                for link in span["links"]:
+                    if link["trace_id"] == trace_id:
+                        linked.setdefault(span["service"], set()).add(link["span_id"])
+        return all(ids <= linked.get(service, set()) for service, ids in record_spans.items())
+
+    assert await eventually(batches_link_to_the_records, what="batch spans linking the records")
 
 
 async def test_an_officer_action_is_its_own_trace_linked_to_the_dossier(

@@ -37,7 +37,7 @@ STORE_PORT = 27017
 # engine runs (and found by hand if a session was killed before it removed them).
 LABEL = "hoso.containers-path"
 READY_TIMEOUT_S = 90.0
-SETUP_HINT = "build them with `bash deploy/containers/setup.sh` (see docs/testing.md)"
+SETUP_HINT = 'run `eval "$(bash deploy/containers/setup.sh)"` first (see docs/testing.md)'
 
 
 def kafka_image() -> str:
@@ -90,7 +90,13 @@ def engine_ready() -> bool:
 def start_containers() -> tuple[Infra, list[object]]:
     """Start the store and Kafka, wait until both answer on the host, return where."""
     _configure_testcontainers()
-    missing = missing_images()
+    try:
+        missing = missing_images()
+    except Exception as exc:
+        raise RuntimeError(
+            f"no container engine answers at DOCKER_HOST={os.environ.get('DOCKER_HOST', '')!r} "
+            f"({exc}); {SETUP_HINT}"
+        ) from exc
     if missing:
         # The engine would try to pull them, and no registry is reachable.
         raise RuntimeError(f"the container engine lacks {', '.join(missing)}: {SETUP_HINT}")
@@ -170,8 +176,7 @@ def _wait_until(what: str, container: DockerContainer, ready: Callable[[], bool]
             raise RuntimeError(f"the {what} container exited:\n{_logs(container)}")
         time.sleep(0.25)
     raise TimeoutError(
-        f"the {what} container did not answer within {READY_TIMEOUT_S:.0f} s:\n"
-        f"{_logs(container)}"
+        f"the {what} container did not answer within {READY_TIMEOUT_S:.0f} s:\n{_logs(container)}"
     )
 
 

@@ -28,7 +28,8 @@ class Infra:
 
 def load_launcher() -> ModuleType:
     spec = importlib.util.spec_from_file_location("hoso_local", ROOT / "deploy" / "local.py")
-    assert spec and spec.loader
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["hoso_local"] = module
     spec.loader.exec_module(module)

@@ -156,8 +156,10 @@ async def test_retry_after_a_refused_publish_sends_the_same_event(
         assert [e["id"] for e in events] == [pending["event"]["id"]]
         assert events[0]["subject"] == pending["_id"]
 
-        acceptance = await mongo[database]["acceptances"].find_one({"_id": pending["_id"]})
-        assert acceptance is not None
+        async def acceptance() -> dict[str, Any] | None:
+            return await mongo[database]["acceptances"].find_one({"_id": pending["_id"]})
+
+        await eventually(acceptance, timeout_s=20, what="the acceptance")
     finally:
         await admin.close()
         mongo.close()

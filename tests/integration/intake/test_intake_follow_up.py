@@ -3,6 +3,7 @@ the projection of processing's events, supplements and withdrawals, rate limits.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,10 +20,14 @@ from tests.support.waiting import eventually
 pytestmark = pytest.mark.integration
 
 
+_ADDRESSES = itertools.count(secrets.randbelow(1 << 15))
+
+
 def from_ip() -> dict[str, str]:
-    """Each test looks up from its own address (the proxy's X-Forwarded-For), so the
-    per-IP limit of one test does not spill into another."""
-    return {"X-Forwarded-For": f"198.51.100.{secrets.randbelow(250) + 1}"}
+    """A client address of its own (as the proxy's X-Forwarded-For), so the per-IP limit
+    of one look-up does not spill into another."""
+    n = next(_ADDRESSES)
+    return {"X-Forwarded-For": f"198.18.{n // 250 % 250}.{n % 250 + 1}"}
 
 
 async def submit(client: httpx.AsyncClient, intake: Intake) -> dict[str, Any]:
@@ -202,7 +207,7 @@ async def test_projection_supplement_and_withdrawal(intake_service: Intake) -> N
 
 async def test_follow_up_is_rate_limited_per_ip(intake_service: Intake) -> None:
     ip = from_ip()
-    other_ip = {"X-Forwarded-For": "203.0.113.7"}
+    other_ip = from_ip()
     async with httpx.AsyncClient(base_url=intake_service.url, timeout=15) as client:
         code = new_receipt_code("MT", date.today())
         answers = [

@@ -366,15 +366,19 @@ async def test_a_gateway_down_for_good_fails_visibly_while_other_dossiers_flow(
 ) -> None:
     refusing_id, refusing_receipt = new_dossier()
     hanging_id, hanging_receipt = new_dossier()
-    refusing, hanging = _contact("vi"), _contact("en")
+    unknown_id, unknown_receipt = new_dossier()
+    refusing, hanging, unknown = _contact("vi"), _contact("en"), _contact("vi")
     gateway.always(_e164(refusing.phone), 503)
     gateway.always(_e164(hanging.phone), HANG)
+    # A refusal that will not change (the number is not a subscriber): no retries.
+    gateway.always(_e164(unknown.phone), 400)
     poison_id, poison_receipt = new_dossier()
     others = [(new_dossier(), _contact("vi")) for _ in range(4)]
     await _publish(
         lifecycle_publisher,
         status_changed(refusing_id, refusing_receipt, "approved", refusing),
         status_changed(hanging_id, hanging_receipt, "approved", hanging),
+        status_changed(unknown_id, unknown_receipt, "approved", unknown),
         status_changed(poison_id, poison_receipt, "teleported", _contact()),
         *(overdue(dossier_id, receipt, to) for (dossier_id, receipt), to in others),
     )
@@ -385,16 +389,20 @@ async def test_a_gateway_down_for_good_fails_visibly_while_other_dossiers_flow(
                 return seen.payload
         return None
 
-    async def both_failed() -> bool:
-        return failed_sms(refusing_id) is not None and failed_sms(hanging_id) is not None
+    async def all_failed() -> bool:
+        return all(failed_sms(d) is not None for d in (refusing_id, hanging_id, unknown_id))
 
-    await eventually(both_failed, timeout_s=40, what="notification.failed for both numbers")
+    await eventually(all_failed, timeout_s=40, what="notification.failed for each number")
 
-    for dossier_id, error in ((refusing_id, "HTTP 503"), (hanging_id, "no answer within")):
+    for dossier_id, error, attempts in (
+        (refusing_id, "HTTP 503", MAX_ATTEMPTS),
+        (hanging_id, "no answer within", MAX_ATTEMPTS),
+        (unknown_id, "HTTP 400", 1),
+    ):
         failure = failed_sms(dossier_id)
         assert failure is not None
         assert failure.channel == "sms"
-        assert failure.attempts == MAX_ATTEMPTS
+        assert failure.attempts == attempts
         assert error in failure.error
         # Email and inbox of the same dossier were not held back by the SMS.
         assert {s.payload.channel for s in outcomes.outcomes(dossier_id)} == {  # type: ignore[attr-defined]

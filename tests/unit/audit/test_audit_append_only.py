@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import audit
+from audit.adapters.store import CHECKPOINTS, ENTRIES
 
 PACKAGE = Path(audit.__file__).parent
 # Every pymongo/motor method that rewrites or removes documents, indexes or collections.
@@ -42,3 +43,15 @@ def test_the_pattern_catches_what_it_is_meant_to() -> None:
     ):
         assert WRITES_BESIDES_INSERT.search(call), call
     assert not WRITES_BESIDES_INSERT.search("await entries.insert_many(docs, ordered=True)")
+
+
+def test_the_database_role_grants_only_insert_and_find_on_the_collections_used() -> None:
+    script = (Path(__file__).resolve().parents[3] / "deploy/mongo-init/01-users.js").read_text()
+    privileges = re.findall(
+        r'collection: "([^"]*)" \}, actions: \[([^\]]*)\]', script.split("createUser")[0]
+    )
+    granted = {name: set(re.findall(r'"(\w+)"', actions)) for name, actions in privileges}
+    assert set(granted) - {""} == {ENTRIES, CHECKPOINTS}
+    for name in (ENTRIES, CHECKPOINTS):
+        assert granted[name] == {"insert", "find", "createIndex", "listIndexes"}, name
+    assert granted.get("", set()) <= {"listCollections"}

@@ -9,8 +9,8 @@ on a Sunday and is taken on Monday 27/4; National Day 2026 is Tuesday 1 and Wedn
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime, timedelta
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
@@ -223,12 +223,11 @@ class TestDueDate:
             due_date(vn(2025, 3, 10), 1, paused_working_days=-1)
 
 
-def test_a_million_lookups_are_fast() -> None:
+def test_holidays_are_looked_up_once_per_year() -> None:
+    """Speed is measured in bench/; here only that lookups are cached per year."""
     cal = WorkingCalendar()
-    days = [date(2020, 1, 1) + timedelta(days=i % 3650) for i in range(1_000_000)]
-    cal.is_working_day(days[0])
-    started = time.perf_counter()
+    days = [date(2020, 1, 1) + timedelta(days=i) for i in range(3650)]
     working = sum(1 for day in days if cal.is_working_day(day))
-    elapsed = time.perf_counter() - started
     assert 0.6 < working / len(days) < 0.75
-    assert elapsed < 5.0
+    with patch("holidays.country_holidays", side_effect=AssertionError("not cached")):
+        assert sum(1 for day in days if cal.is_working_day(day)) == working

@@ -35,7 +35,6 @@ from notification.domain.messages import TemplateCatalogue
 from notification.domain.policy import Channel, delivery_key
 from notification.main import build_senders
 from notification.settings import NotificationSettings
-from notification.webhook_verify import ReplayGuard, verify_delivery
 
 SECRET = "portal-secret-for-tests"
 PEPPER = "pepper-for-tests"
@@ -200,57 +199,6 @@ def test_email_carries_a_stable_message_id_and_both_parts() -> None:
     assert message["To"] == "an@example.vn"
     assert message.get_body(preferencelist=("plain",)) is not None
     assert message.get_body(preferencelist=("html",)) is not None
-
-
-async def test_webhook_is_signed_with_every_secret_and_verifies() -> None:
-    from notification.adapters.webhook import PortalWebhook
-
-    captured: list[httpx.Request] = []
-
-    def portal(request: httpx.Request) -> httpx.Response:
-        captured.append(request)
-        return httpx.Response(200)
-
-    config = settings(webhook_secrets=["new-secret", "old-secret"])
-    async with httpx.AsyncClient(transport=httpx.MockTransport(portal)) as client:
-        sender = PortalWebhook(config, client, clock=lambda: 1_742_436_900)
-        document = next(
-            p.document
-            for p in handlers(config).plan(consumed(), NOW)
-            if p.document["channel"] == "webhook"
-        )
-        await sender.send(
-            Outgoing(
-                document["_id"], document["address"], document["language"], document["content"]
-            )
-        )
-    (request,) = captured
-    for secret in (b"new-secret", b"old-secret"):
-        delivered = verify_delivery(
-            request.content, dict(request.headers), secret, ReplayGuard(), now=1_742_436_900
-        )
-        assert delivered == document["_id"]
-
-
-@pytest.mark.parametrize(
-    ("status", "transient"), [(503, True), (429, True), (400, False), (404, False)]
-)
-async def test_gateway_answers_are_classified(status: int, transient: bool) -> None:
-    from notification.adapters.channels import DeliveryFailure
-    from notification.adapters.sms import SmsGateway
-
-    def gateway(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(status, headers={"Retry-After": "7"})
-
-    config = settings(sms_gateway_token="t0ken")
-    async with httpx.AsyncClient(transport=httpx.MockTransport(gateway)) as client:
-        with pytest.raises(DeliveryFailure) as failure:
-            await SmsGateway(config, client).send(
-                Outgoing("d" * 64, "+84912345678", "vi", {"text": "Ho so"})
-            )
-    assert failure.value.transient is transient
-    assert failure.value.retry_after_s == 7
-    assert "+84912345678" not in failure.value.detail
 
 
 def test_webhook_without_a_secret_is_refused_at_start() -> None:

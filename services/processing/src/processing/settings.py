@@ -10,7 +10,9 @@ class ProcessingSettings(ServiceSettings):
     service_name: str = "processing"
     http_port: int = 8002
     mongodb_database: str = "processing"
-    outbox_poll_interval_s: float = Field(default=0.2, gt=0)
+    # Every write wakes the relay at once; the poll only catches events left by a crash
+    # or written by another replica, so it can be slow and spare the store.
+    outbox_poll_interval_s: float = Field(default=2.0, gt=0)
 
     # How often the deadline scan looks for overdue dossiers and owed apology slips.
     deadline_scan_interval_s: float = Field(default=300.0, gt=0)

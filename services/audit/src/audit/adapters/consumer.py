@@ -16,6 +16,7 @@ batch would end up on the dead-letter topic, i.e. missing from the audit log.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -56,6 +57,23 @@ def _trace_id(event: ConsumedEvent) -> str | None:
     return None
 
 
+def _occurred(event: ConsumedEvent) -> datetime:
+    moment = event.envelope.time
+    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)
+
+
+def in_time_order(batch: list[ConsumedEvent]) -> list[ConsumedEvent]:
+    """The batch as one sequence: each partition's events keep their order, partitions are
+    merged by when the events happened. A fetch spanning topics (a submission and the status
+    change it caused) then lands in the log in the order things happened."""
+    partitions: dict[tuple[str, int], list[ConsumedEvent]] = {}
+    for event in batch:
+        partitions.setdefault((event.record.topic, event.record.partition), []).append(event)
+    if len(partitions) < 2:
+        return batch
+    return list(heapq.merge(*partitions.values(), key=_occurred))
+
+
 class AuditRecorder:
     def __init__(
         self,
@@ -82,6 +100,7 @@ class AuditRecorder:
 
     async def record(self, batch: list[ConsumedEvent]) -> None:
         recorded_at = self._clock()
+        batch = in_time_order(batch)
         drafts = [
             draft_entry(
                 event.envelope,

@@ -1,6 +1,5 @@
 """The auditors' API: read, export, prove and verify the audit log. Read-only throughout."""
 
-
 import csv
 import io
 import json
@@ -205,6 +204,8 @@ def build_router(api: AuditApi) -> APIRouter:
     store = api.store
     cipher = api.cipher
     router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=PROBLEM_RESPONSES)
+    # Listed first in each route's dependencies, so a caller without a token learns nothing,
+    # not even which parameters are accepted; FastAPI runs it once per request.
     auditor = require_roles(settings, Role.AUDITOR)
 
     # ------------------------------------------------------------------ shared parameters
@@ -255,7 +256,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/dossiers/{dossier_id}",
         summary="A dossier's full audit trail, oldest first",
         response_model=DossierTrail,
-        dependencies=[Depends(_strict_query("after_seq", "limit"))],
+        dependencies=[Depends(auditor), Depends(_strict_query("after_seq", "limit"))],
     )
     async def dossier_trail(
         dossier_id: Annotated[str, Path(pattern=DOSSIER_ID_PATTERN)],
@@ -274,7 +275,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/entries",
         summary="Entries matching filters, in log order, one page at a time",
         response_model=EntryPage,
-        dependencies=[Depends(_strict_query(*filters, "after_seq", "limit"))],
+        dependencies=[Depends(auditor), Depends(_strict_query(*filters, "after_seq", "limit"))],
     )
     async def entries(
         where: EntryFilter = Depends(entry_filter),
@@ -303,7 +304,10 @@ def build_router(api: AuditApi) -> APIRouter:
         "query API shows (plaintext only with the audit:pii clearance); it cannot be verified.",
         response_class=StreamingResponse,
         responses={200: {"content": {NDJSON: {}}}},
-        dependencies=[Depends(_strict_query(*filters, "after_seq", "to_seq", "view"))],
+        dependencies=[
+            Depends(auditor),
+            Depends(_strict_query(*filters, "after_seq", "to_seq", "view")),
+        ],
     )
     async def export_ndjson(
         where: EntryFilter = Depends(entry_filter),
@@ -330,7 +334,7 @@ def build_router(api: AuditApi) -> APIRouter:
         summary="Export entries as CSV, streamed (as the query API shows them)",
         response_class=StreamingResponse,
         responses={200: {"content": {"text/csv": {}}}},
-        dependencies=[Depends(_strict_query(*filters, "after_seq", "to_seq"))],
+        dependencies=[Depends(auditor), Depends(_strict_query(*filters, "after_seq", "to_seq"))],
     )
     async def export_csv(
         where: EntryFilter = Depends(entry_filter),
@@ -364,7 +368,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/checkpoints",
         summary="Signed checkpoints by tree size",
         response_model=CheckpointPage,
-        dependencies=[Depends(_strict_query("after_size", "limit"))],
+        dependencies=[Depends(auditor), Depends(_strict_query("after_size", "limit"))],
     )
     async def checkpoints(
         after_size: Annotated[int, Query(ge=0, le=MAX_SAFE_INTEGER)] = 0,
@@ -384,7 +388,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/checkpoints/latest",
         summary="The newest signed checkpoint",
         response_model=CheckpointOut,
-        dependencies=[Depends(_strict_query())],
+        dependencies=[Depends(auditor), Depends(_strict_query())],
     )
     async def latest_checkpoint(principal: Principal = Depends(auditor)) -> CheckpointOut:
         stored = await store.latest_checkpoint()
@@ -397,7 +401,7 @@ def build_router(api: AuditApi) -> APIRouter:
         summary="Export every checkpoint as NDJSON, to keep outside the system",
         response_class=StreamingResponse,
         responses={200: {"content": {NDJSON: {}}}},
-        dependencies=[Depends(_strict_query())],
+        dependencies=[Depends(auditor), Depends(_strict_query())],
     )
     async def export_checkpoints(principal: Principal = Depends(auditor)) -> StreamingResponse:
         async def lines() -> AsyncIterator[str]:
@@ -416,7 +420,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/proofs/inclusion",
         summary="Prove that an entry is in the tree a checkpoint signed",
         response_model=InclusionProofOut,
-        dependencies=[Depends(_strict_query("seq", "tree_size"))],
+        dependencies=[Depends(auditor), Depends(_strict_query("seq", "tree_size"))],
     )
     async def inclusion_proof(
         seq: Annotated[int, Query(ge=1, le=MAX_SAFE_INTEGER)],
@@ -452,7 +456,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/proofs/consistency",
         summary="Prove that a later checkpoint extends an earlier one",
         response_model=ConsistencyProofOut,
-        dependencies=[Depends(_strict_query("first", "second"))],
+        dependencies=[Depends(auditor), Depends(_strict_query("first", "second"))],
     )
     async def consistency_proof(
         first: Annotated[int, Query(ge=1, le=MAX_SAFE_INTEGER)],
@@ -486,7 +490,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/verify",
         summary="Recompute chain and tree over a range; report the first entry that differs",
         response_model=VerificationOut,
-        dependencies=[Depends(_strict_query("from_seq", "to_seq"))],
+        dependencies=[Depends(auditor), Depends(_strict_query("from_seq", "to_seq"))],
     )
     async def verify_get(
         from_seq: Annotated[int, Query(ge=1, le=MAX_SAFE_INTEGER)] = 1,
@@ -500,7 +504,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/verify",
         summary="Recompute chain and tree over a range; report the first entry that differs",
         response_model=VerificationOut,
-        dependencies=[Depends(_strict_query())],
+        dependencies=[Depends(auditor), Depends(_strict_query())],
     )
     async def verify_post(
         body: VerifyRequest, principal: Principal = Depends(auditor)

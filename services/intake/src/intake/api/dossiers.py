@@ -306,12 +306,12 @@ class Submissions:
         dossier_id = existing["_id"]
         now = datetime.now(UTC)
         try:
-            if await ctx.store.is_accepted(dossier_id):
+            if await ctx.is_accepted(dossier_id):
                 return self._accepted(existing["response"], replayed=True)
             claimed = await ctx.store.claim(
                 dossier_id, now, now + timedelta(seconds=ctx.settings.publish_lease_s)
             )
-            if claimed is None and await ctx.store.is_accepted(dossier_id):
+            if claimed is None and await ctx.is_accepted(dossier_id):
                 return self._accepted(existing["response"], replayed=True)
         except PyMongoError as exc:
             ctx.store_failed(exc)
@@ -343,12 +343,7 @@ class Submissions:
             with contextlib.suppress(PyMongoError):
                 await ctx.store.release(dossier_id, datetime.now(UTC))
             raise ctx.unavailable("the message broker did not acknowledge the dossier") from exc
-        try:
-            await ctx.store.mark_accepted(dossier_id, datetime.now(UTC))
-        except PyMongoError:
-            # The event is out and acknowledged: the dossier is accepted. A retry would
-            # find it pending and publish the same event id again, which is deduplicated.
-            log.warning("dossier %s published but not marked accepted", dossier_id)
+        ctx.record_acceptance(dossier_id)
         return self._accepted(response, replayed=replayed)
 
     def _accepted(self, response: dict[str, Any], *, replayed: bool) -> JSONResponse:

@@ -122,7 +122,7 @@ class FollowUp:
         try:
             status = await ctx.store.status(submission["_id"])
             # A submission the broker never acknowledged was never answered with a receipt.
-            if status is None and not await ctx.store.is_accepted(submission["_id"]):
+            if status is None and not await ctx.is_accepted(submission["_id"]):
                 raise _not_found()
         except PyMongoError as exc:
             ctx.store_failed(exc)

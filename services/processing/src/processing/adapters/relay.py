@@ -26,9 +26,11 @@ class OutboxRelay:
 
     async def run(self) -> None:
         while True:
+            # Cleared before reading, so a write that lands while this pass runs wakes
+            # the next one instead of waiting for the poll.
+            self._wake.clear()
             published = await self.relay_once()
             if published == 0:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._interval_s)
 

@@ -45,6 +45,9 @@ _OUTBOX_ATTEMPTS = 5
 
 _RUNNING = sorted(s.value for s in RUNNING_STATUSES)
 
+# The scan needs the dossier, not what it carries along.
+_SCAN_PROJECTION = {"outbox": 0, "notes": 0, "form": 0, "applied_events": 0, "history": 0}
+
 # What the queue shows of each dossier; the form, history and outbox stay behind.
 _QUEUE_FIELDS = {
     "receipt_code": 1,
@@ -333,7 +336,7 @@ class DossierStore:
                 "due_date": {"$lt": today.isoformat()},
                 "overdue_at": None,
             },
-            {"outbox": 0, "notes": 0, "form": 0},
+            _SCAN_PROJECTION,
             limit=limit,
         )
         return [Dossier.model_validate(document) async for document in cursor]
@@ -345,7 +348,7 @@ class DossierStore:
                 "due_date": {"$lte": due_up_to.isoformat()},
                 "apology": None,
             },
-            {"outbox": 0, "notes": 0, "form": 0},
+            _SCAN_PROJECTION,
             limit=limit,
         )
         return [Dossier.model_validate(document) async for document in cursor]

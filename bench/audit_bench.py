@@ -1,0 +1,379 @@
+"""The audit log on the real store: append throughput, verification speed, trail latency.
+
+    uv run python -m bench.audit_bench [--entries 100000] [--append 20000] [--queries 20]
+
+Uses the store named by ``MONGODB_URI`` (else the local launcher starts it) with a database of
+its own, dropped afterwards. Measures, with the service's own code:
+
+* append: realistic events (submissions with an applicant, status changes) through
+  ``AuditRecorder.record`` in consumer-sized batches, from an empty log, and again once the
+  log holds ``--entries`` entries (the per-batch duplicate look-up depends on the store's
+  index use);
+* checkpoint: one ``Checkpointer`` round over the whole log (chain re-check + Merkle tree);
+* verification: ``LogVerifier.verify`` from seq 1, the path of ``GET /v1/audit/verify`` and
+  ``audit.cli verify-store``, and ``verify_log`` over the same entries already in memory
+  (hashing alone, no store);
+* trail latency: ``GET /v1/audit/dossiers/{id}`` of the real app (in process, over ASGI) for
+  random dossiers of the full log.
+
+The log is filled beyond the first append phase with entries sealed by the same code and
+inserted through ``AuditStore.insert_entries`` (setup, not measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import ConsumerRecord
+from cryptography.fernet import Fernet
+from motor.motor_asyncio import AsyncIOMotorClient
+
+from audit.adapters.checkpointer import Checkpointer
+from audit.adapters.consumer import AuditRecorder
+from audit.adapters.store import AuditStore
+from audit.adapters.verifier import LogVerifier
+from audit.domain.checkpoint import generate_private_key, private_key_to_base64
+from audit.domain.personal_data import PersonalDataCipher
+from audit.domain.recording import ChainHead, draft_entry, seal_run
+from audit.domain.verification import verify_log
+from audit.main import build_app
+from audit.settings import AuditSettings
+from chassis.auth import mint_token
+from chassis.events import (
+    Applicant,
+    ApplicantType,
+    Channel,
+    DossierKind,
+    DossierStatusChanged,
+    DossierSubmitted,
+    Envelope,
+    FieldChange,
+    Recipient,
+    decode,
+    encode,
+    make_event,
+)
+from chassis.kafka import ConsumedEvent
+
+ROOT = Path(__file__).resolve().parents[1]
+STATUSES = ("submitted", "received", "in_review", "supplement_requested", "approved", "returned")
+
+
+def _store_uri() -> str:
+    uri = os.environ.get("MONGODB_URI")
+    if uri:
+        return uri
+    spec = importlib.util.spec_from_file_location("hoso_local", ROOT / "deploy" / "local.py")
+    if spec is None or spec.loader is None:
+        raise RuntimeError("deploy/local.py cannot be loaded")
+    launcher = importlib.util.module_from_spec(spec)
+    sys.modules["hoso_local"] = launcher
+    spec.loader.exec_module(launcher)
+    return str(launcher.ensure_up(["store"])["mongodb"])
+
+
+class Progress:
+    """One progress line on stderr, rewritten in place."""
+
+    def __init__(self, what: str, total: int) -> None:
+        self._what, self._total, self._last = what, total, 0.0
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self._last >= 0.5 or done >= self._total:
+            self._last = now
+            print(f"\r  {self._what}: {done:,}/{self._total:,}   ", end="", file=sys.stderr)
+            if done >= self._total:
+                print(file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- synthetic events
+
+
+def _dossier_events(dossier_id: str, steps: int) -> list[Envelope]:
+    now = datetime.now(UTC)
+    events = [
+        make_event(
+            DossierSubmitted(
+                dossier_id=dossier_id,
+                receipt_code=dossier_id[:8].upper(),
+                procedure_code="MT-01",
+                agency="STNMT",
+                kind=DossierKind.PROCEDURE,
+                channel=Channel.ONLINE,
+                submitted_at=now,
+                due_date=date(2030, 1, 15),
+                applicant=Applicant(
+                    type=ApplicantType.PERSON,
+                    name="Nguyễn Văn An",
+                    id_number=f"0792{random.randrange(10**8):08d}",
+                    email="an.nguyen@example.vn",
+                    phone="0912345678",
+                    address="12 Lê Lợi, Phường Bến Nghé, Quận 1",
+                ),
+                form={"thua_dat": "số 12, tờ bản đồ 3", "dien_tich_m2": 152.5},
+            ),
+            source="/hoso/intake",
+            actor="portal:portal-client-1",
+        )
+    ]
+    for step in range(1, steps):
+        old, new = STATUSES[(step - 1) % len(STATUSES)], STATUSES[step % len(STATUSES)]
+        events.append(
+            make_event(
+                DossierStatusChanged(
+                    dossier_id=dossier_id,
+                    receipt_code=dossier_id[:8].upper(),
+                    procedure_code="MT-01",
+                    procedure_name_vi="Cấp giấy phép môi trường",
+                    procedure_name_en="Environmental licence",
+                    agency="STNMT",
+                    agency_name_vi="Sở Tài nguyên và Môi trường",
+                    agency_name_en="Department of Natural Resources and Environment",
+                    old_status=old,
+                    new_status=new,
+                    action="advance",
+                    occurred_at=now,
+                    version=step + 1,
+                    recipient=Recipient(
+                        display_name="Nguyễn Văn An",
+                        email="an.nguyen@example.vn",
+                        phone="0912345678",
+                    ),
+                    changes=[FieldChange(field="assignee", old=None, new=f"cb-{step:02d}")],
+                ),
+                source="/hoso/processing",
+                actor=f"officer:cb-{random.randrange(40):02d}",
+            )
+        )
+    return events
+
+
+def synthetic_events(count: int) -> tuple[list[Envelope], list[str]]:
+    """``count`` events of dossiers with 4 to 12 events each, interleaved like real traffic."""
+    per_dossier: list[list[Envelope]] = []
+    dossiers: list[str] = []
+    made = 0
+    while made < count:
+        dossier_id = str(uuid.uuid4())
+        steps = min(random.randint(4, 12), count - made)
+        per_dossier.append(_dossier_events(dossier_id, steps))
+        dossiers.append(dossier_id)
+        made += steps
+    events: list[Envelope] = []
+    open_lists = [list(reversed(e)) for e in per_dossier]
+    while open_lists:
+        window = open_lists[:50]
+        for pending in window:
+            events.append(pending.pop())
+        open_lists = [p for p in open_lists if p]
+    return events, dossiers
+
+
+def consumed(envelope: Envelope) -> ConsumedEvent:
+    value = encode(envelope)
+    record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
+        topic="dossier.lifecycle",
+        partition=0,
+        offset=0,
+        timestamp=0,
+        timestamp_type=0,
+        key=None,
+        value=value,
+        checksum=None,
+        serialized_key_size=0,
+        serialized_value_size=len(value),
+        headers=[],
+    )
+    decoded, payload = decode(value)
+    return ConsumedEvent(decoded, payload, record)
+
+
+# --------------------------------------------------------------------------- phases
+
+
+async def timed_append(
+    recorder: AuditRecorder, events: Sequence[Envelope], batch: int, what: str
+) -> float:
+    """Entries per second appended through the recorder, in batches of ``batch``."""
+    batches = [[consumed(e) for e in events[i : i + batch]] for i in range(0, len(events), batch)]
+    progress = Progress(what, len(events))
+    started = time.perf_counter()
+    done = 0
+    for items in batches:
+        await recorder.record(items)
+        done += len(items)
+        progress.update(done)
+    return len(events) / (time.perf_counter() - started)
+
+
+async def fill(
+    store: AuditStore, cipher: PersonalDataCipher, events: Sequence[Envelope], chunk: int
+) -> None:
+    progress = Progress("filling the log (setup)", len(events))
+    now = datetime.now(UTC)
+    head = await store.head()
+    for start in range(0, len(events), chunk):
+        part = events[start : start + chunk]
+        drafts = [draft_entry(e, trace_id=None, recorded_at=now, cipher=cipher) for e in part]
+        sealed = seal_run(drafts, head)
+        await store.insert_entries(sealed)
+        head = ChainHead(sealed[-1].seq, sealed[-1].entry_hash)
+        progress.update(start + len(part))
+
+
+async def trail_latencies(
+    settings: AuditSettings, secret: str, dossiers: Sequence[str], queries: int
+) -> list[float]:
+    app = build_app(settings)
+    token = mint_token(secret, "bench-auditor", ["auditor"])
+    headers = {"Authorization": f"Bearer {token}"}
+    latencies: list[float] = []
+    progress = Progress("dossier trail queries", queries)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://audit") as client:
+        for n in range(queries):
+            dossier = random.choice(dossiers)
+            started = time.perf_counter()
+            response = await client.get(f"/v1/audit/dossiers/{dossier}", headers=headers)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200 or not response.json()["entries"]:
+                raise RuntimeError(f"trail query failed: {response.status_code} {response.text}")
+            progress.update(n + 1)
+    return latencies
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+async def run(args: argparse.Namespace) -> list[tuple[str, str]]:
+    uri = _store_uri()
+    database = f"bench_audit_{uuid.uuid4().hex[:8]}"
+    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(uri, tz_aware=True)
+    info = await client.admin.command("buildInfo")
+    engine = "FerretDB" if "ferretdbVersion" in info else "MongoDB"
+    rows: list[tuple[str, str]] = [
+        ("store", f"{engine} (MongoDB wire {info.get('version', '?')})"),
+    ]
+    store = AuditStore(client[database])
+    cipher = PersonalDataCipher([Fernet.generate_key()])
+    try:
+        await store.create_indexes()
+        print(f"making {args.entries:,} synthetic events …", file=sys.stderr)
+        events, dossiers = synthetic_events(args.entries + 2 * args.batch)
+        head, tail = events[: args.entries], events[args.entries :]
+        first = min(args.append, args.entries)
+
+        rate = await timed_append(
+            AuditRecorder(store, cipher), head[:first], args.batch, "append from an empty log"
+        )
+        rows.append((f"append via AuditRecorder, log 0 → {first:,}", f"{rate:,.0f} entries/s"))
+
+        await fill(store, cipher, head[first:], chunk=5000)
+        rate = await timed_append(
+            AuditRecorder(store, cipher), tail, args.batch, f"append at {args.entries:,}"
+        )
+        total = args.entries + len(tail)
+        rows.append(
+            (f"append via AuditRecorder, log at {args.entries:,}", f"{rate:,.0f} entries/s")
+        )
+
+        key = generate_private_key()
+        started = time.perf_counter()
+        checkpoint = await Checkpointer(store, key, log_id="bench", interval_s=60).sign_if_grown()
+        elapsed = time.perf_counter() - started
+        assert checkpoint is not None
+        assert checkpoint.tree_size == total
+        rows.append(
+            (f"checkpoint round over {total:,} entries", f"{total / elapsed:,.0f} entries/s")
+        )
+
+        print("  verifying from the store …", file=sys.stderr)
+        started = time.perf_counter()
+        result = await LogVerifier(store, key.public_key()).verify()
+        elapsed = time.perf_counter() - started
+        if not result.report.ok or result.report.entries_checked != total:
+            raise RuntimeError(f"verification failed: {result.report}")
+        rows.append(
+            (f"verify from the store, {total:,} entries", f"{total / elapsed:,.0f} entries/s")
+        )
+
+        entries = await asyncio.to_thread(
+            lambda: list(store.log_entries(after_position=0, batch=5000))
+        )
+        started = time.perf_counter()
+        report = verify_log(entries, [checkpoint], key.public_key())
+        elapsed = time.perf_counter() - started
+        assert report.ok
+        assert report.checkpoints_checked == 1
+        rows.append(
+            (f"verify in memory (hashing only), {total:,}", f"{total / elapsed:,.0f} entries/s")
+        )
+
+        secret = "bench-" + uuid.uuid4().hex
+        settings = AuditSettings(
+            mongodb_uri=uri,
+            mongodb_database=database,
+            jwt_secret=secret,
+            signing_key=private_key_to_base64(key),
+            log_level="WARNING",
+        )
+        latencies = await trail_latencies(settings, secret, dossiers, args.queries)
+        rows.append(
+            (
+                f"dossier trail GET at {total:,} entries",
+                f"p50 {percentile(latencies, 0.5) * 1000:,.1f} ms, "
+                f"p99 {percentile(latencies, 0.99) * 1000:,.1f} ms "
+                f"(mean {statistics.fmean(latencies) * 1000:,.1f} ms, {args.queries} queries)",
+            )
+        )
+    finally:
+        await client.drop_database(database)
+        client.close()
+    return rows
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not positive")
+    return value
+
+
+def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.audit_bench", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--entries", type=_positive, default=100_000, help="log size")
+    parser.add_argument(
+        "--append", type=_positive, default=5_000, help="entries appended from an empty log"
+    )
+    parser.add_argument("--batch", type=_positive, default=500, help="events per consumed batch")
+    parser.add_argument("--queries", type=_positive, default=20, help="dossier trail queries")
+    parser.add_argument("--seed", type=int, default=6, help="random seed of the synthetic log")
+    args = parser.parse_args(argv)
+    random.seed(args.seed)
+    rows = asyncio.run(run(args))
+    width = max(len(label) for label, _ in rows)
+    out("Audit log benchmark")
+    for label, value in rows:
+        out(f"  {label.ljust(width)}  {value}")
+
+
+if __name__ == "__main__":
+    main()
