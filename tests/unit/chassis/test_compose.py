@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from audit.settings import AuditSettings
+from chassis.settings import SHARED_FIELDS, ServiceSettings
 from intake.settings import IntakeSettings
 from notification.settings import NotificationSettings
 from processing.settings import ProcessingSettings
-
-from chassis.settings import SHARED_FIELDS, ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 SETTINGS: dict[str, type[ServiceSettings]] = {
