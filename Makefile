@@ -1,7 +1,6 @@
 # The two commands a newcomer needs: `make run` (the whole system) and `make test`.
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
-LOCAL := uv run --frozen python deploy/local.py
 
 .PHONY: run stop reset status test test-fast test-containers lint bench chaos screenshot tools
 
@@ -25,15 +24,16 @@ status: tools  ## the operators' table of the live system
 screenshot: tools  ## a dossier's trace in the Zipkin UI, to docs/img/trace.png (after `make run`)
 	@$(UV) run --frozen python deploy/screenshot.py
 
-test: tools  ## everything: lint, unit, integration and end-to-end tests on real servers
+test: tools  ## everything: lint, unit, integration, end-to-end, chaos, fuzzing, permissions; then the containers path
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen python deploy/local.py up kafka store zipkin
 	@$(UV) run --frozen pytest
+	@$(MAKE) --no-print-directory test-containers
 
 test-containers: tools  ## end-to-end tests on Kafka and the store in podman containers (root)
 	@exports="$$(bash deploy/containers/setup.sh)" && eval "$$exports" && \
-		HOSO_TEST_INFRA=containers $(UV) run --frozen pytest tests/e2e tests/integration/infra -q
+		HOSO_TEST_INFRA=containers $(UV) run --frozen pytest tests/integration/infra tests/e2e/test_pipeline.py
 
 test-fast: tools  ## pure domain tests only, no servers
 	@$(UV) run --frozen pytest tests/unit

@@ -1,6 +1,6 @@
 """The processing + audit core done by each contender on the same broker and store.
 
-For each contender, with topics and a database of its own:
+For each contender, with topics of its own and a database per stage:
 
 1. the input topic is pre-loaded with the same number of ``dossier.submitted`` events;
 2. the contender starts in a process of its own and drains it: throughput is the number of
@@ -26,10 +26,12 @@ from aiokafka import AIOKafkaProducer
 
 from bench.pipeline.infra import CpuMeter, Infra, drop
 from bench.pipeline.stats import Progress, summary_ms
-from bench.pipeline.work import submitted_record
+from bench.pipeline.work import AUDIT_GROUP, PROCESSING_GROUP, submitted_record
 from chassis.events import CONTENT_TYPE, DossierSubmitted, Topics
 from chassis.kafka import ensure_topics
 from chassis.settings import ServiceSettings
+
+STAGES = (PROCESSING_GROUP, AUDIT_GROUP)
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ async def run_contender(
         )
     finally:
         await producer.stop()
-        await drop(infra, prefix, [database])
+        await drop(infra, prefix, [f"{database}_{stage}" for stage in STAGES])
     acks: dict[str, float] = result.pop("acks")
     paced_ids = [d for d in producer.sent_at if d not in preloaded]
     paced = [acks[d] - producer.sent_at[d] for d in paced_ids if d in acks]

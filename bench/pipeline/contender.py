@@ -24,6 +24,7 @@ from typing import Any
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 
 from bench.pipeline.tally import Tally
+from bench.pipeline.work import prepare
 
 # The module that implements each contender; each has ``async def run(Contender)``.
 CONTENDERS = {
@@ -45,10 +46,11 @@ class Contender:
     def topic(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
-    def database(self) -> AsyncIOMotorDatabase[Any]:
+    def database(self, stage: str) -> AsyncIOMotorDatabase[Any]:
+        """Each stage has a database of its own, as each service has in the platform."""
         if self._client is None:
             self._client = AsyncIOMotorClient(self.mongodb_uri, tz_aware=True)
-        return self._client[self.database_name]
+        return self._client[f"{self.database_name}_{stage}"]
 
     async def until_done(self, work: Awaitable[Any] | None = None) -> None:
         """Wait until every event is recorded; a contender that fails first fails loudly."""
@@ -78,6 +80,7 @@ async def main(args: argparse.Namespace) -> None:
     tally = Tally(drain_target=args.drain, final_target=args.final)
     contender = Contender(args.bootstrap, args.mongodb, args.prefix, args.database, tally)
     module = importlib.import_module(CONTENDERS[args.name])
+    prepare()
     reporter = asyncio.create_task(tally.report())
     try:
         await module.run(contender)

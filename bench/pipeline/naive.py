@@ -31,9 +31,8 @@ from chassis.events import (
 
 async def run(contender: Contender) -> None:
     tally = contender.tally
-    db = contender.database()
-    dossiers = db[DOSSIERS]
-    entries = db[AUDIT_ENTRIES]
+    dossiers = contender.database(PROCESSING_GROUP)[DOSSIERS]
+    entries = contender.database(AUDIT_GROUP)[AUDIT_ENTRIES]
     producer = AIOKafkaProducer(
         bootstrap_servers=contender.bootstrap, acks="all", enable_idempotence=True
     )

@@ -46,9 +46,8 @@ async def run(contender: Contender) -> None:
         kafka_bootstrap_servers=contender.bootstrap,
         kafka_topic_prefix=contender.prefix,
     )
-    db = contender.database()
-    dossiers = db[DOSSIERS]
-    entries = db[AUDIT_ENTRIES]
+    dossiers = contender.database(PROCESSING_GROUP)[DOSSIERS]
+    entries = contender.database(AUDIT_GROUP)[AUDIT_ENTRIES]
     publisher = EventPublisher(settings)
 
     async def receive(batch: list[ConsumedEvent]) -> None:

@@ -32,9 +32,8 @@ from chassis.events import encode as encode_event
 
 async def run(contender: Contender) -> None:
     tally = contender.tally
-    db = contender.database()
-    dossiers = db[DOSSIERS]
-    entries = db[AUDIT_ENTRIES]
+    dossiers = contender.database(PROCESSING_GROUP)[DOSSIERS]
+    entries = contender.database(AUDIT_GROUP)[AUDIT_ENTRIES]
     broker = KafkaBroker(
         contender.bootstrap, acks="all", enable_idempotence=True, log_level=logging.DEBUG
     )

@@ -229,12 +229,12 @@ def log_lines(path: Path) -> list[dict[str, Any]]:
 # The department writes from this address; every other address is somebody's.
 SENDER_DOMAINS = ("stnmt.example.gov.vn",)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# A citizen ID: exactly 12 digits standing alone (not part of a hex id, a float or a
-# longer number such as a timestamp).
-_CITIZEN_ID = re.compile(r"(?<![\w.])\d{12}(?![\w.])")
+# A citizen ID: exactly 12 digits standing alone (not part of a hex id, a UUID's last
+# group, a float or a longer number such as a timestamp).
+_CITIZEN_ID = re.compile(r"(?<![\w.-])\d{12}(?![\w.-])")
 # A Vietnamese phone number, national (0912345678, 0912 345 678) or international.
 _PHONE = re.compile(
-    r"(?<![\w.+])(?:(?:\+|00)?84|0)[1-9]\d(?:[ .-]?\d){7,8}(?![\w.])",
+    r"(?<![\w.+-])(?:(?:\+|00)?84|0)[1-9]\d(?:[ .-]?\d){7,8}(?![\w.-])",
 )
 
 

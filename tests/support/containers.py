@@ -105,8 +105,9 @@ def start_containers() -> tuple[Infra, list[object]]:
     try:
         store = _container(store_image())
         _publish(store, STORE_PORT, None)
-        store.start()
+        # Listed before it starts: a start that fails after creating it must remove it.
         started.append(store)
+        store.start()
         # Both boot while we wait: the broker's JVM takes the longest.
         kafka, kafka_port = _start_kafka()
         started.append(kafka)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chassis.calendar import VN_TZ
+from chassis.calendar import VN_TZ, WorkingCalendar
 from chassis.catalogue import load_default_catalogue
 from intake.domain.submission import (
     AttachmentLimits,
@@ -192,6 +192,19 @@ class TestAppointmentDate:
         # Sun 8 Mar 2026 counts as received Mon 9 Mar: the same result as Friday evening.
         procedure = CATALOGUE.procedures["MT-004"]
         assert appointment_date(procedure, at(2026, 3, 8, 10)) == date(2026, 3, 30)
+
+    def test_a_provincial_day_off_pushes_the_date(self) -> None:
+        # As above, with Tue 10 Mar declared a day off: one more working day, Tue 31 Mar.
+        procedure = CATALOGUE.procedures["MT-004"]
+        calendar = WorkingCalendar(extra_days_off=[date(2026, 3, 10)])
+        assert appointment_date(procedure, at(2026, 3, 6, 18, 30), calendar) == date(2026, 3, 31)
+
+    def test_cut_off_is_17_00(self) -> None:
+        procedure = CATALOGUE.procedures["MT-004"]
+        before = appointment_date(procedure, at(2026, 3, 4, 16, 59))
+        after = appointment_date(procedure, at(2026, 3, 4, 17, 1))
+        # Wed 4 Mar before 17:00 counts from Thu 5 Mar; after it from Fri 6 Mar.
+        assert (before, after) == (date(2026, 3, 25), date(2026, 3, 26))
 
     def test_calendar_days_ending_in_tet_move_to_the_next_working_day(self) -> None:
         # TC-001, 30 calendar days, received Thu 15 Jan 2026 10:00: 15 Jan + 30 days is

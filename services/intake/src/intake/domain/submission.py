@@ -10,13 +10,20 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from chassis.calendar import WorkingCalendar, calendar_days_due_date, due_date
+from chassis.calendar import (
+    RECEIPT_CUTOFF,
+    VN_TZ,
+    WorkingCalendar,
+    calendar_days_due_date,
+    due_date,
+)
 from chassis.catalogue import Clock, DossierKind, OnlineLevel, Procedure
 
 __all__ = [
@@ -224,9 +231,28 @@ def appointment_date(
     procedure: Procedure, received_at: datetime, calendar: WorkingCalendar | None = None
 ) -> date:
     """The date printed on the receipt for returning the result (ngày hẹn trả)."""
-    if procedure.clock is Clock.CALENDAR_DAYS:
-        return calendar_days_due_date(received_at, procedure.processing_days, calendar)
-    return due_date(received_at, procedure.processing_days, calendar)
+    if calendar is not None:
+        return _appointment(procedure.clock, procedure.processing_days, received_at, calendar)
+    # The date depends only on the local day of receipt and on which side of the
+    # cut-off it came in, so each procedure needs it computed twice a day at most.
+    local = received_at.astimezone(VN_TZ)
+    return _default_appointment(
+        procedure.clock, procedure.processing_days, local.date(), local.time() > RECEIPT_CUTOFF
+    )
+
+
+@lru_cache(maxsize=1024)
+def _default_appointment(clock: Clock, days: int, received_on: date, after_cutoff: bool) -> date:
+    moment = datetime.combine(received_on, time(23, 59) if after_cutoff else time(12), VN_TZ)
+    return _appointment(clock, days, moment, None)
+
+
+def _appointment(
+    clock: Clock, days: int, received_at: datetime, calendar: WorkingCalendar | None
+) -> date:
+    if clock is Clock.CALENDAR_DAYS:
+        return calendar_days_due_date(received_at, days, calendar)
+    return due_date(received_at, days, calendar)
 
 
 def fingerprint(document: Mapping[str, Any] | Iterable[Any]) -> str:
