@@ -58,12 +58,12 @@ def parse_args(argv: list[str] | None = None) -> Plan:
     if unknown:
         parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
     if args.quick:
-        defaults = {"dossiers": 200, "rate": 40.0, "messages": 400, "paced": 40, "paced_rate": 10.0}
+        defaults = {"dossiers": 40, "rate": 4.0, "messages": 300, "paced": 30, "paced_rate": 10.0}
     else:
         defaults = {
-            "dossiers": 3000,
-            "rate": 50.0,
-            "messages": 3000,
+            "dossiers": 200,
+            "rate": 4.0,
+            "messages": 2000,
             "paced": 200,
             "paced_rate": 10.0,
         }

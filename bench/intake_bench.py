@@ -134,6 +134,12 @@ class Result:
     def per_second(self) -> float:
         return self.accepted / self.seconds
 
+    def merge(self, other: Result) -> None:
+        self.requests += other.requests
+        self.accepted += other.accepted
+        self.seconds += other.seconds
+        self.latencies_ms += other.latencies_ms
+
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -143,6 +149,7 @@ async def drive(
     name: str, url: str, headers: dict[str, str], requests: int, concurrency: int, offset: int
 ) -> Result:
     latencies: list[float] = []
+    failures: list[str] = []
     accepted = 0
     counter = iter(range(offset, offset + requests))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -153,11 +160,17 @@ async def drive(
             for n in counter:
                 body = submission(n)
                 started = time.perf_counter()
-                response = await client.post(
-                    "/v1/dossiers",
-                    json=body,
-                    headers=headers | {"Idempotency-Key": f"bench-{offset}-{n}"},
-                )
+                try:
+                    response = await client.post(
+                        "/v1/dossiers",
+                        json=body,
+                        headers=headers | {"Idempotency-Key": f"bench-{n}"},
+                    )
+                except httpx.TransportError as exc:
+                    failures.append(
+                        f"{type(exc).__name__} after {time.perf_counter() - started:.1f} s"
+                    )
+                    continue
                 latencies.append((time.perf_counter() - started) * 1000)
                 if response.status_code == 202:
                     accepted += 1
@@ -167,6 +180,8 @@ async def drive(
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         seconds = time.perf_counter() - started
+    for failure in failures:
+        print(f"{name}: request failed: {failure}", file=sys.stderr)
     return Result(name, requests, accepted, seconds, latencies)
 
 
@@ -234,6 +249,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--warm-up", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
@@ -268,35 +284,53 @@ def main() -> None:
     }
     portal = {"Authorization": "Bearer " + mint_token(jwt_secret, "portal-bench", ["portal"])}
     total = args.requests
-    results: list[Result] = []
+    # Rounds alternate between the two endpoints so that a change in the machine's load
+    # (other processes) falls on both alike.
+    rounds = max(1, args.rounds)
+    per_round = [total // rounds + (1 if r < total % rounds else 0) for r in range(rounds)]
+    results = {"bare": Result("bare", 0, 0, 0.0, []), "intake": Result("intake", 0, 0, 0.0, [])}
     try:
-        with process(
-            [sys.executable, "-m", "bench.intake_bench", "--bare-server", str(bare_port)],
-            base_env | {"PYTHONPATH": str(ROOT)},
-            logs / "bench-bare.log",
-            bare_port,
-        ) as url:
-            asyncio.run(drive("bare", url, {}, args.warm_up, args.concurrency, 10_000_000))
-            results.append(asyncio.run(drive("bare", url, {}, total, args.concurrency, 0)))
-        with process(
-            [sys.executable, "-m", "intake.main"],
-            intake_env,
-            logs / "bench-intake.log",
-            intake_port,
-        ) as url:
-            asyncio.run(drive("intake", url, portal, args.warm_up, args.concurrency, 10_000_000))
-            results.append(asyncio.run(drive("intake", url, portal, total, args.concurrency, 0)))
+        with (
+            process(
+                [sys.executable, "-m", "bench.intake_bench", "--bare-server", str(bare_port)],
+                base_env | {"PYTHONPATH": str(ROOT)},
+                logs / "bench-bare.log",
+                bare_port,
+            ) as bare_url,
+            process(
+                [sys.executable, "-m", "intake.main"],
+                intake_env,
+                logs / "bench-intake.log",
+                intake_port,
+            ) as intake_url,
+        ):
+            targets: dict[str, tuple[str, dict[str, str]]] = {
+                "bare": (bare_url, {}),
+                "intake": (intake_url, portal),
+            }
+            warm = 10_000_000  # numbers of their own for the warm-up submissions
+            for name, (url, headers) in targets.items():
+                asyncio.run(drive(name, url, headers, args.warm_up, args.concurrency, warm))
+            offset = 0
+            for count in per_round:
+                for name, (url, headers) in targets.items():
+                    part = asyncio.run(drive(name, url, headers, count, args.concurrency, offset))
+                    results[name].merge(part)
+                offset += count
         published = asyncio.run(events_on(kafka, prefix + Topics.SUBMISSIONS))
     finally:
         asyncio.run(clean_up(kafka, mongodb, prefix, database))
 
-    bare, intake = results
-    print(f"\nPOST /v1/dossiers, {total} requests, concurrency {args.concurrency}")
+    bare, intake = results["bare"], results["intake"]
+    print(
+        f"\nPOST /v1/dossiers, {total} requests each in {rounds} alternating rounds, "
+        f"concurrency {args.concurrency}"
+    )
     print(
         f"{'endpoint':<8} {'requests':>9} {'accepted':>9} {'accepted/s':>11} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}"
     )
-    for r in results:
+    for r in (bare, intake):
         print(
             f"{r.name:<8} {r.requests:>9} {r.accepted:>9} {r.per_second:>11.0f} "
             f"{r.percentile(0.50):>8.1f} {r.percentile(0.99):>8.1f} "

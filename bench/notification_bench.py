@@ -250,7 +250,7 @@ async def run_scenario(
                 await publisher.publish_many(envelopes)
                 published |= dict.fromkeys(chunk, at)
             total = per_event * (events + 1)
-            await _until_sent(deliveries, total, 600)
+            await _until_sent(deliveries, total, 60 + events / 5)
             seconds = time.perf_counter() - started
             latencies = [
                 (counter.arrived[r] - published[r]) * 1000 for r in receipts if r in counter.arrived
@@ -281,8 +281,14 @@ async def _until_sent(deliveries: Any, count: int, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while await deliveries.count_documents({"status": "sent"}) < count:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"fewer than {count} deliveries were sent in {timeout_s}s")
-        await asyncio.sleep(0.1)
+            states = await deliveries.aggregate(
+                [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+            ).to_list(None)
+            raise TimeoutError(
+                f"fewer than {count} deliveries were sent in {timeout_s}s: "
+                + ", ".join(f"{s['_id']}={s['n']}" for s in states)
+            )
+        await asyncio.sleep(0.5)
 
 
 async def _delete_topics(kafka: str, prefix: str) -> None:

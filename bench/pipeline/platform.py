@@ -130,11 +130,14 @@ async def start_services(
     return services
 
 
-async def stop_services(services: dict[str, Service]) -> None:
+async def stop_services(services: dict[str, Service], *, profiled: bool = False) -> None:
+    # Uvicorn re-raises the signal it stopped on; SIGINT then ends as KeyboardInterrupt,
+    # which pyinstrument survives to write its report, where SIGTERM would kill it first.
+    sig = signal.SIGINT if profiled else signal.SIGTERM
     for service in services.values():
         if service.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                service.process.send_signal(signal.SIGTERM)
+                service.process.send_signal(sig)
     for service in services.values():
         try:
             await asyncio.wait_for(service.process.wait(), timeout=20)
@@ -357,7 +360,7 @@ async def run_pipeline(
         services = await start_services(env, workdir, profile=profile)
         result = await _measure(infra, load, run, services, databases, secret, sink, progress)
     finally:
-        await stop_services(services)
+        await stop_services(services, profiled=profile)
         sink.stop()
         await drop(infra, prefix, list(databases.values()))
     return result

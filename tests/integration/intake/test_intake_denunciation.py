@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from typing import Any
 
 import httpx
 import pytest
@@ -107,7 +108,7 @@ async def test_denouncer_identity_never_leaves_intake(intake_service: Intake) ->
         assert identity["email"] == email
         assert identity["dossier_id"] == receipt["dossier_id"]
 
-    async def resolution() -> list[dict[str, object]]:
+    async def resolution() -> list[dict[str, Any]]:
         found = await read_topic(intake_service.kafka, intake_service.topic(Topics.SUBMISSIONS))
         return [
             e

@@ -123,27 +123,25 @@ def _consumed(envelope: Any, offset: int = 0) -> ConsumedEvent:
 
 
 async def _claimed_and_leased(parts: Parts, **contact: Any) -> dict[str, dict[str, Any]]:
-    """Deliveries of one fresh notice, claimed and leased by a process that then dies:
-    its lease is already over. Keyed by channel."""
+    """Deliveries of one fresh notice as a consumer inserted them (each its own first
+    attempt under way), by a process that then died: the lease is already over. Keyed
+    by channel."""
     dossier_id, receipt = new_dossier()
     item = _consumed(status_changed(dossier_id, receipt, "approved", recipient(**contact)))
-    planned = parts.handlers.plan(item, utcnow())
-    await parts.store.insert_pending([p.document for p in planned])
-    leased = {}
-    for p in planned:
-        document = await parts.store.start_attempt(
-            p.document["_id"], now=utcnow() - timedelta(seconds=10), lease_s=1, due_only=False
-        )
-        assert document is not None
-        leased[document["channel"]] = document
-    return leased
+    planned = parts.handlers.plan(item, utcnow() - timedelta(seconds=200))
+    assert all(p.inline and p.document["status"] == "sending" for p in planned)
+    created = await parts.store.insert_pending(
+        [p.document for p in planned], {p.document["_id"]: p.content for p in planned}
+    )
+    assert created == {p.document["_id"] for p in planned}
+    return {p.document["channel"]: p.document for p in planned}
 
 
 async def _send_as_the_dead_process(parts: Parts, delivery: dict[str, Any]) -> None:
     sender = parts.senders[Channel(delivery["channel"])]
-    await sender.send(
-        Outgoing(delivery["_id"], delivery["address"], delivery["language"], delivery["content"])
-    )
+    content = await parts.store.content(delivery["_id"])
+    assert content is not None
+    await sender.send(Outgoing(delivery["_id"], delivery["address"], delivery["language"], content))
 
 
 def _phone() -> str:
@@ -266,9 +264,16 @@ async def test_two_workers_never_make_the_same_attempt(parts: Parts, gateway: Fa
             _consumed(status_changed(dossier_id, receipt, "approved", recipient(phone=phone))),
             utcnow(),
         )
-        for p in planned:
-            p.document["next_attempt_at"] = utcnow() - timedelta(seconds=1)
-        await parts.store.insert_pending([p.document for p in planned])
+        for p in planned:  # left for the worker, as while the channel is paused
+            p.document.update(
+                status="pending",
+                attempts=0,
+                lease_until=None,
+                next_attempt_at=utcnow() - timedelta(seconds=1),
+            )
+        await parts.store.insert_pending(
+            [p.document for p in planned], {p.document["_id"]: p.content for p in planned}
+        )
         planned_all.extend(planned)
 
     ids = [p.document["_id"] for p in planned_all]

@@ -113,11 +113,10 @@ def test_one_delivery_per_configured_channel_keyed_by_event_channel_and_address(
         assert document["_id"] == delivery_key(
             "evt-1", channel, document["address"], pepper=PEPPER.encode()
         )
-        assert document["status"] == "pending"
-        assert document["attempts"] == 0
         assert document["source_event_id"] == "evt-1"
-        # The consumer attempts first; the worker only steps in after a lease.
-        assert document["next_attempt_at"] == NOW + timedelta(seconds=120)
+        # Inserted as its own first attempt; the worker steps in only after the lease.
+        assert (document["status"], document["attempts"]) == ("sending", 1)
+        assert document["lease_until"] == NOW + timedelta(seconds=120)
     assert by_channel[Channel.EMAIL]["recipient_masked"] == "a***@e***.vn"
     assert by_channel[Channel.SMS]["recipient_masked"] == "091****678"
     assert "079085001234" not in by_channel[Channel.WEBHOOK]["recipient_masked"]
@@ -128,9 +127,10 @@ def test_unconfigured_channels_are_skipped() -> None:
     assert [p.document["channel"] for p in planned] == ["email"]
 
 
-def test_the_rendered_content_is_stored_with_the_delivery() -> None:
+def test_each_delivery_carries_its_rendered_message_apart_from_the_record() -> None:
     planned = handlers(settings()).plan(consumed(language="en"), NOW)
-    content = {p.document["channel"]: p.document["content"] for p in planned}
+    assert all("content" not in p.document for p in planned)
+    content = {p.document["channel"]: p.content for p in planned}
     assert content["email"]["subject"] == "Result ready for dossier 000.00.12.H12-250317-0042"
     assert "Dear Nguyễn Văn An" in content["email"]["text"]
     assert content["sms"]["text"].isascii()
@@ -143,9 +143,9 @@ def test_the_rendered_content_is_stored_with_the_delivery() -> None:
 def test_a_denouncer_is_greeted_without_a_name_even_if_the_event_carries_one() -> None:
     planned = handlers(settings()).plan(consumed(kind=DossierKind.DENUNCIATION), NOW)
     for p in planned:
-        assert "Nguyễn Văn An" not in json.dumps(p.document["content"], ensure_ascii=False)
-    email = next(p.document for p in planned if p.document["channel"] == "email")
-    assert "Kính gửi Quý công dân" in email["content"]["text"]
+        assert "Nguyễn Văn An" not in json.dumps(p.content, ensure_ascii=False)
+    email = next(p.content for p in planned if p.document["channel"] == "email")
+    assert "Kính gửi Quý công dân" in email["text"]
 
 
 def test_an_opted_out_citizen_still_gets_legally_required_notices_by_sms() -> None:
@@ -165,9 +165,12 @@ def test_a_paused_channel_is_left_to_the_worker_at_once() -> None:
     gate = InlineGate(30, clock=lambda: clock[0])
     gate.failed(Channel.SMS)
     planned = handlers(settings(), gate).plan(consumed(), NOW)
-    inline = {p.document["channel"]: (p.inline, p.document["next_attempt_at"]) for p in planned}
-    assert inline["sms"] == (False, NOW)
-    assert inline["email"] == (True, NOW + timedelta(seconds=120))
+    state = {
+        p.document["channel"]: (p.inline, p.document["status"], p.document["next_attempt_at"])
+        for p in planned
+    }
+    assert state["sms"] == (False, "pending", NOW)
+    assert state["email"] == (True, "sending", None)
 
 
 def test_inline_gate_reopens_after_a_success_or_the_pause() -> None:
@@ -185,13 +188,12 @@ def test_inline_gate_reopens_after_a_success_or_the_pause() -> None:
 
 def test_email_carries_a_stable_message_id_and_both_parts() -> None:
     config = settings()
-    document = next(
-        p.document
-        for p in handlers(config).plan(consumed(), NOW)
-        if p.document["channel"] == "email"
+    planned = next(
+        p for p in handlers(config).plan(consumed(), NOW) if p.document["channel"] == "email"
     )
+    document = planned.document
     message = SmtpSender(config).compose(
-        Outgoing(document["_id"], document["address"], document["language"], document["content"])
+        Outgoing(document["_id"], document["address"], document["language"], planned.content)
     )
     assert message["Message-ID"] == f"<{document['_id']}@hoso>"
     assert message["X-Hoso-Delivery"] == document["_id"]

@@ -261,7 +261,7 @@ class DossierService:
             }
             event = rules.add_note(dossier, note["id"], officer.subject, text, now)
             if not await self._store.add_note(
-                dossier.id, officer.agency, note, outbox_entries([event], officer.actor)
+                dossier.id, note, outbox_entries([event], officer.actor)
             ):
                 raise DossierNotVisible(dossier_id)
             self._written()

@@ -63,7 +63,9 @@ Notice = DossierStatusChanged | DossierOverdue | DossierApologyIssued
 @dataclass(frozen=True, slots=True)
 class PlannedDelivery:
     document: dict[str, Any]
-    # False while the channel is paused: the worker makes the first attempt instead.
+    content: dict[str, Any]
+    # True: inserted as attempt 1 in 'sending', made by the consumer at once. False while
+    # the channel is paused: inserted 'pending', due now, for the retry worker.
     inline: bool
 
 
@@ -100,8 +102,11 @@ class LifecycleHandlers:
                 dossier_id = planned[0].document["dossier_id"]
                 by_dossier.setdefault(dossier_id, []).append(planned)
 
-        documents = [p.document for events in by_dossier.values() for ps in events for p in ps]
-        created = await self._store.insert_pending(documents)
+        planned_all = [p for events in by_dossier.values() for ps in events for p in ps]
+        documents = [p.document for p in planned_all]
+        created = await self._store.insert_pending(
+            documents, {p.document["_id"]: p.content for p in planned_all}
+        )
         if len(created) < len(documents):
             repeated = len(documents) - len(created)
             log.info("%d deliveries were claimed before; not sent again", repeated)
@@ -115,7 +120,11 @@ class LifecycleHandlers:
                     outcomes.extend(
                         await asyncio.gather(
                             *(
-                                self._first_attempt(p.document["_id"])
+                                self._deliverer.attempt(
+                                    p.document,
+                                    timeout_s=self._settings.first_attempt_timeout_s,
+                                    content=p.content,
+                                )
                                 for p in planned
                                 if p.inline and p.document["_id"] in created
                             )
@@ -126,16 +135,6 @@ class LifecycleHandlers:
                 await self._deliverer.publish_outcomes(outcomes)
 
         await asyncio.gather(*(dossier_in_order(events) for events in by_dossier.values()))
-
-    async def _first_attempt(self, delivery_id: str) -> dict[str, Any] | None:
-        leased = await self._store.start_attempt(
-            delivery_id, now=utcnow(), lease_s=self._settings.sending_lease_s, due_only=False
-        )
-        if leased is None:
-            return None  # the retry worker got there first
-        return await self._deliverer.attempt(
-            leased, timeout_s=self._settings.first_attempt_timeout_s
-        )
 
     # ------------------------------------------------------------------ deciding
 
@@ -160,9 +159,6 @@ class LifecycleHandlers:
             key = delivery_key(item.id, channel, address, pepper=self._pepper)
             content, subject = self._render(channel, event_type, data, item, key, address)
             inline = self._deliverer.gate.allows(channel)
-            # Without a first attempt to wait for, the worker may start at once; with
-            # one, it steps in only if this process dies before making it.
-            grace = timedelta(seconds=self._settings.sending_lease_s if inline else 0)
             document = {
                 "_id": key,
                 "dossier_id": notice.dossier_id,
@@ -176,13 +172,8 @@ class LifecycleHandlers:
                 "address": address,
                 "recipient_masked": mask_address(channel, address),
                 "subject": subject,
-                "content": content,
-                "status": DeliveryStatus.PENDING.value,
-                "attempts": 0,
                 "max_attempts": self._settings.max_attempts,
                 "resends": 0,
-                "next_attempt_at": now + grace,
-                "lease_until": None,
                 "last_error": None,
                 "history": [],
                 "outcome_event_id": None,
@@ -191,7 +182,24 @@ class LifecycleHandlers:
                 "created_at": now,
                 "updated_at": now,
             }
-            planned.append(PlannedDelivery(document, inline))
+            if inline:
+                # Inserting the delivery claims it, so it is inserted as its own first
+                # attempt under way: one write where pending → sending would take two.
+                # If this process dies now, the lease runs out and the worker takes over.
+                document |= {
+                    "status": DeliveryStatus.SENDING.value,
+                    "attempts": 1,
+                    "next_attempt_at": None,
+                    "lease_until": now + timedelta(seconds=self._settings.sending_lease_s),
+                }
+            else:
+                document |= {
+                    "status": DeliveryStatus.PENDING.value,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "lease_until": None,
+                }
+            planned.append(PlannedDelivery(document, content, inline))
         return planned
 
     def _render(

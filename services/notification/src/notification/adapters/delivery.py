@@ -106,10 +106,17 @@ class Deliverer:
 
     # ------------------------------------------------------------------ one attempt
 
-    async def attempt(self, delivery: dict[str, Any], *, timeout_s: float) -> dict[str, Any] | None:
-        """Make the attempt the caller has just leased and record its outcome.
+    async def attempt(
+        self,
+        delivery: dict[str, Any],
+        *,
+        timeout_s: float,
+        content: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Make the attempt the caller has just won and record its outcome. ``content``
+        is the rendered message if the caller has it at hand, else it is read.
 
-        Returns the delivery as recorded, or None if the lease was lost meanwhile.
+        Returns the delivery as recorded, or None if a newer attempt took over meanwhile.
         """
         channel = Channel(delivery["channel"])
         number = int(delivery["attempts"])
@@ -125,14 +132,18 @@ class Deliverer:
                 "cloudevents.event_type": delivery["source_event_type"],
             },
         ) as span:
-            failure = await self._send(delivery, channel, timeout_s)
+            failure = await self._send(delivery, channel, timeout_s, content)
             if failure is not None:
                 span.set_status(Status(StatusCode.ERROR, failure.detail[:120]))
                 span.set_attribute("notification.transient", failure.transient)
             return await self._record(delivery, channel, number, failure)
 
     async def _send(
-        self, delivery: dict[str, Any], channel: Channel, timeout_s: float
+        self,
+        delivery: dict[str, Any],
+        channel: Channel,
+        timeout_s: float,
+        content: dict[str, Any] | None,
     ) -> DeliveryFailure | None:
         sender = self._senders.get(channel)
         try:
@@ -140,12 +151,16 @@ class Deliverer:
                 # Switched off after the delivery was claimed; it may come back.
                 raise DeliveryFailure(f"{channel.value} is not configured", transient=True)
             async with asyncio.timeout(timeout_s):
+                if content is None:
+                    content = await self._store.content(delivery["_id"])
+                if content is None:
+                    raise DeliveryFailure("the rendered message is missing", transient=False)
                 await sender.send(
                     Outgoing(
                         delivery_id=delivery["_id"],
                         address=delivery["address"],
                         language=delivery["language"],
-                        content=delivery["content"],
+                        content=content,
                     )
                 )
         except DeliveryFailure as exc:

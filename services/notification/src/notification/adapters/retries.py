@@ -106,7 +106,7 @@ class RetryWorker:
 
     async def _retry(self, delivery_id: str) -> dict[str, Any] | None:
         leased = await self._store.start_attempt(
-            delivery_id, now=utcnow(), lease_s=self._settings.sending_lease_s, due_only=True
+            delivery_id, now=utcnow(), lease_s=self._settings.sending_lease_s
         )
         if leased is None:
             return None  # another instance took it

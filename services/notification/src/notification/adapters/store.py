@@ -20,7 +20,7 @@ was presumed dead cannot overwrite a newer attempt.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +52,7 @@ class DeliveryStore:
     def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
         self._deliveries: AsyncIOMotorCollection[Any] = db["deliveries"]
         self._claims: AsyncIOMotorCollection[Any] = db["delivery_claims"]
+        self._contents: AsyncIOMotorCollection[Any] = db["delivery_contents"]
 
     async def create_indexes(self) -> None:
         d = self._deliveries
@@ -65,14 +66,31 @@ class DeliveryStore:
 
     # ------------------------------------------------------------------ claiming
 
-    async def insert_pending(self, documents: Sequence[dict[str, Any]]) -> set[str]:
+    async def insert_pending(
+        self, documents: Sequence[dict[str, Any]], contents: Mapping[str, dict[str, Any]]
+    ) -> set[str]:
         """Claim deliveries; returns the ids this call created. An id that exists already
-        was claimed before (a redelivered event) and is left to whoever holds it."""
+        was claimed before (a redelivered event) and is left to whoever holds it.
+
+        The rendered messages live in a collection of their own: they are written once
+        and read per attempt, while the delivery is updated several times, and every
+        update rewrites the whole document on FerretDB.
+        """
         if not documents:
             return set()
+        # The message first, so a delivery never exists without what it is to send.
+        await self._insert_new(
+            self._contents, [{"_id": key, "content": content} for key, content in contents.items()]
+        )
+        return await self._insert_new(self._deliveries, documents)
+
+    @staticmethod
+    async def _insert_new(
+        collection: AsyncIOMotorCollection[Any], documents: Sequence[dict[str, Any]]
+    ) -> set[str]:
         wanted = [doc["_id"] for doc in documents]
         try:
-            await self._deliveries.insert_many(documents, ordered=False)
+            await collection.insert_many(documents, ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(err.get("code") != DUPLICATE_KEY for err in errors):
@@ -81,22 +99,20 @@ class DeliveryStore:
             return {i for i in wanted if i not in existing}
         return set(wanted)
 
+    async def content(self, delivery_id: str) -> dict[str, Any] | None:
+        document = await self._contents.find_one({"_id": delivery_id})
+        return None if document is None else dict(document["content"])
+
     async def start_attempt(
-        self,
-        delivery_id: str,
-        *,
-        now: datetime,
-        lease_s: float,
-        due_only: bool,
+        self, delivery_id: str, *, now: datetime, lease_s: float
     ) -> dict[str, Any] | None:
-        """pending/retry_scheduled → sending as the next attempt, if this caller wins it.
-        ``due_only`` (the retry worker) also requires ``next_attempt_at`` to have come;
-        the consumer takes a delivery it has just created without waiting."""
-        query: dict[str, Any] = {"_id": delivery_id}
-        if due_only:
-            query |= {"status": {"$in": _states(CLAIMABLE)}, "next_attempt_at": {"$lte": now}}
-        else:
-            query["status"] = DeliveryStatus.PENDING.value
+        """pending/retry_scheduled and due → sending as the next attempt, if this caller
+        wins it."""
+        query = {
+            "_id": delivery_id,
+            "status": {"$in": _states(CLAIMABLE)},
+            "next_attempt_at": {"$lte": now},
+        }
         return await self._next_attempt(query, now=now, lease_s=lease_s)
 
     async def retake_stale(
@@ -118,7 +134,7 @@ class DeliveryStore:
         if current is None:
             return None
         number = int(current.get("attempts", 0)) + 1
-        if not await self._win(f"{current['_id']}#{number}", now=now, lease_s=lease_s):
+        if not await self._win(f"{query['_id']}#{number}", now=now, lease_s=lease_s):
             return None
         document: dict[str, Any] | None = await self._deliveries.find_one_and_update(
             query | {"attempts": number - 1},

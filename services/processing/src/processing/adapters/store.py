@@ -7,7 +7,9 @@ a read-modify-write of the whole document, so two updates of one dossier running
 once can both pass a version check, or one can undo the other (a relay pulling sent
 events would put back the status it read). Every write of a dossier therefore goes
 through one in-process lock per dossier: within a process the conditions hold on both
-stores. With FerretDB run one processing replica; with MongoDB any number.
+stores. With FerretDB run one processing replica; with MongoDB any number. FerretDB
+also uses an index only for a filter on nothing but the id, so there the conditions are
+checked here after a look-up by id (`matches`) instead of scanning the collection.
 
 Every query here stays inside what FerretDB 1.x and MongoDB share: equality, range,
 ``$in``/``$ne``/``$or`` filters, ``$set``/``$push``/``$inc`` updates, and ``$group``
@@ -129,12 +131,48 @@ class DossierLocks:
         return len(self._locks)
 
 
+def matches(document: Mapping[str, Any], condition: Mapping[str, Any]) -> bool:
+    """Whether ``document`` meets ``condition`` as MongoDB would judge it, for the few
+    forms the conditional writes use: equality (None also matching a missing field),
+    ``$ne`` (on an array: does not contain) and ``$in``."""
+    for name, wanted in condition.items():
+        value = document.get(name)
+        if not isinstance(wanted, Mapping):
+            if value != wanted:
+                return False
+            continue
+        for operator, operand in wanted.items():
+            if operator == "$ne":
+                present = operand in value if isinstance(value, list) else value == operand
+                if present:
+                    return False
+            elif operator == "$in":
+                if value not in operand:
+                    return False
+            else:
+                raise ValueError(f"condition operator {operator} is not supported")
+    return True
+
+
 class DossierStore:
     def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+        self._db = db
         self._dossiers = db["dossiers"]
         self._locks = DossierLocks()
+        # Until the store has told us otherwise, conditions go into the update's filter,
+        # which is correct on every store.
+        self._store_checks_conditions = True
+        # FerretDB's SQLite answers concurrent writes to one database with "database is
+        # locked" instead of queueing them; there this process's writes take turns.
+        self._write_turns: asyncio.Lock | None = None
 
     async def create_indexes(self) -> None:
+        info = await self._db.command("buildInfo")
+        # FerretDB scans the whole collection for any filter beyond the id, and its
+        # conditions are not atomic anyway (the per-dossier lock is what makes them
+        # hold), so there the conditions are checked here, on a look-up by id.
+        self._store_checks_conditions = "ferretdbVersion" not in info
+        self._write_turns = None if self._store_checks_conditions else asyncio.Lock()
         await self._dossiers.create_index("outbox_pending", sparse=True)
         # The officers' queue in its two orders, always within one agency.
         await self._dossiers.create_index(
@@ -148,6 +186,29 @@ class DossierStore:
         await self._dossiers.create_index(
             [("received_on", ASCENDING), ("agency", ASCENDING), ("procedure_code", ASCENDING)]
         )
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        if self._write_turns is None:
+            yield
+            return
+        async with self._write_turns:
+            yield
+
+    async def _update_if(
+        self, dossier_id: str, condition: Mapping[str, Any], update: Mapping[str, Any]
+    ) -> bool:
+        """Apply ``update`` if the dossier meets ``condition``; the caller holds its lock."""
+        if self._store_checks_conditions:
+            async with self._turn():
+                result = await self._dossiers.update_one({"_id": dossier_id, **condition}, update)
+            return result.matched_count == 1
+        document = await self._dossiers.find_one({"_id": dossier_id}, dict.fromkeys(condition, 1))
+        if document is None or not matches(document, condition):
+            return False
+        async with self._turn():
+            result = await self._dossiers.update_one({"_id": dossier_id}, update)
+        return result.matched_count == 1
 
     # ----------------------------------------------------------------- writes
 
@@ -171,7 +232,8 @@ class DossierStore:
             "trace": dict(trace or {}),
         }
         try:
-            await self._dossiers.insert_one(document)
+            async with self._turn():
+                await self._dossiers.insert_one(document)
         except DuplicateKeyError:
             return False
         return True
@@ -185,39 +247,42 @@ class DossierStore:
     ) -> bool:
         """Write a changed dossier and its events if nobody changed it since it was read
         (and, for an inbound event, if that event was not applied yet)."""
-        query: dict[str, Any] = {"_id": dossier.id, "version": expected_version}
+        condition: dict[str, Any] = {"version": expected_version}
         push: dict[str, Any] = {"outbox": {"$each": list(outbox)}}
         if event_id is not None:
-            query["applied_events"] = {"$ne": event_id}
+            condition["applied_events"] = {"$ne": event_id}
             push["applied_events"] = event_id
         fields = dossier_document(dossier, exclude={"id", *SCAN_FIELDS})
         async with self._locks.hold([dossier.id]):
-            result = await self._dossiers.update_one(
-                query,
+            return await self._update_if(
+                dossier.id,
+                condition,
                 {
                     "$set": fields | {"outbox_pending": True},
                     "$push": push,
                     "$inc": {"outbox_seq": len(outbox)},
                 },
             )
-        return result.matched_count == 1
 
     async def mark_applied(self, dossier_id: str, event_id: str) -> None:
         """Remember an inbound event that changed nothing, so a redelivery is skipped too."""
         async with self._locks.hold([dossier_id]):
-            await self._dossiers.update_one(
-                {"_id": dossier_id, "applied_events": {"$ne": event_id}},
+            await self._update_if(
+                dossier_id,
+                {"applied_events": {"$ne": event_id}},
                 {"$push": {"applied_events": event_id}},
             )
 
     async def add_note(
-        self, dossier_id: str, agency: str, note: dict[str, Any], outbox: Sequence[OutboxEntry]
+        self, dossier_id: str, note: dict[str, Any], outbox: Sequence[OutboxEntry]
     ) -> bool:
+        """Append a note to a dossier the caller has already found in their agency (a
+        dossier never changes agency)."""
         # A note leaves the version alone: writing one must not make an officer's
         # pending decision fail its If-Match.
-        async with self._locks.hold([dossier_id]):
+        async with self._locks.hold([dossier_id]), self._turn():
             result = await self._dossiers.update_one(
-                {"_id": dossier_id, "agency": agency},
+                {"_id": dossier_id},
                 {
                     "$push": {"notes": to_document(note), "outbox": {"$each": list(outbox)}},
                     "$set": {"outbox_pending": True},
@@ -231,28 +296,23 @@ class DossierStore:
     ) -> bool:
         """Record the overdue event unless it was recorded already or the dossier moved on."""
         async with self._locks.hold([dossier_id]):
-            result = await self._dossiers.update_one(
-                {
-                    "_id": dossier_id,
-                    "overdue_at": None,
-                    "status": {"$in": _RUNNING},
-                    "due_date": due_date.isoformat(),
-                },
+            return await self._update_if(
+                dossier_id,
+                {"overdue_at": None, "status": {"$in": _RUNNING}, "due_date": due_date.isoformat()},
                 {
                     "$set": {"overdue_at": at, "outbox_pending": True},
                     "$push": {"outbox": {"$each": list(outbox)}},
                     "$inc": {"outbox_seq": len(outbox)},
                 },
             )
-        return result.matched_count == 1
 
     async def record_apology(
         self, dossier_id: str, apology: Apology, outbox: Sequence[OutboxEntry]
     ) -> bool:
         async with self._locks.hold([dossier_id]):
-            result = await self._dossiers.update_one(
+            return await self._update_if(
+                dossier_id,
                 {
-                    "_id": dossier_id,
                     "apology": None,
                     "status": {"$in": _RUNNING},
                     "due_date": apology.old_due_date.isoformat(),
@@ -263,7 +323,6 @@ class DossierStore:
                     "$inc": {"outbox_seq": len(outbox)},
                 },
             )
-        return result.matched_count == 1
 
     # ----------------------------------------------------------------- reads
 
@@ -277,19 +336,19 @@ class DossierStore:
         return dict((found or {}).get("trace") or {})
 
     async def applied(self, dossier_id: str, event_id: str) -> bool:
-        found = await self._dossiers.find_one(
-            {"_id": dossier_id, "applied_events": event_id}, {"_id": 1}
-        )
-        return found is not None
+        found = await self._dossiers.find_one({"_id": dossier_id}, {"applied_events": 1})
+        return found is not None and event_id in (found.get("applied_events") or [])
 
     async def get_for_agency(
         self, dossier_id: str, agency: str
     ) -> tuple[Dossier, list[dict[str, Any]]] | None:
         """The dossier with its notes, only if ``agency`` handles it."""
+        # Looked up by id alone and the agency compared here: FerretDB uses its index only
+        # for a filter on nothing but the id.
         document = await self._dossiers.find_one(
-            {"_id": dossier_id, "agency": agency}, {"outbox": 0, "applied_events": 0}
+            {"_id": dossier_id}, {"outbox": 0, "applied_events": 0}
         )
-        if document is None:
+        if document is None or document.get("agency") != agency:
             return None
         return Dossier.model_validate(document), list(document.get("notes") or [])
 
@@ -444,30 +503,24 @@ class DossierStore:
         Each outbox is rewritten without the sent entries, on condition that nothing was
         appended since it was read (``outbox_seq`` counts appends). ``$pull`` with a
         condition would be shorter, but FerretDB 1.x pulls only elements equal to the
-        condition as a whole.
+        condition as a whole. One dossier after the other: FerretDB's SQLite refuses
+        concurrent writes to one database ("database is locked") rather than queueing
+        them, and each dossier is locked only for its own rewrite.
         """
-        sent = {dossier_id: set(ids) for dossier_id, ids in published}
-        async with self._locks.hold(sent):
-            for _ in range(_OUTBOX_ATTEMPTS):
-                if not sent:
-                    return
-                cursor = self._dossiers.find(
-                    {"_id": {"$in": list(sent)}}, {"outbox": 1, "outbox_seq": 1}
-                )
-                documents = [document async for document in cursor]
-                done = await asyncio.gather(
-                    *(self._drop_sent(document, sent[document["_id"]]) for document in documents)
-                )
-                finished = {d["_id"] for d, ok in zip(documents, done, strict=True) if ok}
-                missing = set(sent) - {d["_id"] for d in documents}
-                sent = {k: v for k, v in sent.items() if k not in finished | missing}
+        for dossier_id, event_ids in published:
+            async with self._locks.hold([dossier_id]):
+                for _ in range(_OUTBOX_ATTEMPTS):
+                    document = await self._dossiers.find_one(
+                        {"_id": dossier_id}, {"outbox": 1, "outbox_seq": 1}
+                    )
+                    if document is None or await self._drop_sent(document, set(event_ids)):
+                        break
 
     async def _drop_sent(self, document: dict[str, Any], sent: set[str]) -> bool:
         remaining = [e for e in document.get("outbox") or [] if e["id"] not in sent]
         update: dict[str, Any] = {"$set": {"outbox": remaining}}
         if not remaining:
             update["$unset"] = {"outbox_pending": ""}
-        result = await self._dossiers.update_one(
-            {"_id": document["_id"], "outbox_seq": document.get("outbox_seq")}, update
+        return await self._update_if(
+            document["_id"], {"outbox_seq": document.get("outbox_seq")}, update
         )
-        return result.matched_count == 1

@@ -1,0 +1,62 @@
+"""The broker and the store under the chaos run, and whether the run may restart them.
+
+``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGODB_URI`` in the environment name servers that are
+used as they are: nobody here owns them, so they are never restarted. Otherwise the local
+launcher (``deploy/local.py``) provides Kafka and FerretDB, and its ``restart`` (stop,
+then start on the same data) is how the run restarts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def launcher() -> ModuleType:
+    loaded = sys.modules.get("hoso_local")
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.spec_from_file_location("hoso_local", ROOT / "deploy" / "local.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["hoso_local"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True)
+class ChaosInfra:
+    kafka: str
+    mongodb: str
+    how: str
+    # Only the launcher's own instances may be restarted by the run.
+    restartable: bool
+
+    @property
+    def why_not_restartable(self) -> str | None:
+        if self.restartable:
+            return None
+        return f"skipped: {self.how} servers are not the run's to restart"
+
+    async def restart(self, component: str) -> None:
+        """Stop and start ``kafka`` or ``store`` with their data, off the event loop."""
+        if not self.restartable:
+            raise RuntimeError(self.why_not_restartable)
+        await asyncio.to_thread(launcher().restart, component)
+
+
+def provide() -> ChaosInfra:
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    mongodb = os.environ.get("MONGODB_URI")
+    if kafka and mongodb:
+        return ChaosInfra(kafka, mongodb, "environment", restartable=False)
+    endpoints = launcher().ensure_up(["kafka", "store"])
+    return ChaosInfra(endpoints["kafka"], endpoints["mongodb"], "local launcher", True)

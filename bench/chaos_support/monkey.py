@@ -1,0 +1,80 @@
+"""The schedule of what goes wrong, drawn from the seed, and the task that carries it out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+from bench.chaos_support.infra import ChaosInfra
+from bench.chaos_support.plan import SERVICES, Plan
+from bench.chaos_support.services import Platform
+
+log = logging.getLogger("chaos")
+
+
+@dataclass(frozen=True)
+class Blow:
+    at_s: float
+    target: str  # a service name, "kafka" or "store"
+
+    @property
+    def is_kill(self) -> bool:
+        return self.target in SERVICES
+
+
+def schedule(plan: Plan, infra: ChaosInfra, rng: random.Random) -> list[Blow]:
+    """Every kill and restart at a random moment while dossiers are still coming in."""
+    targets = [name for name in SERVICES for _ in range(plan.kills)]
+    if infra.restartable:
+        targets += ["kafka"] * plan.broker_restarts + ["store"] * plan.store_restarts
+    start, end = 0.1 * plan.load_s, 0.9 * plan.load_s
+    return sorted(
+        (Blow(rng.uniform(start, end), target) for target in targets), key=lambda b: b.at_s
+    )
+
+
+@dataclass
+class MonkeyTally:
+    kills: dict[str, int]
+    broker_restarts: int = 0
+    store_restarts: int = 0
+    log: list[str] | None = None
+
+
+class Monkey:
+    def __init__(self, platform: Platform, infra: ChaosInfra, blows: list[Blow]) -> None:
+        self._platform = platform
+        self._infra = infra
+        self._blows = blows
+        self.tally = MonkeyTally(kills=dict.fromkeys(SERVICES, 0), log=[])
+
+    async def run(self, started: float) -> None:
+        for blow in self._blows:
+            delay = started + blow.at_s - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            at = time.monotonic() - started
+            if blow.is_kill:
+                self._platform.services[blow.target].kill9_and_restart()
+                self.tally.kills[blow.target] += 1
+                self._note(f"{at:6.1f} s  kill -9 {blow.target}, started again")
+                continue
+            self._note(f"{at:6.1f} s  restarting {blow.target}")
+            began = time.monotonic()
+            await self._infra.restart(blow.target)
+            if blow.target == "kafka":
+                self.tally.broker_restarts += 1
+            else:
+                self.tally.store_restarts += 1
+            self._note(
+                f"{time.monotonic() - started:6.1f} s  {blow.target} back after "
+                f"{time.monotonic() - began:.1f} s"
+            )
+
+    def _note(self, line: str) -> None:
+        assert self.tally.log is not None
+        self.tally.log.append(line)
+        log.info(line)
