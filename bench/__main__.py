@@ -58,13 +58,13 @@ def parse_args(argv: list[str] | None = None) -> Plan:
     if unknown:
         parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
     if args.quick:
-        defaults = {"dossiers": 40, "rate": 4.0, "messages": 300, "paced": 30, "paced_rate": 10.0}
+        defaults = {"dossiers": 40, "rate": 3.0, "messages": 300, "paced": 30, "paced_rate": 10.0}
     else:
         defaults = {
-            "dossiers": 200,
-            "rate": 4.0,
+            "dossiers": 150,
+            "rate": 3.0,
             "messages": 2000,
-            "paced": 200,
+            "paced": 150,
             "paced_rate": 10.0,
         }
     value = {k: v if getattr(args, k) is None else getattr(args, k) for k, v in defaults.items()}

@@ -159,8 +159,9 @@ class Report:
             ),
             ("dead-letter entries", dlq),
             (
-                "  injected poison / unexpected",
-                f"{self.dead_letters_injected} / {self.unexpected_dead_letters}",
+                "  poison / handled by the operator / unexpected",
+                f"{self.dead_letters_injected} / {self.dead_letters_handled} / "
+                f"{self.unexpected_dead_letters}",
             ),
             ("wall time", f"{self.wall_s:.0f} s"),
         ]

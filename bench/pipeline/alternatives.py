@@ -24,7 +24,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from bench.pipeline.infra import CpuMeter, Infra, drop
+from bench.pipeline.infra import ROOT, CpuMeter, Infra, drop
 from bench.pipeline.stats import Progress, summary_ms
 from bench.pipeline.work import AUDIT_GROUP, PROCESSING_GROUP, submitted_record
 from chassis.events import CONTENT_TYPE, DossierSubmitted, Topics
@@ -166,7 +166,7 @@ async def _drive(
     ]
     log = (workdir / f"{name}.log").open("wb")
     process = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=log
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=log, cwd=ROOT
     )
     assert process.stdout is not None
     meter = CpuMeter(infra.pids)
