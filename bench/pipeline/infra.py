@@ -161,6 +161,17 @@ def _cpu_model() -> str:
     return ""
 
 
+def _ferretdb_module() -> str | None:
+    with contextlib.suppress(OSError):
+        found = re.search(
+            r"github\.com/FerretDB/FerretDB (v[\w.\-]+)",
+            (ROOT / "deploy" / "ferretdb" / "go.mod").read_text(),
+        )
+        if found:
+            return found[1]
+    return None
+
+
 def _java_version() -> str:
     java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
     lines = (java.stderr or java.stdout).splitlines()
@@ -183,9 +194,12 @@ async def machine(infra: Infra) -> dict[str, Any]:
     )
     try:
         info = await client.admin.command("buildInfo")
+        reported = info.get("ferretdbVersion")
         store = {
             "wire_version": info.get("version"),
-            "ferretdb": info.get("ferretdbVersion") or info.get("ferretdb", {}).get("version"),
+            # The local build embeds FerretDB as a library and reports "unknown"; the module
+            # it was built from says which release it is.
+            "ferretdb": reported if reported not in (None, "unknown") else _ferretdb_module(),
         }
     except Exception as exc:
         store = {"error": type(exc).__name__}

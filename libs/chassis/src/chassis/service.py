@@ -18,7 +18,9 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chassis import metrics
 from chassis.kafka import ConsumerLoop, EventPublisher, backoff_delays, ensure_topics
@@ -157,6 +159,34 @@ _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 _access = logging.getLogger("hoso.access")
 
 
+class _BodyLimit:
+    """Counts the bytes of a body sent without Content-Length (chunked), which the
+    header check in `_HttpMetrics` cannot see."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self._app = app
+        self._max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self._max_body:
+                    raise StarletteHTTPException(
+                        413, f"Body too large: at most {self._max_body} bytes"
+                    )
+            return message
+
+        await self._app(scope, limited_receive, send)
+
+
 class _HttpMetrics(BaseHTTPMiddleware):
     def __init__(self, app: Any, service: str, max_body_bytes: int) -> None:
         super().__init__(app)
@@ -221,6 +251,7 @@ def create_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
+    app.add_middleware(_BodyLimit, max_body_bytes=max_body_bytes)
     app.add_middleware(_HttpMetrics, service=settings.service_name, max_body_bytes=max_body_bytes)
 
     health = APIRouter(tags=["health"])
