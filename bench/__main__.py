@@ -1,4 +1,4 @@
-"""``uv run python -m bench``: the pipeline beside the alternatives, one command.
+"""The pipeline beside the alternatives, one command: ``uv run python -m bench``.
 
 Starts Kafka and the store unless ``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGODB_URI`` name
 running ones, runs the four services under load, then the processing + audit core written
@@ -12,7 +12,7 @@ import argparse
 import asyncio
 
 from bench.pipeline.alternatives import CoreLoad
-from bench.pipeline.harness import PARTS, Plan, run
+from bench.pipeline.harness import CONTENDER_ORDER, PARTS, Plan, run
 from bench.pipeline.platform import PipelineLoad
 
 
@@ -47,7 +47,14 @@ def parse_args(argv: list[str] | None = None) -> Plan:
         help=f"comma-separated parts to run, of {', '.join(PARTS)}",
     )
     parser.add_argument(
-        "--profile", action="store_true", help="run the contenders under pyinstrument"
+        "--contenders",
+        default=",".join(CONTENDER_ORDER),
+        help=f"comma-separated contenders of the core part, of {', '.join(CONTENDER_ORDER)}",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the services and the contenders under pyinstrument (reports beside the logs)",
     )
     parser.add_argument(
         "--keep-infra", action="store_true", help="leave Kafka and the store running"
@@ -57,21 +64,22 @@ def parse_args(argv: list[str] | None = None) -> Plan:
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
-    if args.quick:
-        defaults = {"dossiers": 40, "rate": 3.0, "messages": 300, "paced": 30, "paced_rate": 10.0}
-    else:
-        defaults = {
-            "dossiers": 150,
-            "rate": 3.0,
-            "messages": 2000,
-            "paced": 150,
-            "paced_rate": 10.0,
-        }
-    value = {k: v if getattr(args, k) is None else getattr(args, k) for k, v in defaults.items()}
+    contenders = tuple(c.strip() for c in args.contenders.split(",") if c.strip())
+    strangers = set(contenders) - set(CONTENDER_ORDER)
+    if strangers:
+        parser.error(f"unknown contender(s): {', '.join(sorted(strangers))}")
+    # Defaults: about four minutes on 2 cores; --quick about one.
+    quick = args.quick
+    dossiers: int = args.dossiers or (40 if quick else 150)
+    rate: float = args.rate or 3.0
+    messages: int = args.messages or (300 if quick else 2000)
+    paced: int = args.paced or (30 if quick else 150)
+    paced_rate: float = args.paced_rate or 10.0
     return Plan(
-        pipeline=PipelineLoad(value["dossiers"], value["rate"], args.in_flight),
-        core=CoreLoad(value["messages"], value["paced"], value["paced_rate"]),
+        pipeline=PipelineLoad(dossiers, rate, args.in_flight),
+        core=CoreLoad(messages, paced, paced_rate),
         parts=parts,
+        contenders=contenders,
         profile=args.profile,
         keep_infra=args.keep_infra,
     )

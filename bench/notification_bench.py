@@ -36,11 +36,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.parser import BytesHeaderParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 from aiokafka.admin import AIOKafkaAdminClient
 from aiosmtpd.controller import Controller
 from motor.motor_asyncio import AsyncIOMotorClient
@@ -91,31 +91,37 @@ class _SmtpCounter:
         return "250 OK"
 
 
-class _Gateway(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
+async def _gateway_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The SMS gateway and the portal inbox, reduced to "200, accepted"."""
+    while (await receive()).get("more_body"):
+        pass
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"{}"})
 
 
 @contextlib.contextmanager
 def _gateway() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            _gateway_app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    while not server.started:
+        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://127.0.0.1:{port}"
     finally:
-        server.shutdown()
-        server.server_close()
+        server.should_exit = True
+        thread.join(10)
 
 
 @dataclass

@@ -99,7 +99,11 @@ async def main(dossiers: int) -> None:
     await publisher.start()
     relay = OutboxRelay(store, publisher, interval_s=0.05)
     service = DossierService(
-        store, settings, load_default_catalogue(), DEFAULT_CALENDAR, wake_relay=lambda: None
+        store,
+        settings,
+        load_default_catalogue(),
+        DEFAULT_CALENDAR,
+        wake_relay=lambda _dossier_id: None,
     )
     procedure = load_default_catalogue().get(PROCEDURE)
     agency = load_default_catalogue().agencies[procedure.agency] if procedure else None

@@ -52,7 +52,14 @@ class Monkey:
         self.tally = MonkeyTally(kills=dict.fromkeys(SERVICES, 0), log=[])
 
     async def run(self, started: float) -> None:
-        for blow in self._blows:
+        # Kills go on while the broker or the store is being restarted; the two restarts
+        # never overlap each other.
+        kills = [b for b in self._blows if b.is_kill]
+        restarts = [b for b in self._blows if not b.is_kill]
+        await asyncio.gather(self._carry_out(kills, started), self._carry_out(restarts, started))
+
+    async def _carry_out(self, blows: list[Blow], started: float) -> None:
+        for blow in blows:
             delay = started + blow.at_s - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -63,16 +70,13 @@ class Monkey:
                 self._note(f"{at:6.1f} s  kill -9 {blow.target}, started again")
                 continue
             self._note(f"{at:6.1f} s  restarting {blow.target}")
-            began = time.monotonic()
             await self._infra.restart(blow.target)
             if blow.target == "kafka":
                 self.tally.broker_restarts += 1
             else:
                 self.tally.store_restarts += 1
-            self._note(
-                f"{time.monotonic() - started:6.1f} s  {blow.target} back after "
-                f"{time.monotonic() - began:.1f} s"
-            )
+            back = time.monotonic() - started
+            self._note(f"{back:6.1f} s  {blow.target} back after {back - at:.1f} s")
 
     def _note(self, line: str) -> None:
         assert self.tally.log is not None

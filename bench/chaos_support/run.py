@@ -23,6 +23,7 @@ import secrets
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,7 +150,9 @@ class Probe:
         lag = await group_lag(self._infra.kafka, self._prefix)
         return {"outbox": outbox, "deliveries": deliveries, "lag": lag}
 
-    async def settle(self, timeout_s: float) -> dict[str, int]:
+    async def settle(
+        self, timeout_s: float, on_poll: Callable[[dict[str, int]], None] | None = None
+    ) -> dict[str, int]:
         """Wait until nothing is pending twice in a row; returns what was left if not."""
         deadline = time.monotonic() + timeout_s
         quiet = 0
@@ -160,6 +163,8 @@ class Probe:
             except Exception as exc:  # the store or broker may still be coming back
                 left = {"probe failed": 1}
                 log.info("settle probe failed: %r", exc)
+            if on_poll is not None:
+                on_poll(left)
             quiet = quiet + 1 if not any(left.values()) else 0
             if quiet >= 2:
                 return {}
@@ -177,6 +182,7 @@ class ProgressLine:
         self._monkey = monkey
         self._mail = mail
         self.phase = "load"
+        self.pending: dict[str, int] = {}
         self._tty = sys.stderr.isatty()
 
     def line(self, started: float) -> str:
@@ -188,6 +194,7 @@ class ProgressLine:
             f"finished {len(self._officers.tally.finished)} | kills i/p/n/a {kills} "
             f"broker {self._monkey.tally.broker_restarts} store "
             f"{self._monkey.tally.store_restarts} | emails {len(self._mail.arrivals())}"
+            + (f" | pending {self.pending}" if self.pending else "")
         )
 
     async def run(self, started: float) -> None:
@@ -327,7 +334,11 @@ async def run_chaos(plan: Plan, infra: ChaosInfra, *, keep: bool = False) -> Rep
             report.phases_s["load and work"] = round(time.monotonic() - load_started, 1)
             progress.phase = "settle"
             probe = Probe(infra, platform)
-            left = await probe.settle(max(30.0, deadline - time.monotonic()))
+
+            def show(left: dict[str, int]) -> None:
+                progress.pending = left
+
+            left = await probe.settle(max(30.0, deadline - time.monotonic()), show)
             if left:
                 report.failures.append(f"the platform did not settle: {left}")
             progress.phase = "operator"
@@ -337,7 +348,7 @@ async def run_chaos(plan: Plan, infra: ChaosInfra, *, keep: bool = False) -> Rep
             )
             report.interrupted_deliveries, report.operator_resends = len(interrupted), resent
             if resent:
-                left = await probe.settle(120.0)
+                left = await probe.settle(120.0, show)
                 if left:
                     report.failures.append(f"resent deliveries did not settle: {left}")
         finally:

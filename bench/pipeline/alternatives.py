@@ -172,6 +172,7 @@ async def _drive(
     meter = CpuMeter(infra.pids)
     first = drained = finished = 0.0
     cpu_drain = cpu_all = 0.0
+    waits: dict[str, float] = {}
     pacing: asyncio.Task[None] | None = None
     # Generous: even the slowest contender drains a few dozen events per second.
     deadline = time.monotonic() + 60 + 0.1 * (load.messages + load.paced)
@@ -202,6 +203,7 @@ async def _drive(
                 progress.show(f"{name}: {phase}, audit entries {message['audited']}/{target}")
             elif event == "drained":
                 drained, cpu_drain = message["t"], message["cpu_s"]
+                waits = message.get("waits", {})
                 meter.stop()
                 pacing = asyncio.create_task(producer.paced(load.messages, load.paced, load.rate))
             elif event == "done":
@@ -230,6 +232,7 @@ async def _drive(
         "cpu_ms_per_msg": round(1000 * cpu_drain / load.messages, 3),
         "cpu_s_with_paced": round(cpu_all, 3),
         "infra_cpu_s": infra_cpu,
+        "waits_s": waits,
         "total_s": round(finished - first, 3),
         "profile": str(profile_file) if profile else None,
         "acks": json.loads(acks_file.read_text()),

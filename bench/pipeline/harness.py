@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ class Plan:
     pipeline: PipelineLoad
     core: CoreLoad
     parts: tuple[str, ...]
+    contenders: tuple[str, ...]
     profile: bool
     keep_infra: bool
 
@@ -56,6 +56,7 @@ async def run(plan: Plan) -> dict[str, Any]:
             "pipeline": vars(plan.pipeline),
             "core": vars(plan.core),
             "parts": list(plan.parts),
+            "contenders": list(plan.contenders),
             "profile": plan.profile,
         },
     }
@@ -68,7 +69,7 @@ async def run(plan: Plan) -> dict[str, Any]:
             )
         rows: list[dict[str, Any]] = []
         if "core" in plan.parts:
-            for name in CONTENDER_ORDER:
+            for name in plan.contenders:
                 rows.append(
                     await run_contender(
                         infra, name, plan.core, run_id, workdir, progress, profile=plan.profile
@@ -84,8 +85,9 @@ async def run(plan: Plan) -> dict[str, Any]:
     finally:
         results["load_average_after"] = os.getloadavg()
         infra.stop_what_we_started()
-    path = RESULTS / f"{stamp}.json"
-    path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+        # Written even when a part failed: what was measured before it still helps.
+        path = RESULTS / f"{stamp}.json"
+        path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     print(render(results))
     print(f"\nresults: {path.relative_to(ROOT)}  (logs: {workdir.relative_to(ROOT)}/)")
     return results
@@ -103,16 +105,18 @@ def _ratios(rows: list[dict[str, Any]]) -> None:
 def render(results: dict[str, Any]) -> str:
     out: list[str] = []
     m = results["machine"]
+    server = m.get("store", {})
     out.append(
         f"\nmachine: {m['cpus']} CPU ({m['cpu_model']}), {m['memory_gib']} GiB, "
-        f"Python {m['python']}, Kafka {m['kafka']}, store {m['store']}"
+        f"Python {m['python']}, Kafka {m['kafka']}, FerretDB {server.get('ferretdb')} "
+        f"(wire version {server.get('wire_version')}), infrastructure from {m['infra']}"
     )
     before, after = results.get("load_average_before"), results.get("load_average_after")
     if before and after:
         out.append(f"load average (1 min) before {before[0]:.2f}, after {after[0]:.2f}")
-    store = results.get("store")
-    if store:
-        out.append(_render_store(store))
+    probe = results.get("store")
+    if probe:
+        out.append(_render_store(probe))
     pipeline = results.get("pipeline")
     if pipeline:
         out.append(_render_pipeline(pipeline))
@@ -159,7 +163,30 @@ def render(results: dict[str, Any]) -> str:
             "kafka rows: ProducerPerformance latency is produce -> broker ack; "
             "ConsumerPerformance rate excludes its group join. Neither touches the store."
         )
+        out.append(_render_waits([r for r in rows if r.get("waits_s")]))
     return "\n".join(out)
+
+
+WAITS = (
+    "processing: store",
+    "processing: publish",
+    "processing: commit",
+    "audit: store",
+    "audit: commit",
+)
+
+
+def _render_waits(rows: list[dict[str, Any]]) -> str:
+    """Seconds each stage spent awaiting the store and the broker during the drain. The two
+    stages overlap; "-" is a wait done inside the library, out of the contender's sight."""
+    return (
+        "\nseconds awaited during the drain, per stage (stages run concurrently; "
+        "'-' = inside the library)\n"
+        + table(
+            ["contender", "drain s", *WAITS],
+            [[r["contender"], r["drain_s"], *(r["waits_s"].get(w) for w in WAITS)] for r in rows],
+        )
+    )
 
 
 def _render_store(rows: list[dict[str, Any]]) -> str:
@@ -223,7 +250,3 @@ def _render_pipeline(p: dict[str, Any]) -> str:
 
 def _times(value: float | None) -> str | None:
     return None if value is None else f"{value:g}x"
-
-
-def warn(message: str) -> None:
-    print(message, file=sys.stderr)

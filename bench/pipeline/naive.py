@@ -59,27 +59,34 @@ async def run(contender: Contender) -> None:
             envelope, payload = decode(record.value)
             assert isinstance(payload, DossierSubmitted)
             dossier, event = open_dossier(envelope, payload, datetime.now(UTC))
-            with contextlib.suppress(DuplicateKeyError):
+            with tally.waiting("processing: store"), contextlib.suppress(DuplicateKeyError):
                 await dossiers.insert_one(dossier)
             headers = [
                 ("content-type", CONTENT_TYPE.encode()),
                 ("ce_type", event.type.encode()),
                 ("ce_id", event.id.encode()),
             ]
-            await producer.send_and_wait(lifecycle, encode(event), key=record.key, headers=headers)
-            await intake.commit()
+            with tally.waiting("processing: publish"):
+                await producer.send_and_wait(
+                    lifecycle, encode(event), key=record.key, headers=headers
+                )
+            with tally.waiting("processing: commit"):
+                await intake.commit()
 
     async def audit() -> None:
         async for record in everything:
             envelope, _ = decode(record.value)
-            try:
-                await entries.insert_one(audit_entry(envelope, datetime.now(UTC)))
-            except DuplicateKeyError:
-                pass
-            else:
+            new = True
+            with tally.waiting("audit: store"):
+                try:
+                    await entries.insert_one(audit_entry(envelope, datetime.now(UTC)))
+                except DuplicateKeyError:
+                    new = False
+            if new:
                 changed = envelope.type == DossierStatusChanged.event_type
                 tally.recorded(1, [envelope.subject or ""] if changed else [])
-            await everything.commit()
+            with tally.waiting("audit: commit"):
+                await everything.commit()
 
     await producer.start()
     await intake.start()

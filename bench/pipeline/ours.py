@@ -58,14 +58,17 @@ async def run(contender: Contender) -> None:
             for item in batch
             if isinstance(item.payload, DossierSubmitted)
         ]
-        await insert_new(dossiers, [dossier for dossier, _ in opened])
+        with tally.waiting("processing: store"):
+            await insert_new(dossiers, [dossier for dossier, _ in opened])
         # Published whether the dossier was new or not: after a crash between the write and
         # the publish, the redelivered batch sends the same event ids again.
-        await publisher.publish_many([event for _, event in opened])
+        with tally.waiting("processing: publish"):
+            await publisher.publish_many([event for _, event in opened])
 
     async def record(batch: list[ConsumedEvent]) -> None:
         now = datetime.now(UTC)
-        new = await insert_new(entries, [audit_entry(item.envelope, now) for item in batch])
+        with tally.waiting("audit: store"):
+            new = await insert_new(entries, [audit_entry(item.envelope, now) for item in batch])
         tally.recorded(
             len(new),
             [

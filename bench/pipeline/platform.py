@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 from aiosmtpd.controller import Controller
-from motor.motor_asyncio import AsyncIOMotorClient
+from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.pipeline.infra import CpuMeter, Infra, drop
@@ -298,29 +298,14 @@ async def _post_all(
         await asyncio.gather(*tasks)
 
 
-async def _audit_times(infra: Infra, database: str) -> dict[str, float]:
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb)
-    try:
-        cursor = client[database]["audit_entries"].find(
-            {"event_type": NOTIFICATION_SENT}, {"dossier_id": 1, "recorded_at": 1}
-        )
-        found: dict[str, float] = {}
-        async for entry in cursor:
-            recorded = datetime.fromisoformat(str(entry["recorded_at"]).replace("Z", "+00:00"))
-            found.setdefault(entry["dossier_id"], recorded.timestamp())
-        return found
-    finally:
-        client.close()
-
-
-async def _count_notified(infra: Infra, database: str) -> int:
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb)
-    try:
-        return await client[database]["audit_entries"].count_documents(
-            {"event_type": NOTIFICATION_SENT}
-        )
-    finally:
-        client.close()
+async def _audit_times(entries: AsyncIOMotorCollection[Any]) -> dict[str, float]:
+    """When the audit service recorded each dossier's notification (its ``recorded_at``)."""
+    cursor = entries.find({"event_type": NOTIFICATION_SENT}, {"dossier_id": 1, "recorded_at": 1})
+    found: dict[str, float] = {}
+    async for entry in cursor:
+        recorded = datetime.fromisoformat(str(entry["recorded_at"]).replace("Z", "+00:00"))
+        found.setdefault(entry["dossier_id"], recorded.timestamp())
+    return found
 
 
 async def run_pipeline(
@@ -366,6 +351,131 @@ async def run_pipeline(
     return result
 
 
+class _Measurement:
+    """Drives the load and watches the pipeline until every accepted dossier arrived."""
+
+    # No progress at all for this long after the last POST ends the wait; what arrived by
+    # then is reported, the rest counted as not audited or not mailed.
+    STUCK_S = 30.0
+
+    def __init__(
+        self,
+        infra: Infra,
+        load: PipelineLoad,
+        services: dict[str, Service],
+        sink: MailSink,
+        entries: AsyncIOMotorCollection[Any],
+        progress: Progress,
+    ) -> None:
+        self.load = load
+        self.services = services
+        self.sink = sink
+        self.entries = entries
+        self.progress = progress
+        self.stages = StageSamples()
+        self.posted: list[Posted] = []
+        self.notified = 0
+        self.meter = CpuMeter(infra.pids)
+        for service in services.values():
+            self.meter.add(service.name, service.process.pid)
+        self.meter.add("bench (load, SMTP sink)", os.getpid())
+
+    def accepted(self) -> int:
+        return sum(1 for p in self.posted if p.status == 202)
+
+    def show(self) -> None:
+        refused = sum(1 for p in self.posted if p.finished and p.status != 202)
+        self.progress.show(
+            f"pipeline: posted {len(self.posted)}/{self.load.dossiers}, "
+            f"accepted {self.accepted()}, refused {refused}, "
+            f"mailed {len(self.sink.arrivals())}, audited {self.notified}"
+        )
+
+    async def keep_showing(self) -> None:
+        while True:
+            self.show()
+            await asyncio.sleep(0.2)
+
+    async def sample_stages(self, client: httpx.AsyncClient) -> None:
+        at = time.time()
+        for service in self.services.values():
+            with contextlib.suppress(httpx.HTTPError):
+                consumed, lag = await scrape(client, service)
+                self.stages.add(service.name, at, consumed, lag)
+
+    async def run(self, token: str, run: str) -> dict[str, float]:
+        """Send the load, wait for delivery; the CPU each process spent meanwhile."""
+        intake = self.services["intake"].url
+        async with httpx.AsyncClient(timeout=5) as client:
+            await self.sample_stages(client)
+            self.meter.start()
+            sender = asyncio.create_task(_post_all(intake, token, self.load, run, self.posted))
+            last_change = time.monotonic()
+            previous = (-1, -1)
+            while True:
+                await asyncio.sleep(1.0)
+                await self.sample_stages(client)
+                self.notified = await self.entries.count_documents(
+                    {"event_type": NOTIFICATION_SENT}
+                )
+                if not sender.done():
+                    continue
+                sender.result()
+                mailed = len(self.sink.arrivals())
+                if min(self.notified, mailed) >= self.accepted():
+                    break
+                if (self.notified, mailed) != previous:
+                    previous, last_change = (self.notified, mailed), time.monotonic()
+                elif time.monotonic() - last_change > self.STUCK_S:
+                    break
+            cpu = self.meter.stop()
+            await self.sample_stages(client)
+        return cpu
+
+    async def result(self, cpu: dict[str, float]) -> dict[str, Any]:
+        posted = self.posted
+        accepted = [p for p in posted if p.status == 202 and p.dossier_id]
+        refusals: dict[str, int] = {}
+        for p in posted:
+            if p.status != 202:
+                refusals[str(p.status)] = refusals.get(str(p.status), 0) + 1
+        audited_at = await _audit_times(self.entries)
+        mailed_at = self.sink.arrivals()
+        to_audit = [
+            audited_at[p.dossier_id] - p.started for p in accepted if p.dossier_id in audited_at
+        ]
+        to_mail = [mailed_at[p.email] - p.started for p in accepted if p.email in mailed_at]
+        both = [
+            max(audited_at[p.dossier_id], mailed_at[p.email]) - p.started
+            for p in accepted
+            if p.dossier_id in audited_at and p.email in mailed_at
+        ]
+        window = (
+            max(p.finished for p in accepted) - min(p.started for p in posted) if accepted else 0.0
+        )
+        self.progress.done(
+            f"pipeline: {len(accepted)} accepted, {len(mailed_at)} mailed, "
+            f"{len(audited_at)} audited"
+        )
+        load = self.load
+        return {
+            "dossiers": load.dossiers,
+            "rate": load.rate,
+            "in_flight": load.in_flight,
+            "accepted": len(accepted),
+            "refused": refusals,
+            "accepted_per_s": round(len(accepted) / window, 1) if window > 0 else None,
+            "http_ms": summary_ms([p.finished - p.started for p in accepted]),
+            "to_audit_ms": summary_ms(to_audit),
+            "to_mail_ms": summary_ms(to_mail),
+            "to_both_ms": summary_ms(both),
+            "not_audited": len(accepted) - len(to_audit),
+            "not_mailed": len(accepted) - len(to_mail),
+            "stages": self.stages.throughput(),
+            "cpu_s": cpu,
+        }
+
+
 async def _measure(
     infra: Infra,
     load: PipelineLoad,
@@ -377,92 +487,16 @@ async def _measure(
     progress: Progress,
 ) -> dict[str, Any]:
     token = mint_token(secret, "portal-bench", ["portal"], ttl_s=4 * 3600)
-    meter = CpuMeter(infra.pids)
-    for service in services.values():
-        meter.add(service.name, service.process.pid)
-    meter.add("bench (load, SMTP sink)", os.getpid())
-    stages = StageSamples()
-    posted: list[Posted] = []
-    notified = 0
-
-    async def sample_stages(client: httpx.AsyncClient) -> None:
-        at = time.time()
-        for service in services.values():
-            with contextlib.suppress(httpx.HTTPError):
-                consumed, lag = await scrape(client, service)
-                stages.add(service.name, at, consumed, lag)
-
-    def show() -> None:
-        accepted = sum(1 for p in posted if p.status == 202)
-        refused = sum(1 for p in posted if p.finished and p.status != 202)
-        progress.show(
-            f"pipeline: posted {len(posted)}/{load.dossiers}, accepted {accepted}, "
-            f"refused {refused}, mailed {len(sink.arrivals())}, audited {notified}"
-        )
-
-    async with httpx.AsyncClient(timeout=5) as client:
-        await sample_stages(client)
-        meter.start()
-        sender = asyncio.create_task(_post_all(services["intake"].url, token, load, run, posted))
-        last_change = time.monotonic()
-        previous = (-1, -1)
-        while True:
-            await asyncio.sleep(1.0)
-            await sample_stages(client)
-            notified = await _count_notified(infra, databases["audit"])
-            show()
-            if not sender.done():
-                continue
-            sender.result()
-            accepted = sum(1 for p in posted if p.status == 202)
-            mailed = len(sink.arrivals())
-            if notified >= accepted and mailed >= accepted:
-                break
-            if (notified, mailed) != previous:
-                previous, last_change = (notified, mailed), time.monotonic()
-            elif time.monotonic() - last_change > 30:
-                break  # stuck: report what arrived
-        cpu = meter.stop()
-        await sample_stages(client)
-
-    accepted_items = [p for p in posted if p.status == 202 and p.dossier_id]
-    refusals: dict[str, int] = {}
-    for p in posted:
-        if p.status != 202:
-            refusals[str(p.status)] = refusals.get(str(p.status), 0) + 1
-    audited_at = await _audit_times(infra, databases["audit"])
-    mailed_at = sink.arrivals()
-    to_audit = [
-        audited_at[p.dossier_id] - p.started for p in accepted_items if p.dossier_id in audited_at
-    ]
-    to_mail = [mailed_at[p.email] - p.started for p in accepted_items if p.email in mailed_at]
-    both = [
-        max(audited_at[p.dossier_id], mailed_at[p.email]) - p.started
-        for p in accepted_items
-        if p.dossier_id in audited_at and p.email in mailed_at
-    ]
-    window = (
-        max(p.finished for p in accepted_items) - min(p.started for p in posted)
-        if accepted_items
-        else 0.0
+    store: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb)
+    measurement = _Measurement(
+        infra, load, services, sink, store[databases["audit"]]["audit_entries"], progress
     )
-    progress.done(
-        f"pipeline: {len(accepted_items)} accepted, {len(mailed_at)} mailed, "
-        f"{len(audited_at)} audited"
-    )
-    return {
-        "dossiers": load.dossiers,
-        "rate": load.rate,
-        "in_flight": load.in_flight,
-        "accepted": len(accepted_items),
-        "refused": refusals,
-        "accepted_per_s": round(len(accepted_items) / window, 1) if window > 0 else None,
-        "http_ms": summary_ms([p.finished - p.started for p in accepted_items]),
-        "to_audit_ms": summary_ms(to_audit),
-        "to_mail_ms": summary_ms(to_mail),
-        "to_both_ms": summary_ms(both),
-        "not_audited": len(accepted_items) - len(to_audit),
-        "not_mailed": len(accepted_items) - len(to_mail),
-        "stages": stages.throughput(),
-        "cpu_s": cpu,
-    }
+    ticker = asyncio.create_task(measurement.keep_showing())
+    try:
+        cpu = await measurement.run(token, run)
+    finally:
+        ticker.cancel()
+    try:
+        return await measurement.result(cpu)
+    finally:
+        store.close()

@@ -5,8 +5,9 @@ object per line to stdout; the harness reads them:
 
 * ``{"event": "first", "t": …}`` the first input record was handed to the contender;
 * ``{"event": "progress", "audited": n}`` every quarter second;
-* ``{"event": "drained", "t": …, "cpu_s": …}`` the pre-loaded events are all in the audit
-  collection; ``cpu_s`` is this process's CPU time since the first record;
+* ``{"event": "drained", "t": …, "cpu_s": …, "waits": {…}}`` the pre-loaded events are all
+  in the audit collection; ``cpu_s`` is this process's CPU time since the first record and
+  ``waits`` the seconds spent awaiting each kind of I/O (see `Tally.waiting`);
 * ``{"event": "done", "t": …, "cpu_s": …}`` every event, paced ones included, is recorded.
 """
 
@@ -18,7 +19,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 
@@ -27,7 +28,7 @@ def cpu_seconds() -> float:
     return times.user + times.system
 
 
-def emit(event: str, **fields: float | int | str) -> None:
+def emit(event: str, **fields: float | int | str | dict[str, float]) -> None:
     sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
     sys.stdout.flush()
 
@@ -42,8 +43,21 @@ class Tally:
     # dossier id -> wall-clock time its status change's audit entry was acknowledged
     acks: dict[str, float] = field(default_factory=dict)
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    # "stage: operation" -> seconds awaited, summed over the stage's calls
+    waits: dict[str, float] = field(default_factory=dict)
     _first_cpu: float | None = None
     _drained: bool = False
+
+    @contextlib.contextmanager
+    def waiting(self, what: str) -> Iterator[None]:
+        """Add the wall time of the block to ``what``. The stages run concurrently, so the
+        sums of two stages may add up to more than the elapsed time; within one stage they
+        show where its time went."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.waits[what] = self.waits.get(what, 0.0) + time.perf_counter() - started
 
     def first_record(self) -> None:
         if self._first_cpu is None:
@@ -59,7 +73,8 @@ class Tally:
         self.audited += new_entries
         if not self._drained and self.audited >= self.drain_target:
             self._drained = True
-            emit("drained", t=now, cpu_s=self._cpu())
+            waits = {what: round(seconds, 3) for what, seconds in self.waits.items()}
+            emit("drained", t=now, cpu_s=self._cpu(), waits=waits)
         if self.audited >= self.final_target and not self.done.is_set():
             emit("done", t=now, cpu_s=self._cpu())
             self.done.set()

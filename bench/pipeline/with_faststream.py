@@ -50,13 +50,14 @@ async def run(contender: Contender) -> None:
         envelope, payload = decode(body)
         assert isinstance(payload, DossierSubmitted)
         dossier, event = open_dossier(envelope, payload, datetime.now(UTC))
-        with contextlib.suppress(DuplicateKeyError):
+        with tally.waiting("processing: store"), contextlib.suppress(DuplicateKeyError):
             await dossiers.insert_one(dossier)
-        await lifecycle.publish(
-            encode_event(event),
-            key=payload.dossier_id.encode(),
-            headers={"content-type": CONTENT_TYPE, "ce_type": event.type, "ce_id": event.id},
-        )
+        with tally.waiting("processing: publish"):
+            await lifecycle.publish(
+                encode_event(event),
+                key=payload.dossier_id.encode(),
+                headers={"content-type": CONTENT_TYPE, "ce_type": event.type, "ce_id": event.id},
+            )
 
     @broker.subscriber(
         contender.topic(Topics.SUBMISSIONS),
@@ -67,10 +68,11 @@ async def run(contender: Contender) -> None:
     )
     async def on_any_event(body: bytes) -> None:
         envelope, _ = decode(body)
-        try:
-            await entries.insert_one(audit_entry(envelope, datetime.now(UTC)))
-        except DuplicateKeyError:
-            return
+        with tally.waiting("audit: store"):
+            try:
+                await entries.insert_one(audit_entry(envelope, datetime.now(UTC)))
+            except DuplicateKeyError:
+                return
         changed = envelope.type == DossierStatusChanged.event_type
         tally.recorded(1, [envelope.subject or ""] if changed else [])
 

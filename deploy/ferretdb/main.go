@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log"
 	"log/slog"
 	"net/url"
@@ -21,6 +22,11 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dataDir := flag.String("data", "./data", "directory for the SQLite databases")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	// In WAL mode "normal" survives a crash of any process (kill -9 included) and skips
+	// the fsync per commit that made every single-document write cost tens of
+	// milliseconds; only a power loss can take the last commits. This is a development
+	// and test store: production runs MongoDB.
+	synchronous := flag.String("synchronous", "normal", "SQLite synchronous pragma: full or normal")
 	flag.Parse()
 
 	var level slog.Level
@@ -43,7 +49,15 @@ func main() {
 
 	// An absolute file: URL survives any working directory and escapes odd characters
 	// in the path; the backend insists on the trailing slash.
-	sqliteURL := (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir) + "/"}).String()
+	if *synchronous != "full" && *synchronous != "normal" {
+		log.Fatalf("bad -synchronous: %q", *synchronous)
+	}
+	query := url.Values{"_pragma": {fmt.Sprintf("synchronous(%s)", *synchronous)}}
+	sqliteURL := (&url.URL{
+		Scheme:   "file",
+		Path:     filepath.ToSlash(dir) + "/",
+		RawQuery: query.Encode(),
+	}).String()
 
 	db, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},

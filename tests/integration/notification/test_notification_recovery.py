@@ -224,7 +224,7 @@ async def test_an_outcome_whose_event_was_lost_is_published_again_under_the_same
     webhook = leased["webhook"]
     # The process sent and recorded the outcome, then lost the broker before publishing.
     recorded = await parts.store.finish_attempt(
-        webhook["_id"],
+        webhook,
         webhook["attempts"],
         fields={
             "status": "sent_unpublished",

@@ -19,9 +19,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from pymongo.errors import ConnectionFailure
 
 from chassis import events, metrics
 from chassis.events import Envelope, EventData, PoisonMessage, Topics
@@ -74,6 +75,18 @@ async def ensure_topics(settings: ServiceSettings) -> None:
 
 class KafkaUnavailable(Exception):
     """The broker did not acknowledge a write; the caller must not claim success."""
+
+
+class RecordTooLarge(Exception):
+    """The broker (or the producer's own limit) refuses a record this large."""
+
+
+# The store or the broker being away says nothing about the record in hand: a handler
+# failing with one of these is retried until they are back, never dead-lettered.
+OUTAGES: tuple[type[Exception], ...] = (ConnectionFailure, KafkaUnavailable)
+_outage_delay = backoff_delays(0.5, 5.0)
+# How much of a record too large to dead-letter whole is kept in its dead letter.
+_DEAD_LETTER_HEAD = 64 * 1024
 
 
 class EventPublisher:
@@ -182,6 +195,8 @@ class EventPublisher:
         try:
             future = await producer.send(topic, value, key=key, headers=headers)
             await asyncio.wait_for(future, timeout=self._send_timeout_s)
+        except MessageSizeTooLargeError as exc:
+            raise RecordTooLarge(str(exc)) from exc
         except (KafkaError, TimeoutError) as exc:
             raise KafkaUnavailable(str(exc) or type(exc).__name__) from exc
 
@@ -277,7 +292,9 @@ class ConsumerLoop:
             try:
                 await self._consume(consumer)
                 return
-            except KafkaError as exc:
+            except (KafkaError, KafkaUnavailable) as exc:
+                # KafkaUnavailable: a dead letter could not be written; the batch stays
+                # uncommitted and comes again after the reconnect.
                 log.warning("consumer %s lost Kafka (%s); reconnecting", self.group, exc)
             finally:
                 self._running = False
@@ -408,13 +425,19 @@ class ConsumerLoop:
 
     async def _batch_with_retries(self, items: list[ConsumedEvent]) -> list[_DeadLetter]:
         assert self.batch_handler is not None
-        for attempt in range(1, self.settings.kafka_handler_attempts + 1):
+        attempt = outage = 0
+        while attempt < self.settings.kafka_handler_attempts:
             try:
                 await self.batch_handler(items)
                 for item in items:
                     self._count(item.record.topic, item.envelope.type, "handled")
                 return []
+            except OUTAGES as exc:
+                outage += 1
+                log.warning("batch of %s waits for %s (try %d)", self.group, _name(exc), outage)
+                await asyncio.sleep(_outage_delay(outage))
             except Exception:
+                attempt += 1
                 log.exception("batch handler of %s failed (attempt %d)", self.group, attempt)
                 if attempt < self.settings.kafka_handler_attempts:
                     await asyncio.sleep(self.retry_delay(attempt))
@@ -422,12 +445,21 @@ class ConsumerLoop:
         # one poison event does not send its healthy neighbours to the dead-letter topic.
         dead: list[_DeadLetter] = []
         for item in items:
-            try:
-                await self.batch_handler([item])
-                self._count(item.record.topic, item.envelope.type, "handled")
-            except Exception as exc:
-                dead.append(_DeadLetter(item.record, f"handler failed: {exc!r}", "handler_failed"))
-                self._count(item.record.topic, item.envelope.type, "dead_letter")
+            outage = 0
+            while True:
+                try:
+                    await self.batch_handler([item])
+                    self._count(item.record.topic, item.envelope.type, "handled")
+                except OUTAGES as exc:
+                    outage += 1
+                    log.warning("record of %s waits for %s", self.group, _name(exc))
+                    await asyncio.sleep(_outage_delay(outage))
+                    continue
+                except Exception as exc:
+                    reason = f"handler failed: {exc!r}"
+                    dead.append(_DeadLetter(item.record, reason, "handler_failed"))
+                    self._count(item.record.topic, item.envelope.type, "dead_letter")
+                break
         return dead
 
     async def _handle_partition(self, items: list[ConsumedEvent]) -> list[_DeadLetter]:
@@ -454,7 +486,8 @@ class ConsumerLoop:
         ) as span:
             item.span_context = span.get_span_context()
             error: Exception | None = None
-            for attempt in range(1, self.settings.kafka_handler_attempts + 1):
+            attempt = outage = 0
+            while attempt < self.settings.kafka_handler_attempts:
                 try:
                     await handler(item)
                     self._count(record.topic, item.envelope.type, "handled")
@@ -462,7 +495,17 @@ class ConsumerLoop:
                 except PoisonMessage as exc:
                     error = exc
                     break
+                except OUTAGES as exc:
+                    outage += 1
+                    log.warning(
+                        "handler for %s waits for %s (try %d)",
+                        item.envelope.type,
+                        _name(exc),
+                        outage,
+                    )
+                    await asyncio.sleep(_outage_delay(outage))
                 except Exception as exc:
+                    attempt += 1
                     error = exc
                     log.warning(
                         "handler for %s failed (attempt %d): %r", item.envelope.type, attempt, exc
@@ -494,10 +537,35 @@ class ConsumerLoop:
             letter.reason[:300],
         )
         # If this raises, the batch is not committed and is retried: nothing is lost.
-        await self.publisher.send_raw(
-            self.dead_letter_topic, record.value, key=record.key, headers=headers
-        )
+        try:
+            await self.publisher.send_raw(
+                self.dead_letter_topic, record.value, key=record.key, headers=headers
+            )
+        except RecordTooLarge:
+            # A record at the broker's size limit does not fit once the dlq_* headers are
+            # added. Its head is enough to see what it was; the whole of it stays on the
+            # source topic at the offset the headers name.
+            value = record.value or b""
+            headers.append(("dlq_value_truncated", str(len(value)).encode()))
+            try:
+                await self.publisher.send_raw(
+                    self.dead_letter_topic,
+                    value[:_DEAD_LETTER_HEAD],
+                    key=record.key,
+                    headers=headers,
+                )
+            except RecordTooLarge:
+                # The record's own headers are what is too large: keep only ours.
+                own = [(k, v) for k, v in headers if k.startswith("dlq_")]
+                await self.publisher.send_raw(
+                    self.dead_letter_topic, value[:_DEAD_LETTER_HEAD], key=None, headers=own
+                )
         metrics.DEAD_LETTERS.labels(self.settings.service_name, self.group, letter.category).inc()
 
     def _count(self, topic: str, event_type: str, outcome: str) -> None:
         metrics.EVENTS_CONSUMED.labels(self.settings.service_name, topic, event_type, outcome).inc()
+
+
+def _name(exc: Exception) -> str:
+    # The class only: a store error's text may quote the connection string.
+    return type(exc).__name__

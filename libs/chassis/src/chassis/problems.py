@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -122,6 +123,22 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> ProblemResponse:
         return problem_response(
             Problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None)),
+            request,
+        )
+
+    @app.exception_handler(ConnectionFailure)
+    async def _store_away(request: Request, exc: ConnectionFailure) -> ProblemResponse:
+        # The store restarting is not a defect: the client may simply try again. The
+        # route template is logged, never the path, which can carry a receipt code.
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        log.warning("store unreachable on %s %s: %s", request.method, route, type(exc).__name__)
+        return problem_response(
+            Problem(
+                503,
+                "Service unavailable",
+                "the store cannot be reached right now; retry later",
+                headers={"Retry-After": "2"},
+            ),
             request,
         )
 

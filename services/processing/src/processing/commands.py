@@ -96,7 +96,7 @@ class DossierService:
         settings: ProcessingSettings,
         catalogue: Catalogue,
         calendar: WorkingCalendar,
-        wake_relay: Callable[[], None],
+        wake_relay: Callable[[str], None],
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._store = store
@@ -113,12 +113,12 @@ class DossierService:
     def now(self) -> datetime:
         return self._clock()
 
-    def _written(self) -> None:
+    def _written(self, dossier_id: str) -> None:
         """Called right after every store write that carries events, with no await in
         between, so that the test-only crash lands before the relay can send them."""
         if self._settings.test_crash_after_store_write:
             os._exit(CRASH_EXIT_CODE)
-        self._wake_relay()
+        self._wake_relay(dossier_id)
 
     # ----------------------------------------------------------------- inbound events
 
@@ -143,7 +143,7 @@ class DossierService:
             trace=capture_context(),
         )
         if created:
-            self._written()
+            self._written(change.dossier.id)
 
     async def supplement(self, event: ConsumedEvent) -> None:
         supplemented = event.payload
@@ -191,7 +191,7 @@ class DossierService:
                 return
             entries = outbox_entries(change.events, event.envelope.actor)
             if await self._store.commit(change.dossier, dossier.version, entries, event.id):
-                self._written()
+                self._written(dossier_id)
                 return
         raise RuntimeError(f"dossier {dossier_id} kept changing while applying {action}")
 
@@ -264,7 +264,7 @@ class DossierService:
                 dossier.id, note, outbox_entries([event], officer.actor)
             ):
                 raise DossierNotVisible(dossier_id)
-            self._written()
+            self._written(dossier.id)
             return note
 
     @asynccontextmanager
@@ -292,7 +292,7 @@ class DossierService:
             # Someone else wrote between our read and our write: their change stands.
             current = await self._store.get(before.id)
             raise VersionMismatch(current.version if current else before.version)
-        self._written()
+        self._written(before.id)
         return change.dossier
 
     # ----------------------------------------------------------------- deadlines
@@ -320,7 +320,7 @@ class DossierService:
             entries = outbox_entries([event], rules.SYSTEM_ACTOR)
             if await self._store.flag_overdue(dossier.id, dossier.due_date, now, entries):
                 overdue += 1
-                self._written()
+                self._written(dossier.id)
 
         apologies = 0
         warning = self._settings.apology_warning_working_days
@@ -340,5 +340,5 @@ class DossierService:
             entries = outbox_entries([event], rules.SYSTEM_ACTOR)
             if await self._store.record_apology(dossier.id, apology, entries):
                 apologies += 1
-                self._written()
+                self._written(dossier.id)
         return ScanReport(overdue=overdue, apologies=apologies)

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -10,7 +11,7 @@ from typing import Annotated, Any, Literal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BeforeValidator
 
 from audit.adapters.store import AuditStore, EntryFilter
 from audit.adapters.verifier import (
@@ -66,6 +67,17 @@ _CHUNK_LINES = 500
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 SeqParam = Annotated[int, Query(ge=0, le=MAX_SAFE_INTEGER)]
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _date_time_text(value: Any) -> Any:
+    # Pydantic would also read "0.0" as seconds since 1970; the API documents date-time.
+    if isinstance(value, str) and not _DATE_TIME.match(value):
+        raise ValueError("expected an RFC 3339 date-time with a UTC offset")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,11 +227,11 @@ def build_router(api: AuditApi) -> APIRouter:
         actor: Annotated[str | None, Query(pattern=ACTOR_PATTERN)] = None,
         event_type: Annotated[str | None, Query(pattern=EVENT_TYPE_PATTERN)] = None,
         occurred_from: Annotated[
-            AwareDatetime | None,
+            Timestamp | None,
             Query(alias="from", description="occurred at or after (with UTC offset)"),
         ] = None,
         occurred_to: Annotated[
-            AwareDatetime | None, Query(alias="to", description="occurred before (with offset)")
+            Timestamp | None, Query(alias="to", description="occurred before (with offset)")
         ] = None,
     ) -> EntryFilter:
         if occurred_from and occurred_to and occurred_to <= occurred_from:
@@ -534,6 +546,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/public-key.pem",
         summary="The checkpoint key as a PEM file, for `audit.cli verify-export --public-key`",
         response_class=PlainTextResponse,
+        responses={200: {"content": {"application/x-pem-file": {}}}},
         dependencies=[Depends(_strict_query())],
     )
     async def public_key_pem() -> PlainTextResponse:

@@ -112,6 +112,7 @@ class LifecycleHandlers:
             log.info("%d deliveries were claimed before; not sent again", repeated)
 
         limit = asyncio.Semaphore(self._settings.delivery_concurrency)
+        published: list[dict[str, Any]] = []
 
         async def dossier_in_order(events: list[list[PlannedDelivery]]) -> None:
             async with limit:
@@ -132,9 +133,12 @@ class LifecycleHandlers:
                     )
                 # Published per dossier, as soon as its attempts are done, so a slow
                 # gateway elsewhere in the batch does not hold this news back.
-                await self._deliverer.publish_outcomes(outcomes)
+                published.extend(await self._deliverer.publish_outcomes(outcomes, mark=False))
 
         await asyncio.gather(*(dossier_in_order(events) for events in by_dossier.values()))
+        # Marked in one go: a few multi-document updates instead of one per delivery. A
+        # crash before this only makes the worker publish them again, under the same ids.
+        await self._store.mark_published(published, utcnow())
 
     # ------------------------------------------------------------------ deciding
 

@@ -217,7 +217,7 @@ class Deliverer:
             history["error"] = error
         fields["updated_at"] = now
         recorded = await self._store.finish_attempt(
-            delivery["_id"], number, fields=fields, history=history
+            delivery, number, fields=fields, history=history
         )
         self._count_and_log(delivery, history, recorded)
         return recorded
@@ -306,13 +306,16 @@ class Deliverer:
 
     # ------------------------------------------------------------------ telling audit
 
-    async def publish_outcomes(self, deliveries: Iterable[dict[str, Any] | None]) -> int:
+    async def publish_outcomes(
+        self, deliveries: Iterable[dict[str, Any] | None], *, mark: bool = True
+    ) -> list[dict[str, Any]]:
         """Publish notification.sent / notification.failed for settled deliveries, put
-        each failure on the dead-letter topic, then mark them published. If the broker
+        each failure on the dead-letter topic, then (``mark``) mark them published; the
+        published ones are returned, for a caller that marks many at once. If the broker
         is away the deliveries stay ``*_unpublished`` for the retry worker."""
         settled = [d for d in deliveries if d is not None and d.get("status") in _UNPUBLISHED]
         if not settled:
-            return 0
+            return []
         envelopes = [self.outcome_event(d) for d in settled]
         try:
             await self._publisher.publish_many(
@@ -325,9 +328,10 @@ class Deliverer:
                     await self._dead_letter(delivery, envelope)
         except KafkaUnavailable as exc:
             log.warning("outcomes of %d deliveries not published yet: %s", len(settled), exc)
-            return 0
-        await self._store.mark_published(settled, utcnow())
-        return len(settled)
+            return []
+        if mark:
+            await self._store.mark_published(settled, utcnow())
+        return settled
 
     def outcome_event(self, delivery: dict[str, Any]) -> Envelope:
         common = {

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from notification.domain.retry import CLAIMABLE, DeliveryStatus
@@ -38,6 +38,7 @@ _PUBLISHED = {
     DeliveryStatus.SENT_UNPUBLISHED: DeliveryStatus.SENT,
     DeliveryStatus.FAILED_UNPUBLISHED: DeliveryStatus.FAILED,
 }
+_SLICE = 50
 # Listing sorts newest first; _id breaks ties between deliveries of one event.
 _LIST_ORDER = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
@@ -88,16 +89,20 @@ class DeliveryStore:
     async def _insert_new(
         collection: AsyncIOMotorCollection[Any], documents: Sequence[dict[str, Any]]
     ) -> set[str]:
-        wanted = [doc["_id"] for doc in documents]
-        try:
-            await collection.insert_many(documents, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(err.get("code") != DUPLICATE_KEY for err in errors):
-                raise
-            existing = {wanted[err["index"]] for err in errors}
-            return {i for i in wanted if i not in existing}
-        return set(wanted)
+        created: set[str] = set()
+        for first in range(0, len(documents), _SLICE):
+            part = documents[first : first + _SLICE]
+            wanted = [doc["_id"] for doc in part]
+            try:
+                await collection.insert_many(part, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(err.get("code") != DUPLICATE_KEY for err in errors):
+                    raise
+                existing = {wanted[err["index"]] for err in errors}
+                wanted = [i for i in wanted if i not in existing]
+            created.update(wanted)
+        return created
 
     async def content(self, delivery_id: str) -> dict[str, Any] | None:
         document = await self._contents.find_one({"_id": delivery_id})
@@ -171,19 +176,26 @@ class DeliveryStore:
 
     async def finish_attempt(
         self,
-        delivery_id: str,
+        delivery: dict[str, Any],
         attempt: int,
         *,
         fields: dict[str, Any],
         history: dict[str, Any],
     ) -> dict[str, Any] | None:
-        """Record the outcome of attempt number ``attempt``, unless a newer one started."""
-        document: dict[str, Any] | None = await self._deliveries.find_one_and_update(
-            {"_id": delivery_id, "status": DeliveryStatus.SENDING.value, "attempts": attempt},
+        """Record the outcome of attempt number ``attempt``, unless a newer one started.
+        Returns the delivery as recorded (``delivery`` with the change applied)."""
+        result = await self._deliveries.update_one(
+            {"_id": delivery["_id"], "status": DeliveryStatus.SENDING.value, "attempts": attempt},
             {"$set": {**fields, "lease_until": None}, "$push": {"history": history}},
-            return_document=ReturnDocument.AFTER,
         )
-        return document
+        if result.matched_count == 0:
+            return None
+        return {
+            **delivery,
+            **fields,
+            "lease_until": None,
+            "history": [*delivery.get("history", []), history],
+        }
 
     async def give_up_stale(
         self,
@@ -216,26 +228,24 @@ class DeliveryStore:
         return int(result.deleted_count)
 
     async def mark_published(self, documents: Iterable[dict[str, Any]], now: datetime) -> None:
-        """``*_unpublished`` → final, for outcomes whose event the broker acknowledged."""
-        updates = [
-            # Matching the event id too: a resend may already have moved the delivery on.
-            UpdateOne(
-                {
-                    "_id": doc["_id"],
-                    "status": doc["status"],
-                    "outcome_event_id": doc["outcome_event_id"],
-                },
-                {
-                    "$set": {
-                        "status": _PUBLISHED[DeliveryStatus(doc["status"])].value,
-                        "published_at": now,
-                    }
-                },
-            )
-            for doc in documents
-        ]
-        if updates:
-            await self._deliveries.bulk_write(updates, ordered=False)
+        """``*_unpublished`` → final, for outcomes whose event the broker acknowledged.
+
+        While a delivery is ``*_unpublished`` its outcome cannot change (only a failed,
+        published delivery can be resent), so matching on the status is enough.
+        """
+        by_status: dict[str, list[str]] = {}
+        for doc in documents:
+            by_status.setdefault(doc["status"], []).append(doc["_id"])
+        for status, ids in by_status.items():
+            final = _PUBLISHED[DeliveryStatus(status)].value
+            # One multi-document update per slice, never a bulk of single-document
+            # updates: FerretDB 1.24 stops answering on an unordered bulk update of
+            # about a hundred statements.
+            for first in range(0, len(ids), _SLICE):
+                await self._deliveries.update_many(
+                    {"_id": {"$in": ids[first : first + _SLICE]}, "status": status},
+                    {"$set": {"status": final, "published_at": now}},
+                )
 
     # ------------------------------------------------------------------ the retry worker
 

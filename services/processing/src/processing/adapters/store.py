@@ -43,7 +43,6 @@ from processing.domain.workflow import DossierStatus
 OutboxEntry = dict[str, Any]
 
 # Another process may append between our read of an outbox and our rewrite of it.
-_OUTBOX_ATTEMPTS = 5
 
 _RUNNING = sorted(s.value for s in RUNNING_STATUSES)
 
@@ -155,24 +154,33 @@ def matches(document: Mapping[str, Any], condition: Mapping[str, Any]) -> bool:
 
 
 class DossierStore:
-    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+    def __init__(
+        self, db: AsyncIOMotorDatabase[Any], *, conditions_in_filter: bool | None = None
+    ) -> None:
+        """``conditions_in_filter`` None asks the store at start-up which way suits it."""
         self._db = db
         self._dossiers = db["dossiers"]
         self._locks = DossierLocks()
+        self._conditions_chosen = conditions_in_filter
         # Until the store has told us otherwise, conditions go into the update's filter,
         # which is correct on every store.
-        self._store_checks_conditions = True
+        self._store_checks_conditions = (
+            True if conditions_in_filter is None else conditions_in_filter
+        )
         # FerretDB's SQLite answers concurrent writes to one database with "database is
         # locked" instead of queueing them; there this process's writes take turns.
-        self._write_turns: asyncio.Lock | None = None
+        self._write_turns: asyncio.Lock | None = (
+            None if self._store_checks_conditions else asyncio.Lock()
+        )
 
     async def create_indexes(self) -> None:
-        info = await self._db.command("buildInfo")
-        # FerretDB scans the whole collection for any filter beyond the id, and its
-        # conditions are not atomic anyway (the per-dossier lock is what makes them
-        # hold), so there the conditions are checked here, on a look-up by id.
-        self._store_checks_conditions = "ferretdbVersion" not in info
-        self._write_turns = None if self._store_checks_conditions else asyncio.Lock()
+        if self._conditions_chosen is None:
+            info = await self._db.command("buildInfo")
+            # FerretDB scans the whole collection for any filter beyond the id, and its
+            # conditions are not atomic anyway (the per-dossier lock is what makes them
+            # hold), so there the conditions are checked here, on a look-up by id.
+            self._store_checks_conditions = "ferretdbVersion" not in info
+            self._write_turns = None if self._store_checks_conditions else asyncio.Lock()
         await self._dossiers.create_index("outbox_pending", sparse=True)
         # The officers' queue in its two orders, always within one agency.
         await self._dossiers.create_index(
@@ -493,6 +501,17 @@ class DossierStore:
 
     # ----------------------------------------------------------------- outbox
 
+    async def outboxes_of(self, dossier_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The outboxes of the named dossiers, read by id (the one lookup FerretDB does
+        not answer by scanning the collection)."""
+        found = await asyncio.gather(
+            *(
+                self._dossiers.find_one({"_id": dossier_id}, {"outbox": 1})
+                for dossier_id in dossier_ids
+            )
+        )
+        return [document for document in found if document and document.get("outbox")]
+
     async def pending_outboxes(self, limit: int = 200) -> list[dict[str, Any]]:
         cursor = self._dossiers.find({"outbox_pending": True}, {"outbox": 1}, limit=limit)
         return [doc async for doc in cursor]
@@ -500,27 +519,29 @@ class DossierStore:
     async def mark_published(self, published: Sequence[tuple[str, Sequence[str]]]) -> None:
         """Drop published entries from their dossiers' outboxes.
 
-        Each outbox is rewritten without the sent entries, on condition that nothing was
-        appended since it was read (``outbox_seq`` counts appends). ``$pull`` with a
-        condition would be shorter, but FerretDB 1.x pulls only elements equal to the
-        condition as a whole. One dossier after the other: FerretDB's SQLite refuses
-        concurrent writes to one database ("database is locked") rather than queueing
-        them, and each dossier is locked only for its own rewrite.
+        Each outbox is rewritten without the sent entries, under the dossier's lock so
+        no append of this process can slip in between; on MongoDB the filter also
+        requires ``outbox_seq`` (which counts appends) to be the one read, so another
+        replica's append is never erased: that rewrite is skipped and its entries are
+        published again later, under the same event ids. ``$pull`` with a condition
+        would be shorter, but FerretDB 1.x pulls only elements equal to the condition as
+        a whole. One update per dossier, not one bulk write: FerretDB 1.24 on SQLite
+        stalls on a bulk update of a hundred documents.
         """
         for dossier_id, event_ids in published:
+            sent = set(event_ids)
             async with self._locks.hold([dossier_id]):
-                for _ in range(_OUTBOX_ATTEMPTS):
-                    document = await self._dossiers.find_one(
-                        {"_id": dossier_id}, {"outbox": 1, "outbox_seq": 1}
-                    )
-                    if document is None or await self._drop_sent(document, set(event_ids)):
-                        break
-
-    async def _drop_sent(self, document: dict[str, Any], sent: set[str]) -> bool:
-        remaining = [e for e in document.get("outbox") or [] if e["id"] not in sent]
-        update: dict[str, Any] = {"$set": {"outbox": remaining}}
-        if not remaining:
-            update["$unset"] = {"outbox_pending": ""}
-        return await self._update_if(
-            document["_id"], {"outbox_seq": document.get("outbox_seq")}, update
-        )
+                document = await self._dossiers.find_one(
+                    {"_id": dossier_id}, {"outbox": 1, "outbox_seq": 1}
+                )
+                if document is None:
+                    continue
+                remaining = [e for e in document.get("outbox") or [] if e["id"] not in sent]
+                update: dict[str, Any] = {"$set": {"outbox": remaining}}
+                if not remaining:
+                    update["$unset"] = {"outbox_pending": ""}
+                where: dict[str, Any] = {"_id": dossier_id}
+                if self._store_checks_conditions:
+                    where["outbox_seq"] = document.get("outbox_seq")
+                async with self._turn():
+                    await self._dossiers.update_one(where, update)

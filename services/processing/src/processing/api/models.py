@@ -12,6 +12,10 @@ from processing.domain.dossier import Dossier, HistoryEntry
 from processing.domain.workflow import Action, DossierStatus
 
 DocumentCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+# Query values are compared with stored fields; their shapes also keep operator-like
+# values ("{"$ne": ""}", "$where") out at the door.
+CODE_PATTERN = r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*$"
+OFFICER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"
 
 
 class QueueItem(BaseModel):

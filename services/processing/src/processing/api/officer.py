@@ -20,6 +20,8 @@ from chassis.problems import PROBLEM_RESPONSES, Problem
 from processing.adapters.store import DossierStore, QueueFilter
 from processing.api.http import decode_cursor, encode_cursor, etag, require_if_match
 from processing.api.models import (
+    CODE_PATTERN,
+    OFFICER_ID_PATTERN,
     ActionIn,
     AssigneeIn,
     DossierOut,
@@ -63,6 +65,10 @@ NOT_VISIBLE = Problem(
 )
 
 IF_MATCH_DOC = "The ETag of the dossier as last read (its version)"
+# Routes that take If-Match answer 428 when it is missing or blank.
+PRECONDITION_REQUIRED = {
+    428: {**PROBLEM_RESPONSES[412], "description": "Precondition required"},
+}
 
 
 def _officer(principal: Principal) -> Officer:
@@ -151,13 +157,16 @@ def build_router(
         status: list[DossierStatus] | None = Query(
             default=None, description="Only these statuses (repeat the parameter)"
         ),
-        procedure_code: str | None = Query(default=None, max_length=64),
+        procedure_code: str | None = Query(default=None, max_length=64, pattern=CODE_PATTERN),
         due_within_days: int | None = Query(
             default=None, ge=0, le=366, description="Due on or before today plus this many days"
         ),
         overdue: bool = Query(default=False, description="Only dossiers past their due date"),
         assigned_to: str | None = Query(
-            default=None, max_length=128, description="`me`, `none` or an officer's id"
+            default=None,
+            max_length=128,
+            pattern=OFFICER_ID_PATTERN,
+            description="`me`, `none` or an officer's id",
         ),
         sort: Literal["due_date", "received"] = Query(
             default="due_date",
@@ -241,6 +250,7 @@ def build_router(
 
     @router.post(
         "/dossiers/{dossier_id}/actions",
+        responses=PRECONDITION_REQUIRED,
         response_model=DossierOut,
         summary="Take a workflow action (409 lists the allowed ones)",
     )
@@ -265,6 +275,7 @@ def build_router(
 
     @router.post(
         "/dossiers/{dossier_id}/claim",
+        responses=PRECONDITION_REQUIRED,
         response_model=DossierOut,
         summary="Take the dossier into your own hands",
     )
@@ -283,6 +294,7 @@ def build_router(
 
     @router.put(
         "/dossiers/{dossier_id}/assignee",
+        responses=PRECONDITION_REQUIRED,
         response_model=DossierOut,
         summary="A leader assigns the dossier to an officer of the agency",
     )
@@ -302,6 +314,7 @@ def build_router(
 
     @router.post(
         "/dossiers/{dossier_id}/notes",
+        responses=PRECONDITION_REQUIRED,
         response_model=NoteOut,
         status_code=201,
         summary="Add an internal note (If-Match optional: a note changes no state)",

@@ -3,20 +3,40 @@ personal data: only counts of dossiers, never one dossier."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
+from typing import Annotated, Any
 
 from cachetools import TTLCache
 from fastapi import APIRouter, Query
+from pydantic import BeforeValidator
 
 from chassis.catalogue import Catalogue
 from chassis.problems import PROBLEM_RESPONSES, Problem
 from processing.adapters.store import DossierStore
-from processing.api.models import AgencyFigures, Figures, ProcedureFigures, StatisticsOut
+from processing.api.models import (
+    CODE_PATTERN,
+    AgencyFigures,
+    Figures,
+    ProcedureFigures,
+    StatisticsOut,
+)
 from processing.commands import DossierService
 from processing.domain.statistics import Tally, roll_up
 from processing.settings import ProcessingSettings
 
 _CacheKey = tuple[date, date, str | None, str | None, date]
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _date_text(value: Any) -> Any:
+    # Pydantic would also read "86400" as seconds since 1970; the API documents a date.
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_date_text)]
 
 
 def _figures(tally: Tally) -> dict[str, int | float | None]:
@@ -57,10 +77,10 @@ def build_router(
         ),
     )
     async def statistics(
-        period_from: date | None = Query(default=None, alias="from"),
-        period_to: date | None = Query(default=None, alias="to"),
-        agency: str | None = Query(default=None, max_length=64),
-        procedure_code: str | None = Query(default=None, max_length=64),
+        period_from: IsoDate | None = Query(default=None, alias="from"),
+        period_to: IsoDate | None = Query(default=None, alias="to"),
+        agency: str | None = Query(default=None, max_length=64, pattern=CODE_PATTERN),
+        procedure_code: str | None = Query(default=None, max_length=64, pattern=CODE_PATTERN),
     ) -> StatisticsOut:
         today = service.calendar.local_date(service.now())
         last = period_to or today
