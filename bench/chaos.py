@@ -54,6 +54,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, bool]:
     parser.add_argument(
         "--officers", type=_positive_int, default=defaults.officers, help="dossiers in hand"
     )
+    parser.add_argument(
+        "--no-claim", action="store_true", help="officers review without claiming first"
+    )
     parser.add_argument("--drain-timeout", type=_positive_float, default=defaults.drain_timeout_s)
     parser.add_argument("--out", type=Path, default=defaults.work_dir, help="logs and report")
     parser.add_argument(
@@ -68,6 +71,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, bool]:
         store_restarts=0 if args.no_store_restart else 1,
         seed=args.seed,
         officers=args.officers,
+        claim=not args.no_claim,
         drain_timeout_s=args.drain_timeout,
         work_dir=args.out,
     )

@@ -256,7 +256,7 @@ async def run_scenario(
                 await publisher.publish_many(envelopes)
                 published |= dict.fromkeys(chunk, at)
             total = per_event * (events + 1)
-            await _until_sent(deliveries, total, 60 + events / 5)
+            await _until_sent(deliveries, total, 120 + events)
             seconds = time.perf_counter() - started
             latencies = [
                 (counter.arrived[r] - published[r]) * 1000 for r in receipts if r in counter.arrived

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench.chaos_support.infra import ChaosInfra
 from bench.chaos_support.plan import SERVICES, Plan
@@ -41,7 +41,8 @@ class MonkeyTally:
     kills: dict[str, int]
     broker_restarts: int = 0
     store_restarts: int = 0
-    log: list[str] | None = None
+    log: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
 
 class Monkey:
@@ -49,7 +50,7 @@ class Monkey:
         self._platform = platform
         self._infra = infra
         self._blows = blows
-        self.tally = MonkeyTally(kills=dict.fromkeys(SERVICES, 0), log=[])
+        self.tally = MonkeyTally(kills=dict.fromkeys(SERVICES, 0))
 
     async def run(self, started: float) -> None:
         # Kills go on while the broker or the store is being restarted; the two restarts
@@ -70,7 +71,13 @@ class Monkey:
                 self._note(f"{at:6.1f} s  kill -9 {blow.target}, started again")
                 continue
             self._note(f"{at:6.1f} s  restarting {blow.target}")
-            await self._infra.restart(blow.target)
+            try:
+                await self._infra.restart(blow.target)
+            except Exception as exc:
+                # The run goes on (the services must cope with what is left) but fails.
+                self.tally.failures.append(f"restarting {blow.target} failed: {exc}")
+                self._note(f"{at:6.1f} s  restarting {blow.target} failed: {exc}")
+                continue
             if blow.target == "kafka":
                 self.tally.broker_restarts += 1
             else:
@@ -79,6 +86,5 @@ class Monkey:
             self._note(f"{back:6.1f} s  {blow.target} back after {back - at:.1f} s")
 
     def _note(self, line: str) -> None:
-        assert self.tally.log is not None
         self.tally.log.append(line)
         log.info(line)

@@ -40,6 +40,7 @@ class Officers:
         concurrency: int,
         submissions_done: Callable[[], bool],
         accepted: Callable[[], set[str]],
+        claim: bool = True,
     ) -> None:
         self._url = processing_url
         self._tokens = tokens
@@ -47,6 +48,7 @@ class Officers:
         self._limit = asyncio.Semaphore(concurrency)
         self._submissions_done = submissions_done
         self._accepted = accepted
+        self._claim = claim
         self._in_hand: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.tally = OfficerTally()
@@ -125,7 +127,7 @@ class Officers:
             if status == FINAL:
                 self.tally.finished.add(dossier_id)
                 return
-            step = _next_step(dossier, subject)
+            step = _next_step(dossier, subject, self._claim)
             if step is None:
                 self.tally.stuck[dossier_id] = status
                 return
@@ -166,9 +168,11 @@ class Officers:
         return None
 
 
-def _next_step(dossier: dict[str, Any], subject: str) -> tuple[str, dict[str, Any] | None] | None:
+def _next_step(
+    dossier: dict[str, Any], subject: str, claim: bool
+) -> tuple[str, dict[str, Any] | None] | None:
     status = dossier["status"]
-    if status == "received" and dossier.get("assignee") != subject:
+    if status == "received" and claim and dossier.get("assignee") != subject:
         return "claim", None
     if status == "received":
         return "actions", {"action": "start_review"}

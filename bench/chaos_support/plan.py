@@ -21,6 +21,9 @@ class Plan:
     seed: int = 1
     # Dossiers worked on at the same time by the department's officers.
     officers: int = 24
+    # Whether an officer claims a dossier before starting the review (one more write and
+    # one more event per dossier; the CI-sized run leaves it out to stay short).
+    claim: bool = True
     # Shares of applicants who also give a mobile number and a portal account, so the SMS
     # gateway and the portal inbox are exercised beside email.
     sms_share: float = 0.3

@@ -321,6 +321,7 @@ async def run_chaos(plan: Plan, infra: ChaosInfra, *, keep: bool = False) -> Rep
             plan.officers,
             submissions_done=lambda: citizens.tally.done,
             accepted=lambda: set(citizens.accepted),
+            claim=plan.claim,
         )
         monkey = Monkey(platform, infra, schedule(plan, infra, rng))
         progress = ProgressLine(plan, citizens, officers, monkey, mail)
@@ -370,7 +371,7 @@ async def run_chaos(plan: Plan, infra: ChaosInfra, *, keep: bool = False) -> Rep
                 f"only {report.dead_letters_injected} of {expected_poison} poison records "
                 "reached a dead-letter topic"
             )
-        (work_dir / "monkey.log").write_text("\n".join(monkey.tally.log or []) + "\n")
+        (work_dir / "monkey.log").write_text("\n".join(monkey.tally.log) + "\n")
     finally:
         platform.stop()
         mail.stop()
@@ -402,6 +403,7 @@ async def _tally(
     report.kills = dict(monkey.tally.kills)
     report.broker_restarts = monkey.tally.broker_restarts
     report.store_restarts = monkey.tally.store_restarts
+    report.failures.extend(monkey.tally.failures)
 
     accepted = set(citizens.accepted)
     found = await verify.statuses(infra.mongodb, platform.databases["processing"], accepted)

@@ -25,17 +25,18 @@ async def test_nothing_is_lost_or_repeated_while_everything_is_killed(
     )
     seed = random.SystemRandom().randrange(1_000_000)
     plan = Plan(
-        dossiers=100,
-        rate=10.0,
+        dossiers=80,
+        rate=8.0,
         kills=1,
         broker_restarts=1,
         store_restarts=0,
         seed=seed,
         officers=16,
-        sms_share=0.15,
-        webhook_share=0.15,
+        claim=False,
+        sms_share=0.1,
+        webhook_share=0.1,
         poison=3,
-        drain_timeout_s=150.0,
+        drain_timeout_s=200.0,
         work_dir=tmp_path,
     )
     report = await run_chaos(plan, chaos_infra)

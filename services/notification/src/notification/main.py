@@ -49,7 +49,11 @@ def build_app(settings: NotificationSettings | None = None) -> FastAPI:
     client = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.send_timeout_s, connect=min(5.0, settings.send_timeout_s)),
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=settings.delivery_concurrency * 2),
+        # Idle connections are dropped before common server idle timeouts (uvicorn: 5 s),
+        # so a request is never written into a connection the peer is closing.
+        limits=httpx.Limits(
+            max_connections=settings.delivery_concurrency * 2, keepalive_expiry=2.0
+        ),
     )
     senders = build_senders(settings, client)
     catalogue = TemplateCatalogue(settings.lookup_url)

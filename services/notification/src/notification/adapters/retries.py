@@ -29,8 +29,8 @@ _PRUNE_EVERY_S = 3600.0
 
 
 class RetryWorker:
-    """Keeps up to ``delivery_concurrency`` attempts in flight and tops up as they end,
-    so one slow gateway occupies a slot, not the whole worker."""
+    """Keeps up to ``delivery_concurrency`` attempts in flight, topped up every poll, so
+    one slow gateway occupies a slot, not the whole worker."""
 
     def __init__(
         self, settings: NotificationSettings, store: DeliveryStore, deliverer: Deliverer
@@ -44,15 +44,10 @@ class RetryWorker:
     async def run(self) -> None:
         try:
             while True:
+                # Topped up once per poll, not per finished attempt: each round queries
+                # the store, and those queries should not scale with the traffic.
                 await self.fill()
-                if self._in_flight:
-                    await asyncio.wait(
-                        self._in_flight.values(),
-                        timeout=self._settings.retry_poll_s,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
-                else:
-                    await asyncio.sleep(self._settings.retry_poll_s)
+                await asyncio.sleep(self._settings.retry_poll_s)
         finally:
             # Attempts in flight are finished and recorded even when the service stops;
             # otherwise they would stay 'sending' with an unknown outcome.
