@@ -16,11 +16,12 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
-from bench.chaos_support.infra import provide
-from bench.chaos_support.plan import Plan
+from bench.chaos_support.infra import ChaosInfra, provide
+from bench.chaos_support.plan import Plan, Report
 from bench.chaos_support.run import run_chaos
 
 
@@ -78,6 +79,17 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, bool]:
     return plan, args.keep
 
 
+async def _until_interrupted(plan: Plan, infra: ChaosInfra, keep: bool) -> Report:
+    # Ctrl-C or SIGTERM cancels the run, so its clean-up stops the services (each runs in
+    # a session of its own and would outlive this process otherwise).
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    return await run_chaos(plan, infra, keep=keep)
+
+
 def main(argv: list[str] | None = None) -> int:
     plan, keep = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -85,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"chaos: Kafka {infra.kafka}, store {infra.mongodb.split('@')[-1]} ({infra.how})")
     if not infra.restartable:
         print(f"chaos: broker and store restarts {infra.why_not_restartable}")
-    report = asyncio.run(run_chaos(plan, infra, keep=keep))
+    try:
+        report = asyncio.run(_until_interrupted(plan, infra, keep))
+    except asyncio.CancelledError:
+        print("chaos: interrupted; the services were stopped", file=sys.stderr)
+        return 130
     print(report.table())
     out = Path(plan.work_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,7 @@ class Officers:
         self._url = processing_url
         self._tokens = tokens
         self._subjects = sorted(tokens)
-        self._limit = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
         self._submissions_done = submissions_done
         self._accepted = accepted
         self._claim = claim
@@ -57,20 +57,29 @@ class Officers:
         return self._submissions_done() and self._accepted() <= self.tally.finished
 
     async def run(self, deadline: float) -> None:
-        """Poll the queue and work on what it shows until every accepted dossier is done."""
+        """Poll the queue and work on what it shows until every accepted dossier is done.
+
+        One page, oldest first, and only when an officer is free: the queue is a query
+        over the whole agency, and asking it more often than there are hands to take the
+        work would only slow the store down for everybody else.
+        """
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
             while not self.all_done() and time.monotonic() < deadline:
-                found = await self._poll_queue(client)
-                for item in found:
-                    dossier_id = item["dossier_id"]
-                    if dossier_id in self._in_hand or dossier_id in self.tally.finished:
-                        continue
-                    self._in_hand.add(dossier_id)
-                    task = asyncio.create_task(self._work_on(client, item, deadline))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-                await asyncio.sleep(1.0)
+                free = self._concurrency - len(self._in_hand)
+                if free > 0:
+                    for item in await self._poll_queue(client):
+                        dossier_id = item["dossier_id"]
+                        if dossier_id in self._in_hand or dossier_id in self.tally.finished:
+                            continue
+                        if free == 0:
+                            break
+                        free -= 1
+                        self._in_hand.add(dossier_id)
+                        task = asyncio.create_task(self._work_on(client, item, deadline))
+                        self._tasks.add(task)
+                        task.add_done_callback(self._tasks.discard)
+                await asyncio.sleep(2.0)
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -82,29 +91,21 @@ class Officers:
         return headers
 
     async def _poll_queue(self, client: httpx.AsyncClient) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        cursor: str | None = None
-        subject = self._subjects[0]
-        while True:
-            params: list[tuple[str, str | int]] = [("status", s) for s in WORKING_STATUSES]
-            params += [("sort", "received"), ("limit", _QUEUE_PAGE)]
-            if cursor:
-                params.append(("cursor", cursor))
-            try:
-                response = await client.get(
-                    f"{self._url}/v1/officer/queue", params=params, headers=self._headers(subject)
-                )
-            except httpx.HTTPError:
-                self.tally.retries["queue: no connection"] += 1
-                return items
-            if response.status_code != 200:
-                self.tally.retries[f"queue: {response.status_code}"] += 1
-                return items
-            page = response.json()
-            items.extend(page["items"])
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return items
+        params: list[tuple[str, str | int]] = [("status", s) for s in WORKING_STATUSES]
+        params += [("sort", "received"), ("limit", _QUEUE_PAGE)]
+        try:
+            response = await client.get(
+                f"{self._url}/v1/officer/queue",
+                params=params,
+                headers=self._headers(self._subjects[0]),
+            )
+        except httpx.HTTPError:
+            self.tally.retries["queue: no connection"] += 1
+            return []
+        if response.status_code != 200:
+            self.tally.retries[f"queue: {response.status_code}"] += 1
+            return []
+        return list(response.json()["items"])
 
     async def _work_on(
         self, client: httpx.AsyncClient, item: dict[str, Any], deadline: float
@@ -113,8 +114,7 @@ class Officers:
         # The same officer always takes the same dossier, as a claimed dossier is theirs.
         subject = self._subjects[hash(dossier_id) % len(self._subjects)]
         try:
-            async with self._limit:
-                await self._drive(client, dossier_id, subject, deadline)
+            await self._drive(client, dossier_id, subject, deadline)
         finally:
             self._in_hand.discard(dossier_id)
 

@@ -376,9 +376,9 @@ async def run_chaos(plan: Plan, infra: ChaosInfra, *, keep: bool = False) -> Rep
         platform.stop()
         mail.stop()
         gateway.stop()
-    if not keep:
-        with contextlib.suppress(Exception):
-            await drop(infra, platform)
+        if not keep:
+            with contextlib.suppress(Exception):
+                await drop(infra, platform)
     report.wall_s = round(time.monotonic() - began, 1)
     report.check()
     return report

@@ -61,9 +61,13 @@ class Service:
         self._log.flush()
         self.start()
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+
+    def stop(self) -> None:
+        self.terminate()
+        if self.process is not None:
             try:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
@@ -120,6 +124,9 @@ class Platform:
         await asyncio.gather(*(s.wait_ready() for s in self.services.values()))
 
     def stop(self) -> None:
+        # All at once: each takes a while to finish its batch and leave its group.
+        for service in self.services.values():
+            service.terminate()
         for service in self.services.values():
             service.stop()
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from pymongo import MongoClient
 
 from chassis.kafka import EventPublisher
 from chassis.settings import ServiceSettings
@@ -47,6 +48,7 @@ def gateway() -> Iterator[FakeGateway]:
 def notification(
     base_env: dict[str, str],
     run_id: str,
+    infra: Infra,
     notification_mail: MailSink,
     gateway: FakeGateway,
     tmp_path_factory: pytest.TempPathFactory,
@@ -88,6 +90,9 @@ def notification(
         yield Deployed(process, prefix, database, log_path)
     finally:
         process.stop()
+        # Each database is a file of its own on FerretDB; leave none behind.
+        with MongoClient(infra.mongodb, serverSelectionTimeoutMS=5000) as client:
+            client.drop_database(database)
 
 
 @pytest.fixture(scope="session")

@@ -100,6 +100,7 @@ async def parts(
         await reader.stop()
         await http.aclose()
         await publisher.stop()
+        await client.drop_database(settings.mongodb_database)
         client.close()
 
 

@@ -121,11 +121,7 @@ class LifecycleHandlers:
                     outcomes.extend(
                         await asyncio.gather(
                             *(
-                                self._deliverer.attempt(
-                                    p.document,
-                                    timeout_s=self._settings.first_attempt_timeout_s,
-                                    content=p.content,
-                                )
+                                self._first_attempt(p)
                                 for p in planned
                                 if p.inline and p.document["_id"] in created
                             )
@@ -139,6 +135,20 @@ class LifecycleHandlers:
         # Marked in one go: a few multi-document updates instead of one per delivery. A
         # crash before this only makes the worker publish them again, under the same ids.
         await self._store.mark_published(published, utcnow())
+
+    async def _first_attempt(self, planned: PlannedDelivery) -> dict[str, Any] | None:
+        try:
+            return await self._deliverer.attempt(
+                planned.document,
+                timeout_s=self._settings.first_attempt_timeout_s,
+                content=planned.content,
+            )
+        except Exception:
+            # The store failed around the attempt. Raising would send the whole batch
+            # round again for nothing: its deliveries are claimed already. This one
+            # stays 'sending' and the retry worker settles it once the lease is over.
+            log.exception("first attempt of delivery %s not recorded", planned.document["_id"][:16])
+            return None
 
     # ------------------------------------------------------------------ deciding
 
