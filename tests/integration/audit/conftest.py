@@ -75,7 +75,7 @@ def _start(
         "audit",
         {
             "KAFKA_TOPIC_PREFIX": prefix,
-            "AUDIT_MONGODB_DATABASE": f"{run_id}_{area}",
+            "AUDIT_MONGODB_DATABASE": f"{run_id}_it_{area}".replace("-", "_"),
             "AUDIT_SIGNING_KEY": private_key_to_base64(key),
             "AUDIT_PII_KEY": pii_key,
             "AUDIT_CHECKPOINT_INTERVAL_S": "0.3",
@@ -89,7 +89,9 @@ def _start(
     except Exception:
         process.stop()
         raise
-    return AuditService(process, f"{run_id}_{area}", prefix, key, pii_key, jwt_secret)
+    return AuditService(
+        process, f"{run_id}_it_{area}".replace("-", "_"), prefix, key, pii_key, jwt_secret
+    )
 
 
 @pytest.fixture(scope="session")

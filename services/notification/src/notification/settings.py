@@ -63,7 +63,7 @@ class NotificationSettings(ServiceSettings):
     # A delivery left in 'sending' longer than this belonged to a process that died.
     sending_lease_s: float = Field(default=120.0, gt=0)
     # How long an outcome may stay unpublished before the worker publishes it itself.
-    publish_grace_s: float = Field(default=15.0, ge=0)
+    publish_grace_s: float = Field(default=60.0, ge=0)
     retry_poll_s: float = Field(default=1.0, gt=0)
     retry_batch: int = Field(default=100, ge=1, le=1000)
     delivery_concurrency: int = Field(default=32, ge=1, le=512)
