@@ -112,7 +112,6 @@ class LifecycleHandlers:
             log.info("%d deliveries were claimed before; not sent again", repeated)
 
         limit = asyncio.Semaphore(self._settings.delivery_concurrency)
-        published: list[dict[str, Any]] = []
 
         async def dossier_in_order(events: list[list[PlannedDelivery]]) -> None:
             async with limit:
@@ -129,12 +128,9 @@ class LifecycleHandlers:
                     )
                 # Published per dossier, as soon as its attempts are done, so a slow
                 # gateway elsewhere in the batch does not hold this news back.
-                published.extend(await self._deliverer.publish_outcomes(outcomes, mark=False))
+                await self._deliverer.publish_outcomes(outcomes)
 
         await asyncio.gather(*(dossier_in_order(events) for events in by_dossier.values()))
-        # Marked in one go: a few multi-document updates instead of one per delivery. A
-        # crash before this only makes the worker publish them again, under the same ids.
-        await self._store.mark_published(published, utcnow())
 
     async def _first_attempt(self, planned: PlannedDelivery) -> dict[str, Any] | None:
         try:

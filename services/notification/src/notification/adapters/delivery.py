@@ -307,12 +307,12 @@ class Deliverer:
     # ------------------------------------------------------------------ telling audit
 
     async def publish_outcomes(
-        self, deliveries: Iterable[dict[str, Any] | None], *, mark: bool = True
+        self, deliveries: Iterable[dict[str, Any] | None]
     ) -> list[dict[str, Any]]:
         """Publish notification.sent / notification.failed for settled deliveries, put
-        each failure on the dead-letter topic, then (``mark``) mark them published; the
-        published ones are returned, for a caller that marks many at once. If the broker
-        is away the deliveries stay ``*_unpublished`` for the retry worker."""
+        each failure on the dead-letter topic, then mark them published; returns those
+        published. If the broker is away the deliveries stay ``*_unpublished`` for the
+        retry worker."""
         settled = [d for d in deliveries if d is not None and d.get("status") in _UNPUBLISHED]
         if not settled:
             return []
@@ -329,8 +329,7 @@ class Deliverer:
         except KafkaUnavailable as exc:
             log.warning("outcomes of %d deliveries not published yet: %s", len(settled), exc)
             return []
-        if mark:
-            await self._store.mark_published(settled, utcnow())
+        await self._store.mark_published(settled, utcnow())
         return settled
 
     def outcome_event(self, delivery: dict[str, Any]) -> Envelope:

@@ -9,6 +9,7 @@ instances can run this loop side by side without sending anything twice.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Coroutine
@@ -88,8 +89,11 @@ class RetryWorker:
         for delivery_id, job in jobs:
             task = asyncio.create_task(self._settle(job), name=f"delivery-{delivery_id[:12]}")
             self._in_flight[delivery_id] = task
-            task.add_done_callback(lambda _, key=delivery_id: self._in_flight.pop(key, None))
+            task.add_done_callback(functools.partial(self._done, delivery_id))
         return len(jobs)
+
+    def _done(self, delivery_id: str, _: asyncio.Task[None]) -> None:
+        self._in_flight.pop(delivery_id, None)
 
     async def _settle(self, job: Coroutine[Any, Any, dict[str, Any] | None]) -> None:
         try:

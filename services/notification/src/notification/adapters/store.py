@@ -20,6 +20,7 @@ was presumed dead cannot overwrite a newer attempt.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,7 +39,8 @@ _PUBLISHED = {
     DeliveryStatus.SENT_UNPUBLISHED: DeliveryStatus.SENT,
     DeliveryStatus.FAILED_UNPUBLISHED: DeliveryStatus.FAILED,
 }
-_SLICE = 50
+# Inserts per insert_many, and updates in flight at once.
+_SLICE = 16
 # Listing sorts newest first; _id breaks ties between deliveries of one event.
 _LIST_ORDER = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
@@ -232,20 +234,21 @@ class DeliveryStore:
 
         While a delivery is ``*_unpublished`` its outcome cannot change (only a failed,
         published delivery can be resent), so matching on the status is enough.
+        One update per delivery, by ``_id``: FerretDB (SQLite backend) serves only ``_id``
+        equality from an index and scans the collection for ``$in``; and it stops
+        answering on an unordered bulk of about a hundred updates, so no bulk either.
         """
-        by_status: dict[str, list[str]] = {}
-        for doc in documents:
-            by_status.setdefault(doc["status"], []).append(doc["_id"])
-        for status, ids in by_status.items():
-            final = _PUBLISHED[DeliveryStatus(status)].value
-            # One multi-document update per slice, never a bulk of single-document
-            # updates: FerretDB 1.24 stops answering on an unordered bulk update of
-            # about a hundred statements.
-            for first in range(0, len(ids), _SLICE):
-                await self._deliveries.update_many(
-                    {"_id": {"$in": ids[first : first + _SLICE]}, "status": status},
+        limit = asyncio.Semaphore(_SLICE)
+
+        async def mark(document: dict[str, Any]) -> None:
+            final = _PUBLISHED[DeliveryStatus(document["status"])].value
+            async with limit:
+                await self._deliveries.update_one(
+                    {"_id": document["_id"], "status": document["status"]},
                     {"$set": {"status": final, "published_at": now}},
                 )
+
+        await asyncio.gather(*(mark(document) for document in documents))
 
     # ------------------------------------------------------------------ the retry worker
 

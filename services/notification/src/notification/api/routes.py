@@ -120,10 +120,9 @@ class Preview(BaseModel):
 
 
 def _view(document: dict[str, Any]) -> Delivery:
-    return Delivery(
-        id=document["_id"],
-        **{k: document.get(k) for k in Delivery.model_fields if k != "id"},
-    )
+    # Only the listed fields leave the service: the address and the message never do.
+    fields = {k: document.get(k) for k in Delivery.model_fields if k != "id"}
+    return Delivery.model_validate({"id": document["_id"], **fields})
 
 
 def encode_cursor(position: tuple[datetime, str]) -> str:
