@@ -1,10 +1,8 @@
 """Records every event of every domain topic as an audit entry: the log's only appender.
 
 Runs as the ``audit`` group's batch handler. Per batch: draft one entry per event, drop
-duplicates inside the batch, seal the rest continuing from the chain head and insert them in
-order. The unique index on ``event_id`` refuses an event recorded before (a redelivered
-batch); only then is the batch looked up by event id and the recorded ones dropped, so the
-common path never runs that look-up (which the local store answers by a scan). A second
+events already recorded (one look-up by event id for the whole batch, plus duplicates inside
+the batch), seal the rest continuing from the chain head and insert them in order. A second
 writer (another instance, or a restart racing this one) makes the insert fail on the unique
 ``seq`` or ``event_id`` index; the head is then re-read, the events that landed meanwhile are
 dropped by the next look-up, and the remainder is sealed again on top. A crash mid-insert
@@ -121,16 +119,14 @@ class AuditRecorder:
         appended = 0
         conflicts = 0
         outage = 0
-        look_up = False
         while pending:
             try:
-                if look_up:
-                    recorded = await self._store.recorded_event_ids([d.event_id for d in pending])
-                    fresh = first_occurrences(pending, recorded)
-                    skipped += len(pending) - len(fresh)
-                    pending = fresh
-                    if not pending:
-                        break
+                recorded = await self._store.recorded_event_ids([d.event_id for d in pending])
+                fresh = first_occurrences(pending, recorded)
+                skipped += len(pending) - len(fresh)
+                pending = fresh
+                if not pending:
+                    break
                 head = self._head if self._head is not None else await self.load_head()
                 sealed = seal_run(pending, head)
                 try:
@@ -142,7 +138,6 @@ class AuditRecorder:
                     appended += landed
                     pending = pending[landed:]
                     self._head = None
-                    look_up = True
                     if conflicts >= MAX_CONFLICTS:
                         raise RuntimeError(
                             f"{conflicts} append conflicts in a row; giving the batch back"
@@ -155,7 +150,6 @@ class AuditRecorder:
             except ConnectionFailure as exc:
                 # What landed before the connection broke is unknown: look again afterwards.
                 self._head = None
-                look_up = True
                 outage += 1
                 log.warning("audit store unreachable (%s); retrying the batch", type(exc).__name__)
                 await asyncio.sleep(self._retry_delay(outage))
