@@ -288,7 +288,8 @@ async def run(args: argparse.Namespace) -> list[tuple[str, str]]:
     rows = Rows()
     rows.append(("store", f"{engine} (MongoDB wire {info.get('version', '?')})"))
     store = AuditStore(client[database])
-    cipher = PersonalDataCipher([Fernet.generate_key()])
+    pii_key = Fernet.generate_key().decode()
+    cipher = PersonalDataCipher([pii_key])
     try:
         await store.create_indexes()
         print(f"making {args.entries:,} synthetic events …", file=sys.stderr)
@@ -348,6 +349,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, str]]:
             mongodb_database=database,
             jwt_secret=secret,
             signing_key=private_key_to_base64(key),
+            pii_key=pii_key,
             log_level="WARNING",
         )
         latencies = await trail_latencies(

@@ -65,24 +65,29 @@ class Officers:
         """
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
         async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-            while not self.all_done() and time.monotonic() < deadline:
-                free = self._concurrency - len(self._in_hand)
-                if free > 0:
-                    for item in await self._poll_queue(client):
-                        dossier_id = item["dossier_id"]
-                        if dossier_id in self._in_hand or dossier_id in self.tally.finished:
-                            continue
-                        if free == 0:
-                            break
-                        free -= 1
-                        self._in_hand.add(dossier_id)
-                        task = asyncio.create_task(self._work_on(client, item, deadline))
-                        self._tasks.add(task)
-                        task.add_done_callback(self._tasks.discard)
-                await asyncio.sleep(2.0)
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            try:
+                await self._work_through(client, deadline)
+            finally:
+                for task in list(self._tasks):
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _work_through(self, client: httpx.AsyncClient, deadline: float) -> None:
+        while not self.all_done() and time.monotonic() < deadline:
+            free = self._concurrency - len(self._in_hand)
+            if free > 0:
+                for item in await self._poll_queue(client):
+                    dossier_id = item["dossier_id"]
+                    if dossier_id in self._in_hand or dossier_id in self.tally.finished:
+                        continue
+                    if free == 0:
+                        break
+                    free -= 1
+                    self._in_hand.add(dossier_id)
+                    task = asyncio.create_task(self._work_on(client, item, deadline))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            await asyncio.sleep(2.0)
 
     def _headers(self, subject: str, etag: str | None = None) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self._tokens[subject]}"}
