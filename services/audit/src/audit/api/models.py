@@ -98,7 +98,8 @@ class ConsistencyProofOut(BaseModel):
 
 
 class VerifyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a JSON `true` is not sequence number 1.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     from_seq: Seq = 1
     to_seq: Seq | None = None

@@ -11,6 +11,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    StrictInt,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -83,7 +84,7 @@ class AttachmentIn(_Strict):
     document_code: str = Field(max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
     name: str = Field(min_length=1, max_length=255, pattern=r"^[^/\\]+$")
     media_type: str = Field(max_length=127, pattern=r"^[a-z]+/[a-z0-9.+-]+$")
-    size: int = Field(ge=1, le=2**40)
+    size: StrictInt = Field(ge=1, le=2**40)  # a JSON `true` is not a size
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
 
     _text = field_validator("name")(_plain_text)
