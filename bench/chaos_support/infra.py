@@ -40,10 +40,16 @@ class ChaosInfra:
     # Only the launcher's own instances may be restarted by the run.
     restartable: bool
 
+    @classmethod
+    def of(cls, kafka: str, mongodb: str, how: str) -> ChaosInfra:
+        return cls(kafka, mongodb, how, how == "local launcher" and launcher_owns_both())
+
     @property
     def why_not_restartable(self) -> str | None:
         if self.restartable:
             return None
+        if self.how == "local launcher":
+            return "skipped: the launcher does not own the running broker and store"
         return f"skipped: {self.how} servers are not the run's to restart"
 
     async def restart(self, component: str) -> None:
@@ -53,10 +59,16 @@ class ChaosInfra:
         await asyncio.to_thread(launcher().restart, component)
 
 
+def launcher_owns_both() -> bool:
+    """Whether the launcher started the broker and the store it reports (a broker on its
+    port that it has no record of, it cannot restart)."""
+    return all(row.state == "ready" for row in launcher().status(["kafka", "store"]))
+
+
 def provide() -> ChaosInfra:
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     mongodb = os.environ.get("MONGODB_URI")
     if kafka and mongodb:
-        return ChaosInfra(kafka, mongodb, "environment", restartable=False)
+        return ChaosInfra.of(kafka, mongodb, "environment")
     endpoints = launcher().ensure_up(["kafka", "store"])
-    return ChaosInfra(endpoints["kafka"], endpoints["mongodb"], "local launcher", True)
+    return ChaosInfra.of(endpoints["kafka"], endpoints["mongodb"], "local launcher")

@@ -23,6 +23,9 @@ AGENCY = "STNMT-MT"
 WORKING_STATUSES = ("received", "in_review", "approved", "rejected")
 FINAL = "result_returned"
 _QUEUE_PAGE = 100
+# The queue is asked again only once the page it gave is worked off, and not more often
+# than this: it is a query over the whole agency.
+_QUEUE_EVERY_S = 3.0
 
 
 @dataclass
@@ -59,9 +62,8 @@ class Officers:
     async def run(self, deadline: float) -> None:
         """Poll the queue and work on what it shows until every accepted dossier is done.
 
-        One page, oldest first, and only when an officer is free: the queue is a query
-        over the whole agency, and asking it more often than there are hands to take the
-        work would only slow the store down for everybody else.
+        One page at a time, oldest first, handed out as officers become free; asking the
+        queue again for every free officer would only slow the store down for everybody.
         """
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
         async with httpx.AsyncClient(timeout=60, limits=limits) as client:
@@ -73,21 +75,24 @@ class Officers:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _work_through(self, client: httpx.AsyncClient, deadline: float) -> None:
+        backlog: list[dict[str, Any]] = []
+        next_poll = 0.0
         while not self.all_done() and time.monotonic() < deadline:
             free = self._concurrency - len(self._in_hand)
-            if free > 0:
-                for item in await self._poll_queue(client):
-                    dossier_id = item["dossier_id"]
-                    if dossier_id in self._in_hand or dossier_id in self.tally.finished:
-                        continue
-                    if free == 0:
-                        break
-                    free -= 1
-                    self._in_hand.add(dossier_id)
-                    task = asyncio.create_task(self._work_on(client, item, deadline))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-            await asyncio.sleep(2.0)
+            if free > 0 and not backlog and time.monotonic() >= next_poll:
+                backlog = await self._poll_queue(client)
+                next_poll = time.monotonic() + _QUEUE_EVERY_S
+            while free > 0 and backlog:
+                item = backlog.pop(0)
+                dossier_id = item["dossier_id"]
+                if dossier_id in self._in_hand or dossier_id in self.tally.finished:
+                    continue
+                free -= 1
+                self._in_hand.add(dossier_id)
+                task = asyncio.create_task(self._work_on(client, item, deadline))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            await asyncio.sleep(0.5)
 
     def _headers(self, subject: str, etag: str | None = None) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self._tokens[subject]}"}

@@ -13,14 +13,16 @@ SERVICES = ("intake", "processing", "notification", "audit")
 class Plan:
     dossiers: int = 2000
     # Submissions offered per second, whatever the answers: a portal does not slow down
-    # because the department's services are having a bad minute.
-    rate: float = 8.0
+    # because the department's services are having a bad minute. The default is what the
+    # store sustains on the project's 2-CPU machine (docs/reliability.md); above it the
+    # backlog only grows and every query over it gets slower.
+    rate: float = 0.6
     kills: int = 3
     broker_restarts: int = 1
     store_restarts: int = 1
-    seed: int = 1
+    seed: int = 7
     # Dossiers worked on at the same time by the department's officers.
-    officers: int = 24
+    officers: int = 12
     # Whether an officer claims a dossier before starting the review (one more write and
     # one more event per dossier; the CI-sized run leaves it out to stay short).
     claim: bool = True
@@ -32,7 +34,7 @@ class Plan:
     # must end up on dead-letter topics.
     poison: int = 3
     # After the last submission: how long everything may take to settle.
-    drain_timeout_s: float = 900.0
+    drain_timeout_s: float = 1800.0
     work_dir: Path = Path("bench/results/chaos")
 
     @property

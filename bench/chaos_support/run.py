@@ -168,7 +168,9 @@ class Probe:
             quiet = quiet + 1 if not any(left.values()) else 0
             if quiet >= 2:
                 return {}
-            await asyncio.sleep(2.0)
+            # Each probe counts documents across the stores; at a few thousand dossiers
+            # that is work the store would rather spend on the platform.
+            await asyncio.sleep(4.0)
         return left
 
 

@@ -20,9 +20,7 @@ pytestmark = [pytest.mark.chaos, pytest.mark.timeout(420)]
 async def test_nothing_is_lost_or_repeated_while_everything_is_killed(
     infra: Infra, tmp_path: Path
 ) -> None:
-    chaos_infra = ChaosInfra(
-        infra.kafka, infra.mongodb, infra.how, restartable=infra.how == "local launcher"
-    )
+    chaos_infra = ChaosInfra.of(infra.kafka, infra.mongodb, infra.how)
     seed = random.SystemRandom().randrange(1_000_000)
     plan = Plan(
         dossiers=80,

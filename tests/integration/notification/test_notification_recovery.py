@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from chassis.privacy import mask_phone
 from notification.adapters.channels import Outgoing, Sender
 from notification.adapters.consumer import LifecycleHandlers
 from notification.adapters.delivery import Deliverer, utcnow
+from notification.adapters.email import SmtpSender
 from notification.adapters.retries import RetryWorker
 from notification.adapters.store import DeliveryStore
 from notification.domain.messages import TemplateCatalogue
@@ -54,6 +55,7 @@ class Parts:
     handlers: LifecycleHandlers
     reader: TopicReader
     senders: dict[Channel, Sender]
+    publisher: EventPublisher
 
     def worker(self) -> RetryWorker:
         return RetryWorker(self.settings, self.store, self.deliverer)
@@ -95,7 +97,7 @@ async def parts(
     reader = TopicReader(infra.kafka, settings.kafka_topic_prefix)
     await reader.start()
     try:
-        yield Parts(settings, store, deliverer, handlers, reader, senders)
+        yield Parts(settings, store, deliverer, handlers, reader, senders, publisher)
     finally:
         await reader.stop()
         await http.aclose()
@@ -216,6 +218,67 @@ async def test_an_email_interrupted_by_a_crash_is_failed_visibly_not_sent_again(
         return len(failed) == 1 and len(letters) == 1
 
     await eventually(failure_and_dead_letter, what="notification.failed and a dead letter")
+
+
+@pytest.fixture
+def slow_mail() -> Iterator[MailSink]:
+    sink = MailSink(answer_delay_s=3.0)
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def slow_envelope_mail() -> Iterator[MailSink]:
+    sink = MailSink(recipient_delay_s=3.0)
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+def _deliverer_for(parts: Parts, mail: MailSink) -> Deliverer:
+    settings = parts.settings.model_copy(update={"smtp_port": mail.port, "send_timeout_s": 1.0})
+    senders: dict[Channel, Sender] = {Channel.EMAIL: SmtpSender(settings)}
+    return Deliverer(settings, parts.store, senders, parts.publisher)
+
+
+async def test_an_email_whose_answer_never_came_is_failed_visibly_not_sent_again(
+    parts: Parts, slow_mail: MailSink
+) -> None:
+    """The server has the message but answers after the attempt's limit: repeating it
+    could put it in the citizen's mailbox twice."""
+    address = f"slow.answer.{secrets.token_hex(4)}@example.vn"
+    email = (await _claimed_and_leased(parts, email=address))["email"]
+    deliverer = _deliverer_for(parts, slow_mail)
+
+    recorded = await deliverer.attempt(email, timeout_s=0.3)
+
+    assert recorded is not None
+    assert recorded["status"] == "failed_unpublished"
+    assert recorded["history"][-1]["outcome"] == "interrupted"
+    assert "delivery unknown" in recorded["last_error"]
+    assert f"<{email['_id']}@hoso>" in recorded["last_error"]
+    await RetryWorker(parts.settings, parts.store, deliverer).run_once()
+    assert len(slow_mail.to(address)) == 1
+    after = await parts.store.get(email["_id"])
+    assert after is not None
+    assert after["status"] == "failed"
+    assert after["attempts"] == 1
+
+
+async def test_an_email_timed_out_before_it_was_handed_over_is_retried(
+    parts: Parts, slow_envelope_mail: MailSink
+) -> None:
+    address = f"slow.envelope.{secrets.token_hex(4)}@example.vn"
+    email = (await _claimed_and_leased(parts, email=address))["email"]
+    deliverer = _deliverer_for(parts, slow_envelope_mail)
+
+    recorded = await deliverer.attempt(email, timeout_s=0.3)
+
+    assert recorded is not None
+    assert recorded["status"] == "retry_scheduled"
+    assert recorded["history"][-1]["outcome"] == "retry"
+    assert slow_envelope_mail.to(address) == []
 
 
 async def test_an_outcome_whose_event_was_lost_is_published_again_under_the_same_id(

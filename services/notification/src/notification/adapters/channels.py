@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
@@ -10,7 +11,40 @@ import httpx
 from notification.domain.policy import Channel
 from notification.domain.retry import http_status_is_transient
 
-__all__ = ["DeliveryFailure", "Outgoing", "Sender", "failure_from_http", "failure_from_transport"]
+__all__ = [
+    "DeliveryFailure",
+    "Handover",
+    "Outgoing",
+    "Sender",
+    "failure_from_http",
+    "failure_from_transport",
+]
+
+
+@dataclass(slots=True)
+class Handover:
+    """How far an attempt got with the receiving server, for a sender without an
+    idempotency key: before the message is on the wire a failure is safe to retry; once
+    it is, until the server answers, nobody knows whether the citizen has it."""
+
+    # Called once the message starts going out, e.g. to allow the server's answer more
+    # time than the attempt's overall limit: an answer beats an unknown outcome.
+    on_handover: Callable[[], None] | None = None
+    on_the_wire: bool = False
+    accepted: bool = False
+
+    def started(self) -> None:
+        self.on_the_wire = True
+        if self.on_handover is not None:
+            self.on_handover()
+
+    def answered(self, *, accepted: bool) -> None:
+        self.on_the_wire = False
+        self.accepted = accepted
+
+    @property
+    def in_doubt(self) -> bool:
+        return self.on_the_wire and not self.accepted
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,16 +55,30 @@ class Outgoing:
     address: str
     language: str
     content: dict[str, Any]
+    handover: Handover = field(default_factory=Handover)
 
 
 class DeliveryFailure(Exception):
-    """An attempt did not deliver. ``detail`` must never contain the address."""
+    """An attempt did not deliver. ``detail`` must never contain the address.
 
-    def __init__(self, detail: str, *, transient: bool, retry_after_s: float | None = None):
+    ``in_doubt``: the connection was lost after the message was handed over and before
+    the server answered, so it may have arrived; repeating it could tell the citizen
+    twice.
+    """
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        transient: bool,
+        retry_after_s: float | None = None,
+        in_doubt: bool = False,
+    ):
         super().__init__(detail)
         self.detail = detail
-        self.transient = transient
+        self.transient = transient and not in_doubt
         self.retry_after_s = retry_after_s
+        self.in_doubt = in_doubt
 
 
 class Sender(Protocol):

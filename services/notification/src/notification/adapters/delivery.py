@@ -7,6 +7,7 @@ Shared by the consumer (first attempts, with a short time limit) and the retry w
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -30,7 +31,8 @@ from chassis.events import (
 from chassis.kafka import EventPublisher, KafkaUnavailable
 from chassis.privacy import scrub
 from chassis.telemetry import context_from, tracer
-from notification.adapters.channels import DeliveryFailure, Outgoing, Sender
+from notification.adapters.channels import DeliveryFailure, Handover, Outgoing, Sender
+from notification.adapters.email import message_id
 from notification.adapters.store import DeliveryStore
 from notification.domain.policy import Channel
 from notification.domain.retry import DeliveryStatus, decide_after_failure
@@ -51,6 +53,15 @@ def utcnow() -> datetime:
     """Now, at the store's millisecond precision, so a time read back compares equal."""
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _allow_an_answer(limit: asyncio.Timeout, wait_s: float) -> None:
+    """Once a message is on the wire, wait up to ``wait_s`` for the server's answer even
+    past the attempt's own limit: an answer, either way, beats an unknown outcome."""
+    at_least = asyncio.get_running_loop().time() + wait_s
+    when = limit.when()
+    if when is not None and when < at_least:
+        limit.reschedule(at_least)
 
 
 class InlineGate:
@@ -146,11 +157,15 @@ class Deliverer:
         content: dict[str, Any] | None,
     ) -> DeliveryFailure | None:
         sender = self._senders.get(channel)
+        handover = Handover()
         try:
             if sender is None:
                 # Switched off after the delivery was claimed; it may come back.
                 raise DeliveryFailure(f"{channel.value} is not configured", transient=True)
-            async with asyncio.timeout(timeout_s):
+            async with asyncio.timeout(timeout_s) as limit:
+                handover.on_handover = functools.partial(
+                    _allow_an_answer, limit, self._settings.send_timeout_s
+                )
                 if content is None:
                     content = await self._store.content(delivery["_id"])
                 if content is None:
@@ -161,11 +176,21 @@ class Deliverer:
                         address=delivery["address"],
                         language=delivery["language"],
                         content=content,
+                        handover=handover,
                     )
                 )
         except DeliveryFailure as exc:
             return exc
         except TimeoutError:
+            if handover.accepted:
+                return None
+            if handover.in_doubt and sender is not None and not sender.idempotent:
+                return DeliveryFailure(
+                    f"no answer within {timeout_s:g}s after the message was handed over; "
+                    "delivery unknown",
+                    transient=False,
+                    in_doubt=True,
+                )
             return DeliveryFailure(f"no answer within {timeout_s:g}s", transient=True)
         except Exception as exc:
             # A defect, not the gateway: retry within the budget, keep the trace.
@@ -191,6 +216,19 @@ class Deliverer:
                 **self._outcome(delivery["_id"], number, now, "sent"),
             }
             history["outcome"] = "sent"
+        elif failure.in_doubt:
+            # Like a crash mid-attempt: the message may be in the citizen's mailbox, so
+            # it is not repeated blindly; it fails visibly and an operator may resend
+            # (same Message-ID, so a repeat is recognisable).
+            detail = f"{failure.detail} (Message-ID {message_id(delivery['_id'])})"
+            error = self._redact(detail, delivery)
+            fields = {
+                "status": DeliveryStatus.FAILED_UNPUBLISHED.value,
+                "last_error": error,
+                "failed_at": now,
+                **self._outcome(delivery["_id"], number, now, "interrupted"),
+            }
+            history |= {"outcome": "interrupted", "error": error}
         else:
             if failure.transient:
                 self.gate.failed(channel)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import Any
 
 import aiosmtplib
 
-from notification.adapters.channels import DeliveryFailure, Outgoing
+from notification.adapters.channels import DeliveryFailure, Handover, Outgoing
 from notification.domain.policy import Channel
 from notification.domain.retry import smtp_reply_is_transient
 from notification.settings import NotificationSettings
@@ -19,6 +20,26 @@ def message_id(delivery_id: str) -> str:
     """The Message-ID of a delivery: the same on every attempt, so a repeat after a
     crash is recognisable as the same message by mail systems and by people."""
     return f"<{delivery_id}@hoso>"
+
+
+class _TrackedSmtp(aiosmtplib.SMTP):
+    """An SMTP client that reports when the message goes on the wire and when the
+    server answers it: the only stretch in which a lost connection leaves the outcome
+    unknown."""
+
+    def __init__(self, handover: Handover, **options: Any) -> None:
+        super().__init__(**options)
+        self._handover = handover
+
+    async def data(self, message: str | bytes, /, **options: Any) -> aiosmtplib.SMTPResponse:
+        self._handover.started()
+        try:
+            response = await super().data(message, **options)
+        except aiosmtplib.SMTPResponseException:
+            self._handover.answered(accepted=False)  # a refusal is a clear answer
+            raise
+        self._handover.answered(accepted=True)
+        return response
 
 
 class SmtpSender:
@@ -54,17 +75,19 @@ class SmtpSender:
     async def send(self, message: Outgoing) -> None:
         settings = self._settings
         password = settings.smtp_password
+        client = _TrackedSmtp(
+            message.handover,
+            hostname=self._host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=password.get_secret_value() if password else None,
+            start_tls=False if settings.smtp_implicit_tls else settings.smtp_starttls,
+            use_tls=settings.smtp_implicit_tls,
+            timeout=settings.send_timeout_s,
+        )
         try:
-            await aiosmtplib.send(
-                self.compose(message),
-                hostname=self._host,
-                port=settings.smtp_port,
-                username=settings.smtp_username,
-                password=password.get_secret_value() if password else None,
-                start_tls=False if settings.smtp_implicit_tls else settings.smtp_starttls,
-                use_tls=settings.smtp_implicit_tls,
-                timeout=settings.send_timeout_s,
-            )
+            async with client:
+                await client.send_message(self.compose(message))
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [refused.code for refused in exc.recipients]
             raise DeliveryFailure(
@@ -78,5 +101,14 @@ class SmtpSender:
                 transient=smtp_reply_is_transient(exc.code),
             ) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            if message.handover.accepted:
+                return  # the server took the message; only the goodbye went wrong
+            if message.handover.in_doubt:
+                raise DeliveryFailure(
+                    f"SMTP connection lost after the message was handed over "
+                    f"({type(exc).__name__}); delivery unknown",
+                    transient=False,
+                    in_doubt=True,
+                ) from None
             detail = f"SMTP unreachable: {type(exc).__name__}"
             raise DeliveryFailure(detail, transient=True) from None
