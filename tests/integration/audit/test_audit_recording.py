@@ -222,3 +222,28 @@ async def test_two_writers_never_fork_the_chain(store: AuditStore) -> None:
     assert [e.seq for e in log] == list(range(1, len(expected) + 1))
     assert {e.event_id for e in log} == expected
     assert verify_chain(log).ok
+
+
+async def test_an_event_republished_after_the_window_is_still_recorded_once(
+    store: AuditStore,
+) -> None:
+    """The in-memory window only saves a look-up; the unique index on the event id keeps
+    an event recorded long before (here: beyond a window of two) from being appended
+    again, amid fresh events of the same batch."""
+    appender = AuditRecorder(store, PersonalDataCipher([Fernet.generate_key()]), recent_events=2)
+    early, later = batch_of(6), batch_of(5)
+    await appender.record(early)
+    await appender.record(later)
+
+    mixed = [*batch_of(2), early[1], *batch_of(2), early[4]]
+    await appender.record(mixed)
+
+    log = await log_of(store)
+    assert [e.seq for e in log] == list(range(1, 16))
+    assert [e.event_id for e in log][-4:] == [
+        mixed[0].envelope.id,
+        mixed[1].envelope.id,
+        mixed[3].envelope.id,
+        mixed[4].envelope.id,
+    ]
+    assert verify_chain(log).ok

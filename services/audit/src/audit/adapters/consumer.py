@@ -1,13 +1,19 @@
 """Records every event of every domain topic as an audit entry: the log's only appender.
 
 Runs as the ``audit`` group's batch handler. Per batch: draft one entry per event, drop
-events already recorded (one look-up by event id for the whole batch, plus duplicates inside
-the batch), seal the rest continuing from the chain head and insert them in order. A second
-writer (another instance, or a restart racing this one) makes the insert fail on the unique
-``seq`` or ``event_id`` index; the head is then re-read, the events that landed meanwhile are
-dropped by the next look-up, and the remainder is sealed again on top. A crash mid-insert
+events recorded lately (a window of event ids kept in memory) and duplicates inside the
+batch, seal the rest continuing from the chain head and insert them in order.
+
+The unique indexes on ``seq`` and ``event_id`` are the guarantee, not the window. An event
+recorded before the window (after a restart, or republished long after), or a second writer
+(another instance, or a restart racing this one), makes the insert fail; the appender then
+turns careful for the rest of the batch: it re-reads the head, looks the remaining events up
+in the store, drops those that landed, and seals the remainder on top. A crash mid-insert
 leaves a contiguous prefix; the redelivered batch skips what landed. A batch consumed twice
-therefore leaves the chain exactly as it was.
+therefore leaves the chain exactly as it was. The window only saves the look-up: on a store
+that can answer it from the index (MongoDB) it is one cheap query per batch, on one that
+scans for every filter but ``_id`` (FerretDB 1.x on SQLite) it would cost a pass over the
+whole log per batch.
 
 While the store is unreachable the handler waits and retries instead of failing: a failed
 batch would end up on the dead-letter topic, i.e. missing from the audit log.
@@ -27,7 +33,14 @@ from pymongo.errors import ConnectionFailure
 
 from audit.adapters.store import AuditStore, DuplicateEntry
 from audit.domain.personal_data import PersonalDataCipher
-from audit.domain.recording import ChainHead, EntryDraft, draft_entry, first_occurrences, seal_run
+from audit.domain.recording import (
+    ChainHead,
+    EntryDraft,
+    RecentEvents,
+    draft_entry,
+    first_occurrences,
+    seal_run,
+)
 from chassis.kafka import ConsumedEvent, backoff_delays
 
 log = logging.getLogger(__name__)
@@ -43,6 +56,9 @@ APPEND_CONFLICTS = Counter(
 # Conflicts in a row before giving the batch back to the consumer loop: each one means
 # another writer appended in between, so reaching this means something else is wrong.
 MAX_CONFLICTS = 50
+# Event ids remembered as recorded: duplicates arrive within seconds or minutes of the
+# original (a redelivery after a restart, a relay republishing after a crash). About 10 MB.
+RECENT_EVENTS = 50_000
 
 
 def _trace_id(event: ConsumedEvent) -> str | None:
@@ -82,8 +98,10 @@ class AuditRecorder:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         retry_delay: Callable[[int], float] = backoff_delays(0.5, 10.0),
+        recent_events: int = RECENT_EVENTS,
     ) -> None:
         self._store = store
+        self._recent = RecentEvents(recent_events)
         self._cipher = cipher
         self._clock = clock
         self._retry_delay = retry_delay
@@ -99,34 +117,40 @@ class AuditRecorder:
         return self._head
 
     async def record(self, batch: list[ConsumedEvent]) -> None:
+        await self.append(self.drafts_of(batch))
+
+    def drafts_of(self, batch: list[ConsumedEvent]) -> list[EntryDraft]:
         recorded_at = self._clock()
-        batch = in_time_order(batch)
-        drafts = [
+        return [
             draft_entry(
                 event.envelope,
                 trace_id=_trace_id(event),
                 recorded_at=recorded_at,
                 cipher=self._cipher,
             )
-            for event in batch
+            for event in in_time_order(batch)
         ]
-        await self.append(drafts)
 
     async def append(self, drafts: list[EntryDraft]) -> int:
         """Append the drafts not yet recorded; returns how many entries were added."""
-        pending = first_occurrences(drafts)
+        pending = first_occurrences(drafts, self._recent)
         skipped = len(drafts) - len(pending)
         appended = 0
         conflicts = 0
         outage = 0
+        # Whether to ask the store what it holds before sealing: only once an insert met
+        # an entry already there, or the connection broke with the outcome unknown.
+        careful = False
         while pending:
             try:
-                recorded = await self._store.recorded_event_ids([d.event_id for d in pending])
-                fresh = first_occurrences(pending, recorded)
-                skipped += len(pending) - len(fresh)
-                pending = fresh
-                if not pending:
-                    break
+                if careful:
+                    recorded = await self._store.recorded_event_ids([d.event_id for d in pending])
+                    self._recent.add(recorded)
+                    fresh = first_occurrences(pending, recorded)
+                    skipped += len(pending) - len(fresh)
+                    pending = fresh
+                    if not pending:
+                        break
                 head = self._head if self._head is not None else await self.load_head()
                 sealed = seal_run(pending, head)
                 try:
@@ -135,9 +159,11 @@ class AuditRecorder:
                     conflicts += 1
                     APPEND_CONFLICTS.inc()
                     landed = conflict.inserted
+                    self._recent.add(entry.event_id for entry in sealed[:landed])
                     appended += landed
                     pending = pending[landed:]
                     self._head = None
+                    careful = True
                     if conflicts >= MAX_CONFLICTS:
                         raise RuntimeError(
                             f"{conflicts} append conflicts in a row; giving the batch back"
@@ -145,11 +171,13 @@ class AuditRecorder:
                     continue
                 last = sealed[-1]
                 self._head = ChainHead(last.seq, last.entry_hash)
+                self._recent.add(entry.event_id for entry in sealed)
                 appended += len(sealed)
                 pending = []
             except ConnectionFailure as exc:
                 # What landed before the connection broke is unknown: look again afterwards.
                 self._head = None
+                careful = True
                 outage += 1
                 log.warning("audit store unreachable (%s); retrying the batch", type(exc).__name__)
                 await asyncio.sleep(self._retry_delay(outage))

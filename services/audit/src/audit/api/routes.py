@@ -4,7 +4,8 @@ import csv
 import io
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -209,6 +210,25 @@ def _range(from_seq: int, to_seq: int | None) -> None:
             "to_seq is before from_seq",
             errors=[{"pointer": "query:/to_seq", "detail": "must not be before from_seq"}],
         )
+
+
+@contextmanager
+def _proof_refusals(pointer: str) -> Iterator[None]:
+    """The verifier's refusals as problems: no such checkpoint, a request it cannot
+    answer (``pointer`` names the parameter), a log that no longer matches."""
+    try:
+        yield
+    except CheckpointNotFound as exc:
+        raise Problem(404, "Checkpoint not found", str(exc)) from exc
+    except ValueError as exc:
+        raise Problem(
+            422,
+            "Request is not valid",
+            str(exc),
+            errors=[{"pointer": pointer, "detail": str(exc)}],
+        ) from exc
+    except LogMismatch as exc:
+        raise Problem(409, "The log does not match its checkpoint", str(exc)) from exc
 
 
 def build_router(api: AuditApi) -> APIRouter:
@@ -441,19 +461,8 @@ def build_router(api: AuditApi) -> APIRouter:
         ] = None,
         principal: Principal = Depends(auditor),
     ) -> InclusionProofOut:
-        try:
+        with _proof_refusals("query:/seq"):
             proof: InclusionProof = await api.verifier.inclusion(seq, tree_size)
-        except CheckpointNotFound as exc:
-            raise Problem(404, "Checkpoint not found", str(exc)) from exc
-        except ValueError as exc:
-            raise Problem(
-                422,
-                "Request is not valid",
-                str(exc),
-                errors=[{"pointer": "query:/seq", "detail": str(exc)}],
-            ) from exc
-        except LogMismatch as exc:
-            raise Problem(409, "The log does not match its checkpoint", str(exc)) from exc
         return InclusionProofOut(
             seq=proof.seq,
             leaf_index=proof.seq - 1,
@@ -477,19 +486,8 @@ def build_router(api: AuditApi) -> APIRouter:
         ] = None,
         principal: Principal = Depends(auditor),
     ) -> ConsistencyProofOut:
-        try:
+        with _proof_refusals("query:/first"):
             proof: ConsistencyProof = await api.verifier.consistency(first, second)
-        except CheckpointNotFound as exc:
-            raise Problem(404, "Checkpoint not found", str(exc)) from exc
-        except ValueError as exc:
-            raise Problem(
-                422,
-                "Request is not valid",
-                str(exc),
-                errors=[{"pointer": "query:/first", "detail": str(exc)}],
-            ) from exc
-        except LogMismatch as exc:
-            raise Problem(409, "The log does not match its checkpoint", str(exc)) from exc
         return ConsistencyProofOut(
             first=_checkpoint_out(proof.first),
             second=_checkpoint_out(proof.second),

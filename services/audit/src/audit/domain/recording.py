@@ -8,7 +8,8 @@ a conflict with another writer gets the same content at its new sequence numbers
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -89,16 +90,44 @@ def draft_entry(
 
 
 def first_occurrences(
-    drafts: Iterable[EntryDraft], recorded: Iterable[str] = ()
+    drafts: Iterable[EntryDraft], recorded: Container[str] = frozenset()
 ) -> list[EntryDraft]:
     """Drafts whose event is neither in ``recorded`` nor earlier in the same batch."""
-    seen = set(recorded)
+    seen: set[str] = set()
     kept = []
     for draft in drafts:
-        if draft.event_id not in seen:
+        if draft.event_id not in recorded and draft.event_id not in seen:
             seen.add(draft.event_id)
             kept.append(draft)
     return kept
+
+
+class RecentEvents:
+    """Event ids recorded lately, the oldest forgotten first once ``capacity`` is reached.
+
+    Lets the appender skip a redelivered or republished event without asking the store;
+    the store's unique index on the event id stays the guarantee for anything older.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def add(self, event_ids: Iterable[str]) -> None:
+        for event_id in event_ids:
+            self._ids[event_id] = None
+            self._ids.move_to_end(event_id)
+        while len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)
 
 
 def seal_run(drafts: Sequence[EntryDraft], head: ChainHead) -> list[AuditEntry]:

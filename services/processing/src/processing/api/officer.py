@@ -9,6 +9,7 @@ whatever lies behind the identifier.
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -151,6 +152,17 @@ def build_router(
             raise NOT_VISIBLE from exc
         return _respond(dossier, notes, officer, service.calendar.local_date(service.now()))
 
+    async def changed(
+        dossier_id: str, officer: Officer, change: Coroutine[Any, Any, object]
+    ) -> JSONResponse:
+        """Make ``change`` and answer with the dossier as it is now, or with the problem
+        the change ran into."""
+        try:
+            await change
+        except (WorkflowError, DossierNotVisible, VersionMismatch) as exc:
+            raise _problem(exc) from exc
+        return await respond(dossier_id, officer)
+
     @router.get("/queue", response_model=QueuePage, summary="The agency's work queue")
     async def queue(
         principal: Principal = Depends(staff),
@@ -267,11 +279,9 @@ def build_router(
             result_reference=body.result_reference,
             missing_documents=body.missing_documents,
         )
-        try:
-            await service.act(dossier_id, officer, expected, body.action, params)
-        except (WorkflowError, DossierNotVisible, VersionMismatch) as exc:
-            raise _problem(exc) from exc
-        return await respond(dossier_id, officer)
+        return await changed(
+            dossier_id, officer, service.act(dossier_id, officer, expected, body.action, params)
+        )
 
     @router.post(
         "/dossiers/{dossier_id}/claim",
@@ -286,11 +296,9 @@ def build_router(
     ) -> JSONResponse:
         officer = _officer(principal)
         expected = require_if_match(if_match)
-        try:
-            await service.assign(dossier_id, officer, expected, officer.subject)
-        except (WorkflowError, DossierNotVisible, VersionMismatch) as exc:
-            raise _problem(exc) from exc
-        return await respond(dossier_id, officer)
+        return await changed(
+            dossier_id, officer, service.assign(dossier_id, officer, expected, officer.subject)
+        )
 
     @router.put(
         "/dossiers/{dossier_id}/assignee",
@@ -306,11 +314,9 @@ def build_router(
     ) -> JSONResponse:
         officer = _officer(principal)
         expected = require_if_match(if_match)
-        try:
-            await service.assign(dossier_id, officer, expected, body.officer_id)
-        except (WorkflowError, DossierNotVisible, VersionMismatch) as exc:
-            raise _problem(exc) from exc
-        return await respond(dossier_id, officer)
+        return await changed(
+            dossier_id, officer, service.assign(dossier_id, officer, expected, body.officer_id)
+        )
 
     @router.post(
         "/dossiers/{dossier_id}/notes",
