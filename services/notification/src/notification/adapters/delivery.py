@@ -219,7 +219,9 @@ class Deliverer:
         elif failure.in_doubt:
             # Like a crash mid-attempt: the message may be in the citizen's mailbox, so
             # it is not repeated blindly; it fails visibly and an operator may resend
-            # (same Message-ID, so a repeat is recognisable).
+            # (same Message-ID, so a repeat is recognisable). A server that slow is unwell:
+            # first attempts go to the retry worker for a while.
+            self.gate.failed(channel)
             detail = f"{failure.detail} (Message-ID {message_id(delivery['_id'])})"
             error = self._redact(detail, delivery)
             fields = {
@@ -287,7 +289,10 @@ class Deliverer:
             log.warning("delivery %s: lease lost before the outcome was recorded", short_id)
             return
         outcome = history["outcome"]
-        metrics.NOTIFICATIONS.labels(channel, outcome).inc()
+        # An interrupted attempt is a failure to whoever watches the dashboards.
+        metrics.NOTIFICATIONS.labels(
+            channel, "failed" if outcome == "interrupted" else outcome
+        ).inc()
         if outcome == "sent":
             log.info(
                 "delivery %s (%s to %s, dossier %s) sent on attempt %d",
