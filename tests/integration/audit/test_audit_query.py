@@ -316,3 +316,24 @@ async def test_without_clearance_no_response_or_export_shows_a_citizen_id(
         f"{audit.url}/v1/audit/entries.ndjson", headers=audit.auditor(cleared=True)
     )
     assert CITIZEN_ID not in sealed.text
+
+
+async def test_the_trail_shows_what_the_filtered_query_shows(
+    audit: AuditService, publisher: EventPublisher, http: httpx.AsyncClient
+) -> None:
+    dossier = new_dossier_id()
+    events = [submitted(dossier)] + [
+        status_changed(dossier, f"s{n}", f"s{n + 1}", version=n + 2) for n in range(4)
+    ]
+    await publisher.publish_many(events, keys=[dossier] * len(events))
+    trail = await wait_for_entries(http, audit, dossier, len(events))
+
+    filtered = (await get(http, audit, "/entries", dossier_id=dossier, limit=100)).json()
+    assert trail == filtered["entries"]
+    assert [e["event_id"] for e in trail] == [e.id for e in events]
+    second_page = (
+        await get(http, audit, f"/dossiers/{dossier}", after_seq=trail[1]["seq"], limit=2)
+    ).json()
+    assert second_page["entries"] == trail[2:4]
+    assert second_page["has_more"] is True
+    assert second_page["next_after_seq"] == trail[3]["seq"]

@@ -247,3 +247,22 @@ async def test_an_event_republished_after_the_window_is_still_recorded_once(
         mixed[4].envelope.id,
     ]
     assert verify_chain(log).ok
+
+
+async def test_a_long_run_stops_at_its_first_duplicate_and_leaves_no_gap(
+    store: AuditStore,
+) -> None:
+    """FerretDB 1.x, after a duplicate in an ordered insert of more than 100 documents,
+    goes on with the next hundred; the store must still stop at the first duplicate."""
+    old = batch_of(3)
+    appender = AuditRecorder(store, PersonalDataCipher([Fernet.generate_key()]), recent_events=1)
+    await appender.record(old)
+    fresh = [event for _ in range(10) for event in batch_of(25)]
+    mixed = [*fresh[:5], old[1], *fresh[5:]]
+
+    await appender.record(mixed)
+
+    log = await log_of(store)
+    assert [e.seq for e in log] == list(range(1, 3 + len(fresh) + 1))
+    assert {e.event_id for e in log[3:]} == {e.envelope.id for e in fresh}
+    assert verify_chain(log).ok

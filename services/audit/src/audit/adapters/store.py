@@ -36,6 +36,7 @@ from audit.domain.recording import ChainHead
 ENTRIES = "audit_entries"
 CHECKPOINTS = "checkpoints"
 _DUPLICATE_KEY = 11000
+_ORDERED_RUN = 100
 _HEAD_FIELDS = {"entry_hash": 1}
 _CHECKPOINT_FIELDS = tuple(Checkpoint.model_fields)
 
@@ -153,18 +154,26 @@ class AuditStore:
         return {str(doc.get("event_id")) async for doc in cursor}
 
     async def insert_entries(self, entries: Sequence[AuditEntry]) -> None:
-        """Insert a sealed run in order; stops at the first duplicate (see `DuplicateEntry`)."""
-        if not entries:
-            return
-        try:
-            await self._entries.insert_many([_entry_document(e) for e in entries], ordered=True)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors") or []
-            if errors and errors[0].get("code") == _DUPLICATE_KEY:
-                raise DuplicateEntry(int(exc.details.get("nInserted", errors[0]["index"]))) from exc
-            raise
-        except DuplicateKeyError as exc:
-            raise DuplicateEntry(0) from exc
+        """Insert a sealed run in order; stops at the first duplicate (see `DuplicateEntry`).
+
+        In runs of at most 100: FerretDB 1.x inserts in batches of 100 and, after a
+        duplicate in an ordered insert, skips the rest of that batch but goes on with the
+        next one, so a longer ordered insert could land entries after a gap in the chain.
+        """
+        inserted = 0
+        for start in range(0, len(entries), _ORDERED_RUN):
+            run = [_entry_document(e) for e in entries[start : start + _ORDERED_RUN]]
+            try:
+                await self._entries.insert_many(run, ordered=True)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors") or []
+                if errors and errors[0].get("code") == _DUPLICATE_KEY:
+                    landed = int(exc.details.get("nInserted", errors[0]["index"]))
+                    raise DuplicateEntry(inserted + landed) from exc
+                raise
+            except DuplicateKeyError as exc:
+                raise DuplicateEntry(inserted) from exc
+            inserted += len(run)
 
     # ------------------------------------------------------------------ querying
 
