@@ -842,15 +842,13 @@ def _cmdline(pid: int) -> str | None:
     return out.stdout.decode("utf-8", "replace").strip() or None
 
 
-def _reap(pid: int) -> None:
-    # poll() collects the exit status; the entry stays so a failure report can quote it.
+def _alive(pid: int, marker: str) -> bool:
     proc = _children.get(pid)
     if proc is not None:
-        proc.poll()
-
-
-def _alive(pid: int, marker: str) -> bool:
-    _reap(pid)
+        # A child of this process: its pid cannot be recycled before it is reaped, so its
+        # exit status decides. Its command line is no guide while it execs (the JVM's
+        # launcher may exec itself again), when it can read as empty.
+        return proc.poll() is None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -7,12 +7,13 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 from audit.adapters.store import AuditStore, EntryFilter
 from audit.adapters.verifier import (
@@ -78,7 +79,18 @@ def _date_time_text(value: Any) -> Any:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
+def _representable_in_utc(value: datetime) -> datetime:
+    # 0001-01-01T00:00+04:00 is a valid date-time whose UTC instant is before year 1.
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the date-time falls outside years 1 to 9999 in UTC") from None
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime, BeforeValidator(_date_time_text), AfterValidator(_representable_in_utc)
+]
 
 
 @dataclass(frozen=True, slots=True)
