@@ -222,24 +222,33 @@ async def test_an_email_interrupted_by_a_crash_is_failed_visibly_not_sent_again(
 
 @pytest.fixture
 def slow_mail() -> Iterator[MailSink]:
-    sink = MailSink(answer_delay_s=3.0)
-    sink.start()
-    yield sink
-    sink.stop()
+    yield from _running(MailSink(answer_delay_s=3.0))
 
 
 @pytest.fixture
 def slow_envelope_mail() -> Iterator[MailSink]:
-    sink = MailSink(recipient_delay_s=3.0)
+    yield from _running(MailSink(recipient_delay_s=3.0))
+
+
+def _running(sink: MailSink) -> Iterator[MailSink]:
     sink.start()
     yield sink
     sink.stop()
 
 
-def _deliverer_for(parts: Parts, mail: MailSink) -> Deliverer:
+async def _first_attempt_through(
+    parts: Parts, mail: MailSink, who: str
+) -> tuple[str, dict[str, Any], dict[str, Any], Deliverer]:
+    """A fresh email delivery's attempt through ``mail`` with a limit of 0.3 s; returns the
+    address, the delivery as claimed and as recorded afterwards, and the deliverer."""
+    address = f"{who}.{secrets.token_hex(4)}@example.vn"
+    email = (await _claimed_and_leased(parts, email=address))["email"]
     settings = parts.settings.model_copy(update={"smtp_port": mail.port, "send_timeout_s": 1.0})
     senders: dict[Channel, Sender] = {Channel.EMAIL: SmtpSender(settings)}
-    return Deliverer(settings, parts.store, senders, parts.publisher)
+    deliverer = Deliverer(settings, parts.store, senders, parts.publisher)
+    recorded = await deliverer.attempt(email, timeout_s=0.3)
+    assert recorded is not None
+    return address, email, recorded, deliverer
 
 
 async def test_an_email_whose_answer_never_came_is_failed_visibly_not_sent_again(
@@ -247,13 +256,10 @@ async def test_an_email_whose_answer_never_came_is_failed_visibly_not_sent_again
 ) -> None:
     """The server has the message but answers after the attempt's limit: repeating it
     could put it in the citizen's mailbox twice."""
-    address = f"slow.answer.{secrets.token_hex(4)}@example.vn"
-    email = (await _claimed_and_leased(parts, email=address))["email"]
-    deliverer = _deliverer_for(parts, slow_mail)
+    address, email, recorded, deliverer = await _first_attempt_through(
+        parts, slow_mail, "slow.answer"
+    )
 
-    recorded = await deliverer.attempt(email, timeout_s=0.3)
-
-    assert recorded is not None
     assert recorded["status"] == "failed_unpublished"
     assert recorded["history"][-1]["outcome"] == "interrupted"
     assert "delivery unknown" in recorded["last_error"]
@@ -269,13 +275,10 @@ async def test_an_email_whose_answer_never_came_is_failed_visibly_not_sent_again
 async def test_an_email_timed_out_before_it_was_handed_over_is_retried(
     parts: Parts, slow_envelope_mail: MailSink
 ) -> None:
-    address = f"slow.envelope.{secrets.token_hex(4)}@example.vn"
-    email = (await _claimed_and_leased(parts, email=address))["email"]
-    deliverer = _deliverer_for(parts, slow_envelope_mail)
+    address, _, recorded, _ = await _first_attempt_through(
+        parts, slow_envelope_mail, "slow.envelope"
+    )
 
-    recorded = await deliverer.attempt(email, timeout_s=0.3)
-
-    assert recorded is not None
     assert recorded["status"] == "retry_scheduled"
     assert recorded["history"][-1]["outcome"] == "retry"
     assert slow_envelope_mail.to(address) == []
