@@ -226,6 +226,11 @@ def slow_mail() -> Iterator[MailSink]:
 
 
 @pytest.fixture
+def late_mail() -> Iterator[MailSink]:
+    yield from _running(MailSink(answer_delay_s=0.6))
+
+
+@pytest.fixture
 def slow_envelope_mail() -> Iterator[MailSink]:
     yield from _running(MailSink(recipient_delay_s=3.0))
 
@@ -270,6 +275,18 @@ async def test_an_email_whose_answer_never_came_is_failed_visibly_not_sent_again
     assert after is not None
     assert after["status"] == "failed"
     assert after["attempts"] == 1
+
+
+async def test_an_answer_after_the_attempts_limit_but_within_the_send_timeout_counts(
+    parts: Parts, late_mail: MailSink
+) -> None:
+    """Once the message is on the wire the attempt waits for the answer (here 0.6 s)
+    past its own limit (0.3 s), up to the send timeout (1 s): sent, not in doubt."""
+    address, _, recorded, _ = await _first_attempt_through(parts, late_mail, "late.answer")
+
+    assert recorded["status"] == "sent_unpublished"
+    assert recorded["history"][-1]["outcome"] == "sent"
+    assert len(late_mail.to(address)) == 1
 
 
 async def test_an_email_timed_out_before_it_was_handed_over_is_retried(

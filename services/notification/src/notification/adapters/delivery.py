@@ -222,15 +222,7 @@ class Deliverer:
             # (same Message-ID, so a repeat is recognisable). A server that slow is unwell:
             # first attempts go to the retry worker for a while.
             self.gate.failed(channel)
-            detail = f"{failure.detail} (Message-ID {message_id(delivery['_id'])})"
-            error = self._redact(detail, delivery)
-            fields = {
-                "status": DeliveryStatus.FAILED_UNPUBLISHED.value,
-                "last_error": error,
-                "failed_at": now,
-                **self._outcome(delivery["_id"], number, now, "interrupted"),
-            }
-            history |= {"outcome": "interrupted", "error": error}
+            fields, history = self._interrupted(delivery, number, now, failure.detail)
         else:
             if failure.transient:
                 self.gate.failed(channel)
@@ -261,6 +253,21 @@ class Deliverer:
         )
         self._count_and_log(delivery, history, recorded)
         return recorded
+
+    def _interrupted(
+        self, delivery: dict[str, Any], attempt: int, now: datetime, reason: str
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Fields and history entry of an attempt whose outcome nobody knows: failed, for
+        an operator to check by Message-ID and resend, never repeated blindly."""
+        error = self._redact(f"{reason} (Message-ID {message_id(delivery['_id'])})", delivery)
+        fields = {
+            "status": DeliveryStatus.FAILED_UNPUBLISHED.value,
+            "last_error": error,
+            "failed_at": now,
+            **self._outcome(delivery["_id"], attempt, now, "interrupted"),
+        }
+        history = {"attempt": attempt, "at": now, "outcome": "interrupted", "error": error}
+        return fields, history
 
     @staticmethod
     def _outcome(delivery_id: str, attempt: int, now: datetime, what: str) -> dict[str, Any]:
@@ -321,21 +328,16 @@ class Deliverer:
         so it is not repeated blindly; it fails, visibly, and an operator may resend."""
         now = utcnow()
         attempts = int(delivery["attempts"])
-        error = self._redact(reason, delivery)
+        fields, history = self._interrupted(delivery, attempts, now, reason)
         recorded = await self._store.give_up_stale(
             delivery["_id"],
             attempts,
             now=now,
             lease_s=self._settings.sending_lease_s,
-            fields={
-                "status": DeliveryStatus.FAILED_UNPUBLISHED.value,
-                "last_error": error,
-                "failed_at": now,
-                "updated_at": now,
-                **self._outcome(delivery["_id"], attempts, now, "interrupted"),
-            },
-            history={"attempt": attempts, "at": now, "outcome": "interrupted", "error": error},
+            fields=fields | {"updated_at": now},
+            history=history,
         )
+        error = history["error"]
         if recorded is not None:
             metrics.NOTIFICATIONS.labels(delivery["channel"], "failed").inc()
             log.warning(

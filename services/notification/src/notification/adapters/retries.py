@@ -17,7 +17,6 @@ from datetime import timedelta
 from typing import Any
 
 from notification.adapters.delivery import Deliverer, utcnow
-from notification.adapters.email import message_id
 from notification.adapters.store import DeliveryStore
 from notification.domain.policy import Channel
 from notification.settings import NotificationSettings
@@ -118,9 +117,7 @@ class RetryWorker:
             # Sending it again could tell the citizen twice; failing it visibly lets an
             # operator check and resend (same Message-ID, so a repeat is recognisable).
             return await self._deliverer.give_up_interrupted(
-                stale,
-                "interrupted: the process stopped during the attempt, delivery unknown "
-                f"(Message-ID {message_id(stale['_id'])})",
+                stale, "interrupted: the process stopped during the attempt, delivery unknown"
             )
         leased = await self._store.retake_stale(
             stale["_id"],
