@@ -362,7 +362,9 @@ class ConsumerLoop:
                 decoded.setdefault(tp, []).append(ConsumedEvent(envelope, payload, record))
 
         if self.batch_handler is not None:
-            everything = [e for tp in sorted(decoded, key=str) for e in decoded[tp]]
+            everything = self._first_of_each(
+                [e for tp in sorted(decoded, key=str) for e in decoded[tp]]
+            )
             if everything:
                 dead.extend(await self._run_batch_handler(everything))
         else:
@@ -374,6 +376,20 @@ class ConsumerLoop:
 
         for letter in dead:
             await self._dead_letter(letter)
+
+    def _first_of_each(self, items: list[ConsumedEvent]) -> list[ConsumedEvent]:
+        """Each event once: a batch handler must not see an event twice in one batch (an
+        outbox relay republishing after a crash puts a second copy, same id, right behind
+        the first). Copies in later batches are the handlers' to recognise."""
+        seen: set[str] = set()
+        kept = []
+        for item in items:
+            if item.id in seen:
+                self._count(item.record.topic, item.envelope.type, "duplicate")
+                continue
+            seen.add(item.id)
+            kept.append(item)
+        return kept
 
     async def _run_batch_handler(self, items: list[ConsumedEvent]) -> list[_DeadLetter]:
         assert self.batch_handler is not None
