@@ -25,7 +25,7 @@ FINAL = "result_returned"
 _QUEUE_PAGE = 100
 # The queue is asked again only once the page it gave is worked off, and not more often
 # than this: it is a query over the whole agency.
-_QUEUE_EVERY_S = 3.0
+_QUEUE_EVERY_S = 5.0
 
 
 @dataclass

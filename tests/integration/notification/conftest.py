@@ -80,6 +80,10 @@ def notification(
             "NOTIFICATION_SENDING_LEASE_S": "5",
             "NOTIFICATION_PUBLISH_GRACE_S": "3",
             "NOTIFICATION_RETRY_POLL_S": "0.1",
+            # Retries this process scheduled must start without waiting for a sweep of
+            # the store; the sweep is for work left by others (tests that need it, use
+            # a deployment of their own).
+            "NOTIFICATION_RETRY_SWEEP_S": "3600",
             "NOTIFICATION_INLINE_PAUSE_S": "2",
         },
     )

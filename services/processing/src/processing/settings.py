@@ -12,7 +12,7 @@ class ProcessingSettings(ServiceSettings):
     mongodb_database: str = "processing"
     # Every write wakes the relay at once; the poll only catches events left by a crash
     # or written by another replica, so it can be slow and spare the store.
-    outbox_poll_interval_s: float = Field(default=2.0, gt=0)
+    outbox_poll_interval_s: float = Field(default=10.0, gt=0)
 
     # How often the deadline scan looks for overdue dossiers and owed apology slips.
     deadline_scan_interval_s: float = Field(default=300.0, gt=0)

@@ -15,9 +15,9 @@ from enum import Enum
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
-from pymongo import ReturnDocument
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
+from chassis.mongo import GuardedWrites
 from intake.adapters.batching import GroupCommit
 
 __all__ = ["Insert", "IntakeStore"]
@@ -45,13 +45,19 @@ class Insert(Enum):
 
 class IntakeStore:
     def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+        self._db = db
         self._submissions = db["submissions"]
         self._acceptances = db["acceptances"]
         self._statuses = db["statuses"]
+        # Writes guarded by a condition, addressed by id (a scan on FerretDB otherwise).
+        self._guarded_submissions = GuardedWrites(self._submissions)
+        self._guarded_statuses = GuardedWrites(self._statuses)
         self._inserts: GroupCommit[dict[str, Any], Insert] = GroupCommit(self._insert_many)
         self._accepts: GroupCommit[dict[str, Any], None] = GroupCommit(self._accept_many)
 
     async def create_indexes(self) -> None:
+        for guarded in (self._guarded_submissions, self._guarded_statuses):
+            await guarded.adapt(self._db)
         await self._submissions.create_index("receipt_code", unique=True)
         await self._submissions.create_index("idempotency_id", unique=True)
         await self._submissions.create_index("pseudonym")
@@ -87,10 +93,8 @@ class IntakeStore:
     async def claim(self, dossier_id: str, now: datetime, until: datetime) -> dict[str, Any] | None:
         """Take the publishing lease of a submission not yet accepted; None if another
         request holds it."""
-        return await self._submissions.find_one_and_update(
-            {"_id": dossier_id, "lease_until": {"$lte": now}},
-            {"$set": {"lease_until": until}},
-            return_document=ReturnDocument.AFTER,
+        return await self._guarded_submissions.find_one_and_update(
+            dossier_id, {"lease_until": {"$lte": now}}, {"$set": {"lease_until": until}}
         )
 
     async def release(self, dossier_id: str, now: datetime) -> None:
@@ -128,20 +132,17 @@ class IntakeStore:
         Redelivered and out-of-order events are therefore harmless; returns whether the
         projection changed.
         """
-        try:
-            result = await self._statuses.update_one(
-                {"_id": dossier_id, "version": {"$lt": version}},
-                {"$set": {**fields, "version": version}},
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return False
-        return bool(result.modified_count or result.upserted_id)
+        return await self._guarded_statuses.update_one(
+            dossier_id,
+            {"version": {"$lt": version}},
+            {"$set": {**fields, "version": version}},
+            upsert=True,
+        )
 
     async def apply_due_date(self, dossier_id: str, due_date: str, at: datetime) -> bool:
         """A new appointment (apology slip, extension) applies if nothing newer came."""
-        result = await self._statuses.update_one(
-            {"_id": dossier_id, "updated_at": {"$lt": at}},
+        return await self._guarded_statuses.update_one(
+            dossier_id,
+            {"updated_at": {"$lt": at}},
             {"$set": {"due_date": due_date, "updated_at": at}},
         )
-        return bool(result.modified_count)

@@ -1,9 +1,13 @@
 """The retry worker: every attempt after the first, outside the consumer's loop.
 
-Each round it (1) publishes outcomes whose event never got acknowledged, (2) takes over
-deliveries left in 'sending' by a process that died, and (3) starts the attempts whose
-time has come. Every take-over is a conditional update in the store, so any number of
-instances can run this loop side by side without sending anything twice.
+Each round it starts the attempts this process scheduled whose time has come. Every
+``retry_sweep_s`` (and at start-up) the round also sweeps the delivery log: it
+(1) publishes outcomes whose event never got acknowledged, (2) takes over deliveries
+left in 'sending' by a process that died, and (3) starts attempts scheduled by another
+replica or a process that died. The sweep is not every round because on FerretDB each
+of its queries decodes the whole delivery log. Every take-over is a conditional update
+in the store, so any number of instances can run this loop side by side without sending
+anything twice.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class RetryWorker:
         self._deliverer = deliverer
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._pruned_at = 0.0
+        self._next_sweep = 0.0
 
     async def run(self) -> None:
         try:
@@ -58,31 +63,44 @@ class RetryWorker:
 
     async def run_once(self) -> int:
         """One round, waiting for every attempt it started; returns how many it started."""
-        started = await self.fill()
+        started = await self.fill(sweep=True)
         if self._in_flight:
             await asyncio.wait(self._in_flight.values())
         return started
 
-    async def fill(self) -> int:
-        """Publish what is unpublished, then start attempts up to the free capacity."""
+    async def fill(self, *, sweep: bool = False) -> int:
+        """Start attempts up to the free capacity; on a sweep, first publish what is
+        unpublished and look in the store for work this process did not schedule."""
         settings = self._settings
         now = utcnow()
-        if time.monotonic() - self._pruned_at > _PRUNE_EVERY_S:
-            self._pruned_at = time.monotonic()
-            await self._store.prune_claims(now - timedelta(seconds=_PRUNE_EVERY_S))
-        await self._deliverer.publish_outcomes(
-            await self._store.unpublished(
+        sweep = sweep or time.monotonic() >= self._next_sweep
+        if sweep:
+            self._next_sweep = time.monotonic() + settings.retry_sweep_s
+            if time.monotonic() - self._pruned_at > _PRUNE_EVERY_S:
+                self._pruned_at = time.monotonic()
+                await self._store.prune_claims(now - timedelta(seconds=_PRUNE_EVERY_S))
+            unpublished = await self._store.unpublished(
                 now - timedelta(seconds=settings.publish_grace_s), settings.retry_batch
             )
-        )
+            await self._deliverer.publish_outcomes(unpublished)
+            if len(unpublished) >= settings.retry_batch:
+                self._next_sweep = 0.0  # more may be waiting
         free = settings.delivery_concurrency - len(self._in_flight)
         if free <= 0:
             return 0
         jobs: list[tuple[str, Coroutine[Any, Any, dict[str, Any] | None]]] = []
-        for stale in await self._store.stale(now, free):
-            if stale["_id"] not in self._in_flight:
-                jobs.append((stale["_id"], self._take_over(stale)))
-        for delivery_id in await self._store.due(now, free):
+        if sweep:
+            for stale in await self._store.stale(now, free):
+                if stale["_id"] not in self._in_flight:
+                    jobs.append((stale["_id"], self._take_over(stale)))
+        due = self._store.scheduled(now, free - len(jobs))
+        if sweep and len(jobs) + len(due) < free:
+            wanted = free - len(jobs) - len(due)
+            swept = await self._store.due(now, wanted)
+            due += [i for i in swept if i not in due]
+            if len(swept) >= wanted:
+                self._next_sweep = 0.0  # more may be due
+        for delivery_id in due:
             if delivery_id not in self._in_flight and len(jobs) < free:
                 jobs.append((delivery_id, self._retry(delivery_id)))
         for delivery_id, job in jobs:

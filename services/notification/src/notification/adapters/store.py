@@ -16,19 +16,25 @@ the loser's write may land after the winner's later ones. So:
 
 An outcome is recorded only for the attempt number it belongs to, so a process that
 was presumed dead cannot overwrite a newer attempt.
+
+Every write of a delivery is addressed by its id with a condition on its state, through
+`GuardedWrites`: on FerretDB any filter beyond the id is a scan of the whole delivery
+log, which made each delivery cost a few reads of every delivery before it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from chassis.mongo import GuardedWrites
 from notification.domain.retry import CLAIMABLE, DeliveryStatus
 
 __all__ = ["DUPLICATE_KEY", "DeliveryStore", "Page"]
@@ -53,11 +59,18 @@ def _states(states: Iterable[DeliveryStatus]) -> list[str]:
 
 class DeliveryStore:
     def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+        self._db = db
         self._deliveries: AsyncIOMotorCollection[Any] = db["deliveries"]
+        self._guarded = GuardedWrites(self._deliveries)
+        # (due time, delivery id) of the attempts this process scheduled: the retry
+        # worker starts them from here and sweeps the store only now and then, for the
+        # work of processes that died or of other replicas.
+        self._agenda: list[tuple[datetime, str]] = []
         self._claims: AsyncIOMotorCollection[Any] = db["delivery_claims"]
         self._contents: AsyncIOMotorCollection[Any] = db["delivery_contents"]
 
     async def create_indexes(self) -> None:
+        await self._guarded.adapt(self._db)
         d = self._deliveries
         await d.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         await d.create_index([("status", ASCENDING), ("lease_until", ASCENDING)])
@@ -85,7 +98,11 @@ class DeliveryStore:
         await self._insert_new(
             self._contents, [{"_id": key, "content": content} for key, content in contents.items()]
         )
-        return await self._insert_new(self._deliveries, documents)
+        created = await self._insert_new(self._deliveries, documents)
+        for document in documents:
+            if document["_id"] in created and document.get("next_attempt_at") is not None:
+                self._schedule(document["_id"], document["next_attempt_at"])
+        return created
 
     @staticmethod
     async def _insert_new(
@@ -115,36 +132,32 @@ class DeliveryStore:
     ) -> dict[str, Any] | None:
         """pending/retry_scheduled and due → sending as the next attempt, if this caller
         wins it."""
-        query = {
-            "_id": delivery_id,
-            "status": {"$in": _states(CLAIMABLE)},
-            "next_attempt_at": {"$lte": now},
-        }
-        return await self._next_attempt(query, now=now, lease_s=lease_s)
+        condition = {"status": {"$in": _states(CLAIMABLE)}, "next_attempt_at": {"$lte": now}}
+        return await self._next_attempt(delivery_id, condition, now=now, lease_s=lease_s)
 
     async def retake_stale(
         self, delivery_id: str, attempts: int, *, now: datetime, lease_s: float
     ) -> dict[str, Any] | None:
         """A 'sending' delivery whose lease ran out (its process died) → the next attempt."""
-        query = {
-            "_id": delivery_id,
+        condition = {
             "status": DeliveryStatus.SENDING.value,
             "attempts": attempts,
             "lease_until": {"$lte": now},
         }
-        return await self._next_attempt(query, now=now, lease_s=lease_s)
+        return await self._next_attempt(delivery_id, condition, now=now, lease_s=lease_s)
 
     async def _next_attempt(
-        self, query: dict[str, Any], *, now: datetime, lease_s: float
+        self, delivery_id: str, condition: dict[str, Any], *, now: datetime, lease_s: float
     ) -> dict[str, Any] | None:
-        current = await self._deliveries.find_one(query, {"attempts": 1})
+        current = await self._guarded.find_one(delivery_id, condition, {"attempts": 1})
         if current is None:
             return None
         number = int(current.get("attempts", 0)) + 1
-        if not await self._win(f"{query['_id']}#{number}", now=now, lease_s=lease_s):
+        if not await self._win(f"{delivery_id}#{number}", now=now, lease_s=lease_s):
             return None
-        document: dict[str, Any] | None = await self._deliveries.find_one_and_update(
-            query | {"attempts": number - 1},
+        return await self._guarded.find_one_and_update(
+            delivery_id,
+            condition | {"attempts": number - 1},
             {
                 "$set": {
                     "status": DeliveryStatus.SENDING.value,
@@ -154,9 +167,7 @@ class DeliveryStore:
                     "updated_at": now,
                 }
             },
-            return_document=ReturnDocument.AFTER,
         )
-        return document
 
     async def _win(self, key: str, *, now: datetime, lease_s: float) -> bool:
         """Whether this caller now holds ``key``: it inserted the claim, or took over one
@@ -186,12 +197,14 @@ class DeliveryStore:
     ) -> dict[str, Any] | None:
         """Record the outcome of attempt number ``attempt``, unless a newer one started.
         Returns the delivery as recorded (``delivery`` with the change applied)."""
-        result = await self._deliveries.update_one(
-            {"_id": delivery["_id"], "status": DeliveryStatus.SENDING.value, "attempts": attempt},
+        if not await self._guarded.update_one(
+            delivery["_id"],
+            {"status": DeliveryStatus.SENDING.value, "attempts": attempt},
             {"$set": {**fields, "lease_until": None}, "$push": {"history": history}},
-        )
-        if result.matched_count == 0:
+        ):
             return None
+        if fields.get("next_attempt_at") is not None:
+            self._schedule(delivery["_id"], fields["next_attempt_at"])
         return {
             **delivery,
             **fields,
@@ -212,17 +225,15 @@ class DeliveryStore:
         """Fail a 'sending' delivery whose lease ran out, if this caller wins doing so."""
         if not await self._win(f"{delivery_id}#{attempts}!", now=now, lease_s=lease_s):
             return None
-        document: dict[str, Any] | None = await self._deliveries.find_one_and_update(
+        return await self._guarded.find_one_and_update(
+            delivery_id,
             {
-                "_id": delivery_id,
                 "status": DeliveryStatus.SENDING.value,
                 "attempts": attempts,
                 "lease_until": {"$lte": now},
             },
             {"$set": {**fields, "lease_until": None}, "$push": {"history": history}},
-            return_document=ReturnDocument.AFTER,
         )
-        return document
 
     async def prune_claims(self, before: datetime) -> int:
         """Claims matter for seconds (while a racer may still act on an old read)."""
@@ -243,14 +254,26 @@ class DeliveryStore:
         async def mark(document: dict[str, Any]) -> None:
             final = _PUBLISHED[DeliveryStatus(document["status"])].value
             async with limit:
-                await self._deliveries.update_one(
-                    {"_id": document["_id"], "status": document["status"]},
+                await self._guarded.update_one(
+                    document["_id"],
+                    {"status": document["status"]},
                     {"$set": {"status": final, "published_at": now}},
                 )
 
         await asyncio.gather(*(mark(document) for document in documents))
 
     # ------------------------------------------------------------------ the retry worker
+
+    def _schedule(self, delivery_id: str, at: datetime) -> None:
+        heapq.heappush(self._agenda, (at, delivery_id))
+
+    def scheduled(self, now: datetime, limit: int) -> list[str]:
+        """Deliveries this process scheduled whose time has come, soonest first; each is
+        handed out once (the attempt itself still checks the store)."""
+        ready: list[str] = []
+        while self._agenda and self._agenda[0][0] <= now and len(ready) < limit:
+            ready.append(heapq.heappop(self._agenda)[1])
+        return ready
 
     async def due(self, now: datetime, limit: int) -> list[str]:
         cursor = (
@@ -319,8 +342,9 @@ class DeliveryStore:
         current = await self.get(delivery_id)
         if current is None or current.get("status") != DeliveryStatus.FAILED.value:
             return None
-        document: dict[str, Any] | None = await self._deliveries.find_one_and_update(
-            {"_id": delivery_id, "status": DeliveryStatus.FAILED.value},
+        resent = await self._guarded.find_one_and_update(
+            delivery_id,
+            {"status": DeliveryStatus.FAILED.value},
             {
                 "$set": {
                     "status": DeliveryStatus.RETRY_SCHEDULED.value,
@@ -331,6 +355,7 @@ class DeliveryStore:
                 "$inc": {"resends": 1},
                 "$push": {"history": {"at": now, "outcome": "resend", "by": actor}},
             },
-            return_document=ReturnDocument.AFTER,
         )
-        return document
+        if resent is not None:
+            self._schedule(delivery_id, now)
+        return resent

@@ -30,6 +30,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
+from chassis.mongo import is_ferretdb, matches
 from processing.domain.dossier import (
     RUNNING_STATUSES,
     SCAN_FIELDS,
@@ -130,29 +131,6 @@ class DossierLocks:
         return len(self._locks)
 
 
-def matches(document: Mapping[str, Any], condition: Mapping[str, Any]) -> bool:
-    """Whether ``document`` meets ``condition`` as MongoDB would judge it, for the few
-    forms the conditional writes use: equality (None also matching a missing field),
-    ``$ne`` (on an array: does not contain) and ``$in``."""
-    for name, wanted in condition.items():
-        value = document.get(name)
-        if not isinstance(wanted, Mapping):
-            if value != wanted:
-                return False
-            continue
-        for operator, operand in wanted.items():
-            if operator == "$ne":
-                present = operand in value if isinstance(value, list) else value == operand
-                if present:
-                    return False
-            elif operator == "$in":
-                if value not in operand:
-                    return False
-            else:
-                raise ValueError(f"condition operator {operator} is not supported")
-    return True
-
-
 class DossierStore:
     def __init__(
         self, db: AsyncIOMotorDatabase[Any], *, conditions_in_filter: bool | None = None
@@ -175,11 +153,10 @@ class DossierStore:
 
     async def create_indexes(self) -> None:
         if self._conditions_chosen is None:
-            info = await self._db.command("buildInfo")
             # FerretDB scans the whole collection for any filter beyond the id, and its
             # conditions are not atomic anyway (the per-dossier lock is what makes them
             # hold), so there the conditions are checked here, on a look-up by id.
-            self._store_checks_conditions = "ferretdbVersion" not in info
+            self._store_checks_conditions = not await is_ferretdb(self._db)
             self._write_turns = None if self._store_checks_conditions else asyncio.Lock()
         await self._dossiers.create_index("outbox_pending", sparse=True)
         # The officers' queue in its two orders, always within one agency.
