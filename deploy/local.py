@@ -574,6 +574,16 @@ def _new_cluster_id() -> str:
             return cid
 
 
+# Files of FerretDB's module replaced at build time, by path inside the module; the
+# released sources are otherwise used as they are.
+_OVERLAY = {
+    "internal/backends/sqlite/metadata/metadata.go": DEPLOY_DIR
+    / "ferretdb"
+    / "overlay"
+    / "metadata.go",
+}
+
+
 class Store(Component):
     name = "store"
     timeout = 60.0
@@ -601,7 +611,7 @@ class Store(Component):
     def prepare(self) -> None:
         src = DEPLOY_DIR / "ferretdb"
         stamp = self.binary.with_name(self.binary.name + ".sha256")
-        digest = _sha256(src / "main.go", src / "go.mod", src / "go.sum")
+        digest = _sha256(src / "main.go", src / "go.mod", src / "go.sum", *_OVERLAY.values())
         if self.binary.exists() and _stamp_matches(stamp, digest):
             return
         go = _go(self.name)
@@ -612,10 +622,42 @@ class Store(Component):
         # go.sum is committed, so the default -mod=readonly build is reproducible;
         # CGO is off because the SQLite driver is pure Go.
         env = {**os.environ, "CGO_ENABLED": "0"}
-        _run_tool(self.name, [go, "build", "-trimpath", "-o", str(staging), "."], src, env)
+        build = self._patched_build_dir(go, src, env)
+        _run_tool(self.name, [go, "build", "-trimpath", "-o", str(staging), "."], build, env)
         staging.replace(self.binary)
         stamp.write_text(digest + "\n")
         _say(f"store: built in {time.monotonic() - started:.1f} s")
+
+    def _patched_build_dir(self, go: str, src: Path, env: dict[str, str]) -> Path:
+        """A build directory of ``deploy/ferretdb`` whose FerretDB module is a copy of the
+        released one with the files in ``deploy/ferretdb/overlay`` put in place of its
+        own (see each for why). Go refuses to overlay files in its module cache, so the
+        module is copied and the build's go.mod points at the copy."""
+        module = "github.com/FerretDB/FerretDB"
+        listed = subprocess.run(
+            [go, "mod", "download", "-json", module],
+            cwd=src,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if listed.returncode != 0:
+            raise LauncherError(self.name, f"`go mod download {module}` failed", listed.stdout)
+        released = Path(json.loads(listed.stdout)["Dir"])
+        build = self.lay.root / "ferretdb" / "build"
+        shutil.rmtree(build, ignore_errors=True)
+        copy = build / "FerretDB"
+        shutil.copytree(released, copy, copy_function=shutil.copyfile)
+        for inside, ours in _OVERLAY.items():
+            if not (copy / inside).exists():
+                raise LauncherError(self.name, f"FerretDB's sources lack {inside}: a new version?")
+            shutil.copyfile(ours, copy / inside)
+        local = build / "local"
+        local.mkdir()
+        for name in ("main.go", "go.mod", "go.sum"):
+            shutil.copyfile(src / name, local / name)
+        _run_tool(self.name, [go, "mod", "edit", f"-replace={module}=../FerretDB"], local, env)
+        return local
 
     def command(self, config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
         self.data.mkdir(parents=True, exist_ok=True)
