@@ -101,7 +101,11 @@ class RetryWorker:
             if len(swept) >= wanted:
                 self._next_sweep = 0.0  # more may be due
         for delivery_id in due:
-            if delivery_id not in self._in_flight and len(jobs) < free:
+            if delivery_id in self._in_flight:
+                # Its previous attempt scheduled this one and is still winding up
+                # (publishing its outcome): ask again next round rather than drop it.
+                self._store.schedule(delivery_id, now)
+            elif len(jobs) < free:
                 jobs.append((delivery_id, self._retry(delivery_id)))
         for delivery_id, job in jobs:
             task = asyncio.create_task(self._settle(job), name=f"delivery-{delivery_id[:12]}")

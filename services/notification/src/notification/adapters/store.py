@@ -101,7 +101,7 @@ class DeliveryStore:
         created = await self._insert_new(self._deliveries, documents)
         for document in documents:
             if document["_id"] in created and document.get("next_attempt_at") is not None:
-                self._schedule(document["_id"], document["next_attempt_at"])
+                self.schedule(document["_id"], document["next_attempt_at"])
         return created
 
     @staticmethod
@@ -204,7 +204,7 @@ class DeliveryStore:
         ):
             return None
         if fields.get("next_attempt_at") is not None:
-            self._schedule(delivery["_id"], fields["next_attempt_at"])
+            self.schedule(delivery["_id"], fields["next_attempt_at"])
         return {
             **delivery,
             **fields,
@@ -264,7 +264,7 @@ class DeliveryStore:
 
     # ------------------------------------------------------------------ the retry worker
 
-    def _schedule(self, delivery_id: str, at: datetime) -> None:
+    def schedule(self, delivery_id: str, at: datetime) -> None:
         heapq.heappush(self._agenda, (at, delivery_id))
 
     def scheduled(self, now: datetime, limit: int) -> list[str]:
@@ -357,5 +357,5 @@ class DeliveryStore:
             },
         )
         if resent is not None:
-            self._schedule(delivery_id, now)
+            self.schedule(delivery_id, now)
         return resent
