@@ -258,7 +258,7 @@ ensure_kafka() {
 
 ensure_store() {
     local source="$ROOT/deploy/ferretdb" want
-    want="$(digest "$source/main.go" "$source/go.mod" "$source/go.sum" "$HERE"/ferretdb/*)"
+    want="$(digest "$source/main.go" "$source/go.mod" "$source/go.sum" "$source"/overlay/* "$HERE"/ferretdb/*)"
     [[ $(inputs_of "$STORE_IMAGE") == "$want" ]] && return 0
     local binary context="$CACHE/build/ferretdb"
     binary="$(ferretdb_binary)"
