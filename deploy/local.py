@@ -574,6 +574,16 @@ def _new_cluster_id() -> str:
             return cid
 
 
+def _copy_writable(source: Path, target: Path) -> None:
+    """Copy a tree of Go's module cache, whose files and folders are read-only, as one
+    that can be edited and, at the next build, deleted."""
+    for folder, _, files in os.walk(source):
+        into = target / Path(folder).relative_to(source)
+        into.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            shutil.copyfile(Path(folder) / name, into / name)
+
+
 # Files of FerretDB's module replaced at build time, by path inside the module; the
 # released sources are otherwise used as they are.
 _OVERLAY = {
@@ -647,7 +657,7 @@ class Store(Component):
         build = self.lay.root / "ferretdb" / "build"
         shutil.rmtree(build, ignore_errors=True)
         copy = build / "FerretDB"
-        shutil.copytree(released, copy, copy_function=shutil.copyfile)
+        _copy_writable(released, copy)
         for inside, ours in _OVERLAY.items():
             if not (copy / inside).exists():
                 raise LauncherError(self.name, f"FerretDB's sources lack {inside}: a new version?")
