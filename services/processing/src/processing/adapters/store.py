@@ -9,7 +9,8 @@ events would put back the status it read). Every write of a dossier therefore go
 through one in-process lock per dossier: within a process the conditions hold on both
 stores. With FerretDB run one processing replica; with MongoDB any number. FerretDB
 also uses an index only for a filter on nothing but the id, so there the conditions are
-checked here after a look-up by id (`matches`) instead of scanning the collection.
+checked here after a look-up by id (`chassis.mongo.GuardedWrites`) instead of scanning
+the collection.
 
 Every query here stays inside what FerretDB 1.x and MongoDB share: equality, range,
 ``$in``/``$ne``/``$or`` filters, ``$set``/``$push``/``$inc`` updates, and ``$group``
@@ -30,7 +31,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
-from chassis.mongo import is_ferretdb, matches
+from chassis.mongo import GuardedWrites
 from processing.domain.dossier import (
     RUNNING_STATUSES,
     SCAN_FIELDS,
@@ -140,24 +141,17 @@ class DossierStore:
         self._dossiers = db["dossiers"]
         self._locks = DossierLocks()
         self._conditions_chosen = conditions_in_filter
-        # Until the store has told us otherwise, conditions go into the update's filter,
-        # which is correct on every store.
-        self._store_checks_conditions = (
-            True if conditions_in_filter is None else conditions_in_filter
-        )
+        self._guarded = GuardedWrites(self._dossiers)
+        if conditions_in_filter is not None:
+            self._guarded.check_here = not conditions_in_filter
         # FerretDB's SQLite answers concurrent writes to one database with "database is
         # locked" instead of queueing them; there this process's writes take turns.
-        self._write_turns: asyncio.Lock | None = (
-            None if self._store_checks_conditions else asyncio.Lock()
-        )
+        self._write_turns = asyncio.Lock()
 
     async def create_indexes(self) -> None:
         if self._conditions_chosen is None:
-            # FerretDB scans the whole collection for any filter beyond the id, and its
-            # conditions are not atomic anyway (the per-dossier lock is what makes them
-            # hold), so there the conditions are checked here, on a look-up by id.
-            self._store_checks_conditions = not await is_ferretdb(self._db)
-            self._write_turns = None if self._store_checks_conditions else asyncio.Lock()
+            # On FerretDB the per-dossier lock is what makes the conditions hold.
+            await self._guarded.adapt(self._db)
         await self._dossiers.create_index("outbox_pending", sparse=True)
         # The officers' queue in its two orders, always within one agency.
         await self._dossiers.create_index(
@@ -174,7 +168,7 @@ class DossierStore:
 
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
-        if self._write_turns is None:
+        if not self._guarded.check_here:
             yield
             return
         async with self._write_turns:
@@ -184,16 +178,8 @@ class DossierStore:
         self, dossier_id: str, condition: Mapping[str, Any], update: Mapping[str, Any]
     ) -> bool:
         """Apply ``update`` if the dossier meets ``condition``; the caller holds its lock."""
-        if self._store_checks_conditions:
-            async with self._turn():
-                result = await self._dossiers.update_one({"_id": dossier_id, **condition}, update)
-            return result.matched_count == 1
-        document = await self._dossiers.find_one({"_id": dossier_id}, dict.fromkeys(condition, 1))
-        if document is None or not matches(document, condition):
-            return False
         async with self._turn():
-            result = await self._dossiers.update_one({"_id": dossier_id}, update)
-        return result.matched_count == 1
+            return await self._guarded.update_one(dossier_id, condition, update)
 
     # ----------------------------------------------------------------- writes
 
@@ -518,7 +504,7 @@ class DossierStore:
                 if not remaining:
                     update["$unset"] = {"outbox_pending": ""}
                 where: dict[str, Any] = {"_id": dossier_id}
-                if self._store_checks_conditions:
+                if not self._guarded.check_here:
                     where["outbox_seq"] = document.get("outbox_seq")
                 async with self._turn():
                     await self._dossiers.update_one(where, update)
