@@ -8,9 +8,9 @@ tools:  ## install uv if the machine lacks it
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
 
-run: tools  ## start Kafka, the store, SMTP, Zipkin and the four services
+run: tools  ## start Kafka, the store, SMTP, Zipkin and the four services (REPLICAS=2: two of each)
 	@$(UV) run --frozen python deploy/local.py up
-	@$(UV) run --frozen python deploy/local.py services
+	@$(UV) run --frozen python deploy/local.py services $(if $(REPLICAS),--replicas $(REPLICAS))
 
 stop: tools  ## stop the services and the infrastructure
 	@$(UV) run --frozen python deploy/local.py down --services

@@ -1,10 +1,12 @@
 """Processing's store and outbox on the real servers: how fast dossiers are written, how
-fast the relay drains their events to Kafka, and what the queue and statistics cost.
+fast one relay, then two relays of two replicas racing, drain their events to Kafka, and
+what the queue and statistics cost.
 
-    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 MONGODB_URI=mongodb://127.0.0.1:27018 \\
+    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 MONGODB_URI=mongodb://127.0.0.1:27018 \\
         uv run python bench/processing_outbox.py --dossiers 200
 
-Everything runs in this process against its own database and topics (removed after).
+The addresses come from those two variables (these are the defaults). Everything runs
+in this process against its own database and topics (removed after).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -31,6 +33,7 @@ from chassis.events import (
     Channel,
     DossierKind,
     DossierSubmitted,
+    Envelope,
 )
 from chassis.kafka import EventPublisher, ensure_topics
 from processing.adapters.relay import OutboxRelay
@@ -41,6 +44,18 @@ from processing.domain.workflow import Action, ActorRole, DossierStatus
 from processing.settings import ProcessingSettings
 
 PROCEDURE = "MT-004"
+
+
+class CountingPublisher(EventPublisher):
+    """Remembers the id of every event the broker acknowledged."""
+
+    def __init__(self, settings: ProcessingSettings) -> None:
+        super().__init__(settings)
+        self.sent: list[str] = []
+
+    async def publish_many(self, envelopes: Sequence[Envelope], **kwargs: Any) -> None:
+        await super().publish_many(envelopes, **kwargs)
+        self.sent.extend(e.id for e in envelopes)
 
 
 def _submission(submitted_at: datetime) -> DossierSubmitted:
@@ -84,7 +99,7 @@ def _row(name: str, samples: list[float]) -> str:
 async def main(dossiers: int) -> None:
     run = f"bench{uuid.uuid4().hex[:8]}"
     settings = ProcessingSettings(
-        kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"),
+        kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
         mongodb_uri=os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27018"),
         mongodb_database=run,
         kafka_topic_prefix=f"{run}.",
@@ -144,6 +159,34 @@ async def main(dossiers: int) -> None:
 
         stats_samples = await _timed(stats, 10)
         scan_samples = await _timed(service.scan_deadlines, 3)
+
+        # Two replicas: their own clients, stores, publishers and relays, racing for
+        # the same pending outboxes.
+        for _ in range(dossiers):
+            submitted = _submission(now)
+            change = rules.open_dossier(submitted, procedure, agency, now, DEFAULT_CALENDAR)
+            entries = outbox_entries(change.events, rules.SYSTEM_ACTOR)
+            await store.insert(change.dossier, entries, str(uuid.uuid4()))
+        second_client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(
+            settings.mongodb_uri.get_secret_value(), tz_aware=True
+        )
+        second_publisher = CountingPublisher(settings)
+        await second_publisher.start()
+        try:
+            second = OutboxRelay(DossierStore(second_client[run]), second_publisher, 0.05)
+            first_publisher = CountingPublisher(settings)
+            await first_publisher.start()
+            first = OutboxRelay(store, first_publisher, 0.05)
+            started = time.perf_counter()
+            while sum(await asyncio.gather(first.relay_once(), second.relay_once())):
+                pass
+            pair_drain_s = time.perf_counter() - started
+            await first_publisher.stop()
+        finally:
+            await second_publisher.stop()
+            second_client.close()
+        pair_sent = first_publisher.sent + second_publisher.sent
+        pair_twice = len(pair_sent) - len(set(pair_sent))
     finally:
         await publisher.stop()
         await client.drop_database(run)
@@ -155,7 +198,8 @@ async def main(dossiers: int) -> None:
         finally:
             await admin.close()
 
-    print(f"processing bench: {dossiers} dossiers of {PROCEDURE}, store {settings.mongodb_uri}")
+    store_at = settings.mongodb_uri.get_secret_value().rsplit("@", 1)[-1]
+    print(f"processing bench: {dossiers} dossiers of {PROCEDURE}, store {store_at}")
     print(f"{'operation':<38} {'p50 ms':>9} {'p95 ms':>9} {'n':>6}")
     print(_row("store: insert dossier + outbox", write_samples))
     print(_row("officer action (read, CAS write)", action_samples))
@@ -163,6 +207,10 @@ async def main(dossiers: int) -> None:
     print(_row(f"statistics over {dossiers} dossiers", stats_samples))
     print(_row("deadline scan (first pass emits)", scan_samples))
     print(f"relay drain: {dossiers} events in {drain_s:.2f} s = {dossiers / drain_s:.0f} events/s")
+    print(
+        f"two relays racing: {len(pair_sent)} events in {pair_drain_s:.2f} s = "
+        f"{len(pair_sent) / pair_drain_s:.0f} events/s, {pair_twice} sent twice"
+    )
     print(f"date: {date.today().isoformat()}")
 
 

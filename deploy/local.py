@@ -4,8 +4,11 @@ Components (default ports; each overridable by the environment variable shown):
 
 * ``kafka``  - Apache Kafka, KRaft single node, 127.0.0.1:9092 (``HOSO_KAFKA_PORT``),
   controller on 127.0.0.1:9093 (``HOSO_KAFKA_CONTROLLER_PORT``);
-* ``store``  - FerretDB on SQLite speaking the MongoDB protocol, 127.0.0.1:27017
-  (``HOSO_MONGO_PORT``);
+* ``postgres`` - PostgreSQL 15 (Debian's) with the DocumentDB extension, pg_cron and
+  pgvector built from their source archives (``deploy/store/``), 127.0.0.1:5433
+  (``HOSO_POSTGRES_PORT``);
+* ``store``  - FerretDB v2 speaking the MongoDB protocol in front of ``postgres`` (which
+  asking for ``store`` starts first), 127.0.0.1:27017 (``HOSO_MONGO_PORT``);
 * ``smtp``   - SMTP sink on 127.0.0.1:1025 (``HOSO_SMTP_PORT``) storing ``.eml`` files in
   ``HOSO_MAIL_DIR``, with a read-only HTTP listing on 127.0.0.1:8025
   (``HOSO_SMTP_HTTP_PORT``);
@@ -16,7 +19,8 @@ The four services themselves (``services``) run as ``python -m <name>.main`` on 
 first run (mode 0600) and the components' addresses.
 
 Everything downloaded, built or written lives under ``<repo>/.local`` (``HOSO_LOCAL_DIR``):
-``bin/``, ``kafka/``, ``zipkin/``, ``ferretdb/data``, ``mail/``, ``logs/<component>.log``
+``bin/``, ``kafka/``, ``zipkin/``, ``store/`` (``pg`` the built server, ``pgdata``,
+``ferretdb-state``), ``mail/``, ``logs/<component>.log``
 and ``run/<component>.pid``.
 
 CLI::
@@ -68,8 +72,25 @@ DEPLOY_DIR = Path(__file__).resolve().parent
 REPO_ROOT = DEPLOY_DIR.parent
 HOST = "127.0.0.1"
 
-ALL: tuple[str, ...] = ("kafka", "store", "smtp", "zipkin")
-ALIASES = {"mongodb": "store", "mongo": "store", "ferretdb": "store", "mail": "smtp"}
+ALL: tuple[str, ...] = ("kafka", "postgres", "store", "smtp", "zipkin")
+ALIASES = {
+    "mongodb": "store",
+    "mongo": "store",
+    "ferretdb": "store",
+    "postgresql": "postgres",
+    "pg": "postgres",
+    "mail": "smtp",
+}
+# What a component cannot run without: asking for it starts these first.
+REQUIRES: dict[str, tuple[str, ...]] = {"store": ("postgres",)}
+
+STORE_DIR = DEPLOY_DIR / "store"
+PG_MAJOR = "15"
+STORE_PACKAGES = tuple(
+    line.strip()
+    for line in (STORE_DIR / "packages.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+)
 
 
 class LauncherError(RuntimeError):
@@ -225,6 +246,40 @@ def _go(component: str) -> str:
     return go
 
 
+def _debian_packages(component: str, packages: Iterable[str]) -> None:
+    """Install the Debian packages a component builds or runs with, when missing."""
+    query = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Package} ${db:Status-Abbrev}\\n", *packages],
+        capture_output=True,
+        text=True,
+    )
+    installed = {
+        line.split()[0] for line in query.stdout.splitlines() if line.split()[1:2] == ["ii"]
+    }
+    missing = [p for p in packages if p not in installed]
+    if not missing:
+        return
+    command = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise LauncherError(component, f"needs Debian packages; run as root: {shlex.join(command)}")
+    _say(f"{component}: installing {' '.join(missing)} (apt-get; first run)…")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    _run_tool(component, ["apt-get", "update", "-qq"], REPO_ROOT, env)
+    _run_tool(component, command, REPO_ROOT, env)
+
+
+def _store_sources() -> Path:
+    """Where the extensions' source archives are: HOSO_STORE_SOURCES, else the shared
+    folder beside the repository, else a download folder under ``.local``."""
+    raw = os.environ.get("HOSO_STORE_SOURCES")
+    if raw:
+        return Path(raw).expanduser().resolve()
+    shared = REPO_ROOT.parent / "shared" / "sources"
+    if shared.is_dir():
+        return shared
+    return layout().root / "store" / "sources"
+
+
 # --------------------------------------------------------------------------- probes
 
 
@@ -334,6 +389,7 @@ class Component:
     name: ClassVar[str]
     timeout: ClassVar[float]
     grace: ClassVar[float] = 10.0
+    stop_signal: ClassVar[signal.Signals] = signal.SIGTERM
 
     def __init__(self, lay: Layout) -> None:
         self.lay = lay
@@ -574,27 +630,152 @@ def _new_cluster_id() -> str:
             return cid
 
 
-def _copy_writable(source: Path, target: Path) -> None:
-    """Copy a tree of Go's module cache, whose files and folders are read-only, as one
-    that can be edited and, at the next build, deleted."""
-    for folder, _, files in os.walk(source):
-        into = target / Path(folder).relative_to(source)
-        into.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            shutil.copyfile(Path(folder) / name, into / name)
+class Postgres(Component):
+    """PostgreSQL 15 (Debian's) with the DocumentDB extension and its dependencies built
+    from source into ``.local/store/pg``: the engine under the FerretDB store."""
 
+    name = "postgres"
+    timeout = 60.0
+    grace = 20.0
+    # SIGTERM is PostgreSQL's "smart" shutdown, which waits for every client (FerretDB's
+    # pool) to go away; SIGINT is the fast one: open transactions roll back, data is safe.
+    stop_signal = signal.SIGINT
 
-# Files of FerretDB's module replaced at build time, by path inside the module; the
-# released sources are otherwise used as they are.
-_OVERLAY = {
-    "internal/backends/sqlite/metadata/metadata.go": DEPLOY_DIR
-    / "ferretdb"
-    / "overlay"
-    / "metadata.go",
-}
+    @property
+    def prefix(self) -> Path:
+        return self.lay.root / "store" / "pg"
+
+    @property
+    def pg_bin(self) -> Path:
+        return self.prefix / "usr" / "lib" / "postgresql" / PG_MAJOR / "bin"
+
+    @property
+    def pg_lib(self) -> Path:
+        return self.prefix / "usr" / "lib" / "postgresql" / PG_MAJOR / "lib"
+
+    @property
+    def data(self) -> Path:
+        return self.lay.root / "store" / "pgdata"
+
+    def config(self) -> dict[str, Any]:
+        return {"port": _port("HOSO_POSTGRES_PORT", 5433)}
+
+    def endpoints(self, config: dict[str, Any]) -> dict[str, str]:
+        return {"postgresql": f"postgres://postgres@{HOST}:{config['port']}/postgres"}
+
+    def marker(self) -> str:
+        return str(self.data)
+
+    def data_paths(self) -> list[Path]:
+        return [self.data]
+
+    def prepare(self) -> None:
+        _debian_packages(self.name, STORE_PACKAGES)
+        digest = _sha256(STORE_DIR / "build-extensions.sh", STORE_DIR / "sources.txt")
+        stamp = self.prefix.with_name("pg.sha256")
+        if not (self.pg_bin / "postgres").exists() or not _stamp_matches(stamp, digest):
+            _say("store: building DocumentDB, pg_cron and pgvector for PostgreSQL (first run)…")
+            started = time.monotonic()
+            sources = _store_sources()
+            _run_tool(
+                self.name,
+                ["bash", str(STORE_DIR / "build-extensions.sh"), str(sources), str(self.prefix)],
+                REPO_ROOT,
+            )
+            stamp.write_text(digest + "\n")
+            _say(f"store: extensions built in {time.monotonic() - started:.1f} s")
+        if not (self.data / "PG_VERSION").exists():
+            self._initdb()
+
+    def _as_owner(self, argv: list[str]) -> list[str]:
+        # PostgreSQL refuses to run as root. Our machines (CI's too) run as root, so the
+        # server runs in a user namespace where it is an ordinary user, while on disk it
+        # stays the owner of the files it creates: no system account, and the folder may
+        # sit below a home that only root can enter.
+        if os.geteuid() != 0:
+            return argv
+        return ["unshare", "--user", "--map-user=1000", "--map-group=1000", *argv]
+
+    def _env(self) -> dict[str, str]:
+        # pg_documentdb.so links pg_documentdb_core.so, which lives beside it.
+        lib = str(self.pg_lib)
+        old = os.environ.get("LD_LIBRARY_PATH")
+        return {**os.environ, "LD_LIBRARY_PATH": f"{lib}:{old}" if old else lib}
+
+    def _initdb(self) -> None:
+        partial = self.data.with_name("pgdata.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        argv = [
+            str(self.pg_bin / "initdb"),
+            "-D",
+            str(partial),
+            "-U",
+            "postgres",
+            "--auth=trust",  # listens on loopback only; see postgresql.conf below
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+        ]
+        _run_tool(self.name, self._as_owner(argv), REPO_ROOT, self._env())
+        conf = partial / "postgresql.conf"
+        conf.write_text(conf.read_text() + "\ninclude = 'hoso.conf'\n")
+        (partial / "hoso.conf").write_text((STORE_DIR / "postgresql.conf").read_text())
+        partial.rename(self.data)
+
+    def command(self, config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+        argv = [
+            str(self.pg_bin / "postgres"),
+            "-D",
+            str(self.data),
+            "-c",
+            f"port={config['port']}",
+            "-c",
+            f"listen_addresses={HOST}",
+        ]
+        return self._as_owner(argv), self._env()
+
+    def probe(self, config: dict[str, Any]) -> bool:
+        ready = subprocess.run(
+            [str(self.pg_bin / "pg_isready"), "-q", "-h", HOST, "-p", str(config["port"])],
+            capture_output=True,
+            env=self._env(),
+        )
+        if ready.returncode != 0:
+            return False
+        # The extension is made once, on the first start of a new data folder; a psql
+        # round trip at every probe would cost more than the check of a marker file.
+        marker = self.data / "hoso-documentdb.created"
+        if marker.exists():
+            return True
+        create = subprocess.run(
+            [
+                str(self.pg_bin / "psql"),
+                "-h",
+                HOST,
+                "-p",
+                str(config["port"]),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qc",
+                "CREATE EXTENSION IF NOT EXISTS documentdb CASCADE",
+            ],
+            capture_output=True,
+            text=True,
+            env=self._env(),
+        )
+        if create.returncode != 0:
+            raise LauncherError(self.name, "CREATE EXTENSION documentdb failed", create.stderr)
+        marker.write_text("documentdb\n")
+        return True
 
 
 class Store(Component):
+    """FerretDB v2 speaking MongoDB's protocol in front of :class:`Postgres`."""
+
     name = "store"
     timeout = 60.0
 
@@ -603,11 +784,17 @@ class Store(Component):
         return self.lay.bin / "ferretdb-local"
 
     @property
-    def data(self) -> Path:
-        return self.lay.root / "ferretdb" / "data"
+    def state(self) -> Path:
+        return self.lay.root / "store" / "ferretdb-state"
 
     def config(self) -> dict[str, Any]:
-        return {"port": _port("HOSO_MONGO_PORT", 27017)}
+        return {
+            "port": _port("HOSO_MONGO_PORT", 27017),
+            "postgres_port": _port("HOSO_POSTGRES_PORT", 5433),
+        }
+
+    def ports(self, config: dict[str, Any]) -> dict[str, int]:
+        return {"port": config["port"]}
 
     def endpoints(self, config: dict[str, Any]) -> dict[str, str]:
         return {"mongodb": f"mongodb://{HOST}:{config['port']}"}
@@ -616,12 +803,12 @@ class Store(Component):
         return str(self.binary)
 
     def data_paths(self) -> list[Path]:
-        return [self.data]
+        return [self.state]
 
     def prepare(self) -> None:
         src = DEPLOY_DIR / "ferretdb"
         stamp = self.binary.with_name(self.binary.name + ".sha256")
-        digest = _sha256(src / "main.go", src / "go.mod", src / "go.sum", *_OVERLAY.values())
+        digest = _sha256(src / "main.go", src / "go.mod", src / "go.sum")
         if self.binary.exists() and _stamp_matches(stamp, digest):
             return
         go = _go(self.name)
@@ -629,57 +816,22 @@ class Store(Component):
         started = time.monotonic()
         self.lay.bin.mkdir(parents=True, exist_ok=True)
         staging = self.binary.with_name(self.binary.name + ".new")
-        # go.sum is committed, so the default -mod=readonly build is reproducible;
-        # CGO is off because the SQLite driver is pure Go.
+        # go.sum is committed, so the default -mod=readonly build is reproducible.
         env = {**os.environ, "CGO_ENABLED": "0"}
-        build = self._patched_build_dir(go, src, env)
-        _run_tool(self.name, [go, "build", "-trimpath", "-o", str(staging), "."], build, env)
+        _run_tool(self.name, [go, "build", "-trimpath", "-o", str(staging), "."], src, env)
         staging.replace(self.binary)
         stamp.write_text(digest + "\n")
-        _say(f"store: built in {time.monotonic() - started:.1f} s")
-
-    def _patched_build_dir(self, go: str, src: Path, env: dict[str, str]) -> Path:
-        """A build directory of ``deploy/ferretdb`` whose FerretDB module is a copy of the
-        released one with the files in ``deploy/ferretdb/overlay`` put in place of its
-        own (see each for why). Go refuses to overlay files in its module cache, so the
-        module is copied and the build's go.mod points at the copy."""
-        module = "github.com/FerretDB/FerretDB"
-        listed = subprocess.run(
-            [go, "mod", "download", "-json", module],
-            cwd=src,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if listed.returncode != 0:
-            raise LauncherError(self.name, f"`go mod download {module}` failed", listed.stdout)
-        released = Path(json.loads(listed.stdout)["Dir"])
-        build = self.lay.root / "ferretdb" / "build"
-        shutil.rmtree(build, ignore_errors=True)
-        copy = build / "FerretDB"
-        _copy_writable(released, copy)
-        for inside, ours in _OVERLAY.items():
-            if not (copy / inside).exists():
-                raise LauncherError(self.name, f"FerretDB's sources lack {inside}: a new version?")
-            shutil.copyfile(ours, copy / inside)
-        local = build / "local"
-        local.mkdir()
-        for name in ("main.go", "go.mod", "go.sum"):
-            shutil.copyfile(src / name, local / name)
-        _run_tool(self.name, [go, "mod", "edit", f"-replace={module}=../FerretDB"], local, env)
-        return local
+        _say(f"store: FerretDB built in {time.monotonic() - started:.1f} s")
 
     def command(self, config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
-        self.data.mkdir(parents=True, exist_ok=True)
         argv = [
             str(self.binary),
             "-listen",
             f"{HOST}:{config['port']}",
-            "-data",
-            str(self.data),
-            # FerretDB 1.24 logs a warning with a full wire dump for every `endSessions`
-            # pymongo sends when a client closes (the command is unsupported); at warn
-            # level that is most of the log.
+            "-postgresql-url",
+            f"postgres://postgres@{HOST}:{config['postgres_port']}/postgres",
+            "-state",
+            str(self.state),
             "-log-level",
             os.environ.get("HOSO_FERRETDB_LOG_LEVEL", "error"),
         ]
@@ -843,10 +995,10 @@ class Zipkin(Component):
         return _probe_http(f"http://{HOST}:{config['port']}/health")
 
 
-COMPONENTS: dict[str, type[Component]] = {c.name: c for c in (Kafka, Store, Smtp, Zipkin)}
+COMPONENTS: dict[str, type[Component]] = {c.name: c for c in (Kafka, Postgres, Store, Smtp, Zipkin)}
 
 
-def _resolve(components: Iterable[str] | str | None) -> list[str]:
+def _resolve(components: Iterable[str] | str | None, *, requirements: bool = True) -> list[str]:
     if components is None:
         return list(ALL)
     if isinstance(components, str):
@@ -856,8 +1008,9 @@ def _resolve(components: Iterable[str] | str | None) -> list[str]:
         name = ALIASES.get(raw.lower(), raw.lower())
         if name not in COMPONENTS:
             raise LauncherError(raw, f"unknown component; choose from {', '.join(ALL)}")
-        if name not in names:
-            names.append(name)
+        for needed in (*(REQUIRES.get(name, ()) if requirements else ()), name):
+            if needed not in names:
+                names.append(needed)
     # Always act in the canonical order so output and start-up are predictable.
     return [n for n in ALL if n in names]
 
@@ -1004,8 +1157,17 @@ def _wait_gone(pid: int, marker: str, timeout: float) -> bool:
         else:
             time.sleep(0.2)
         if not _alive(pid, marker):
+            _wait_reaped(pid, deadline)
             return True
     return not _alive(pid, marker)
+
+
+def _wait_reaped(pid: int, deadline: float) -> None:
+    # A killed process stays a zombie until its parent (init, for an orphan) reaps it, and
+    # while it does, a new PostgreSQL takes the pid in postmaster.pid for a live server.
+    proc_dir = Path(f"/proc/{pid}")
+    while proc_dir.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _terminate(comp: Component, *, force: bool = False) -> bool:
@@ -1015,7 +1177,7 @@ def _terminate(comp: Component, *, force: bool = False) -> bool:
         return False
     marker = comp.marker()
     if not force:
-        _signal(rec.pid, signal.SIGTERM)
+        _signal(rec.pid, comp.stop_signal)
         if _wait_gone(rec.pid, marker, comp.grace):
             comp.lay.pidfile(comp.name).unlink(missing_ok=True)
             _children.pop(rec.pid, None)
@@ -1035,6 +1197,17 @@ def _failure(comp: Component, message: str) -> LauncherError:
 
 
 def _up(names: list[str], lay: Layout) -> dict[str, str]:
+    """Start the components in waves: one whose requirements are among ``names`` waits
+    until they are ready (FerretDB would only answer errors without PostgreSQL)."""
+    later = [n for n in names if set(REQUIRES.get(n, ())) & set(names)]
+    first = [n for n in names if n not in later]
+    result = _up_wave(first, lay)
+    if later:
+        result.update(_up_wave(later, lay))
+    return result
+
+
+def _up_wave(names: list[str], lay: Layout) -> dict[str, str]:
     comps = [COMPONENTS[n](lay) for n in names]
     pending: dict[str, tuple[Component, Running, float]] = {}
     result: dict[str, str] = {}
@@ -1132,7 +1305,7 @@ def kill(component: str) -> bool:
     """SIGKILL the component at once (crash simulation); True if it was running."""
     lay = layout()
     with _lock(lay):
-        [name] = _resolve(component)
+        [name] = _resolve(component, requirements=False)
         return _terminate(COMPONENTS[name](lay), force=True)
 
 
@@ -1140,7 +1313,7 @@ def restart(component: str) -> dict[str, str]:
     """Stop (gracefully) and start one component again, keeping its data."""
     lay = layout()
     with _lock(lay):
-        [name] = _resolve(component)
+        [name] = _resolve(component, requirements=False)
         _terminate(COMPONENTS[name](lay))
         return _up([name], lay)
 
@@ -1273,47 +1446,81 @@ def write_service_env(lay: Layout, ep: dict[str, str]) -> dict[str, str]:
 
 
 class Service(Component):
-    """One of the four services, ``python -m <name>.main``, configured by ``.local/env``."""
+    """One replica of one of the four services, ``python -m <service>.main``, configured by
+    ``.local/env``. Replica 1 is named after the service and listens on its port; replica
+    k is ``<service>-k`` on the port plus 100 x (k - 1), so 8001, 8101, 8201… for intake."""
 
     timeout = 90.0
     grace = 25.0  # uvicorn's graceful shutdown is 20 s; consumers commit before exit
 
+    def __init__(self, lay: Layout, service: str, replica: int = 1) -> None:
+        super().__init__(lay)
+        self.service = service
+        self.replica = replica
+        self.name = service if replica == 1 else f"{service}-{replica}"  # type: ignore[misc]
+
     def config(self) -> dict[str, Any]:
-        port = _port(f"{self.name.upper()}_HTTP_PORT", SERVICE_PORTS[self.name])
-        return {"port": port}
+        port = _port(f"{self.service.upper()}_HTTP_PORT", SERVICE_PORTS[self.service])
+        return {"port": port + 100 * (self.replica - 1)}
 
     def endpoints(self, config: dict[str, Any]) -> dict[str, str]:
         return {self.name: f"http://{HOST}:{config['port']}"}
 
     def marker(self) -> str:
-        return f"{sys.executable} -m {self.name}.main"
+        return f"{sys.executable} -m {self.service}.main"
 
     def command(self, config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
-        env = {
-            **os.environ,
-            **_read_env_file(env_file(self.lay)),
-            f"{self.name.upper()}_HTTP_PORT": str(config["port"]),
+        env = {**os.environ, **_read_env_file(env_file(self.lay))}
+        # Tells the replicas' spans and metrics apart; the SDK reads this variable.
+        attributes = [env.get("OTEL_RESOURCE_ATTRIBUTES", ""), f"service.instance.id={self.name}"]
+        env |= {
+            f"{self.service.upper()}_HTTP_PORT": str(config["port"]),
+            "OTEL_RESOURCE_ATTRIBUTES": ",".join(a for a in attributes if a),
             "PYTHONUNBUFFERED": "1",
         }
-        return [sys.executable, "-m", f"{self.name}.main"], env
+        return [sys.executable, "-m", f"{self.service}.main"], env
 
     def probe(self, config: dict[str, Any]) -> bool:
         return _probe_http(f"http://{HOST}:{config['port']}/readyz")
 
 
-SERVICE_COMPONENTS: dict[str, type[Service]] = {
-    name: type(f"{name.title()}Service", (Service,), {"name": name}) for name in SERVICES
-}
+def _replicas(raw: int | None = None) -> int:
+    """How many processes of each service: the argument, else ``HOSO_REPLICAS``, else 1."""
+    if raw is None:
+        text = os.environ.get("HOSO_REPLICAS", "").strip() or "1"
+        try:
+            raw = int(text)
+        except ValueError:
+            raise LauncherError("config", f"HOSO_REPLICAS={text!r} is not a number") from None
+    if not 1 <= raw <= 9:
+        raise LauncherError("config", f"{raw} replicas: choose 1 to 9")
+    return raw
 
 
-def start_services(lay: Layout | None = None) -> list[Status]:
-    """Start the four services against the running infrastructure (started first if need
-    be) and wait until each is ready; returns their status rows."""
+def _service_replicas(lay: Layout) -> list[Service]:
+    """Every replica that has a pid file, whatever the number asked for now."""
+    found = []
+    for service in SERVICES:
+        for replica in range(1, 10):
+            comp = Service(lay, service, replica)
+            if replica == 1 or lay.pidfile(comp.name).exists():
+                found.append(comp)
+    return found
+
+
+def start_services(lay: Layout | None = None, replicas: int | None = None) -> list[Status]:
+    """Start ``replicas`` processes of each of the four services against the running
+    infrastructure (started first if need be), stop replicas beyond that number, and wait
+    until each is ready; returns their status rows."""
     lay = lay or layout()
+    count = _replicas(replicas)
     ep = ensure_up(ALL)
     with _lock(lay):
         write_service_env(lay, ep)
-        comps = [SERVICE_COMPONENTS[n](lay) for n in SERVICES]
+        for extra in _service_replicas(lay):
+            if extra.replica > count and _terminate(extra):
+                _say(f"{extra.name}: stopped (asked for {count} replicas)")
+        comps = [Service(lay, n, k) for n in SERVICES for k in range(1, count + 1)]
         pending: dict[str, tuple[Component, Running, float]] = {}
         errors: list[LauncherError] = []
         for comp in comps:
@@ -1355,26 +1562,27 @@ def stop_services(lay: Layout | None = None) -> list[str]:
     lay = lay or layout()
     stopped = []
     with _lock(lay):
-        for name in reversed(SERVICES):
-            if _terminate(SERVICE_COMPONENTS[name](lay)):
-                stopped.append(name)
+        for comp in reversed(_service_replicas(lay)):
+            if _terminate(comp):
+                stopped.append(comp.name)
     return stopped
 
 
 def service_status(lay: Layout | None = None) -> list[Status]:
     lay = lay or layout()
     rows = []
-    for name in SERVICES:
-        comp = SERVICE_COMPONENTS[name](lay)
+    for comp in _service_replicas(lay):
         rec = _running(comp)
         config = rec.config if rec else comp.config()
         if rec is not None:
             state = "ready" if comp.probe(config) else "not ready"
+        elif comp.replica > 1:
+            continue  # a stale pid file of a replica no longer asked for
         elif not _port_free(config["port"]):
             state = "port in use (not ours)"
         else:
             state = "stopped"
-        rows.append(Status(name, comp.address(config), rec.pid if rec else None, state))
+        rows.append(Status(comp.name, comp.address(config), rec.pid if rec else None, state))
     return rows
 
 
@@ -1454,10 +1662,17 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("components", nargs="*", metavar="COMPONENT", help=", ".join(ALL))
         if cmd == "down":
             p.add_argument("--services", action="store_true", help="stop the four services first")
-    sub.add_parser(
+    services = sub.add_parser(
         "services",
         help="start the four services in the background (environment in .local/env) and "
         "wait until each is ready",
+    )
+    services.add_argument(
+        "--replicas",
+        type=int,
+        default=None,
+        help="processes of each service (default HOSO_REPLICAS or 1); replica k of a "
+        "service listens on its port + 100 x (k - 1)",
     )
     args = parser.parse_args(argv)
     names = getattr(args, "components", None) or list(ALL)
@@ -1470,7 +1685,7 @@ def main(argv: list[str] | None = None) -> int:
             _print_table(status(names))
         elif args.command == "services":
             started = time.monotonic()
-            rows = start_services()
+            rows = start_services(replicas=args.replicas)
             _say(f"services up in {time.monotonic() - started:.1f} s")
             _print_services(rows, endpoints(), layout())
         elif args.command == "down":

@@ -164,7 +164,7 @@ def _cpu_model() -> str:
 def _ferretdb_module() -> str | None:
     with contextlib.suppress(OSError):
         found = re.search(
-            r"github\.com/FerretDB/FerretDB (v[\w.\-]+)",
+            r"github\.com/FerretDB/FerretDB(?:/v2)? (v[\w.\-]+)",
             (ROOT / "deploy" / "ferretdb" / "go.mod").read_text(),
         )
         if found:
@@ -194,11 +194,11 @@ async def machine(infra: Infra) -> dict[str, Any]:
     )
     try:
         info = await client.admin.command("buildInfo")
-        reported = info.get("ferretdbVersion")
+        reported = (info.get("ferretdb") or {}).get("version")
         store = {
             "wire_version": info.get("version"),
-            # The local build embeds FerretDB as a library and reports "unknown"; the module
-            # it was built from says which release it is.
+            # A build that cannot tell its release reports "unknown"; the module it was
+            # built from says which one it is.
             "ferretdb": reported if reported not in (None, "unknown") else _ferretdb_module(),
         }
     except Exception as exc:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Prepares the container path of the tests on a machine without Docker and without a
 # reachable image registry: Debian's podman, its Docker-compatible API socket, and the two
-# images the tests start (Kafka and the store), built here from what the local launcher
-# already fetches (deploy/kafka/pom.xml, deploy/ferretdb/).
+# images the tests start (Kafka; the store: PostgreSQL with DocumentDB behind FerretDB),
+# built here from what the local launcher already fetches and builds (deploy/kafka/pom.xml,
+# deploy/store/, deploy/ferretdb/).
 #
 #   eval "$(bash deploy/containers/setup.sh)"   # then run pytest with HOSO_TEST_INFRA=containers
 #
@@ -10,8 +11,12 @@
 # images built from the same inputs, and does nothing. Progress goes to stderr; stdout
 # carries only the `export` lines for the shell that evaluates it.
 #
+# The API service belongs to this checkout: its socket's name carries a digest of the
+# checkout's path, and one answering there that this checkout did not start (its pid file
+# names another process) is replaced, so a service left by a deleted clone is never used.
+#
 # Environment: HOSO_LOCAL_DIR (cache, default <repo>/.local), HOSO_PODMAN_SOCKET (default
-# /run/hoso-podman.sock), HOSO_DEBIAN_MIRROR (default: the mirror apt uses for bookworm).
+# /run/hoso-podman-<digest>.sock), HOSO_DEBIAN_MIRROR (default: the mirror apt uses).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -19,16 +24,18 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/deploy/containers"
 LOCAL="${HOSO_LOCAL_DIR:-$ROOT/.local}"
 CACHE="$LOCAL/containers"
-SOCKET="${HOSO_PODMAN_SOCKET:-/run/hoso-podman.sock}"
+SOCKET="${HOSO_PODMAN_SOCKET:-/run/hoso-podman-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12).sock}"
 SUITE="bookworm"
-JRE_PACKAGE="openjdk-17-jre-headless"
+# The broker's JRE and the store's PostgreSQL with the extensions Debian ships; one base
+# for both images, so one debootstrap.
+BASE_PACKAGES="openjdk-17-jre-headless,postgresql-15,postgresql-15-rum,postgresql-15-postgis-3,libbson-1.0-0"
 # Bump the last field when the way the base is made changes, so cached bases are remade.
-BASE_SPEC="debootstrap minbase $SUITE $JRE_PACKAGE 1"
-BASE_IMAGE="hoso/jre:17-$SUITE"
-ROOTFS_TAR="$CACHE/jre-17-$SUITE.rootfs.tar"
+BASE_SPEC="debootstrap minbase $SUITE $BASE_PACKAGES 2"
+BASE_IMAGE="hoso/base:$SUITE"
+ROOTFS_TAR="$CACHE/base-$SUITE.rootfs.tar"
 
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/deploy/kafka/pom.xml")"
-FERRETDB_VERSION="$(sed -n 's:^require github.com/FerretDB/FerretDB v\(.*\)$:\1:p' "$ROOT/deploy/ferretdb/go.mod")"
+FERRETDB_VERSION="$(sed -n 's:^require github.com/FerretDB/FerretDB/v2 v\(.*\)$:\1:p' "$ROOT/deploy/ferretdb/go.mod")"
 KAFKA_IMAGE="hoso/kafka:$KAFKA_VERSION"
 STORE_IMAGE="hoso/ferretdb:$FERRETDB_VERSION"
 
@@ -81,8 +88,22 @@ service_answers() {
     podman --url "unix://$SOCKET" version >/dev/null 2>&1
 }
 
+# Whether the service answering is the one this checkout started.
+service_is_ours() {
+    local pid
+    pid="$(cat "$CACHE/podman-service.pid" 2>/dev/null)" || return 1
+    [[ -n $pid ]] && grep -qa "system.service" "/proc/$pid/cmdline" 2>/dev/null &&
+        grep -qa -- "$SOCKET" "/proc/$pid/cmdline" 2>/dev/null
+}
+
 start_service() {
-    service_answers && return 0
+    if service_answers; then
+        service_is_ours && return 0
+        say "a podman service this checkout did not start answers on $SOCKET; replacing it"
+        fuser -k "$SOCKET" >/dev/null 2>&1 || true
+        pkill -f "podman system service --time=0 unix://$SOCKET" || true
+        sleep 0.5
+    fi
     # A socket file left by a service that died would make the new one fail to bind.
     rm -f "$SOCKET"
     say "starting podman's API service on $SOCKET…"
@@ -146,15 +167,15 @@ build_rootfs_tar() {
     local rootfs="$CACHE/rootfs.partial" mirror
     mirror="$(debian_mirror)"
     remove_rootfs "$rootfs"
-    say "making a Debian $SUITE root filesystem with $JRE_PACKAGE from $mirror (first run)…"
+    say "making a Debian $SUITE root filesystem with $BASE_PACKAGES from $mirror (first run)…"
     local t0=$SECONDS
-    if ! debootstrap --variant=minbase --include="$JRE_PACKAGE" "$SUITE" "$rootfs" "$mirror" \
+    if ! debootstrap --variant=minbase --include="$BASE_PACKAGES" "$SUITE" "$rootfs" "$mirror" \
         >"$CACHE/debootstrap.log" 2>&1; then
         tail -n 30 "$CACHE/debootstrap.log" >&2
         remove_rootfs "$rootfs"
         die "debootstrap failed (log: $CACHE/debootstrap.log)"
     fi
-    # Package caches and documentation are a third of the tree and no use to a broker.
+    # Package caches and documentation are a third of the tree and no use to a server.
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
         "$rootfs"/usr/share/doc "$rootfs"/usr/share/man "$rootfs"/usr/share/info
     tar --numeric-owner --xattrs --one-file-system -C "$rootfs" -cf "$ROOTFS_TAR.partial" .
@@ -195,8 +216,9 @@ kafka_libs() {
     echo "$libs"
 }
 
-# The binary deploy/local.py builds (and rebuilds when deploy/ferretdb/ changes).
-ferretdb_binary() {
+# What deploy/local.py builds (and rebuilds when deploy/ferretdb/ or deploy/store/
+# changes): the FerretDB binary, then the PostgreSQL tree with the extensions, a line each.
+store_builds() {
     (cd "$ROOT" && "${UV[@]}" run --frozen python - <<'PY'
 import importlib.util
 import sys
@@ -208,7 +230,10 @@ sys.modules["hoso_local"] = local
 spec.loader.exec_module(local)
 store = local.Store(local.layout())
 store.prepare()
+postgres = local.Postgres(local.layout())
+postgres.prepare()
 print(store.binary)
+print(postgres.prefix)
 PY
     )
 }
@@ -257,14 +282,20 @@ ensure_kafka() {
 }
 
 ensure_store() {
-    local source="$ROOT/deploy/ferretdb" want
-    want="$(digest "$source/main.go" "$source/go.mod" "$source/go.sum" "$source"/overlay/* "$HERE"/ferretdb/*)"
+    local source="$ROOT/deploy/ferretdb" want base_id
+    base_id="$(podman image inspect --format '{{ .Id }}' "$BASE_IMAGE")"
+    want="$(printf '%s %s' "$(digest "$source/main.go" "$source/go.mod" "$source/go.sum" \
+        "$ROOT"/deploy/store/* "$HERE"/store/*)" "$base_id" | sha256sum | cut -d' ' -f1)"
     [[ $(inputs_of "$STORE_IMAGE") == "$want" ]] && return 0
-    local binary context="$CACHE/build/ferretdb"
-    binary="$(ferretdb_binary)"
+    local builds binary prefix context="$CACHE/build/store"
+    builds="$(store_builds)"
+    binary="$(sed -n 1p <<<"$builds")"
+    prefix="$(sed -n 2p <<<"$builds")"
     [[ -x $binary ]] || die "the FerretDB binary was not built"
-    context_with "$context" "$HERE"/ferretdb/* "$binary"
-    build "$STORE_IMAGE" "$context" "$want"
+    [[ -d $prefix ]] || die "PostgreSQL's extensions were not built"
+    context_with "$context" "$HERE"/store/* "$binary" "$ROOT/deploy/store/postgresql.conf"
+    cp -al "$prefix" "$context/pg" 2>/dev/null || cp -a "$prefix" "$context/pg"
+    build "$STORE_IMAGE" "$context" "$want" --build-arg "BASE=$BASE_IMAGE"
     rm -rf "$context"
 }
 

@@ -1,32 +1,27 @@
-// Command ferretdb-local runs FerretDB with its SQLite backend as the project's local
-// MongoDB-compatible store. It embeds FerretDB's library package because the upstream
-// command, built with `go install`, panics without its build/version file.
+// Command ferretdb-local runs FerretDB v2 in front of the local PostgreSQL with the
+// DocumentDB extension, as the project's local MongoDB-compatible store. It embeds
+// FerretDB's library package because the upstream command, built with `go install`,
+// panics without its build/version file.
 package main
 
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
+	"github.com/FerretDB/FerretDB/v2/ferretdb"
 )
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
-	dataDir := flag.String("data", "./data", "directory for the SQLite databases")
+	postgres := flag.String("postgresql-url", "postgres://postgres@127.0.0.1:5432/postgres", "PostgreSQL URL")
+	stateDir := flag.String("state", "./state", "directory for FerretDB's state file")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
-	// In WAL mode "normal" survives a crash of any process (kill -9 included) and skips
-	// the fsync per commit that made every single-document write cost tens of
-	// milliseconds; only a power loss can take the last commits. This is a development
-	// and test store: production runs MongoDB.
-	synchronous := flag.String("synchronous", "normal", "SQLite synchronous pragma: full or normal")
 	flag.Parse()
 
 	var level slog.Level
@@ -34,11 +29,7 @@ func main() {
 		log.Fatalf("bad -log-level: %s", err)
 	}
 
-	// FerretDB logs every connection open/close at info level, which drowns the
-	// log file during test runs; warn keeps only what is worth reading.
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-
-	dir, err := filepath.Abs(*dataDir)
+	dir, err := filepath.Abs(*stateDir)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -47,23 +38,17 @@ func main() {
 		log.Fatal(err)
 	}
 
-	// An absolute file: URL survives any working directory and escapes odd characters
-	// in the path; the backend insists on the trailing slash.
-	if *synchronous != "full" && *synchronous != "normal" {
-		log.Fatalf("bad -synchronous: %q", *synchronous)
-	}
-	query := url.Values{"_pragma": {fmt.Sprintf("synchronous(%s)", *synchronous)}}
-	sqliteURL := (&url.URL{
-		Scheme:   "file",
-		Path:     filepath.ToSlash(dir) + "/",
-		RawQuery: query.Encode(),
-	}).String()
+	// Telemetry off: the store runs on machines without a route to FerretDB's beacon,
+	// and a development store has nothing to report.
+	telemetry := false
 
 	db, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: sqliteURL,
+		PostgreSQLURL: *postgres,
+		ListenAddr:    *listen,
+		StateDir:      dir,
+		LogLevel:      level,
+		LogOutput:     os.Stderr,
+		Telemetry:     &telemetry,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -73,11 +58,7 @@ func main() {
 	defer stop()
 
 	// Printed regardless of level: the launcher's log tail should show where we listen.
-	log.Printf("ferretdb-local listening on %s, data in %s", *listen, dir)
-
-	if err = db.Run(ctx); err != nil {
-		log.Fatal(err)
-	}
-
+	log.Printf("ferretdb-local listening on %s, state in %s", *listen, dir)
+	db.Run(ctx)
 	log.Print("ferretdb-local stopped")
 }

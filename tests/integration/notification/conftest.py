@@ -80,10 +80,6 @@ def notification(
             "NOTIFICATION_SENDING_LEASE_S": "5",
             "NOTIFICATION_PUBLISH_GRACE_S": "3",
             "NOTIFICATION_RETRY_POLL_S": "0.1",
-            # Retries this process scheduled must start without waiting for a sweep of
-            # the store; the sweep is for work left by others (tests that need it, use
-            # a deployment of their own).
-            "NOTIFICATION_RETRY_SWEEP_S": "3600",
             "NOTIFICATION_INLINE_PAUSE_S": "2",
         },
     )
@@ -94,7 +90,7 @@ def notification(
         yield Deployed(process, prefix, database, log_path)
     finally:
         process.stop()
-        # Each database is a file of its own on FerretDB; leave none behind.
+        # Leave no database behind in the shared store.
         with MongoClient(infra.mongodb, serverSelectionTimeoutMS=5000) as client:
             client.drop_database(database)
 

@@ -133,18 +133,16 @@ async def _claimed_and_leased(parts: Parts, **contact: Any) -> dict[str, dict[st
     item = _consumed(status_changed(dossier_id, receipt, "approved", recipient(**contact)))
     planned = parts.handlers.plan(item, utcnow() - timedelta(seconds=200))
     assert all(p.inline and p.document["status"] == "sending" for p in planned)
-    created = await parts.store.insert_pending(
-        [p.document for p in planned], {p.document["_id"]: p.content for p in planned}
-    )
+    created = await parts.store.insert_new([p.document for p in planned])
     assert created == {p.document["_id"] for p in planned}
     return {p.document["channel"]: p.document for p in planned}
 
 
 async def _send_as_the_dead_process(parts: Parts, delivery: dict[str, Any]) -> None:
     sender = parts.senders[Channel(delivery["channel"])]
-    content = await parts.store.content(delivery["_id"])
-    assert content is not None
-    await sender.send(Outgoing(delivery["_id"], delivery["address"], delivery["language"], content))
+    await sender.send(
+        Outgoing(delivery["_id"], delivery["address"], delivery["language"], delivery["content"])
+    )
 
 
 def _phone() -> str:
@@ -315,6 +313,7 @@ async def test_an_outcome_whose_event_was_lost_is_published_again_under_the_same
             "sent_at": utcnow(),
             "outcome_event_id": "evt-kept-" + secrets.token_hex(6),
             "outcome_at": utcnow(),
+            "publish_at": utcnow(),
             "updated_at": utcnow(),
         },
         history={"attempt": 1, "at": utcnow(), "outcome": "sent"},
@@ -337,36 +336,80 @@ async def test_an_outcome_whose_event_was_lost_is_published_again_under_the_same
     assert event.payload.delivery_id == webhook["_id"]
 
 
-async def test_two_workers_never_make_the_same_attempt(parts: Parts, gateway: FakeGateway) -> None:
-    numbers = []
-    planned_all = []
-    for _ in range(12):
+async def test_replicas_racing_for_the_same_due_retries_make_each_attempt_once(
+    parts: Parts, gateway: FakeGateway, infra: Infra
+) -> None:
+    """Three retry workers, each with its own client, store and deliverer as three
+    replicas have them, poll one database at once. Half the receivers refuse the first
+    attempt, so second attempts are raced for too."""
+    numbers: list[str] = []
+    refusing: set[str] = set()
+    ids: set[str] = set()
+    for n in range(16):
         phone = _phone()
-        numbers.append("+84" + phone[1:])
+        number = "+84" + phone[1:]
+        numbers.append(number)
+        if n % 2:
+            refusing.add(number)
+            gateway.script(number, 503)
         dossier_id, receipt = new_dossier()
         planned = parts.handlers.plan(
             _consumed(status_changed(dossier_id, receipt, "approved", recipient(phone=phone))),
             utcnow(),
         )
-        for p in planned:  # left for the worker, as while the channel is paused
+        for p in planned:  # left for the workers, as while the channel is paused
             p.document.update(
                 status="pending",
                 attempts=0,
                 lease_until=None,
                 next_attempt_at=utcnow() - timedelta(seconds=1),
             )
-        await parts.store.insert_pending(
-            [p.document for p in planned], {p.document["_id"]: p.content for p in planned}
-        )
-        planned_all.extend(planned)
+        assert [p.document["channel"] for p in planned] == ["sms"]
+        ids |= await parts.store.insert_new([p.document for p in planned])
+    assert len(ids) == len(numbers)
 
-    ids = [p.document["_id"] for p in planned_all]
-    first, second = parts.worker(), parts.worker()
-    await asyncio.gather(first.run_once(), second.run_once())
+    # A grace long enough that only the worker that settled an outcome publishes it.
+    settings = parts.settings.model_copy(update={"publish_grace_s": 30.0})
+    clients: list[AsyncIOMotorClient[Any]] = []
+    workers = []
+    for _ in range(3):
+        client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
+        clients.append(client)
+        store = DeliveryStore(client[settings.mongodb_database])
+        deliverer = Deliverer(settings, store, parts.senders, parts.publisher)
+        workers.append(RetryWorker(settings, store, deliverer))
+    try:
+
+        async def all_sent() -> bool:
+            await asyncio.gather(*(w.run_once() for w in workers))
+            states = [await parts.store.get(i) for i in ids]
+            return all(d is not None and d["status"] == "sent" for d in states)
+
+        await eventually(all_sent, timeout_s=30, every_s=0.05, what="every delivery sent")
+    finally:
+        for client in clients:
+            client.close()
 
     for number in numbers:
-        assert [r.verdict for r in gateway.requests_for(number, SMS_PATH)] == ["accepted"]
+        verdicts = [r.verdict for r in gateway.requests_for(number, SMS_PATH)]
+        assert verdicts == (["failed", "accepted"] if number in refusing else ["accepted"])
     for delivery_id in ids:
         after = await parts.store.get(delivery_id)
         assert after is not None
-        assert (after["status"], after["attempts"]) == ("sent", 1)
+        attempts = 2 if after["address"] in refusing else 1
+        assert after["attempts"] == attempts
+        assert [h["attempt"] for h in after["history"]] == list(range(1, attempts + 1))
+
+    def sent_events() -> list[Any]:
+        return [
+            s
+            for s in parts.reader.seen
+            if isinstance(s.payload, NotificationSent) and s.payload.delivery_id in ids
+        ]
+
+    async def all_told() -> bool:
+        return len({s.envelope.id for s in sent_events()}) == len(ids)
+
+    await eventually(all_told, what="one notification.sent per delivery")
+    await asyncio.sleep(1)  # a second publication, had there been one, would be here now
+    assert len(sent_events()) == len(ids)

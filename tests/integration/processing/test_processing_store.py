@@ -1,6 +1,4 @@
-"""The store adapter's conditional writes against the real store, both ways it can check
-a condition: in the update's filter (MongoDB) and itself after a look-up by id (what it
-does on FerretDB)."""
+"""The store adapter's conditional writes and outbox claims against the real store."""
 
 from __future__ import annotations
 
@@ -40,14 +38,11 @@ class Store:
         return [e["id"] for e in document["outbox"]]
 
 
-@pytest.fixture(params=["conditions in the filter", "conditions checked by the adapter"])
-async def db(request: pytest.FixtureRequest, infra: Infra, run_id: str) -> AsyncIterator[Store]:
+@pytest.fixture
+async def db(infra: Infra, run_id: str) -> AsyncIterator[Store]:
     client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
     name = f"{run_id}_processing_store_{uuid.uuid4().hex[:6]}"
-    # Whatever the store is, exercise the way this parameter names.
-    adapter = DossierStore(
-        client[name], conditions_in_filter=request.param == "conditions in the filter"
-    )
+    adapter = DossierStore(client[name])
     await adapter.create_indexes()
     yield Store(adapter, client[name]["dossiers"])
     await client.drop_database(name)
@@ -127,14 +122,63 @@ async def test_sent_entries_leave_the_outbox_and_later_ones_stay(db: Store) -> N
     dossier = _received()
     first, second = _entry(), _entry()
     await store.insert(dossier, [first], "submitted-3")
+    claim = await store.claim_outboxes(await store.pending_outboxes(10), lease_s=30)
+    assert [(o.dossier_id, [e["id"] for e in o.entries]) for o in claim.outboxes] == [
+        (dossier.id, [first["id"]])
+    ]
+    # Claimed: no other pass gets it, and the scan does not offer it.
+    assert await store.pending_outboxes(10) == []
+    other = await store.claim_outboxes([dossier.id], lease_s=30)
+    assert (other.outboxes, other.busy) == ([], [dossier.id])
+    # An officer's change lands after the claim: the relay sent only the first event.
     assert await store.commit(dossier.model_copy(update={"version": 2}), 1, [second])
-    # The relay sent only the first (the second arrived after its read).
-    await store.mark_published([(dossier.id, [first["id"]])])
+    await store.mark_published(claim)
     assert await db.outbox(dossier.id) == [second["id"]]
-    assert [d["_id"] for d in await store.pending_outboxes()] == [dossier.id]
-    await store.mark_published([(dossier.id, [second["id"]])])
+    assert await store.pending_outboxes(10) == [dossier.id]
+
+    again = await store.claim_outboxes([dossier.id], lease_s=30)
+    assert [o.dossier_id for o in again.outboxes] == [dossier.id]
+    await store.mark_published(again)
     assert await db.outbox(dossier.id) == []
-    assert await store.pending_outboxes() == []
+    assert await store.pending_outboxes(10) == []
+    document = await db.raw.find_one({"_id": dossier.id})
+    assert document is not None
+    assert "outbox_pending" not in document
+    assert "relay_lease" not in document
+
+
+async def test_a_lease_that_ran_out_is_taken_over_and_the_late_pass_clears_nothing(
+    db: Store,
+) -> None:
+    store = db.adapter
+    dossier = _received()
+    entry = _entry()
+    await store.insert(dossier, [entry], "submitted-5")
+    stale = await store.claim_outboxes([dossier.id], lease_s=30)
+    # The lease ends as if the relay holding it had died or stalled 30 s.
+    await db.raw.update_one(
+        {"_id": dossier.id},
+        {"$set": {"relay_lease.until": datetime.now(UTC) - timedelta(seconds=1)}},
+    )
+    assert await store.pending_outboxes(10) == [dossier.id]
+    fresh = await store.claim_outboxes([dossier.id], lease_s=30)
+    assert [o.dossier_id for o in fresh.outboxes] == [dossier.id]
+    # The stalled pass finishing now must not drop what the new holder is sending.
+    await store.mark_published(stale)
+    assert await db.outbox(dossier.id) == [entry["id"]]
+    await store.mark_published(fresh)
+    assert await db.outbox(dossier.id) == []
+
+
+async def test_a_released_claim_is_free_at_once(db: Store) -> None:
+    store = db.adapter
+    dossier = _received()
+    entry = _entry()
+    await store.insert(dossier, [entry], "submitted-6")
+    claim = await store.claim_outboxes([dossier.id], lease_s=30)
+    await store.release(claim)
+    assert await store.pending_outboxes(10) == [dossier.id]
+    assert await db.outbox(dossier.id) == [entry["id"]]
 
 
 async def test_overdue_and_apology_are_recorded_once(db: Store) -> None:
@@ -156,3 +200,18 @@ async def test_overdue_and_apology_are_recorded_once(db: Store) -> None:
     assert stored is not None
     assert stored.overdue_at is not None
     assert stored.apology is not None
+
+
+async def test_a_note_is_written_only_in_its_agency_and_at_a_named_version(db: Store) -> None:
+    store = db.adapter
+    dossier = _received()
+    await store.insert(dossier, [], "submitted-7")
+    note = {"id": "n-1", "officer_id": "o", "text": "x", "at": datetime.now(UTC)}
+    assert not await store.add_note(dossier.id, "STNMT-KS", note, [_entry()])
+    assert not await store.add_note(dossier.id, dossier.agency, note, [_entry()], {2, 3})
+    assert await store.add_note(dossier.id, dossier.agency, note, [_entry()], {1})
+    assert await store.add_note(dossier.id, dossier.agency, note | {"id": "n-2"}, [_entry()])
+    document = await db.raw.find_one({"_id": dossier.id})
+    assert document is not None
+    assert [n["id"] for n in document["notes"]] == ["n-1", "n-2"]
+    assert (document["version"], len(document["outbox"])) == (1, 2)

@@ -9,10 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from notification.domain.retry import (
+    UNPUBLISHED,
     DeliveryStatus,
     backoff_delay,
     decide_after_failure,
     http_status_is_transient,
+    published,
     smtp_reply_is_transient,
 )
 
@@ -106,3 +108,11 @@ def test_last_attempt_or_permanent_failure_gives_up(attempts: int, transient: bo
     )
     assert decision.status is DeliveryStatus.FAILED_UNPUBLISHED
     assert decision.delay_s is None
+
+
+def test_an_acknowledged_outcome_becomes_final_and_nothing_else_is_an_outcome() -> None:
+    assert published(DeliveryStatus.SENT_UNPUBLISHED) is DeliveryStatus.SENT
+    assert published(DeliveryStatus.FAILED_UNPUBLISHED) is DeliveryStatus.FAILED
+    for status in set(DeliveryStatus) - set(UNPUBLISHED):
+        with pytest.raises(ValueError, match="not an unpublished outcome"):
+            published(status)

@@ -15,13 +15,13 @@ IN_PROGRESS, ON_TIME, LATE, WITHDRAWN = (
 
 def test_roll_up_per_procedure_agency_and_total() -> None:
     rows = [
-        OutcomeCount("STNMT-MT", "MT-004", IN_PROGRESS, None, 3),
-        OutcomeCount("STNMT-MT", "MT-004", ON_TIME, 4, 2),
-        OutcomeCount("STNMT-MT", "MT-004", ON_TIME, 10, 1),
-        OutcomeCount("STNMT-MT", "MT-004", LATE, 20, 1),
-        OutcomeCount("STNMT-MT", "MT-003", WITHDRAWN, None, 1),
-        OutcomeCount("STNMT-MT", "MT-003", LATE, 17, 1),
-        OutcomeCount("STNMT-TTR", "KN-001", ON_TIME, 0, 1),
+        # Three in progress; on time: 4 + 4 + 10 days; late: 20 days.
+        OutcomeCount("STNMT-MT", "MT-004", IN_PROGRESS, 3),
+        OutcomeCount("STNMT-MT", "MT-004", ON_TIME, 3, working_days=18),
+        OutcomeCount("STNMT-MT", "MT-004", LATE, 1, working_days=20),
+        OutcomeCount("STNMT-MT", "MT-003", WITHDRAWN, 1),
+        OutcomeCount("STNMT-MT", "MT-003", LATE, 1, working_days=17),
+        OutcomeCount("STNMT-TTR", "KN-001", ON_TIME, 1, working_days=0),
     ]
     overdue = [OverdueCount("STNMT-MT", "MT-004", 2)]
     report = roll_up(rows, overdue)
@@ -56,7 +56,7 @@ def test_roll_up_per_procedure_agency_and_total() -> None:
 
 def test_nothing_resolved_means_no_rate_and_no_average() -> None:
     tally = Tally()
-    tally.add(OutcomeCount("A", "P", IN_PROGRESS, None, 4))
+    tally.add(OutcomeCount("A", "P", IN_PROGRESS, 4))
     assert tally.on_time_rate is None
     assert tally.average_working_days is None
     assert tally.received == 4

@@ -64,10 +64,9 @@ class NotificationSettings(ServiceSettings):
     sending_lease_s: float = Field(default=120.0, gt=0)
     # How long an outcome may stay unpublished before the worker publishes it itself.
     publish_grace_s: float = Field(default=60.0, ge=0)
+    # How often the retry worker asks the store (index range scans) for due retries,
+    # abandoned attempts and unpublished outcomes, whichever replica left them.
     retry_poll_s: float = Field(default=1.0, gt=0)
-    # How often the worker also looks in the store for work this process did not
-    # schedule itself (a dead process's, another replica's, unpublished outcomes).
-    retry_sweep_s: float = Field(default=30.0, gt=0)
     retry_batch: int = Field(default=100, ge=1, le=1000)
     delivery_concurrency: int = Field(default=32, ge=1, le=512)
 

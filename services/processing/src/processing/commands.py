@@ -261,9 +261,15 @@ class DossierService:
             }
             event = rules.add_note(dossier, note["id"], officer.subject, text, now)
             if not await self._store.add_note(
-                dossier.id, note, outbox_entries([event], officer.actor)
+                dossier.id,
+                officer.agency,
+                note,
+                outbox_entries([event], officer.actor),
+                expected_versions,
             ):
-                raise DossierNotVisible(dossier_id)
+                # Only a version check can fail here: a dossier never leaves its agency.
+                current = await self._store.get(dossier.id)
+                raise VersionMismatch(current.version if current else dossier.version)
             self._written(dossier.id)
             return note
 
@@ -288,6 +294,8 @@ class DossierService:
 
     async def _commit(self, before: Dossier, change: Change, actor: str) -> Dossier:
         entries = outbox_entries(change.events, actor)
+        # The write's filter requires the version read, which _checked matched against
+        # If-Match: of two officers (in any replicas) deciding on it, one write matches.
         if not await self._store.commit(change.dossier, before.version, entries):
             # Someone else wrote between our read and our write: their change stands.
             current = await self._store.get(before.id)

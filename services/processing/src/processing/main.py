@@ -23,7 +23,12 @@ def build_app(settings: ProcessingSettings | None = None) -> FastAPI:
     runtime = Runtime(settings)
     catalogue = load_default_catalogue()
     store = DossierStore(runtime.db)
-    relay = OutboxRelay(store, runtime.publisher, settings.outbox_poll_interval_s)
+    relay = OutboxRelay(
+        store,
+        runtime.publisher,
+        settings.outbox_poll_interval_s,
+        lease_s=settings.outbox_lease_s,
+    )
     service = DossierService(store, settings, catalogue, DEFAULT_CALENDAR, relay.wake)
     runtime.on_startup(store.create_indexes)
     runtime.add_consumer(

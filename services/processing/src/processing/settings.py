@@ -10,9 +10,12 @@ class ProcessingSettings(ServiceSettings):
     service_name: str = "processing"
     http_port: int = 8002
     mongodb_database: str = "processing"
-    # Every write wakes the relay at once; the poll only catches events left by a crash
-    # or written by another replica, so it can be slow and spare the store.
+    # Every write wakes its own process's relay at once; the poll only catches events
+    # left by a crash or a relay that lost its lease, so it can be slow.
     outbox_poll_interval_s: float = Field(default=10.0, gt=0)
+    # How long a relay pass holds the outboxes it claimed; another replica's relay takes
+    # them over only after this, so it must outlast a publish (10 s at most) by far.
+    outbox_lease_s: float = Field(default=30.0, gt=10)
 
     # How often the deadline scan looks for overdue dossiers and owed apology slips.
     deadline_scan_interval_s: float = Field(default=300.0, gt=0)

@@ -62,8 +62,9 @@ Notice = DossierStatusChanged | DossierOverdue | DossierApologyIssued
 
 @dataclass(frozen=True, slots=True)
 class PlannedDelivery:
+    # The delivery as it is inserted, the rendered message (``content``) included, so
+    # every attempt sends the same words.
     document: dict[str, Any]
-    content: dict[str, Any]
     # True: inserted as attempt 1 in 'sending', made by the consumer at once. False while
     # the channel is paused: inserted 'pending', due now, for the retry worker.
     inline: bool
@@ -104,9 +105,7 @@ class LifecycleHandlers:
 
         planned_all = [p for events in by_dossier.values() for ps in events for p in ps]
         documents = [p.document for p in planned_all]
-        created = await self._store.insert_pending(
-            documents, {p.document["_id"]: p.content for p in planned_all}
-        )
+        created = await self._store.insert_new(documents)
         if len(created) < len(documents):
             repeated = len(documents) - len(created)
             log.info("%d deliveries were claimed before; not sent again", repeated)
@@ -135,9 +134,7 @@ class LifecycleHandlers:
     async def _first_attempt(self, planned: PlannedDelivery) -> dict[str, Any] | None:
         try:
             return await self._deliverer.attempt(
-                planned.document,
-                timeout_s=self._settings.first_attempt_timeout_s,
-                content=planned.content,
+                planned.document, timeout_s=self._settings.first_attempt_timeout_s
             )
         except Exception:
             # The store failed around the attempt. Raising would send the whole batch
@@ -182,12 +179,14 @@ class LifecycleHandlers:
                 "address": address,
                 "recipient_masked": mask_address(channel, address),
                 "subject": subject,
+                "content": content,
                 "max_attempts": self._settings.max_attempts,
                 "resends": 0,
                 "last_error": None,
                 "history": [],
                 "outcome_event_id": None,
                 "outcome_at": None,
+                "publish_at": None,
                 "trace": trace_carrier,
                 "created_at": now,
                 "updated_at": now,
@@ -209,7 +208,7 @@ class LifecycleHandlers:
                     "next_attempt_at": now,
                     "lease_until": None,
                 }
-            planned.append(PlannedDelivery(document, content, inline))
+            planned.append(PlannedDelivery(document, inline))
         return planned
 
     def _render(

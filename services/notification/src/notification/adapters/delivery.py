@@ -35,7 +35,7 @@ from notification.adapters.channels import DeliveryFailure, Handover, Outgoing, 
 from notification.adapters.email import message_id
 from notification.adapters.store import DeliveryStore
 from notification.domain.policy import Channel
-from notification.domain.retry import DeliveryStatus, decide_after_failure
+from notification.domain.retry import UNPUBLISHED, DeliveryStatus, decide_after_failure
 from notification.settings import NotificationSettings
 
 __all__ = ["GROUP", "SOURCE", "Deliverer", "InlineGate", "utcnow"]
@@ -46,7 +46,7 @@ SOURCE = "/hoso/notification"
 ACTOR = "system:notification"
 GROUP = "notification"
 _OUTCOME_IDS = uuid.UUID("5b0f6f4e-2d7e-4a53-9a55-8f1f3c2b7a10")
-_UNPUBLISHED = {DeliveryStatus.SENT_UNPUBLISHED.value, DeliveryStatus.FAILED_UNPUBLISHED.value}
+_UNPUBLISHED = {status.value for status in UNPUBLISHED}
 
 
 def utcnow() -> datetime:
@@ -117,15 +117,9 @@ class Deliverer:
 
     # ------------------------------------------------------------------ one attempt
 
-    async def attempt(
-        self,
-        delivery: dict[str, Any],
-        *,
-        timeout_s: float,
-        content: dict[str, Any] | None = None,
-    ) -> dict[str, Any] | None:
-        """Make the attempt the caller has just won and record its outcome. ``content``
-        is the rendered message if the caller has it at hand, else it is read.
+    async def attempt(self, delivery: dict[str, Any], *, timeout_s: float) -> dict[str, Any] | None:
+        """Make the attempt the caller has just won (``delivery`` as claimed, with its
+        rendered ``content``) and record its outcome.
 
         Returns the delivery as recorded, or None if a newer attempt took over meanwhile.
         """
@@ -143,20 +137,17 @@ class Deliverer:
                 "cloudevents.event_type": delivery["source_event_type"],
             },
         ) as span:
-            failure = await self._send(delivery, channel, timeout_s, content)
+            failure = await self._send(delivery, channel, timeout_s)
             if failure is not None:
                 span.set_status(Status(StatusCode.ERROR, failure.detail[:120]))
                 span.set_attribute("notification.transient", failure.transient)
             return await self._record(delivery, channel, number, failure)
 
     async def _send(
-        self,
-        delivery: dict[str, Any],
-        channel: Channel,
-        timeout_s: float,
-        content: dict[str, Any] | None,
+        self, delivery: dict[str, Any], channel: Channel, timeout_s: float
     ) -> DeliveryFailure | None:
         sender = self._senders.get(channel)
+        content = delivery.get("content")
         handover = Handover()
         try:
             if sender is None:
@@ -166,8 +157,6 @@ class Deliverer:
                 handover.on_handover = functools.partial(
                     _allow_an_answer, limit, self._settings.send_timeout_s
                 )
-                if content is None:
-                    content = await self._store.content(delivery["_id"])
                 if content is None:
                     raise DeliveryFailure("the rendered message is missing", transient=False)
                 await sender.send(
@@ -269,13 +258,17 @@ class Deliverer:
         history = {"attempt": attempt, "at": now, "outcome": "interrupted", "error": error}
         return fields, history
 
-    @staticmethod
-    def _outcome(delivery_id: str, attempt: int, now: datetime, what: str) -> dict[str, Any]:
+    def _outcome(self, delivery_id: str, attempt: int, now: datetime, what: str) -> dict[str, Any]:
         # The event id is fixed before publishing and follows from the delivery and the
         # attempt, so a republish, or a racer recording the same outcome, is the same
-        # event to audit, which deduplicates on the id.
+        # event to audit, which deduplicates on the id. Whoever settles the outcome
+        # publishes it at once; past ``publish_at`` the retry worker does it instead.
         event_id = uuid.uuid5(_OUTCOME_IDS, f"{delivery_id}#{attempt}#{what}")
-        return {"outcome_event_id": str(event_id), "outcome_at": now}
+        return {
+            "outcome_event_id": str(event_id),
+            "outcome_at": now,
+            "publish_at": now + timedelta(seconds=self._settings.publish_grace_s),
+        }
 
     @staticmethod
     def _redact(detail: str, delivery: dict[str, Any]) -> str:
@@ -333,7 +326,6 @@ class Deliverer:
             delivery["_id"],
             attempts,
             now=now,
-            lease_s=self._settings.sending_lease_s,
             fields=fields | {"updated_at": now},
             history=history,
         )

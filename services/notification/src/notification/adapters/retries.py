@@ -1,13 +1,12 @@
 """The retry worker: every attempt after the first, outside the consumer's loop.
 
-Each round it starts the attempts this process scheduled whose time has come. Every
-``retry_sweep_s`` (and at start-up) the round also sweeps the delivery log: it
-(1) publishes outcomes whose event never got acknowledged, (2) takes over deliveries
-left in 'sending' by a process that died, and (3) starts attempts scheduled by another
-replica or a process that died. The sweep is not every round because on FerretDB each
-of its queries decodes the whole delivery log. Every take-over is a conditional update
-in the store, so any number of instances can run this loop side by side without sending
-anything twice.
+Every ``retry_poll_s`` it asks the delivery log, through three index range scans, for
+(1) outcomes whose event was not acknowledged in time, which it publishes again under
+the same event id, (2) deliveries left in 'sending' by a process that died, which it
+takes over, and (3) attempts whose time has come, which it starts. Each of these is
+claimed with one conditional update carrying the expected state and attempt number in
+its filter, so any number of replicas can run this loop on one database and each
+attempt is still made once.
 """
 
 from __future__ import annotations
@@ -15,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
 from collections.abc import Coroutine
-from datetime import timedelta
 from typing import Any
 
 from notification.adapters.delivery import Deliverer, utcnow
@@ -28,8 +25,6 @@ from notification.settings import NotificationSettings
 __all__ = ["RetryWorker"]
 
 log = logging.getLogger(__name__)
-
-_PRUNE_EVERY_S = 3600.0
 
 
 class RetryWorker:
@@ -43,14 +38,12 @@ class RetryWorker:
         self._store = store
         self._deliverer = deliverer
         self._in_flight: dict[str, asyncio.Task[None]] = {}
-        self._pruned_at = 0.0
-        self._next_sweep = 0.0
 
     async def run(self) -> None:
         try:
             while True:
-                # Topped up once per poll, not per finished attempt: each round queries
-                # the store, and those queries should not scale with the traffic.
+                # A failing store or broker ends the loop; the runtime restarts it with
+                # backoff, and the log still says what is left to do.
                 await self.fill()
                 await asyncio.sleep(self._settings.retry_poll_s)
         finally:
@@ -63,50 +56,33 @@ class RetryWorker:
 
     async def run_once(self) -> int:
         """One round, waiting for every attempt it started; returns how many it started."""
-        started = await self.fill(sweep=True)
+        started = await self.fill()
         if self._in_flight:
             await asyncio.wait(self._in_flight.values())
         return started
 
-    async def fill(self, *, sweep: bool = False) -> int:
-        """Start attempts up to the free capacity; on a sweep, first publish what is
-        unpublished and look in the store for work this process did not schedule."""
+    async def fill(self) -> int:
+        """Publish what is overdue for publishing, then start attempts up to the free
+        capacity: take-overs of dead processes' attempts first, then due retries."""
         settings = self._settings
         now = utcnow()
-        sweep = sweep or time.monotonic() >= self._next_sweep
-        if sweep:
-            self._next_sweep = time.monotonic() + settings.retry_sweep_s
-            if time.monotonic() - self._pruned_at > _PRUNE_EVERY_S:
-                self._pruned_at = time.monotonic()
-                await self._store.prune_claims(now - timedelta(seconds=_PRUNE_EVERY_S))
-            unpublished = await self._store.unpublished(
-                now - timedelta(seconds=settings.publish_grace_s), settings.retry_batch
-            )
-            await self._deliverer.publish_outcomes(unpublished)
-            if len(unpublished) >= settings.retry_batch:
-                self._next_sweep = 0.0  # more may be waiting
+        unpublished = await self._store.claim_unpublished(
+            now, settings.publish_grace_s, settings.retry_batch
+        )
+        await self._deliverer.publish_outcomes(unpublished)
         free = settings.delivery_concurrency - len(self._in_flight)
         if free <= 0:
             return 0
         jobs: list[tuple[str, Coroutine[Any, Any, dict[str, Any] | None]]] = []
-        if sweep:
-            for stale in await self._store.stale(now, free):
-                if stale["_id"] not in self._in_flight:
-                    jobs.append((stale["_id"], self._take_over(stale)))
-        due = self._store.scheduled(now, free - len(jobs))
-        if sweep and len(jobs) + len(due) < free:
-            wanted = free - len(jobs) - len(due)
-            swept = await self._store.due(now, wanted)
-            due += [i for i in swept if i not in due]
-            if len(swept) >= wanted:
-                self._next_sweep = 0.0  # more may be due
-        for delivery_id in due:
-            if delivery_id in self._in_flight:
-                # Its previous attempt scheduled this one and is still winding up
-                # (publishing its outcome): ask again next round rather than drop it.
-                self._store.schedule(delivery_id, now)
-            elif len(jobs) < free:
-                jobs.append((delivery_id, self._retry(delivery_id)))
+        for stale in await self._store.stale(now, free):
+            if stale["_id"] not in self._in_flight:
+                jobs.append((stale["_id"], self._take_over(stale)))
+        if len(jobs) < free:
+            for delivery_id, attempts in await self._store.due(now, free - len(jobs)):
+                # One still in flight is winding up (publishing the outcome that
+                # scheduled this retry); the next poll finds it again.
+                if delivery_id not in self._in_flight:
+                    jobs.append((delivery_id, self._retry(delivery_id, attempts)))
         for delivery_id, job in jobs:
             task = asyncio.create_task(self._settle(job), name=f"delivery-{delivery_id[:12]}")
             self._in_flight[delivery_id] = task
@@ -124,9 +100,9 @@ class RetryWorker:
             # is left to do, and a later round picks it up.
             log.exception("retry of a delivery failed; it will be picked up again")
 
-    async def _retry(self, delivery_id: str) -> dict[str, Any] | None:
+    async def _retry(self, delivery_id: str, attempts: int) -> dict[str, Any] | None:
         leased = await self._store.start_attempt(
-            delivery_id, now=utcnow(), lease_s=self._settings.sending_lease_s
+            delivery_id, attempts, now=utcnow(), lease_s=self._settings.sending_lease_s
         )
         if leased is None:
             return None  # another instance took it

@@ -22,11 +22,13 @@ from enum import StrEnum
 
 __all__ = [
     "CLAIMABLE",
+    "UNPUBLISHED",
     "DeliveryStatus",
     "FailureDecision",
     "backoff_delay",
     "decide_after_failure",
     "http_status_is_transient",
+    "published",
     "smtp_reply_is_transient",
 ]
 
@@ -43,6 +45,20 @@ class DeliveryStatus(StrEnum):
 
 # States from which an attempt may start once ``next_attempt_at`` has come.
 CLAIMABLE: tuple[DeliveryStatus, ...] = (DeliveryStatus.PENDING, DeliveryStatus.RETRY_SCHEDULED)
+# Settled outcomes whose event the broker has not acknowledged yet.
+UNPUBLISHED: tuple[DeliveryStatus, ...] = (
+    DeliveryStatus.SENT_UNPUBLISHED,
+    DeliveryStatus.FAILED_UNPUBLISHED,
+)
+
+
+def published(status: DeliveryStatus) -> DeliveryStatus:
+    """The final state of an outcome once its event is acknowledged."""
+    if status is DeliveryStatus.SENT_UNPUBLISHED:
+        return DeliveryStatus.SENT
+    if status is DeliveryStatus.FAILED_UNPUBLISHED:
+        return DeliveryStatus.FAILED
+    raise ValueError(f"{status.value} is not an unpublished outcome")
 
 
 def smtp_reply_is_transient(code: int) -> bool:

@@ -1,4 +1,11 @@
-"""The outbox relay: publishes events that dossier documents hold and marks them sent."""
+"""The outbox relay: claims pending outboxes, publishes their events, then drops them.
+
+Several processing replicas each run a relay on the same database. A relay pass first
+takes a lease on the dossiers it is about to publish (one conditional ``update_many``),
+so one dossier's events are sent by one relay at a time, in order, and once; see
+docs/processing.md for why a lease rather than publishing freely and relying on the
+consumers' de-duplication alone.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +13,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
 
 from chassis.events import Envelope
 from chassis.kafka import EventPublisher, KafkaUnavailable
-from processing.adapters.store import DossierStore
+from processing.adapters.store import DossierStore, OutboxClaim
 
 log = logging.getLogger(__name__)
 
+# How soon a relay looks again at a dossier it was woken for while another relay held
+# it: that relay normally lets go within milliseconds.
+BUSY_RETRY_S = 0.05
+
 
 class OutboxRelay:
-    """Publishes the dossiers named by `wake` straight away (one read by id each) and,
-    every ``interval_s``, scans for any outbox left pending, e.g. by a crash between
-    a store write and the send. The scan is the safety net, not the hot path: on
-    FerretDB it reads the whole collection."""
+    """Publishes the dossiers named by `wake` straight away and, every ``interval_s``,
+    scans for any outbox left pending: by a crash between a store write and the send,
+    by another replica, or by a relay whose lease ran out."""
 
     def __init__(
         self,
@@ -27,11 +36,13 @@ class OutboxRelay:
         publisher: EventPublisher,
         interval_s: float,
         scan_limit: int = 200,
+        lease_s: float = 30.0,
     ) -> None:
         self._store = store
         self._publisher = publisher
         self._interval_s = interval_s
         self._scan_limit = scan_limit
+        self._lease_s = lease_s
         self._wake = asyncio.Event()
         self._hinted: set[str] = set()
 
@@ -49,44 +60,50 @@ class OutboxRelay:
             self._wake.clear()
             hinted, self._hinted = self._hinted, set()
             if time.monotonic() >= next_scan:
-                documents = await self._store.pending_outboxes(self._scan_limit)
+                found = await self._store.pending_outboxes(self._scan_limit)
                 # A full page means more may be pending: scan again right away.
-                full = len(documents) >= self._scan_limit
+                full = len(found) >= self._scan_limit
                 next_scan = 0.0 if full else time.monotonic() + self._interval_s
+                claim = await self._store.claim_outboxes(found, self._lease_s)
+                # A hinted dossier the scan did not take gets a pass of its own.
+                self._hinted |= hinted - set(found)
             else:
-                documents = await self._store.outboxes_of(sorted(hinted))
-            published = await self.publish(documents)
-            if published == 0 and not self._hinted:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._wake.wait(), timeout=max(0.0, next_scan - time.monotonic())
-                    )
+                claim = await self._store.claim_outboxes(sorted(hinted), self._lease_s)
+                # Held by another relay: look again once it has let go, in case it
+                # claimed before this process appended.
+                self._hinted.update(claim.busy)
+            published = await self.publish(claim)
+            if published and self._hinted:
+                continue
+            waiting = BUSY_RETRY_S if self._hinted else max(0.0, next_scan - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=waiting)
 
     async def relay_once(self) -> int:
-        """One full scan and publish; what a restart or a test uses."""
-        return await self.publish(await self._store.pending_outboxes(self._scan_limit))
+        """One scan, claim and publish; what a restart or a test uses."""
+        found = await self._store.pending_outboxes(self._scan_limit)
+        return await self.publish(await self._store.claim_outboxes(found, self._lease_s))
 
-    async def publish(self, documents: list[dict[str, Any]]) -> int:
+    async def publish(self, claim: OutboxClaim) -> int:
         envelopes: list[Envelope] = []
         carriers: list[dict[str, str] | None] = []
-        owners: list[tuple[str, list[str]]] = []
-        for document in documents:
-            entries = document.get("outbox") or []
-            if not entries:
-                continue
-            envelopes.extend(Envelope.model_validate(e["event"]) for e in entries)
-            carriers.extend(e.get("trace") for e in entries)
-            owners.append((document["_id"], [e["id"] for e in entries]))
+        for outbox in claim.outboxes:
+            envelopes.extend(Envelope.model_validate(e["event"]) for e in outbox.entries)
+            carriers.extend(e.get("trace") for e in outbox.entries)
         if not envelopes:
+            # Claimed but empty (a document written without events): drop the lease.
+            await self._store.mark_published(claim)
             return 0
         try:
             await self._publisher.publish_many(envelopes, trace_carriers=carriers)
         except KafkaUnavailable as exc:
             log.warning("outbox relay cannot publish yet: %s", exc)
-            # Put the hints back so these dossiers go first once Kafka is back.
-            self._hinted.update(owner for owner, _ in owners)
+            # Let another replica, or this one once Kafka is back, take them at once.
+            await self._store.release(claim)
+            self._hinted.update(o.dossier_id for o in claim.outboxes)
             await asyncio.sleep(1.0)
             return 0
-        # A crash here re-publishes these events after restart; consumers skip them by id.
-        await self._store.mark_published(owners)
+        # A crash here re-publishes these events once the lease runs out; consumers skip
+        # them by event id.
+        await self._store.mark_published(claim)
         return len(envelopes)

@@ -1,37 +1,26 @@
 """Processing's store. A dossier document carries its own outbox: a state change and the
 events it emits are written in one single-document update, so no multi-document
-transaction is needed.
+transaction is needed (none is used, and no change stream either).
 
-MongoDB applies a conditional update atomically. FerretDB 1.x on SQLite applies it as
-a read-modify-write of the whole document, so two updates of one dossier running at
-once can both pass a version check, or one can undo the other (a relay pulling sent
-events would put back the status it read). Every write of a dossier therefore goes
-through one in-process lock per dossier: within a process the conditions hold on both
-stores. With FerretDB run one processing replica; with MongoDB any number. FerretDB
-also uses an index only for a filter on nothing but the id, so there the conditions are
-checked here after a look-up by id (`chassis.mongo.GuardedWrites`) instead of scanning
-the collection.
-
-Every query here stays inside what FerretDB 1.x and MongoDB share: equality, range,
-``$in``/``$ne``/``$or`` filters, ``$set``/``$push``/``$inc`` updates, and ``$group``
-counting with ``$sum: 1``.
+Every conditional write puts its condition in the update's filter, where MongoDB (and
+FerretDB 2 on PostgreSQL/DocumentDB locally) checks and applies it atomically. Every
+query a hot path makes has an index (see ``create_indexes``); the integration tests
+check each plan with ``explain``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+import uuid
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
-from chassis.mongo import GuardedWrites
 from processing.domain.dossier import (
     RUNNING_STATUSES,
     SCAN_FIELDS,
@@ -44,12 +33,17 @@ from processing.domain.workflow import DossierStatus
 
 OutboxEntry = dict[str, Any]
 
-# Another process may append between our read of an outbox and our rewrite of it.
-
 _RUNNING = sorted(s.value for s in RUNNING_STATUSES)
 
 # The scan needs the dossier, not what it carries along.
-_SCAN_PROJECTION = {"outbox": 0, "notes": 0, "form": 0, "applied_events": 0, "history": 0}
+_SCAN_PROJECTION = {
+    "outbox": 0,
+    "notes": 0,
+    "form": 0,
+    "applied_events": 0,
+    "history": 0,
+    "relay_lease": 0,
+}
 
 # What the queue shows of each dossier; the form, history and outbox stay behind.
 _QUEUE_FIELDS = {
@@ -97,89 +91,55 @@ class QueueFilter:
     unassigned: bool = False
 
 
-class DossierLocks:
-    """One asyncio lock per dossier, created on demand and dropped when nobody holds or
-    waits for it."""
+@dataclass(frozen=True)
+class ClaimedOutbox:
+    dossier_id: str
+    entries: list[OutboxEntry]
+    # The dossier's count of appended events when it was claimed.
+    seq: int
 
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
-    @contextlib.asynccontextmanager
-    async def hold(self, dossier_ids: Iterable[str]) -> AsyncIterator[None]:
-        # A fixed order keeps two holders of overlapping sets from deadlocking.
-        keys = sorted(set(dossier_ids))
-        registered: list[str] = []
-        held: set[str] = set()
-        try:
-            for key in keys:
-                lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-                self._locks[key] = (lock, users + 1)
-                registered.append(key)
-                await lock.acquire()
-                held.add(key)
-            yield
-        finally:
-            for key in reversed(registered):
-                lock, users = self._locks[key]
-                if key in held:
-                    lock.release()
-                if users <= 1:
-                    del self._locks[key]
-                else:
-                    self._locks[key] = (lock, users - 1)
+@dataclass
+class OutboxClaim:
+    """What one relay pass holds a lease on, and the named dossiers another relay holds."""
 
-    def __len__(self) -> int:
-        return len(self._locks)
+    token: str
+    outboxes: list[ClaimedOutbox] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
 
 
 class DossierStore:
-    def __init__(
-        self, db: AsyncIOMotorDatabase[Any], *, conditions_in_filter: bool | None = None
-    ) -> None:
-        """``conditions_in_filter`` None asks the store at start-up which way suits it."""
-        self._db = db
+    """Every write of a dossier is one ``update_one`` whose filter carries the condition
+    it depends on (the version read, an inbound event not applied yet, a scan field still
+    unset), so the store applies the check and the write atomically and any number of
+    processing replicas can share the database."""
+
+    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
         self._dossiers = db["dossiers"]
-        self._locks = DossierLocks()
-        self._conditions_chosen = conditions_in_filter
-        self._guarded = GuardedWrites(self._dossiers)
-        if conditions_in_filter is not None:
-            self._guarded.check_here = not conditions_in_filter
-        # FerretDB's SQLite answers concurrent writes to one database with "database is
-        # locked" instead of queueing them; there this process's writes take turns.
-        self._write_turns = asyncio.Lock()
 
     async def create_indexes(self) -> None:
-        if self._conditions_chosen is None:
-            # On FerretDB the per-dossier lock is what makes the conditions hold.
-            await self._guarded.adapt(self._db)
+        # The relay's scan for pending outboxes; sparse, as a drained outbox unsets it.
         await self._dossiers.create_index("outbox_pending", sparse=True)
-        # The officers' queue in its two orders, always within one agency.
+        # The officers' queue in its two orders, always within one agency; the keyset
+        # page continues from (sort value, id).
         await self._dossiers.create_index(
             [("agency", ASCENDING), ("due_date", ASCENDING), ("_id", ASCENDING)]
         )
         await self._dossiers.create_index(
             [("agency", ASCENDING), ("submitted_at", ASCENDING), ("_id", ASCENDING)]
         )
-        # The deadline scan and the statistics.
+        # The deadline scan and the overdue counts: running statuses due before a date.
         await self._dossiers.create_index([("status", ASCENDING), ("due_date", ASCENDING)])
+        # The public statistics: a cohort by date of receipt.
         await self._dossiers.create_index(
             [("received_on", ASCENDING), ("agency", ASCENDING), ("procedure_code", ASCENDING)]
         )
 
-    @contextlib.asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        if not self._guarded.check_here:
-            yield
-            return
-        async with self._write_turns:
-            yield
-
     async def _update_if(
         self, dossier_id: str, condition: Mapping[str, Any], update: Mapping[str, Any]
     ) -> bool:
-        """Apply ``update`` if the dossier meets ``condition``; the caller holds its lock."""
-        async with self._turn():
-            return await self._guarded.update_one(dossier_id, condition, update)
+        result = await self._dossiers.update_one({"_id": dossier_id, **condition}, update)
+        return result.matched_count == 1
 
     # ----------------------------------------------------------------- writes
 
@@ -203,8 +163,7 @@ class DossierStore:
             "trace": dict(trace or {}),
         }
         try:
-            async with self._turn():
-                await self._dossiers.insert_one(document)
+            await self._dossiers.insert_one(document)
         except DuplicateKeyError:
             return False
         return True
@@ -224,76 +183,79 @@ class DossierStore:
             condition["applied_events"] = {"$ne": event_id}
             push["applied_events"] = event_id
         fields = dossier_document(dossier, exclude={"id", *SCAN_FIELDS})
-        async with self._locks.hold([dossier.id]):
-            return await self._update_if(
-                dossier.id,
-                condition,
-                {
-                    "$set": fields | {"outbox_pending": True},
-                    "$push": push,
-                    "$inc": {"outbox_seq": len(outbox)},
-                },
-            )
+        return await self._update_if(
+            dossier.id,
+            condition,
+            {
+                "$set": fields | {"outbox_pending": True},
+                "$push": push,
+                "$inc": {"outbox_seq": len(outbox)},
+            },
+        )
 
     async def mark_applied(self, dossier_id: str, event_id: str) -> None:
         """Remember an inbound event that changed nothing, so a redelivery is skipped too."""
-        async with self._locks.hold([dossier_id]):
-            await self._update_if(
-                dossier_id,
-                {"applied_events": {"$ne": event_id}},
-                {"$push": {"applied_events": event_id}},
-            )
+        await self._update_if(
+            dossier_id,
+            {"applied_events": {"$ne": event_id}},
+            {"$push": {"applied_events": event_id}},
+        )
 
     async def add_note(
-        self, dossier_id: str, note: dict[str, Any], outbox: Sequence[OutboxEntry]
+        self,
+        dossier_id: str,
+        agency: str,
+        note: dict[str, Any],
+        outbox: Sequence[OutboxEntry],
+        versions: Collection[int] | None = None,
     ) -> bool:
-        """Append a note to a dossier the caller has already found in their agency (a
-        dossier never changes agency)."""
+        """Append a note if the dossier is ``agency``'s and, when the caller named
+        ``versions`` (If-Match), still at one of them."""
+        condition: dict[str, Any] = {"agency": agency}
+        if versions is not None:
+            condition["version"] = {"$in": sorted(versions)}
         # A note leaves the version alone: writing one must not make an officer's
         # pending decision fail its If-Match.
-        async with self._locks.hold([dossier_id]), self._turn():
-            result = await self._dossiers.update_one(
-                {"_id": dossier_id},
-                {
-                    "$push": {"notes": to_document(note), "outbox": {"$each": list(outbox)}},
-                    "$set": {"outbox_pending": True},
-                    "$inc": {"outbox_seq": len(outbox)},
-                },
-            )
-        return result.matched_count == 1
+        return await self._update_if(
+            dossier_id,
+            condition,
+            {
+                "$push": {"notes": to_document(note), "outbox": {"$each": list(outbox)}},
+                "$set": {"outbox_pending": True},
+                "$inc": {"outbox_seq": len(outbox)},
+            },
+        )
 
     async def flag_overdue(
         self, dossier_id: str, due_date: date, at: datetime, outbox: Sequence[OutboxEntry]
     ) -> bool:
         """Record the overdue event unless it was recorded already or the dossier moved on."""
-        async with self._locks.hold([dossier_id]):
-            return await self._update_if(
-                dossier_id,
-                {"overdue_at": None, "status": {"$in": _RUNNING}, "due_date": due_date.isoformat()},
-                {
-                    "$set": {"overdue_at": at, "outbox_pending": True},
-                    "$push": {"outbox": {"$each": list(outbox)}},
-                    "$inc": {"outbox_seq": len(outbox)},
-                },
-            )
+        return await self._update_if(
+            dossier_id,
+            {"overdue_at": None, "status": {"$in": _RUNNING}, "due_date": due_date.isoformat()},
+            {
+                "$set": {"overdue_at": at, "outbox_pending": True},
+                "$push": {"outbox": {"$each": list(outbox)}},
+                "$inc": {"outbox_seq": len(outbox)},
+            },
+        )
 
     async def record_apology(
         self, dossier_id: str, apology: Apology, outbox: Sequence[OutboxEntry]
     ) -> bool:
-        async with self._locks.hold([dossier_id]):
-            return await self._update_if(
-                dossier_id,
-                {
-                    "apology": None,
-                    "status": {"$in": _RUNNING},
-                    "due_date": apology.old_due_date.isoformat(),
-                },
-                {
-                    "$set": {"apology": to_document(apology.model_dump()), "outbox_pending": True},
-                    "$push": {"outbox": {"$each": list(outbox)}},
-                    "$inc": {"outbox_seq": len(outbox)},
-                },
-            )
+        return await self._update_if(
+            dossier_id,
+            {
+                "apology": None,
+                "status": {"$in": _RUNNING},
+                "due_date": apology.old_due_date.isoformat(),
+            },
+            {
+                "$set": {"apology": to_document(apology.model_dump()), "outbox_pending": True},
+                "$push": {"outbox": {"$each": list(outbox)}},
+                "$inc": {"outbox_seq": len(outbox)},
+            },
+        )
 
     # ----------------------------------------------------------------- reads
 
@@ -314,12 +276,11 @@ class DossierStore:
         self, dossier_id: str, agency: str
     ) -> tuple[Dossier, list[dict[str, Any]]] | None:
         """The dossier with its notes, only if ``agency`` handles it."""
-        # Looked up by id alone and the agency compared here: FerretDB uses its index only
-        # for a filter on nothing but the id.
         document = await self._dossiers.find_one(
-            {"_id": dossier_id}, {"outbox": 0, "applied_events": 0}
+            {"_id": dossier_id, "agency": agency},
+            {"outbox": 0, "applied_events": 0, "relay_lease": 0},
         )
-        if document is None or document.get("agency") != agency:
+        if document is None:
             return None
         return Dossier.model_validate(document), list(document.get("notes") or [])
 
@@ -331,56 +292,16 @@ class DossierStore:
         limit: int,
     ) -> list[dict[str, Any]]:
         """One page of the queue in (``sort_field``, id) order, after the ``after`` key."""
-        query: dict[str, Any] = {
-            "agency": where.agency,
-            "status": {"$in": [s.value for s in where.statuses]},
-        }
-        if where.procedure_code:
-            query["procedure_code"] = where.procedure_code
-        due: dict[str, Any] = {}
-        if where.due_on_or_before is not None:
-            due["$lte"] = where.due_on_or_before.isoformat()
-        if where.overdue_before is not None:
-            due["$lt"] = where.overdue_before.isoformat()
-        if due:
-            query["due_date"] = due
-        if where.assignee is not None:
-            query["assignee"] = where.assignee
-        elif where.unassigned:
-            query["assignee"] = None
-        if after is not None:
-            value, last_id = after
-            query["$or"] = [
-                {sort_field: {"$gt": value}},
-                {sort_field: value, "_id": {"$gt": last_id}},
-            ]
-        cursor = self._dossiers.find(query, _QUEUE_FIELDS).sort(
-            [(sort_field, ASCENDING), ("_id", ASCENDING)]
-        )
-        return [document async for document in cursor.limit(limit)]
+        cursor = self._dossiers.find(queue_query(where, sort_field, after), _QUEUE_FIELDS)
+        cursor = cursor.sort(queue_order(sort_field)).limit(limit)
+        return [document async for document in cursor]
 
     async def overdue_candidates(self, today: date, limit: int = 500) -> list[Dossier]:
-        cursor = self._dossiers.find(
-            {
-                "status": {"$in": _RUNNING},
-                "due_date": {"$lt": today.isoformat()},
-                "overdue_at": None,
-            },
-            _SCAN_PROJECTION,
-            limit=limit,
-        )
+        cursor = self._dossiers.find(overdue_query(today), _SCAN_PROJECTION, limit=limit)
         return [Dossier.model_validate(document) async for document in cursor]
 
     async def apology_candidates(self, due_up_to: date, limit: int = 500) -> list[Dossier]:
-        cursor = self._dossiers.find(
-            {
-                "status": {"$in": _RUNNING},
-                "due_date": {"$lte": due_up_to.isoformat()},
-                "apology": None,
-            },
-            _SCAN_PROJECTION,
-            limit=limit,
-        )
+        cursor = self._dossiers.find(apology_query(due_up_to), _SCAN_PROJECTION, limit=limit)
         return [Dossier.model_validate(document) async for document in cursor]
 
     async def outcome_counts(
@@ -390,34 +311,17 @@ class DossierStore:
         agency: str | None = None,
         procedure_code: str | None = None,
     ) -> list[OutcomeCount]:
-        match = self._cohort(first, last, agency, procedure_code)
-        pipeline = [
-            {"$match": match},
-            {
-                "$group": {
-                    "_id": {
-                        "agency": "$agency",
-                        "procedure_code": "$procedure_code",
-                        "outcome": "$outcome",
-                        "working_days": "$working_days_taken",
-                    },
-                    "count": {"$sum": 1},
-                }
-            },
-        ]
-        rows = []
-        async for group in self._dossiers.aggregate(pipeline):
-            key = group["_id"]
-            rows.append(
-                OutcomeCount(
-                    agency=key["agency"],
-                    procedure_code=key["procedure_code"],
-                    outcome=Outcome(key["outcome"]),
-                    working_days=key.get("working_days"),
-                    count=int(group["count"]),
-                )
+        pipeline = outcome_pipeline(first, last, agency, procedure_code)
+        return [
+            OutcomeCount(
+                agency=group["_id"]["agency"],
+                procedure_code=group["_id"]["procedure_code"],
+                outcome=Outcome(group["_id"]["outcome"]),
+                count=int(group["count"]),
+                working_days=int(group["working_days"] or 0),
             )
-        return rows
+            async for group in self._dossiers.aggregate(pipeline)
+        ]
 
     async def overdue_counts(
         self,
@@ -427,19 +331,7 @@ class DossierStore:
         agency: str | None = None,
         procedure_code: str | None = None,
     ) -> list[OverdueCount]:
-        match = self._cohort(first, last, agency, procedure_code) | {
-            "status": {"$in": _RUNNING},
-            "due_date": {"$lt": today.isoformat()},
-        }
-        pipeline = [
-            {"$match": match},
-            {
-                "$group": {
-                    "_id": {"agency": "$agency", "procedure_code": "$procedure_code"},
-                    "count": {"$sum": 1},
-                }
-            },
-        ]
+        pipeline = overdue_pipeline(first, last, today, agency, procedure_code)
         return [
             OverdueCount(
                 agency=group["_id"]["agency"],
@@ -449,62 +341,197 @@ class DossierStore:
             async for group in self._dossiers.aggregate(pipeline)
         ]
 
-    @staticmethod
-    def _cohort(
-        first: date, last: date, agency: str | None, procedure_code: str | None
-    ) -> dict[str, Any]:
-        match: dict[str, Any] = {
-            "received_on": {"$gte": first.isoformat(), "$lte": last.isoformat()}
-        }
-        if agency:
-            match["agency"] = agency
-        if procedure_code:
-            match["procedure_code"] = procedure_code
-        return match
-
     # ----------------------------------------------------------------- outbox
 
-    async def outboxes_of(self, dossier_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """The outboxes of the named dossiers, read by id (the one lookup FerretDB does
-        not answer by scanning the collection)."""
-        found = await asyncio.gather(
-            *(
-                self._dossiers.find_one({"_id": dossier_id}, {"outbox": 1})
-                for dossier_id in dossier_ids
-            )
+    async def pending_outboxes(self, limit: int) -> list[str]:
+        """Ids of dossiers whose outbox holds events and no relay holds a live lease on."""
+        cursor = self._dossiers.find(claimable_query(datetime.now(UTC)), {"_id": 1}, limit=limit)
+        return [document["_id"] async for document in cursor]
+
+    async def claim_outboxes(self, dossier_ids: Sequence[str], lease_s: float) -> OutboxClaim:
+        """Lease the pending outboxes of the named dossiers to one relay pass.
+
+        One ``update_many`` sets the lease on every named dossier that is pending and not
+        leased (or whose lease ran out), so of two relays only one gets each dossier;
+        one read by id then brings the outboxes this pass now holds."""
+        claim = OutboxClaim(token=uuid.uuid4().hex)
+        if not dossier_ids:
+            return claim
+        now = datetime.now(UTC)
+        await self._dossiers.update_many(
+            {"_id": {"$in": list(dossier_ids)}, **claimable_query(now)},
+            {
+                "$set": {
+                    "relay_lease": {"token": claim.token, "until": now + timedelta(seconds=lease_s)}
+                }
+            },
         )
-        return [document for document in found if document and document.get("outbox")]
-
-    async def pending_outboxes(self, limit: int = 200) -> list[dict[str, Any]]:
-        cursor = self._dossiers.find({"outbox_pending": True}, {"outbox": 1}, limit=limit)
-        return [doc async for doc in cursor]
-
-    async def mark_published(self, published: Sequence[tuple[str, Sequence[str]]]) -> None:
-        """Drop published entries from their dossiers' outboxes.
-
-        Each outbox is rewritten without the sent entries, under the dossier's lock so
-        no append of this process can slip in between; on MongoDB the filter also
-        requires ``outbox_seq`` (which counts appends) to be the one read, so another
-        replica's append is never erased: that rewrite is skipped and its entries are
-        published again later, under the same event ids. ``$pull`` with a condition
-        would be shorter, but FerretDB 1.x pulls only elements equal to the condition as
-        a whole. One update per dossier, not one bulk write: FerretDB 1.24 on SQLite
-        stalls on a bulk update of a hundred documents.
-        """
-        for dossier_id, event_ids in published:
-            sent = set(event_ids)
-            async with self._locks.hold([dossier_id]):
-                document = await self._dossiers.find_one(
-                    {"_id": dossier_id}, {"outbox": 1, "outbox_seq": 1}
+        cursor = self._dossiers.find(
+            {"_id": {"$in": list(dossier_ids)}},
+            {"outbox": 1, "outbox_seq": 1, "outbox_pending": 1, "relay_lease": 1},
+        )
+        async for document in cursor:
+            lease = document.get("relay_lease") or {}
+            if lease.get("token") == claim.token:
+                claim.outboxes.append(
+                    ClaimedOutbox(
+                        dossier_id=document["_id"],
+                        entries=list(document.get("outbox") or []),
+                        seq=int(document.get("outbox_seq") or 0),
+                    )
                 )
-                if document is None:
-                    continue
-                remaining = [e for e in document.get("outbox") or [] if e["id"] not in sent]
-                update: dict[str, Any] = {"$set": {"outbox": remaining}}
-                if not remaining:
-                    update["$unset"] = {"outbox_pending": ""}
-                where: dict[str, Any] = {"_id": dossier_id}
-                if not self._guarded.check_here:
-                    where["outbox_seq"] = document.get("outbox_seq")
-                async with self._turn():
-                    await self._dossiers.update_one(where, update)
+            elif document.get("outbox_pending"):
+                claim.busy.append(document["_id"])
+        return claim
+
+    async def mark_published(self, claim: OutboxClaim) -> None:
+        """Drop the claimed entries, all sent, from their outboxes and end the lease, in
+        one bulk write.
+
+        For each dossier the first update empties the outbox if nothing was appended
+        since the claim (``outbox_seq`` unchanged) and clears ``outbox_pending``; if
+        something was, the second pulls only the sent entries and leaves the dossier
+        pending. Both require the lease still to be this pass's: a pass that outlived
+        its lease leaves the entries to the relay that took over."""
+        requests: list[UpdateOne] = []
+        for outbox in claim.outboxes:
+            held = {"_id": outbox.dossier_id, "relay_lease.token": claim.token}
+            requests.append(
+                UpdateOne(
+                    held | {"outbox_seq": outbox.seq},
+                    {"$set": {"outbox": []}, "$unset": {"outbox_pending": "", "relay_lease": ""}},
+                )
+            )
+            requests.append(
+                UpdateOne(
+                    held,
+                    {
+                        "$pull": {"outbox": {"id": {"$in": [e["id"] for e in outbox.entries]}}},
+                        "$unset": {"relay_lease": ""},
+                    },
+                )
+            )
+        if requests:
+            # Ordered: the second update of a dossier must see the first's outcome.
+            await self._dossiers.bulk_write(requests, ordered=True)
+
+    async def release(self, claim: OutboxClaim) -> None:
+        """Give the claimed outboxes back unsent, so any relay may take them at once."""
+        if claim.outboxes:
+            await self._dossiers.update_many(
+                {
+                    "_id": {"$in": [o.dossier_id for o in claim.outboxes]},
+                    "relay_lease.token": claim.token,
+                },
+                {"$unset": {"relay_lease": ""}},
+            )
+
+
+def claimable_query(now: datetime) -> dict[str, Any]:
+    """Pending outboxes no relay holds a live lease on."""
+    return {
+        "outbox_pending": True,
+        "$or": [{"relay_lease": None}, {"relay_lease.until": {"$lte": now}}],
+    }
+
+
+# The queries of the hot paths, built apart from their execution so that the tests can
+# ask the store to explain exactly these.
+
+
+def queue_query(
+    where: QueueFilter, sort_field: str, after: tuple[Any, str] | None
+) -> dict[str, Any]:
+    query: dict[str, Any] = {
+        "agency": where.agency,
+        "status": {"$in": [s.value for s in where.statuses]},
+    }
+    if where.procedure_code:
+        query["procedure_code"] = where.procedure_code
+    due: dict[str, Any] = {}
+    if where.due_on_or_before is not None:
+        due["$lte"] = where.due_on_or_before.isoformat()
+    if where.overdue_before is not None:
+        due["$lt"] = where.overdue_before.isoformat()
+    if due:
+        query["due_date"] = due
+    if where.assignee is not None:
+        query["assignee"] = where.assignee
+    elif where.unassigned:
+        query["assignee"] = None
+    if after is not None:
+        value, last_id = after
+        query["$or"] = [
+            {sort_field: {"$gt": value}},
+            {sort_field: value, "_id": {"$gt": last_id}},
+        ]
+    return query
+
+
+def queue_order(sort_field: str) -> list[tuple[str, int]]:
+    return [(sort_field, ASCENDING), ("_id", ASCENDING)]
+
+
+def overdue_query(today: date) -> dict[str, Any]:
+    return {
+        "status": {"$in": _RUNNING},
+        "due_date": {"$lt": today.isoformat()},
+        "overdue_at": None,
+    }
+
+
+def apology_query(due_up_to: date) -> dict[str, Any]:
+    return {
+        "status": {"$in": _RUNNING},
+        "due_date": {"$lte": due_up_to.isoformat()},
+        "apology": None,
+    }
+
+
+def _cohort(
+    first: date, last: date, agency: str | None, procedure_code: str | None
+) -> dict[str, Any]:
+    match: dict[str, Any] = {"received_on": {"$gte": first.isoformat(), "$lte": last.isoformat()}}
+    if agency:
+        match["agency"] = agency
+    if procedure_code:
+        match["procedure_code"] = procedure_code
+    return match
+
+
+def outcome_pipeline(
+    first: date, last: date, agency: str | None, procedure_code: str | None
+) -> list[dict[str, Any]]:
+    return [
+        {"$match": _cohort(first, last, agency, procedure_code)},
+        {
+            "$group": {
+                "_id": {
+                    "agency": "$agency",
+                    "procedure_code": "$procedure_code",
+                    "outcome": "$outcome",
+                },
+                "count": {"$sum": 1},
+                # A dossier still in progress has taken none; $sum skips the nulls.
+                "working_days": {"$sum": "$working_days_taken"},
+            }
+        },
+    ]
+
+
+def overdue_pipeline(
+    first: date, last: date, today: date, agency: str | None, procedure_code: str | None
+) -> list[dict[str, Any]]:
+    match = _cohort(first, last, agency, procedure_code) | {
+        "status": {"$in": _RUNNING},
+        "due_date": {"$lt": today.isoformat()},
+    }
+    return [
+        {"$match": match},
+        {
+            "$group": {
+                "_id": {"agency": "$agency", "procedure_code": "$procedure_code"},
+                "count": {"$sum": 1},
+            }
+        },
+    ]

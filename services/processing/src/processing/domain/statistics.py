@@ -7,9 +7,8 @@ progress, resolved on time, resolved late or withdrawn, so those four add up to
 rejected), which is the moment that counts against its due date; handing the result
 over depends on the applicant coming for it.
 
-The store can only count (`$group` with `$sum: 1` is what both MongoDB and FerretDB
-support), so it counts per (agency, procedure, outcome, working days taken) and the
-sums and averages are made here.
+The store groups per (agency, procedure, outcome), counting the dossiers and summing
+the working days they took; the roll-ups, rates and averages are made here.
 """
 
 from __future__ import annotations
@@ -24,13 +23,14 @@ __all__ = ["OutcomeCount", "OverdueCount", "Report", "Tally", "roll_up"]
 
 @dataclass(frozen=True)
 class OutcomeCount:
-    """How many dossiers of one procedure at one agency share an outcome and a duration."""
+    """How many dossiers of one procedure at one agency share an outcome, and the working
+    days they took together (only decided dossiers have taken any)."""
 
     agency: str
     procedure_code: str
     outcome: Outcome
-    working_days: int | None
     count: int
+    working_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Tally:
                 self.resolved_on_time += row.count
             else:
                 self.resolved_late += row.count
-            self.working_days_total += (row.working_days or 0) * row.count
+            self.working_days_total += row.working_days
 
     @property
     def resolved(self) -> int:
