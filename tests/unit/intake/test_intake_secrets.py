@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import hmac
+import uuid
+from typing import Any, ClassVar
+
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from intake.api.models import ApplicantIn
+from intake.domain import follow_up
 from intake.domain.applicant import normalise_phone, normalise_tax_code
-from intake.domain.follow_up import SECRET_LENGTH, FollowUpKeys, normalise_secret, secret_hash
+from intake.domain.follow_up import (
+    SECRET_LENGTH,
+    FollowUpKeys,
+    normalise_secret,
+    second_factor_matches,
+    secret_hash,
+)
 from intake.domain.identity import (
     IdentitySeal,
     SealedIdentity,
@@ -62,6 +73,80 @@ class TestFollowUpSecret:
     def test_short_key_is_refused(self) -> None:
         with pytest.raises(ValueError, match="16 bytes"):
             FollowUpKeys(b"short")
+
+
+Trace = list[tuple[Any, ...]]
+
+
+@pytest.fixture
+def work(monkeypatch: pytest.MonkeyPatch) -> Trace:
+    """Records every hash and comparison the second-factor check does, with the sizes of
+    what it hashes and compares (the only inputs their running time depends on)."""
+    calls: Trace = []
+    compare, hash_secret, hash_phone = hmac.compare_digest, secret_hash, FollowUpKeys.phone_hash
+
+    def counted_compare(a: bytes, b: bytes) -> bool:
+        calls.append(("compare", len(a), len(b)))
+        return compare(a, b)
+
+    def counted_secret_hash(secret: str) -> str:
+        calls.append(("secret_hash", len(secret)))
+        return hash_secret(secret)
+
+    def counted_phone_hash(keys: FollowUpKeys, dossier_id: str, phone: str) -> str:
+        calls.append(("phone_hash", len(dossier_id), len(phone)))
+        return hash_phone(keys, dossier_id, phone)
+
+    monkeypatch.setattr(hmac, "compare_digest", counted_compare)
+    monkeypatch.setattr(follow_up, "secret_hash", counted_secret_hash)
+    monkeypatch.setattr(FollowUpKeys, "phone_hash", counted_phone_hash)
+    return calls
+
+
+class TestSameWorkWhetherTheCodeExists:
+    """A wrong second factor on a real receipt code and any second factor on an invented
+    code must cost the same work, or the time of the 404 tells which codes exist."""
+
+    dossier_id = str(uuid.uuid4())
+    phone = "+84912345678"
+    stored: ClassVar[dict[str, str]] = {
+        "_id": dossier_id,
+        "secret_hash": secret_hash(KEYS.secret_for(dossier_id)),
+        "phone_hash": KEYS.phone_hash(dossier_id, phone),
+    }
+
+    def run(self, work: Trace, found: dict[str, Any] | None, **factor: str) -> tuple[bool, Trace]:
+        work.clear()
+        matched = second_factor_matches(KEYS, found, factor.get("secret"), factor.get("phone_e164"))
+        return matched, list(work)
+
+    def test_secret(self, work: Trace) -> None:
+        right = KEYS.secret_for(self.dossier_id)
+        wrong = KEYS.secret_for(str(uuid.uuid4()))
+        assert self.run(work, self.stored, secret=right)[0] is True
+        right_work = self.run(work, self.stored, secret=right)[1]
+        wrong_code = self.run(work, self.stored, secret=wrong)
+        unknown_code = self.run(work, None, secret=wrong)
+        assert wrong_code[0] is False
+        assert unknown_code[0] is False
+        assert wrong_code[1] == unknown_code[1] == right_work
+        assert wrong_code[1] == [("secret_hash", len(wrong)), ("compare", 64, 64)]
+
+    def test_phone(self, work: Trace) -> None:
+        assert self.run(work, self.stored, phone_e164=self.phone)[0] is True
+        right_work = self.run(work, self.stored, phone_e164=self.phone)[1]
+        wrong_phone = self.run(work, self.stored, phone_e164="+84912345679")
+        unknown_code = self.run(work, None, phone_e164="+84912345679")
+        assert wrong_phone[0] is False
+        assert unknown_code[0] is False
+        assert wrong_phone[1] == unknown_code[1] == right_work
+        assert wrong_phone[1] == [("phone_hash", 36, 12), ("compare", 64, 64)]
+
+    def test_a_submission_without_a_phone_is_not_opened_by_one(self, work: Trace) -> None:
+        without_phone = {k: v for k, v in self.stored.items() if k != "phone_hash"}
+        matched, done = self.run(work, without_phone, phone_e164=self.phone)
+        assert matched is False
+        assert done == self.run(work, None, phone_e164=self.phone)[1]
 
 
 class TestIdentitySeal:

@@ -1,9 +1,10 @@
 """Group commit: concurrent requests share one store round trip.
 
-A store that makes each write durable on its own (FerretDB on SQLite commits every
-command) spends most of a submission's time waiting for that commit. Requests that
-arrive while a write is in flight are queued and written together by the next one: no
-request waits for a timer, and under load each commit carries many documents.
+Each store command is committed durably on its own (a journal flush on MongoDB, a
+PostgreSQL commit under FerretDB), so a submission would spend most of its store time
+waiting for its own commit. Requests that arrive while a write is in flight are queued
+and written together by the next one (one ``insert_many`` or ``bulk_write``): no request
+waits for a timer, and under load each commit carries many documents.
 """
 
 from __future__ import annotations

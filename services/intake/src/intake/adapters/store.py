@@ -1,11 +1,19 @@
 """Intake's store: the submissions it took in and the status projection it keeps.
 
-Only single-document atomic operations and unique indexes, so MongoDB and FerretDB
-behave alike. A submission is inserted before its event is published; its unique
-``idempotency_id`` is what makes a retried request find the first one. Once the broker
-acknowledged the event an acceptance is inserted next to it: inserts, grouped across
-concurrent requests, are what the store does fastest, where an update of the submission
-would cost a round trip of its own on the hot path.
+Only single-document atomic operations and unique indexes, so several intake replicas
+can share one database without transactions. A submission is inserted ``pending``
+before its event is published; its unique ``idempotency_id`` is what makes a retried
+request, on any replica, find the first one. Whoever publishes holds a lease taken with
+one conditional write, and once the broker acknowledged the event the submission is
+marked ``accepted`` in place. Every query here is served by an index: ``_id``,
+``receipt_code``, ``idempotency_id`` or ``pseudonym``.
+
+Reads by a secondary key name their index (``hint``). Without it, the store's planner
+(PostgreSQL under FerretDB) may answer a one-document read (``find_one``, limit 1) by
+walking the whole ``_id`` index and testing each document, once the collection holds a
+few thousand: a look-up then costs time in proportion to the collection, and an unknown
+receipt code, which is never found, costs the most, which would tell a guesser which
+codes exist. MongoDB takes the same hint.
 """
 
 from __future__ import annotations
@@ -15,14 +23,19 @@ from enum import Enum
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
-from pymongo.errors import BulkWriteError
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from chassis.mongo import GuardedWrites
 from intake.adapters.batching import GroupCommit
 
-__all__ = ["Insert", "IntakeStore"]
+__all__ = ["ACCEPTED", "PENDING", "Insert", "IntakeStore"]
 
 _DUPLICATE_KEY = 11000
+_RECEIPT_CODE = [("receipt_code", ASCENDING)]
+_IDEMPOTENCY_ID = [("idempotency_id", ASCENDING)]
+_PSEUDONYM = [("pseudonym", ASCENDING)]
+PENDING = "pending"
+ACCEPTED = "accepted"
 _FOLLOW_UP_FIELDS = {
     "_id": 1,
     "receipt_code": 1,
@@ -34,6 +47,7 @@ _FOLLOW_UP_FIELDS = {
     "due_date": 1,
     "received_at": 1,
     "pseudonym": 1,
+    "state": 1,
 }
 
 
@@ -47,26 +61,20 @@ class IntakeStore:
     def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
         self._db = db
         self._submissions = db["submissions"]
-        self._acceptances = db["acceptances"]
         self._statuses = db["statuses"]
-        # Writes guarded by a condition, addressed by id (a scan on FerretDB otherwise).
-        self._guarded_submissions = GuardedWrites(self._submissions)
-        self._guarded_statuses = GuardedWrites(self._statuses)
         self._inserts: GroupCommit[dict[str, Any], Insert] = GroupCommit(self._insert_many)
-        self._accepts: GroupCommit[dict[str, Any], None] = GroupCommit(self._accept_many)
+        self._accepts: GroupCommit[tuple[str, datetime], None] = GroupCommit(self._accept_many)
 
     async def create_indexes(self) -> None:
-        for guarded in (self._guarded_submissions, self._guarded_statuses):
-            await guarded.adapt(self._db)
-        await self._submissions.create_index("receipt_code", unique=True)
-        await self._submissions.create_index("idempotency_id", unique=True)
-        await self._submissions.create_index("pseudonym")
-        await self._statuses.create_index("receipt_code")
+        await self._submissions.create_index(_RECEIPT_CODE, unique=True)
+        await self._submissions.create_index(_IDEMPOTENCY_ID, unique=True)
+        await self._submissions.create_index(_PSEUDONYM)
 
     # ----------------------------------------------------------------- submissions
 
     async def insert_submission(self, document: dict[str, Any]) -> Insert:
-        return await self._inserts.submit(document)
+        """Insert a ``pending`` submission whose lease the caller holds."""
+        return await self._inserts.submit({**document, "state": PENDING})
 
     async def _insert_many(self, documents: list[dict[str, Any]]) -> list[Insert]:
         outcomes = [Insert.DONE] * len(documents)
@@ -77,48 +85,74 @@ class IntakeStore:
                 if failure.get("code") != _DUPLICATE_KEY:
                     raise
                 index = failure["index"]
-                # FerretDB does not say which index refused a document; the key decides.
+                # Servers word the refusal differently; the idempotency index decides.
                 taken = await self._submissions.find_one(
-                    {"idempotency_id": documents[index]["idempotency_id"]}, {"_id": 1}
+                    {"idempotency_id": documents[index]["idempotency_id"]},
+                    {"_id": 1},
+                    hint=_IDEMPOTENCY_ID,
                 )
                 outcomes[index] = Insert.KEY_TAKEN if taken else Insert.RECEIPT_TAKEN
         return outcomes
 
     async def by_idempotency_id(self, idempotency_id: str) -> dict[str, Any] | None:
-        return await self._submissions.find_one({"idempotency_id": idempotency_id})
-
-    async def is_accepted(self, dossier_id: str) -> bool:
-        return await self._acceptances.find_one({"_id": dossier_id}, {"_id": 1}) is not None
-
-    async def claim(self, dossier_id: str, now: datetime, until: datetime) -> dict[str, Any] | None:
-        """Take the publishing lease of a submission not yet accepted; None if another
-        request holds it."""
-        return await self._guarded_submissions.find_one_and_update(
-            dossier_id, {"lease_until": {"$lte": now}}, {"$set": {"lease_until": until}}
+        return await self._submissions.find_one(
+            {"idempotency_id": idempotency_id}, hint=_IDEMPOTENCY_ID
         )
 
-    async def release(self, dossier_id: str, now: datetime) -> None:
-        await self._submissions.update_one({"_id": dossier_id}, {"$set": {"lease_until": now}})
+    async def state(self, dossier_id: str) -> str | None:
+        found = await self._submissions.find_one({"_id": dossier_id}, {"state": 1})
+        return None if found is None else str(found.get("state"))
+
+    async def claim(
+        self, dossier_id: str, owner: str, now: datetime, until: datetime
+    ) -> dict[str, Any] | None:
+        """Take the publishing lease of a pending submission whose lease ran out; None if
+        it is accepted or another request (on any replica) holds the lease. One
+        conditional write, so of concurrent claimants exactly one wins."""
+        found: dict[str, Any] | None = await self._submissions.find_one_and_update(
+            {"_id": dossier_id, "state": PENDING, "lease_until": {"$lte": now}},
+            {"$set": {"lease_until": until, "lease_owner": owner}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return found
+
+    async def release(self, dossier_id: str, owner: str, now: datetime) -> None:
+        """Give the lease back early, if it is still ours."""
+        await self._submissions.update_one(
+            {"_id": dossier_id, "state": PENDING, "lease_owner": owner},
+            {"$set": {"lease_until": now}},
+        )
 
     async def mark_accepted(self, dossier_id: str, now: datetime) -> None:
-        await self._accepts.submit({"_id": dossier_id, "accepted_at": now})
+        await self._accepts.submit((dossier_id, now))
 
-    async def _accept_many(self, acceptances: list[dict[str, Any]]) -> list[None]:
-        try:
-            await self._acceptances.insert_many(acceptances, ordered=False)
-        except BulkWriteError as error:
-            # An acceptance already recorded (a retry raced the first request) is fine.
-            if any(f.get("code") != _DUPLICATE_KEY for f in error.details.get("writeErrors", [])):
-                raise
-        return [None] * len(acceptances)
+    async def _accept_many(self, accepted: list[tuple[str, datetime]]) -> list[None]:
+        # Already accepted (a retry raced the first request) matches nothing: fine.
+        await self._submissions.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": dossier_id, "state": PENDING},
+                    {
+                        "$set": {"state": ACCEPTED, "accepted_at": at},
+                        "$unset": {"lease_until": "", "lease_owner": ""},
+                    },
+                )
+                for dossier_id, at in accepted
+            ],
+            ordered=False,
+        )
+        return [None] * len(accepted)
 
     async def for_follow_up(self, receipt_code: str) -> dict[str, Any] | None:
-        return await self._submissions.find_one({"receipt_code": receipt_code}, _FOLLOW_UP_FIELDS)
+        return await self._submissions.find_one(
+            {"receipt_code": receipt_code}, _FOLLOW_UP_FIELDS, hint=_RECEIPT_CODE
+        )
 
     async def by_pseudonym(self, pseudonym: str) -> dict[str, Any] | None:
         return await self._submissions.find_one(
             {"pseudonym": pseudonym},
             {"_id": 1, "receipt_code": 1, "agency": 1, "identity": 1},
+            hint=_PSEUDONYM,
         )
 
     # ----------------------------------------------------------------- status projection
@@ -129,20 +163,28 @@ class IntakeStore:
     async def apply_status(self, dossier_id: str, version: int, fields: dict[str, Any]) -> bool:
         """Upsert the projection unless it already holds this version or a later one.
 
-        Redelivered and out-of-order events are therefore harmless; returns whether the
-        projection changed.
+        Redelivered and out-of-order events, and two replicas handling the same event
+        during a rebalance, are therefore harmless; returns whether the projection
+        changed.
         """
-        return await self._guarded_statuses.update_one(
-            dossier_id,
-            {"version": {"$lt": version}},
-            {"$set": {**fields, "version": version}},
-            upsert=True,
-        )
+        for _ in range(2):
+            try:
+                result = await self._statuses.update_one(
+                    {"_id": dossier_id, "version": {"$lt": version}},
+                    {"$set": {**fields, "version": version}},
+                    upsert=True,
+                )
+            except DuplicateKeyError:
+                # Either it holds this version or a later one, or another writer created
+                # it since our filter was evaluated: once it exists, a second try tells.
+                continue
+            return result.matched_count == 1 or result.upserted_id is not None
+        return False
 
     async def apply_due_date(self, dossier_id: str, due_date: str, at: datetime) -> bool:
         """A new appointment (apology slip, extension) applies if nothing newer came."""
-        return await self._guarded_statuses.update_one(
-            dossier_id,
-            {"updated_at": {"$lt": at}},
+        result = await self._statuses.update_one(
+            {"_id": dossier_id, "updated_at": {"$lt": at}},
             {"$set": {"due_date": due_date, "updated_at": at}},
         )
+        return result.matched_count == 1

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import NoReturn
 
 from pymongo.errors import PyMongoError
@@ -33,9 +31,6 @@ class IntakeContext:
     per_client: RateLimit
     per_ip: RateLimit
     phone_failures: RateLimit
-    # Dossiers whose event the broker acknowledged and whose acceptance is being written.
-    _recording: set[str] = field(default_factory=set, init=False)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
 
     @classmethod
     def build(
@@ -70,26 +65,6 @@ class IntakeContext:
                 "phone-failures", settings.rate_limit_follow_up_failures_per_code, storage
             ),
         )
-
-    def record_acceptance(self, dossier_id: str) -> None:
-        """Write the acceptance after the answer: the broker already holds the event, so
-        the dossier is accepted whatever happens to this write. Should it be lost, a retry
-        publishes the same event id again, which consumers deduplicate."""
-        self._recording.add(dossier_id)
-        task = asyncio.create_task(self._record(dossier_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _record(self, dossier_id: str) -> None:
-        try:
-            await self.store.mark_accepted(dossier_id, datetime.now(UTC))
-        except PyMongoError as exc:
-            log.warning("acceptance of dossier %s not written: %s", dossier_id, type(exc).__name__)
-        finally:
-            self._recording.discard(dossier_id)
-
-    async def is_accepted(self, dossier_id: str) -> bool:
-        return dossier_id in self._recording or await self.store.is_accepted(dossier_id)
 
     def require_keys(self) -> FollowUpKeys:
         if self.keys is None:

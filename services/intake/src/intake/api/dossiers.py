@@ -1,11 +1,12 @@
 """POST /v1/dossiers: a validated submission becomes a dossier with a receipt.
 
 Never accept twice, never lose: the submission is written as ``pending`` (with its
-idempotency id, request hash and unique receipt code), its ``dossier.submitted`` event is
-published and acknowledged by the broker, and only then is it marked ``accepted`` and
-answered with 202. When the broker does not acknowledge, the answer is 503 and a retry
-with the same Idempotency-Key publishes the very same event (same dossier id, same
-event id), which consumers deduplicate.
+idempotency id, request hash, unique receipt code and the publishing lease of the
+request), its ``dossier.submitted`` event is published and acknowledged by the broker,
+and only then is it marked ``accepted`` and answered with 202. When the broker does not
+acknowledge, the answer is 503 and a retry with the same Idempotency-Key, on this
+replica or another, takes the lease and publishes the very same event (same dossier id,
+same event id), which consumers deduplicate.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from chassis.catalogue import Procedure
 from chassis.events import Applicant, Channel, DossierSubmitted, Envelope, make_event
 from chassis.kafka import KafkaUnavailable
 from chassis.problems import PROBLEM_RESPONSES, Problem
-from intake.adapters.store import Insert
+from intake.adapters.store import ACCEPTED, Insert
 from intake.api.context import IntakeContext
 from intake.api.models import ApplicantIn, SubmissionAccepted, SubmissionIn
 from intake.domain.follow_up import secret_hash
@@ -176,6 +177,7 @@ class Submissions:
 
         now = datetime.now(UTC)
         dossier_id = str(uuid.uuid4())
+        lease_owner = uuid.uuid4().hex
         due = appointment_date(procedure, now)
         applicant, sealed, pseudonym = self._applicant_for_event(body.applicant, procedure)
         data = DossierSubmitted(
@@ -206,6 +208,7 @@ class Submissions:
             "received_at": now,
             "due_date": due.isoformat(),
             "lease_until": now + timedelta(seconds=ctx.settings.publish_lease_s),
+            "lease_owner": lease_owner,
             "secret_hash": secret_hash(keys.secret_for(dossier_id)),
         }
         if body.applicant.phone is not None:
@@ -248,7 +251,9 @@ class Submissions:
         else:
             raise ctx.unavailable("no free receipt code could be drawn")
         assert envelope is not None
-        return await self._publish_and_accept(dossier_id, envelope, document["response"])
+        return await self._publish_and_accept(
+            dossier_id, lease_owner, envelope, document["response"]
+        )
 
     def _applicant_for_event(
         self, applicant: ApplicantIn, procedure: Procedure
@@ -304,14 +309,16 @@ class Submissions:
                 "this Idempotency-Key was used for a different submission; use a new key",
             )
         dossier_id = existing["_id"]
+        if existing.get("state") == ACCEPTED:
+            return self._accepted(existing["response"], replayed=True)
+        lease_owner = uuid.uuid4().hex
         now = datetime.now(UTC)
         try:
-            if await ctx.is_accepted(dossier_id):
-                return self._accepted(existing["response"], replayed=True)
             claimed = await ctx.store.claim(
-                dossier_id, now, now + timedelta(seconds=ctx.settings.publish_lease_s)
+                dossier_id, lease_owner, now, now + timedelta(seconds=ctx.settings.publish_lease_s)
             )
-            if claimed is None and await ctx.is_accepted(dossier_id):
+            # Accepted since it was read: the first request finished meanwhile.
+            if claimed is None and await ctx.store.state(dossier_id) == ACCEPTED:
                 return self._accepted(existing["response"], replayed=True)
         except PyMongoError as exc:
             ctx.store_failed(exc)
@@ -324,12 +331,13 @@ class Submissions:
             )
         envelope = Envelope.model_validate(claimed["event"])
         return await self._publish_and_accept(
-            dossier_id, envelope, claimed["response"], replayed=True
+            dossier_id, lease_owner, envelope, claimed["response"], replayed=True
         )
 
     async def _publish_and_accept(
         self,
         dossier_id: str,
+        lease_owner: str,
         envelope: Envelope,
         response: dict[str, Any],
         replayed: bool = False,
@@ -341,9 +349,15 @@ class Submissions:
             log.warning("dossier %s not published: broker unavailable", dossier_id)
             # If the release fails the lease simply runs out before Retry-After does.
             with contextlib.suppress(PyMongoError):
-                await ctx.store.release(dossier_id, datetime.now(UTC))
+                await ctx.store.release(dossier_id, lease_owner, datetime.now(UTC))
             raise ctx.unavailable("the message broker did not acknowledge the dossier") from exc
-        ctx.record_acceptance(dossier_id)
+        try:
+            await ctx.store.mark_accepted(dossier_id, datetime.now(UTC))
+        except PyMongoError as exc:
+            # The broker holds the event, so the dossier is accepted whatever happens to
+            # this write. Should it be lost, a retry publishes the same event id again
+            # once the lease runs out, which consumers deduplicate.
+            log.warning("acceptance of dossier %s not written: %s", dossier_id, type(exc).__name__)
         return self._accepted(response, replayed=replayed)
 
     def _accepted(self, response: dict[str, Any], *, replayed: bool) -> JSONResponse:

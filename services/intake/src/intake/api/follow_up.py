@@ -20,11 +20,12 @@ from chassis.catalogue import Procedure
 from chassis.events import DossierSupplemented, DossierWithdrawalRequested, make_event
 from chassis.kafka import KafkaUnavailable
 from chassis.problems import PROBLEM_RESPONSES, Problem, problem_response
+from intake.adapters.store import ACCEPTED
 from intake.api.context import IntakeContext
 from intake.api.dossiers import SOURCE, refusal_problem
 from intake.api.models import DossierStatusOut, FollowUpAccepted, SupplementIn, WithdrawalIn
 from intake.domain.applicant import normalise_phone
-from intake.domain.follow_up import FollowUpKeys, secret_hash
+from intake.domain.follow_up import FollowUpKeys, second_factor_matches
 from intake.domain.receipt import is_valid_receipt_code, normalise_receipt_code
 from intake.domain.submission import (
     AttachmentLimits,
@@ -42,9 +43,6 @@ SUPPLEMENT_REQUESTED = "supplement_requested"
 # Event ids of citizen requests are derived, so a double click or a retried request
 # publishes an event consumers already know.
 _EVENT_NAMESPACE = uuid.UUID("6f1c2a52-3c1e-4d55-9d0c-6a1f3f2b7c11")
-# Stands in for the dossier id when the code is unknown: the phone hash is computed all
-# the same.
-_NO_DOSSIER = "00000000-0000-0000-0000-000000000000"
 
 
 class ConcealedNotFound(Problem):
@@ -121,11 +119,11 @@ class FollowUp:
         assert submission is not None
         try:
             status = await ctx.store.status(submission["_id"])
-            # A submission the broker never acknowledged was never answered with a receipt.
-            if status is None and not await ctx.is_accepted(submission["_id"]):
-                raise _not_found()
         except PyMongoError as exc:
             ctx.store_failed(exc)
+        # A submission the broker never acknowledged was never answered with a receipt.
+        if status is None and submission.get("state") != ACCEPTED:
+            raise _not_found()
         return submission, status
 
     @staticmethod
@@ -135,16 +133,13 @@ class FollowUp:
         secret: str | None,
         phone: str | None,
     ) -> bool:
-        found = submission or {}
-        if secret:
-            return FollowUpKeys.matches(found.get("secret_hash"), secret_hash(secret))
-        assert phone is not None
-        try:
-            offered = normalise_phone(phone)
-        except ValueError:
-            offered = phone
-        dossier_id = found.get("_id", _NO_DOSSIER)
-        return FollowUpKeys.matches(found.get("phone_hash"), keys.phone_hash(dossier_id, offered))
+        offered: str | None = None
+        if not secret and phone is not None:
+            try:
+                offered = normalise_phone(phone)
+            except ValueError:
+                offered = phone
+        return second_factor_matches(keys, submission, secret, offered)
 
     def procedure(self, submission: dict[str, Any]) -> Procedure:
         procedure = self._ctx.catalogue.get(submission["procedure_code"])

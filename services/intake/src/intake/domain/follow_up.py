@@ -17,6 +17,8 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from collections.abc import Mapping
+from typing import Any
 
 from intake.domain.receipt import ALPHABET
 
@@ -24,6 +26,7 @@ __all__ = [
     "SECRET_LENGTH",
     "FollowUpKeys",
     "normalise_secret",
+    "second_factor_matches",
     "secret_hash",
 ]
 
@@ -38,6 +41,9 @@ _KEY_LABEL = b"hoso/intake/follow-up-key/v1"
 # Stands in for a stored hash when the receipt code is unknown, so the comparison still
 # runs; no input hashes to it.
 DUMMY_HASH = "0" * 64
+# Stands in for the dossier id when the code is unknown: the phone hash is computed all
+# the same.
+NO_DOSSIER = "00000000-0000-0000-0000-000000000000"
 
 
 def _encode(data: bytes, length: int) -> str:
@@ -92,3 +98,21 @@ class FollowUpKeys:
         """Constant-time comparison; a missing stored hash never matches."""
         same = hmac.compare_digest((stored or DUMMY_HASH).encode(), offered.encode())
         return same and stored is not None
+
+
+def second_factor_matches(
+    keys: FollowUpKeys,
+    found: Mapping[str, Any] | None,
+    secret: str | None,
+    phone_e164: str | None,
+) -> bool:
+    """Whether the secret (or, without one, the phone number) opens the submission
+    ``found`` by its receipt code. When nothing was found the very same hash is computed
+    and compared against a stand-in, so an unknown code costs what a wrong secret costs."""
+    stored = found or {}
+    if secret:
+        return FollowUpKeys.matches(stored.get("secret_hash"), secret_hash(secret))
+    if phone_e164 is None:
+        raise ValueError("a secret or a phone number is needed")
+    dossier_id = str(stored.get("_id", NO_DOSSIER))
+    return FollowUpKeys.matches(stored.get("phone_hash"), keys.phone_hash(dossier_id, phone_e164))
