@@ -1,20 +1,23 @@
 """The audit log on the real store: append throughput, verification speed, trail latency.
 
-    uv run python -m bench.audit_bench [--entries 100000] [--append 5000] [--queries 20]
+    uv run python -m bench.audit_bench [--entries 100000] [--append 5000] [--queries 200]
 
 Uses the store named by ``MONGODB_URI`` (else the local launcher starts it) with a database of
 its own, dropped afterwards. Measures, with the service's own code:
 
 * append: realistic events (submissions with an applicant, status changes) through
   ``AuditRecorder.record`` in consumer-sized batches, from an empty log, and again once the
-  log holds ``--entries`` entries (the per-batch duplicate look-up depends on the store's
-  index use);
+  log holds ``--entries`` entries (each batch: an event id look-up, a head read, one ordered
+  insert; all index look-ups, so the rate should not depend on the log's size);
+* the chain head read a fresh appender does at start, and a batch holding an event recorded
+  long ago;
 * checkpoint: one ``Checkpointer`` round over the whole log (chain re-check + Merkle tree);
 * verification: ``LogVerifier.verify`` from seq 1, the path of ``GET /v1/audit/verify`` and
   ``audit.cli verify-store``, and ``verify_log`` over the same entries already in memory
   (hashing alone, no store);
-* trail latency: ``GET /v1/audit/dossiers/{id}`` of the real app (in process, over ASGI) for
-  random dossiers of the full log.
+* query latency: ``GET /v1/audit/dossiers/{id}`` of the real app (in process, over ASGI) for
+  random dossiers of the full log, and ``GET /v1/audit/entries?actor=…`` (one officer's
+  entries, a first page and a later keyset page).
 
 The log is filled beyond the first append phase with entries sealed by the same code and
 inserted through ``AuditStore.insert_entries`` (setup, not measured).
@@ -235,16 +238,21 @@ async def fill(
         progress.update(start + len(part))
 
 
-async def trail_latencies(
-    settings: AuditSettings, secret: str, dossiers: Sequence[str], queries: int, budget_s: float
+async def query_latencies(
+    settings: AuditSettings,
+    secret: str,
+    paths: Callable[[], str],
+    what: str,
+    queries: int,
+    budget_s: float,
 ) -> list[float]:
-    """Up to ``queries`` trail queries; stops early (after at least 3) once ``budget_s`` is
-    spent, since on a store without index use each one reads the whole log."""
+    """Up to ``queries`` GETs of ``paths()``; stops early (after at least 3) once
+    ``budget_s`` is spent, so a store that reads the whole log per query still finishes."""
     app = build_app(settings)
     token = mint_token(secret, "bench-auditor", ["auditor"])
     headers = {"Authorization": f"Bearer {token}"}
     latencies: list[float] = []
-    progress = Progress("dossier trail queries", queries)
+    progress = Progress(what, queries)
     transport = httpx.ASGITransport(app=app)
     started_all = time.perf_counter()
     async with httpx.AsyncClient(transport=transport, base_url="http://audit") as client:
@@ -252,17 +260,25 @@ async def trail_latencies(
             if n >= 3 and time.perf_counter() - started_all > budget_s:
                 print(file=sys.stderr)
                 break
-            dossier = random.choice(dossiers)
+            path = paths()
             started = time.perf_counter()
-            response = await client.get(f"/v1/audit/dossiers/{dossier}", headers=headers)
+            response = await client.get(path, headers=headers)
             latencies.append(time.perf_counter() - started)
             if response.status_code != 200:
-                raise RuntimeError(f"trail query failed: {response.status_code} {response.text}")
+                raise RuntimeError(f"query failed: {response.status_code} {response.text}")
             if not response.json()["entries"]:
-                # Every dossier of the synthetic log has entries: the store answered wrongly.
-                print(f"\n  warning: empty trail for dossier {dossier}", file=sys.stderr)
+                # Every dossier and officer of the synthetic log has entries.
+                print(f"\n  warning: nothing found for {path}", file=sys.stderr)
             progress.update(n + 1)
     return latencies
+
+
+def latency_row(latencies: Sequence[float]) -> str:
+    return (
+        f"p50 {percentile(latencies, 0.5) * 1000:,.1f} ms, "
+        f"p99 {percentile(latencies, 0.99) * 1000:,.1f} ms "
+        f"(mean {statistics.fmean(latencies) * 1000:,.1f} ms, {len(latencies)} queries)"
+    )
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -284,7 +300,14 @@ async def run(args: argparse.Namespace) -> list[tuple[str, str]]:
     database = f"bench_audit_{uuid.uuid4().hex[:8]}"
     client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(uri, tz_aware=True)
     info = await client.admin.command("buildInfo")
-    engine = "FerretDB" if "ferretdbVersion" in info else "MongoDB"
+    # FerretDB 1.x names its version in ferretdbVersion, 2.x in a ferretdb document.
+    ferretdb = info.get("ferretdb")
+    if isinstance(ferretdb, dict):
+        engine = f"FerretDB {ferretdb.get('version', '?')}"
+    elif "ferretdbVersion" in info:
+        engine = f"FerretDB {info['ferretdbVersion']}"
+    else:
+        engine = "MongoDB"
     rows = Rows()
     rows.append(("store", f"{engine} (MongoDB wire {info.get('version', '?')})"))
     store = AuditStore(client[database])
@@ -319,8 +342,8 @@ async def run(args: argparse.Namespace) -> list[tuple[str, str]]:
             (f"append via AuditRecorder, log at {args.entries:,}", f"{rate:,.0f} entries/s")
         )
 
-        # A batch holding an event recorded long ago (as after a restart): the insert
-        # meets the unique index and the batch is looked up in the store.
+        # A batch holding an event recorded long ago (as after a restart), appended by a
+        # fresh appender: head read, look-up, insert.
         batch = [consumed(e) for e in redelivered[1:]] + [consumed(head[first + 7])]
         started = time.perf_counter()
         fresh = AuditRecorder(store, cipher)
@@ -331,7 +354,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, str]]:
         rows.append(
             (
                 f"batch of {len(batch)} with one old duplicate, log at {args.entries:,}",
-                f"{elapsed * 1000:,.0f} ms (a fresh appender: head read, insert, look-up)",
+                f"{elapsed * 1000:,.0f} ms (a fresh appender: look-up, head read, insert)",
             )
         )
         total = args.entries + len(tail) + len(batch) - 1
@@ -377,16 +400,30 @@ async def run(args: argparse.Namespace) -> list[tuple[str, str]]:
             pii_key=pii_key,
             log_level="WARNING",
         )
-        latencies = await trail_latencies(
-            settings, secret, dossiers, args.queries, args.query_budget
+        latencies = await query_latencies(
+            settings,
+            secret,
+            lambda: f"/v1/audit/dossiers/{random.choice(dossiers)}",
+            "dossier trail queries",
+            args.queries,
+            args.query_budget,
+        )
+        rows.append((f"dossier trail GET at {total:,} entries", latency_row(latencies)))
+        # One officer's entries (1 in 40 of the status changes), first page and a page
+        # further on through the keyset: the auditor's "what did this officer do".
+        latencies = await query_latencies(
+            settings,
+            secret,
+            lambda: (
+                f"/v1/audit/entries?actor=officer:cb-{random.randrange(40):02d}"
+                f"&limit=100&after_seq={random.choice((0, random.randrange(total)))}"
+            ),
+            "filtered queries",
+            args.queries,
+            args.query_budget,
         )
         rows.append(
-            (
-                f"dossier trail GET at {total:,} entries",
-                f"p50 {percentile(latencies, 0.5) * 1000:,.1f} ms, "
-                f"p99 {percentile(latencies, 0.99) * 1000:,.1f} ms "
-                f"(mean {statistics.fmean(latencies) * 1000:,.1f} ms, {len(latencies)} queries)",
-            )
+            (f"entries GET ?actor=… (100 a page) at {total:,} entries", latency_row(latencies))
         )
     finally:
         await client.drop_database(database)
@@ -410,7 +447,9 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> N
         "--append", type=_positive, default=5_000, help="entries appended from an empty log"
     )
     parser.add_argument("--batch", type=_positive, default=500, help="events per consumed batch")
-    parser.add_argument("--queries", type=_positive, default=20, help="dossier trail queries")
+    parser.add_argument(
+        "--queries", type=_positive, default=200, help="queries of each kind (trail, filtered)"
+    )
     parser.add_argument(
         "--query-budget",
         type=float,

@@ -658,7 +658,12 @@ class Postgres(Component):
         return self.lay.root / "store" / "pgdata"
 
     def config(self) -> dict[str, Any]:
-        return {"port": _port("HOSO_POSTGRES_PORT", 5433)}
+        # The settings' digest makes a changed deploy/store/postgresql.conf restart the
+        # server with it (see `_up`).
+        return {
+            "port": _port("HOSO_POSTGRES_PORT", 5433),
+            "settings": _sha256(STORE_DIR / "postgresql.conf")[:16],
+        }
 
     def endpoints(self, config: dict[str, Any]) -> dict[str, str]:
         return {"postgresql": f"postgres://postgres@{HOST}:{config['port']}/postgres"}
@@ -719,10 +724,12 @@ class Postgres(Component):
         _run_tool(self.name, self._as_owner(argv), REPO_ROOT, self._env())
         conf = partial / "postgresql.conf"
         conf.write_text(conf.read_text() + "\ninclude = 'hoso.conf'\n")
-        (partial / "hoso.conf").write_text((STORE_DIR / "postgresql.conf").read_text())
         partial.rename(self.data)
 
     def command(self, config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+        # Written at every start, so a data folder made by an older checkout runs with
+        # the settings of this one.
+        (self.data / "hoso.conf").write_text((STORE_DIR / "postgresql.conf").read_text())
         argv = [
             str(self.pg_bin / "postgres"),
             "-D",

@@ -64,10 +64,17 @@ class AuditService:
 
 
 def _start(
-    base_env: dict[str, str], run_id: str, area: str, jwt_secret: str, log_dir: Path
+    base_env: dict[str, str],
+    run_id: str,
+    area: str,
+    jwt_secret: str,
+    log_dir: Path,
+    replica_of: AuditService | None = None,
 ) -> AuditService:
-    key = Ed25519PrivateKey.generate()
-    pii_key = Fernet.generate_key().decode()
+    # A replica is the same service: same keys, same topics (so the same consumer group)
+    # and the same database.
+    key = replica_of.signing_key if replica_of else Ed25519PrivateKey.generate()
+    pii_key = replica_of.pii_key if replica_of else Fernet.generate_key().decode()
     prefix = f"{run_id}-{area}."
     env = service_env(
         base_env,
@@ -82,7 +89,7 @@ def _start(
             "AUDIT_KAFKA_CONSUMER_BATCH": "50",
         },
     )
-    process = ServiceProcess("audit", env, log_dir / f"{area}.log")
+    process = ServiceProcess("audit", env, log_dir / f"{area}-{uuid.uuid4().hex[:6]}.log")
     process.start()
     try:
         process.wait_ready()
@@ -110,12 +117,13 @@ def audit_factory(
     mongo_client: AsyncIOMotorClient[Any],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Any]:
-    """``audit_factory(area)`` starts an audit service with its own topics and database."""
+    """``audit_factory(area)`` starts an audit service with its own topics and database;
+    ``audit_factory(area, replica_of=service)`` one more replica of that service."""
     started: list[AuditService] = []
     log_dir = tmp_path_factory.mktemp("audit-services")
 
-    def start(area: str) -> AuditService:
-        service = _start(base_env, run_id, area, jwt_secret, log_dir)
+    def start(area: str, replica_of: AuditService | None = None) -> AuditService:
+        service = _start(base_env, run_id, area, jwt_secret, log_dir, replica_of)
         service.db = mongo_client[service.database]
         started.append(service)
         return service
@@ -125,8 +133,8 @@ def audit_factory(
         service.process.stop()
     # Leave the shared store as found; the session's loop is gone by now, hence pymongo.
     client = MongoClient(infra.mongodb)
-    for service in started:
-        client.drop_database(service.database)
+    for database in {service.database for service in started}:
+        client.drop_database(database)
     client.close()
 
 

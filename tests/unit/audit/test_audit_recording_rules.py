@@ -12,7 +12,6 @@ from audit.domain.chain import GENESIS_PREV_HASH, verify_chain
 from audit.domain.personal_data import ENCRYPTED_PREFIX, PersonalDataCipher
 from audit.domain.recording import (
     ChainHead,
-    RecentEvents,
     draft_entry,
     first_occurrences,
     seal_run,
@@ -150,14 +149,3 @@ def test_a_batch_is_merged_by_time_keeping_each_partitions_order() -> None:
     assert sorted(names) == ["a", "b", "c", "d", "y", "z"]
     assert names.index("a") < names.index("b") < names.index("c") < names.index("d")
     assert names.index("y") < names.index("z")
-
-
-def test_recent_events_forget_the_oldest_first() -> None:
-    recent = RecentEvents(3)
-    recent.add(["a", "b", "c"])
-    recent.add(["a", "d"])  # "a" seen again: it is now the newest
-
-    assert list(recent) == ["c", "a", "d"]
-    assert "b" not in recent
-    assert "a" in recent
-    assert len(recent) == 3

@@ -5,6 +5,15 @@ checking that the frontier reproduces that checkpoint's root), re-checks the has
 every entry added since, and signs the tree head it reaches. An entry that fails the chain
 check is never signed over: the round signs up to the entry before it and reports the
 failure, and every later round stops at the same place until someone investigates.
+
+Every replica of the service runs this worker; rounds need no coordination because they are
+idempotent. A checkpoint is a pure function of the entries 1..tree_size (which never change)
+plus its ``issued_at``, and it is stored under ``_id`` = its tree size with a plain insert:
+two replicas signing the same size leave the first one's, and the second sees the duplicate
+key and stores nothing; two signing different sizes leave two valid checkpoints of the same
+log, which consistency proofs link like any others. The log has no gaps at any moment (see
+``audit.adapters.consumer``), so a round never signs over a hole another replica is about
+to fill. A replica killed mid-round leaves nothing or one complete checkpoint document.
 """
 
 from __future__ import annotations

@@ -1,19 +1,21 @@
-"""Records every event of every domain topic as an audit entry: the log's only appender.
+"""Records every event of every domain topic as an audit entry.
 
-Runs as the ``audit`` group's batch handler. Per batch: draft one entry per event, drop
-events recorded lately (a window of event ids kept in memory) and duplicates inside the
-batch, seal the rest continuing from the chain head and insert them in order.
+Runs as the ``audit`` group's batch handler, in every replica of the service: the group
+spreads the topics' partitions over the replicas and each appends what it consumes to the
+one chain. Per batch: draft one entry per event, drop duplicates inside the batch and the
+events the log holds already (one look-up in the event id index), read the chain head, seal
+the rest on top of it and insert them in order.
 
-The unique indexes on ``seq`` and ``event_id`` are the guarantee, not the window. An event
-recorded before the window (after a restart, or republished long after), or a second writer
-(another instance, or a restart racing this one), makes the insert fail; the appender then
-turns careful for the rest of the batch: it re-reads the head, looks the remaining events up
-in the store, drops those that landed, and seals the remainder on top. A crash mid-insert
-leaves a contiguous prefix; the redelivered batch skips what landed. A batch consumed twice
-therefore leaves the chain exactly as it was. The window only saves the look-up: on a store
-that can answer it from the index (MongoDB) it is one cheap query per batch, on one that
-scans for every filter but ``_id`` (FerretDB 1.x on SQLite) it would cost a pass over the
-whole log per batch.
+The unique index on ``seq`` fences the chain: of two replicas sealing on the same head, the
+first insert lands and the other meets a duplicate key at its first entry. The loser keeps
+the prefix it did land, reads the head again (from where it last saw it), looks the rest of
+its batch up once more and re-seals it on top. The unique index on ``event_id`` makes that
+look-up a convenience rather than the guarantee: an event recorded by another replica in
+between (its partition moved during a rebalance) stops the insert the same way. An ordered
+insert lands a prefix of its run, so a replica killed mid-insert leaves the chain without a
+gap, and the redelivered batch (never committed) finds the landed events and skips them.
+Every event is therefore recorded exactly once, in one gap-free chain, however many
+replicas append and whenever one dies.
 
 While the store is unreachable the handler waits and retries instead of failing: a failed
 batch would end up on the dead-letter topic, i.e. missing from the audit log.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -36,7 +39,6 @@ from audit.domain.personal_data import PersonalDataCipher
 from audit.domain.recording import (
     ChainHead,
     EntryDraft,
-    RecentEvents,
     draft_entry,
     first_occurrences,
     seal_run,
@@ -50,15 +52,16 @@ DUPLICATES_SKIPPED = Counter(
     "hoso_audit_duplicates_skipped_total", "Events not appended because already recorded"
 )
 APPEND_CONFLICTS = Counter(
-    "hoso_audit_append_conflicts_total", "Inserts that met another writer's entries"
+    "hoso_audit_append_conflicts_total",
+    "Inserts that met an entry already stored (another replica's, or a recorded event)",
 )
 
-# Conflicts in a row before giving the batch back to the consumer loop: each one means
-# another writer appended in between, so reaching this means something else is wrong.
-MAX_CONFLICTS = 50
-# Event ids remembered as recorded: duplicates arrive within seconds or minutes of the
-# original (a redelivery after a restart, a relay republishing after a crash). About 10 MB.
-RECENT_EVENTS = 50_000
+# Conflicts within one batch before giving it back to the consumer loop: each one means
+# another replica appended in between, so reaching this means something else is wrong.
+MAX_CONFLICTS = 100
+# After a lost race, wait up to this long times the conflicts so far (capped) before
+# re-sealing, so replicas that keep colliding fall out of step.
+CONFLICT_JITTER_S = 0.002
 
 
 def _trace_id(event: ConsumedEvent) -> str | None:
@@ -98,10 +101,8 @@ class AuditRecorder:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         retry_delay: Callable[[int], float] = backoff_delays(0.5, 10.0),
-        recent_events: int = RECENT_EVENTS,
     ) -> None:
         self._store = store
-        self._recent = RecentEvents(recent_events)
         self._cipher = cipher
         self._clock = clock
         self._retry_delay = retry_delay
@@ -113,7 +114,9 @@ class AuditRecorder:
         return self._head
 
     async def load_head(self) -> ChainHead:
-        self._head = await self._store.head()
+        """Read the head; from the position last seen, since the log only grows."""
+        seen = self._head.seq if self._head is not None else 0
+        self._head = await self._store.head(at_least=seen)
         return self._head
 
     async def record(self, batch: list[ConsumedEvent]) -> None:
@@ -133,51 +136,43 @@ class AuditRecorder:
 
     async def append(self, drafts: list[EntryDraft]) -> int:
         """Append the drafts not yet recorded; returns how many entries were added."""
-        pending = first_occurrences(drafts, self._recent)
+        pending = first_occurrences(drafts)
         skipped = len(drafts) - len(pending)
         appended = 0
         conflicts = 0
         outage = 0
-        # Whether to ask the store what it holds before sealing: only once an insert met
-        # an entry already there, or the connection broke with the outcome unknown.
-        careful = False
         while pending:
             try:
-                if careful:
-                    recorded = await self._store.recorded_event_ids([d.event_id for d in pending])
-                    self._recent.add(recorded)
-                    fresh = first_occurrences(pending, recorded)
-                    skipped += len(pending) - len(fresh)
-                    pending = fresh
-                    if not pending:
-                        break
-                head = self._head if self._head is not None else await self.load_head()
-                sealed = seal_run(pending, head)
+                recorded = await self._store.recorded_event_ids([d.event_id for d in pending])
+                fresh = first_occurrences(pending, recorded)
+                skipped += len(pending) - len(fresh)
+                pending = fresh
+                if not pending:
+                    break
+                # Read every time: another replica may have appended since this one last did.
+                sealed = seal_run(pending, await self.load_head())
                 try:
                     await self._store.insert_entries(sealed)
                 except DuplicateEntry as conflict:
                     conflicts += 1
                     APPEND_CONFLICTS.inc()
                     landed = conflict.inserted
-                    self._recent.add(entry.event_id for entry in sealed[:landed])
+                    if landed:
+                        last_landed = sealed[landed - 1]
+                        self._head = ChainHead(last_landed.seq, last_landed.entry_hash)
                     appended += landed
                     pending = pending[landed:]
-                    self._head = None
-                    careful = True
                     if conflicts >= MAX_CONFLICTS:
                         raise RuntimeError(
-                            f"{conflicts} append conflicts in a row; giving the batch back"
+                            f"{conflicts} append conflicts in one batch; giving the batch back"
                         ) from conflict
+                    await asyncio.sleep(random.uniform(0, CONFLICT_JITTER_S * min(conflicts, 20)))
                     continue
-                last = sealed[-1]
-                self._head = ChainHead(last.seq, last.entry_hash)
-                self._recent.add(entry.event_id for entry in sealed)
+                self._head = ChainHead(sealed[-1].seq, sealed[-1].entry_hash)
                 appended += len(sealed)
                 pending = []
             except ConnectionFailure as exc:
-                # What landed before the connection broke is unknown: look again afterwards.
-                self._head = None
-                careful = True
+                # What landed before the connection broke is unknown: the next look-up says.
                 outage += 1
                 log.warning("audit store unreachable (%s); retrying the batch", type(exc).__name__)
                 await asyncio.sleep(self._retry_delay(outage))

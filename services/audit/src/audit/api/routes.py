@@ -4,14 +4,14 @@ import csv
 import io
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
@@ -103,30 +103,6 @@ class AuditApi:
     verifier: LogVerifier
     public_key: Ed25519PublicKey
     ephemeral_key: bool
-
-
-def _strict_query(*allowed: str) -> Callable[[Request], None]:
-    """Refuse unknown or repeated query parameters instead of silently ignoring them."""
-    names = frozenset(allowed)
-
-    def check(request: Request) -> None:
-        seen: set[str] = set()
-        errors = []
-        for name, _ in request.query_params.multi_items():
-            if name not in names:
-                errors.append({"pointer": f"query:/{name}", "detail": "unknown query parameter"})
-            elif name in seen:
-                errors.append({"pointer": f"query:/{name}", "detail": "given more than once"})
-            seen.add(name)
-        if errors:
-            raise Problem(
-                422,
-                "Request is not valid",
-                f"{len(errors)} query parameter(s) are not accepted, first: {errors[0]['pointer']}",
-                errors=errors,
-            )
-
-    return check
 
 
 def _cleared(principal: Principal) -> bool:
@@ -248,8 +224,8 @@ def build_router(api: AuditApi) -> APIRouter:
     store = api.store
     cipher = api.cipher
     router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=PROBLEM_RESPONSES)
-    # Listed first in each route's dependencies, so a caller without a token learns nothing,
-    # not even which parameters are accepted; FastAPI runs it once per request.
+    # Listed in each route's dependencies; FastAPI runs it once per request. Unknown query
+    # parameters are refused by the chassis before this runs (chassis.query).
     auditor = require_roles(settings, Role.AUDITOR)
 
     # ------------------------------------------------------------------ shared parameters
@@ -281,8 +257,6 @@ def build_router(api: AuditApi) -> APIRouter:
             occurred_to=iso_utc(occurred_to) if occurred_to else None,
         )
 
-    filters = ("dossier_id", "actor", "event_type", "from", "to")
-
     async def page(
         where: EntryFilter, after_seq: int, limit: int, principal: Principal
     ) -> tuple[list[EntryOut], int, bool]:
@@ -300,7 +274,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/dossiers/{dossier_id}",
         summary="A dossier's full audit trail, oldest first",
         response_model=DossierTrail,
-        dependencies=[Depends(auditor), Depends(_strict_query("after_seq", "limit"))],
+        dependencies=[Depends(auditor)],
     )
     async def dossier_trail(
         dossier_id: Annotated[str, Path(pattern=DOSSIER_ID_PATTERN)],
@@ -319,7 +293,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/entries",
         summary="Entries matching filters, in log order, one page at a time",
         response_model=EntryPage,
-        dependencies=[Depends(auditor), Depends(_strict_query(*filters, "after_seq", "limit"))],
+        dependencies=[Depends(auditor)],
     )
     async def entries(
         where: EntryFilter = Depends(entry_filter),
@@ -348,10 +322,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "query API shows (plaintext only with the audit:pii clearance); it cannot be verified.",
         response_class=StreamingResponse,
         responses={200: {"content": {NDJSON: {}}}},
-        dependencies=[
-            Depends(auditor),
-            Depends(_strict_query(*filters, "after_seq", "to_seq", "view")),
-        ],
+        dependencies=[Depends(auditor)],
     )
     async def export_ndjson(
         where: EntryFilter = Depends(entry_filter),
@@ -378,7 +349,7 @@ def build_router(api: AuditApi) -> APIRouter:
         summary="Export entries as CSV, streamed (as the query API shows them)",
         response_class=StreamingResponse,
         responses={200: {"content": {"text/csv": {}}}},
-        dependencies=[Depends(auditor), Depends(_strict_query(*filters, "after_seq", "to_seq"))],
+        dependencies=[Depends(auditor)],
     )
     async def export_csv(
         where: EntryFilter = Depends(entry_filter),
@@ -412,7 +383,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/checkpoints",
         summary="Signed checkpoints by tree size",
         response_model=CheckpointPage,
-        dependencies=[Depends(auditor), Depends(_strict_query("after_size", "limit"))],
+        dependencies=[Depends(auditor)],
     )
     async def checkpoints(
         after_size: Annotated[int, Query(ge=0, le=MAX_SAFE_INTEGER)] = 0,
@@ -432,7 +403,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/checkpoints/latest",
         summary="The newest signed checkpoint",
         response_model=CheckpointOut,
-        dependencies=[Depends(auditor), Depends(_strict_query())],
+        dependencies=[Depends(auditor)],
     )
     async def latest_checkpoint(principal: Principal = Depends(auditor)) -> CheckpointOut:
         stored = await store.latest_checkpoint()
@@ -445,7 +416,7 @@ def build_router(api: AuditApi) -> APIRouter:
         summary="Export every checkpoint as NDJSON, to keep outside the system",
         response_class=StreamingResponse,
         responses={200: {"content": {NDJSON: {}}}},
-        dependencies=[Depends(auditor), Depends(_strict_query())],
+        dependencies=[Depends(auditor)],
     )
     async def export_checkpoints(principal: Principal = Depends(auditor)) -> StreamingResponse:
         async def lines() -> AsyncIterator[str]:
@@ -464,7 +435,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/proofs/inclusion",
         summary="Prove that an entry is in the tree a checkpoint signed",
         response_model=InclusionProofOut,
-        dependencies=[Depends(auditor), Depends(_strict_query("seq", "tree_size"))],
+        dependencies=[Depends(auditor)],
     )
     async def inclusion_proof(
         seq: Annotated[int, Query(ge=1, le=MAX_SAFE_INTEGER)],
@@ -489,7 +460,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/proofs/consistency",
         summary="Prove that a later checkpoint extends an earlier one",
         response_model=ConsistencyProofOut,
-        dependencies=[Depends(auditor), Depends(_strict_query("first", "second"))],
+        dependencies=[Depends(auditor)],
     )
     async def consistency_proof(
         first: Annotated[int, Query(ge=1, le=MAX_SAFE_INTEGER)],
@@ -512,7 +483,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/verify",
         summary="Recompute chain and tree over a range; report the first entry that differs",
         response_model=VerificationOut,
-        dependencies=[Depends(auditor), Depends(_strict_query("from_seq", "to_seq"))],
+        dependencies=[Depends(auditor)],
     )
     async def verify_get(
         from_seq: Annotated[int, Query(ge=1, le=MAX_SAFE_INTEGER)] = 1,
@@ -526,7 +497,7 @@ def build_router(api: AuditApi) -> APIRouter:
         "/verify",
         summary="Recompute chain and tree over a range; report the first entry that differs",
         response_model=VerificationOut,
-        dependencies=[Depends(auditor), Depends(_strict_query())],
+        dependencies=[Depends(auditor)],
     )
     async def verify_post(
         body: VerifyRequest, principal: Principal = Depends(auditor)
@@ -540,7 +511,6 @@ def build_router(api: AuditApi) -> APIRouter:
         "/public-key",
         summary="The Ed25519 key that verifies checkpoints (public, no token needed)",
         response_model=PublicKeyOut,
-        dependencies=[Depends(_strict_query())],
     )
     async def public_key() -> PublicKeyOut:
         key = api.public_key
@@ -557,7 +527,6 @@ def build_router(api: AuditApi) -> APIRouter:
         summary="The checkpoint key as a PEM file, for `audit.cli verify-export --public-key`",
         response_class=PlainTextResponse,
         responses={200: {"content": {"application/x-pem-file": {}}}},
-        dependencies=[Depends(_strict_query())],
     )
     async def public_key_pem() -> PlainTextResponse:
         return PlainTextResponse(

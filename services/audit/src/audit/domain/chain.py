@@ -2,9 +2,9 @@
 
 One chain for the whole log
 ---------------------------
-The audit service keeps a single chain for the entire log: one appender assigns ``seq``
-(1-based, contiguous, no gaps) and links every audit entry to the one before it, instead of
-one chain per Kafka partition or per dossier. Reasons:
+The audit service keeps a single chain for the entire log: every entry gets a ``seq``
+(1-based, contiguous, no gaps) and links to the entry before it, instead of one chain per
+Kafka partition or per dossier. Reasons:
 
 * an auditor proves the whole log with one signed checkpoint, not one per partition whose set
   itself would need proving complete;
@@ -12,10 +12,12 @@ one chain per Kafka partition or per dossier. Reasons:
   the seq of the last entry it covers and "entry N" means the same thing in the chain, in the
   tree and in every report.
 
-The cost is a single writer: appends are serialised. That is acceptable because the appender
-seals entries in batches (one store round trip per batch; hashing costs tens of microseconds
-per entry), which keeps throughput far above the rate at which dossier events are produced;
-the consumers upstream stay partitioned and parallel.
+The cost is one sequence: appends are serialised through it even when several replicas of
+the service append (``audit.adapters.consumer``: the store's unique index on ``seq`` lets
+exactly one writer take each position, the others re-seal on top). That is acceptable
+because entries are sealed in batches (one store round trip per batch; hashing costs tens
+of microseconds per entry), which keeps throughput far above the rate at which dossier
+events are produced; the consumers upstream stay partitioned and parallel.
 
 Entry hash
 ----------

@@ -3,13 +3,13 @@
 The appender (``audit.adapters.consumer.AuditRecorder``) drafts one entry per event, drops
 events already recorded, seals the rest as a run continuing from the chain head and inserts
 them in order. Everything here is deterministic given its inputs, so a batch re-sealed after
-a conflict with another writer gets the same content at its new sequence numbers.
+losing the race for a position to another replica gets the same content at its new
+sequence numbers.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -100,34 +100,6 @@ def first_occurrences(
             seen.add(draft.event_id)
             kept.append(draft)
     return kept
-
-
-class RecentEvents:
-    """Event ids recorded lately, the oldest forgotten first once ``capacity`` is reached.
-
-    Lets the appender skip a redelivered or republished event without asking the store;
-    the store's unique index on the event id stays the guarantee for anything older.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._ids: OrderedDict[str, None] = OrderedDict()
-
-    def __contains__(self, event_id: object) -> bool:
-        return event_id in self._ids
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._ids)
-
-    def add(self, event_ids: Iterable[str]) -> None:
-        for event_id in event_ids:
-            self._ids[event_id] = None
-            self._ids.move_to_end(event_id)
-        while len(self._ids) > self._capacity:
-            self._ids.popitem(last=False)
 
 
 def seal_run(drafts: Sequence[EntryDraft], head: ChainHead) -> list[AuditEntry]:
