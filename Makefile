@@ -2,7 +2,13 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: run stop reset status test test-fast test-containers lint bench chaos screenshot tools
+.PHONY: run stop reset status test test-fast test-containers lint bench chaos screenshot tools asyncapi asyncapi-check prometheus-check browser
+
+# The AsyncAPI CLI validates docs/asyncapi.yaml; npm installs it into .local/node on first use.
+# 4.1.1 is the last release that runs on Node 20 (5.x and later need Node 24).
+ASYNCAPI_CLI_VERSION := 4.1.1
+ASYNCAPI_DIR := .local/node
+ASYNCAPI_STAMP := $(ASYNCAPI_DIR)/.asyncapi-cli-$(ASYNCAPI_CLI_VERSION)
 
 tools:  ## install uv if the machine lacks it
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -27,6 +33,9 @@ screenshot: tools  ## a dossier's trace in the Zipkin UI, to docs/img/trace.png 
 test: tools  ## everything: lint, unit, integration, end-to-end, chaos, fuzzing, permissions; then the containers path
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
+	@$(MAKE) --no-print-directory asyncapi-check
+	@$(MAKE) --no-print-directory prometheus-check
+	@$(MAKE) --no-print-directory browser
 	@$(UV) run --frozen python deploy/local.py up kafka store zipkin
 	@$(UV) run --frozen pytest
 	@$(MAKE) --no-print-directory test-containers
@@ -37,6 +46,46 @@ test-containers: tools  ## end-to-end tests on Kafka and the store in podman con
 
 test-fast: tools  ## pure domain tests only, no servers
 	@$(UV) run --frozen pytest tests/unit
+
+asyncapi: tools  ## write docs/asyncapi.yaml from the event contract (libs/chassis/src/chassis/events.py)
+	@$(UV) run --frozen python -m chassis.asyncapi > docs/asyncapi.yaml.new
+	@mv docs/asyncapi.yaml.new docs/asyncapi.yaml
+
+asyncapi-check: $(ASYNCAPI_STAMP)  ## validate docs/asyncapi.yaml with the AsyncAPI CLI
+	@ASYNCAPI_METRICS_CONFIG_PATH=$(ASYNCAPI_DIR)/analytics.json \
+		$(ASYNCAPI_DIR)/node_modules/.bin/asyncapi validate --fail-severity warn docs/asyncapi.yaml
+
+# The CLI sends usage metrics to its authors unless its settings file says no.
+$(ASYNCAPI_STAMP):
+	@command -v npm >/dev/null 2>&1 || { echo "asyncapi-check needs Node.js and npm"; exit 1; }
+	@echo "installing @asyncapi/cli $(ASYNCAPI_CLI_VERSION) into $(ASYNCAPI_DIR) (once, about a minute)"
+	@mkdir -p $(ASYNCAPI_DIR)
+	@npm install --prefix $(ASYNCAPI_DIR) --save-exact --no-audit --no-fund --loglevel=error \
+		@asyncapi/cli@$(ASYNCAPI_CLI_VERSION)
+	@echo '{"analyticsEnabled":"false","infoMessageShown":"true","userID":"hoso"}' \
+		> $(ASYNCAPI_DIR)/analytics.json
+	@touch $@
+
+# promtool of the Prometheus release docker-compose runs (v3.16.0 is Go module v0.316.0),
+# built once from the Go module proxy into the git-ignored .local/bin.
+PROMTOOL_VERSION := v0.316.0
+PROMTOOL := .local/bin/promtool-$(PROMTOOL_VERSION)
+
+prometheus-check: $(PROMTOOL)  ## check Prometheus's config and alert rules, run the rules' unit tests
+	@$(PROMTOOL) check config deploy/prometheus.yml
+	@$(PROMTOOL) check rules deploy/prometheus/alerts.yml
+	@$(PROMTOOL) test rules deploy/prometheus/alerts_test.yml
+
+$(PROMTOOL):
+	@command -v go >/dev/null 2>&1 || { echo "prometheus-check needs Go"; exit 1; }
+	@echo "building promtool $(PROMTOOL_VERSION) into .local/bin (once, a few minutes)"
+	@mkdir -p .local/bin
+	@GOBIN="$(CURDIR)/.local/bin" go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+	@mv .local/bin/promtool $@
+
+browser:  ## Debian's headless Chromium and its WebDriver, for the docs' link test (root)
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
 lint: tools
 	@$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .

@@ -54,7 +54,7 @@ from audit.domain.recording import ChainHead, draft_entry, seal_run
 from audit.domain.verification import verify_log
 from audit.main import build_app
 from audit.settings import AuditSettings
-from chassis.auth import mint_token
+from chassis.auth import mint_token, new_signing_key, publish_jwks
 from chassis.events import (
     Applicant,
     ApplicantType,
@@ -391,11 +391,11 @@ async def run(args: argparse.Namespace) -> list[tuple[str, str]]:
             (f"verify in memory (hashing only), {total:,}", f"{total / elapsed:,.0f} entries/s")
         )
 
-        secret = "bench-" + uuid.uuid4().hex
+        secret = new_signing_key()
         settings = AuditSettings(
             mongodb_uri=uri,
             mongodb_database=database,
-            jwt_secret=secret,
+            jwt_jwks_file=publish_jwks(secret),
             signing_key=private_key_to_base64(key),
             pii_key=pii_key,
             log_level="WARNING",

@@ -1,10 +1,12 @@
 """``uv run python -m bench.chaos``: kill everything under load, then check nothing was lost.
 
-Starts the four services (fresh topics and databases), an SMTP server, an SMS gateway and
-a portal inbox; submits dossiers at a steady rate while officers decide them through the
-officer API; kills -9 each service several times and restarts the broker and the store
-once (through the local launcher; skipped when KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI
-name servers the run does not own). Then checks that every accepted dossier reached
+Starts the four services, each as several replicas (fresh topics and databases), an SMTP
+server, an SMS gateway and a portal inbox; submits dossiers at a steady rate while
+officers decide them through the officer API; kills -9 every replica several times, one
+at a time while its siblings serve, and once every replica of one service together;
+restarts the broker, FerretDB and PostgreSQL once each (through the local launcher;
+skipped when KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI name servers the run does not own).
+Then checks that every accepted dossier reached
 result_returned, that each notice arrived exactly once, that the audit log holds every
 event exactly once and verifies, and that only the run's own poison sits on dead-letter
 topics. Prints a table; exits 1 if any invariant fails. See docs/reliability.md.
@@ -47,11 +49,24 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, bool]:
         "--rate", type=_positive_float, default=defaults.rate, help="submissions per second"
     )
     parser.add_argument(
-        "--kills", type=int, default=defaults.kills, help="kill -9 of each service, each"
+        "--replicas",
+        type=_positive_int,
+        default=defaults.replicas,
+        help="processes of each service",
+    )
+    parser.add_argument(
+        "--kills", type=int, default=defaults.kills, help="kill -9 of each replica, one at a time"
+    )
+    parser.add_argument(
+        "--outages",
+        type=int,
+        default=defaults.outages,
+        help="kill -9 of every replica of one service at once",
     )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--no-broker-restart", action="store_true")
-    parser.add_argument("--no-store-restart", action="store_true")
+    parser.add_argument("--no-store-restart", action="store_true", help="FerretDB")
+    parser.add_argument("--no-postgres-restart", action="store_true")
     parser.add_argument(
         "--officers", type=_positive_int, default=defaults.officers, help="dossiers in hand"
     )
@@ -67,9 +82,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, bool]:
     plan = Plan(
         dossiers=args.dossiers,
         rate=args.rate,
+        replicas=args.replicas,
         kills=max(0, args.kills),
+        outages=max(0, args.outages),
         broker_restarts=0 if args.no_broker_restart else 1,
         store_restarts=0 if args.no_store_restart else 1,
+        postgres_restarts=0 if args.no_postgres_restart else 1,
         seed=args.seed,
         officers=args.officers,
         claim=not args.no_claim,
@@ -96,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     infra = provide()
     print(f"chaos: Kafka {infra.kafka}, store {infra.mongodb.split('@')[-1]} ({infra.how})")
     if not infra.restartable:
-        print(f"chaos: broker and store restarts {infra.why_not_restartable}")
+        print(f"chaos: broker, store and database restarts {infra.why_not_restartable}")
     try:
         report = asyncio.run(_until_interrupted(plan, infra, keep))
     except asyncio.CancelledError:

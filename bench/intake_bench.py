@@ -256,13 +256,13 @@ def main() -> None:
         serve_bare(args.bare_server)
         return
 
-    from chassis.auth import mint_token
+    from chassis.auth import mint_token, new_signing_key, publish_jwks
     from chassis.events import Topics
 
     kafka, mongodb = _infra()
     run = uuid.uuid4().hex[:8]
     prefix, database = f"bench-{run}.", f"bench_{run}_intake"
-    jwt_secret = secrets.token_urlsafe(32)
+    signing_key = new_signing_key()
     logs = ROOT / ".local" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     base_env = {
@@ -271,7 +271,8 @@ def main() -> None:
         "KAFKA_BOOTSTRAP_SERVERS": kafka,
         "MONGODB_URI": mongodb,
         "KAFKA_TOPIC_PREFIX": prefix,
-        "JWT_SECRET": jwt_secret,
+        "JWT_JWKS_FILE": publish_jwks(signing_key),
+        "INTAKE_FOLLOW_UP_KEY": secrets.token_urlsafe(32),
         "LOG_LEVEL": "WARNING",
     }
     intake_port, bare_port = _free_port(), _free_port()
@@ -282,7 +283,7 @@ def main() -> None:
         "INTAKE_RATE_LIMIT_PER_CLIENT": "1000000/second",
         "OTEL_TRACES_SAMPLER_RATIO": "1.0",
     }
-    portal = {"Authorization": "Bearer " + mint_token(jwt_secret, "portal-bench", ["portal"])}
+    portal = {"Authorization": "Bearer " + mint_token(signing_key, "portal-bench", ["portal"])}
     total = args.requests
     # Rounds alternate between the two endpoints so that a change in the machine's load
     # (other processes) falls on both alike.

@@ -45,6 +45,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiosmtpd.controller import Controller
 from motor.motor_asyncio import AsyncIOMotorClient
 
+from chassis.auth import new_signing_key, publish_jwks
 from chassis.events import DossierStatusChanged, Envelope, Recipient, make_event
 from chassis.kafka import EventPublisher
 from chassis.settings import ServiceSettings
@@ -213,7 +214,7 @@ async def run_scenario(
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             "MONGODB_URI": mongodb,
             "KAFKA_TOPIC_PREFIX": prefix,
-            "JWT_SECRET": secrets.token_urlsafe(32),
+            "JWT_JWKS_FILE": publish_jwks(new_signing_key()),
             "LOG_LEVEL": "WARNING",
             "OTEL_TRACES_SAMPLER_RATIO": "0",
             "NOTIFICATION_HTTP_PORT": str(port),

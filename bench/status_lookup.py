@@ -177,7 +177,7 @@ async def main(sizes: list[int], count: int) -> None:
     settings = IntakeSettings(
         mongodb_uri=SecretStr(uri),
         mongodb_database=name,
-        jwt_secret=SecretStr(secrets.token_urlsafe(32)),
+        follow_up_key=SecretStr(secrets.token_urlsafe(32)),
         rate_limit_follow_up_per_ip=unlimited,
         rate_limit_follow_up_failures_per_code=unlimited,
     )

@@ -12,16 +12,19 @@ Components (default ports; each overridable by the environment variable shown):
 * ``smtp``   - SMTP sink on 127.0.0.1:1025 (``HOSO_SMTP_PORT``) storing ``.eml`` files in
   ``HOSO_MAIL_DIR``, with a read-only HTTP listing on 127.0.0.1:8025
   (``HOSO_SMTP_HTTP_PORT``);
-* ``zipkin`` - Zipkin with in-memory storage, 127.0.0.1:9411 (``HOSO_ZIPKIN_PORT``).
+* ``zipkin`` - Zipkin with in-memory storage, 127.0.0.1:9411 (``HOSO_ZIPKIN_PORT``);
+* ``idp``    - the local identity provider (``deploy/idp/server.py``), 127.0.0.1:8090
+  (``HOSO_IDP_PORT``): the services trust its JWKS, ``hoso-token`` and the status command
+  are its clients; its signing keys stay in ``.local/idp/`` (``HOSO_IDP_DIR``).
 
 The four services themselves (``services``) run as ``python -m <name>.main`` on 8001-8004
 (``<NAME>_HTTP_PORT``), with their environment in ``.local/env``: secrets made on the
-first run (mode 0600) and the components' addresses.
+first run (mode 0600) and the components' addresses; never a token signing key.
 
 Everything downloaded, built or written lives under ``<repo>/.local`` (``HOSO_LOCAL_DIR``):
 ``bin/``, ``kafka/``, ``zipkin/``, ``store/`` (``pg`` the built server, ``pgdata``,
-``ferretdb-state``), ``mail/``, ``logs/<component>.log``
-and ``run/<component>.pid``.
+``ferretdb-state``), ``mail/``, ``idp/`` (the identity provider's keys and clients, its
+own), ``logs/<component>.log`` and ``run/<component>.pid``.
 
 CLI::
 
@@ -72,7 +75,7 @@ DEPLOY_DIR = Path(__file__).resolve().parent
 REPO_ROOT = DEPLOY_DIR.parent
 HOST = "127.0.0.1"
 
-ALL: tuple[str, ...] = ("kafka", "postgres", "store", "smtp", "zipkin")
+ALL: tuple[str, ...] = ("kafka", "postgres", "store", "smtp", "zipkin", "idp")
 ALIASES = {
     "mongodb": "store",
     "mongo": "store",
@@ -1002,7 +1005,52 @@ class Zipkin(Component):
         return _probe_http(f"http://{HOST}:{config['port']}/health")
 
 
-COMPONENTS: dict[str, type[Component]] = {c.name: c for c in (Kafka, Postgres, Store, Smtp, Zipkin)}
+class Idp(Component):
+    """The local identity provider. It makes and keeps its own signing keys and client
+    credentials under its directory; the launcher only starts it and hands the services
+    its public address."""
+
+    name = "idp"
+    timeout = 20.0
+    server = DEPLOY_DIR / "idp" / "server.py"
+
+    def state_dir(self) -> Path:
+        raw = os.environ.get("HOSO_IDP_DIR")
+        return Path(raw).expanduser().resolve() if raw else self.lay.root / "idp"
+
+    def config(self) -> dict[str, Any]:
+        return {"port": _port("HOSO_IDP_PORT", 8090), "dir": str(self.state_dir())}
+
+    def endpoints(self, config: dict[str, Any]) -> dict[str, str]:
+        return {"idp": f"http://{HOST}:{config['port']}"}
+
+    def marker(self) -> str:
+        return str(self.server)
+
+    def data_paths(self) -> list[Path]:
+        return [self.state_dir()]
+
+    def command(self, config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+        argv = [
+            sys.executable,
+            str(self.server),
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            str(config["port"]),
+            "--dir",
+            config["dir"],
+        ]
+        return argv, {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    def probe(self, config: dict[str, Any]) -> bool:
+        return _probe_http(f"http://{HOST}:{config['port']}/.well-known/openid-configuration")
+
+
+COMPONENTS: dict[str, type[Component]] = {
+    c.name: c for c in (Kafka, Postgres, Store, Smtp, Zipkin, Idp)
+}
 
 
 def _resolve(components: Iterable[str] | str | None, *, requirements: bool = True) -> list[str]:
@@ -1387,7 +1435,10 @@ def status(components: Iterable[str] | str = ALL) -> list[Status]:
 SERVICES: tuple[str, ...] = ("intake", "processing", "notification", "audit")
 SERVICE_PORTS = {"intake": 8001, "processing": 8002, "notification": 8003, "audit": 8004}
 # Names .local/env holds that are secrets: made once, kept across runs.
-_SECRETS = ("JWT_SECRET", "INTAKE_IDENTITY_KEY", "AUDIT_SIGNING_KEY", "AUDIT_PII_KEY")
+_SECRETS = ("INTAKE_FOLLOW_UP_KEY", "INTAKE_IDENTITY_KEY", "AUDIT_SIGNING_KEY", "AUDIT_PII_KEY")
+# Names earlier versions wrote that must not linger: a shared token secret let every
+# service mint any role.
+_RETIRED = ("JWT_SECRET",)
 
 
 def env_file(lay: Layout) -> Path:
@@ -1408,7 +1459,7 @@ def _read_env_file(path: Path) -> dict[str, str]:
 def _new_secret(name: str) -> str:
     from cryptography.fernet import Fernet
 
-    if name == "JWT_SECRET":
+    if name == "INTAKE_FOLLOW_UP_KEY":
         return base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
     if name == "AUDIT_SIGNING_KEY":
         from audit.domain.checkpoint import generate_private_key, private_key_to_base64
@@ -1423,6 +1474,8 @@ def write_service_env(lay: Layout, ep: dict[str, str]) -> dict[str, str]:
     addresses are brought up to date with the running components."""
     path = env_file(lay)
     values = _read_env_file(path)
+    for name in _RETIRED:
+        values.pop(name, None)
     for name in _SECRETS:
         if not values.get(name):
             values[name] = _new_secret(name)
@@ -1435,6 +1488,13 @@ def write_service_env(lay: Layout, ep: dict[str, str]) -> dict[str, str]:
         "ZIPKIN_ENDPOINT": f"{ep['zipkin']}/api/v2/spans",
         "LOG_JSON": values.get("LOG_JSON") or "true",
     }
+    if "idp" in ep:
+        # Public keys only: the services can check tokens, not make them.
+        values |= {
+            "JWT_JWKS_URL": f"{ep['idp']}/.well-known/jwks.json",
+            "JWT_ISSUER": ep["idp"],
+            "JWT_AUDIENCE": "hoso",
+        }
     text = (
         "# The local services' environment, written by deploy/local.py. Secrets for this\n"
         "# machine only; never commit. In a shell: set -a; . .local/env; set +a\n"
@@ -1606,6 +1666,7 @@ def _print_services(rows: list[Status], ep: dict[str, str], lay: Layout) -> None
     print()
     print(f"traces (Zipkin UI)   {ep['zipkin']}/zipkin/")
     print(f"sent mail            {ep['smtp_http']}/messages")
+    print(f"identity provider    {ep['idp']}/.well-known/openid-configuration")
     print("operators' status    make status")
     print(f"environment          {shown} (secrets, mode 0600)")
     print("a token, e.g. for an officer of the environment division:")
@@ -1632,12 +1693,15 @@ def _env_lines(ep: dict[str, str]) -> list[str]:
         "kafka": ("KAFKA_BOOTSTRAP_SERVERS", "{}"),
         "mongodb": ("MONGODB_URI", "{}"),
         "zipkin": ("ZIPKIN_ENDPOINT", "{}/api/v2/spans"),
+        "idp": ("JWT_JWKS_URL", "{}/.well-known/jwks.json"),
     }
     lines = [
         f"export {var}={shlex.quote(fmt.format(ep[k]))}"
         for k, (var, fmt) in mapping.items()
         if k in ep
     ]
+    if "idp" in ep:
+        lines.append(f"export JWT_ISSUER={shlex.quote(ep['idp'])}")
     if "smtp" in ep:
         # Mail settings belong to the notification service alone, hence the prefix.
         host, port = ep["smtp"].rsplit(":", 1)
@@ -1652,10 +1716,10 @@ def _env_lines(ep: dict[str, str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="local.py",
-        description="Run the local infrastructure (kafka, store, smtp, zipkin) as processes.",
+        description="Run the local infrastructure (kafka, store, smtp, zipkin, idp) as processes.",
         epilog="Ports: HOSO_KAFKA_PORT, HOSO_KAFKA_CONTROLLER_PORT, HOSO_MONGO_PORT, "
-        "HOSO_SMTP_PORT, HOSO_SMTP_HTTP_PORT, HOSO_ZIPKIN_PORT. "
-        "Paths: HOSO_LOCAL_DIR (default <repo>/.local), HOSO_MAIL_DIR.",
+        "HOSO_SMTP_PORT, HOSO_SMTP_HTTP_PORT, HOSO_ZIPKIN_PORT, HOSO_IDP_PORT. "
+        "Paths: HOSO_LOCAL_DIR (default <repo>/.local), HOSO_MAIL_DIR, HOSO_IDP_DIR.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for cmd, text in (

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from status import Settings, read_env_file  # deploy/status.py, beside this file
 
-from chassis.auth import mint_token
+from chassis.auth import ClientCredentials, request_token
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {"intake", "processing", "notification", "audit"}
@@ -77,10 +77,15 @@ def demo_dossier() -> dict[str, Any]:
 
 def submit_demo(settings: Settings) -> str:
     """Submit the demo dossier under a trace id of our own; returns that id."""
-    if settings.jwt_secret is None:
-        raise SystemExit("JWT_SECRET is unknown: start the system with `make run` first")
+    # Its own client of the local identity provider, which may have the portal role only.
+    credentials = REPO_ROOT / ".local" / "idp" / "screenshot.json"
+    if not credentials.is_file():
+        raise SystemExit(f"{credentials} is missing: start the system with `make run` first")
     trace_id = secrets.token_hex(16)
-    token = mint_token(settings.jwt_secret, "portal-screenshot", ["portal"], ttl_s=300)
+    try:
+        token = request_token(ClientCredentials.from_file(credentials), roles=["portal"], ttl_s=300)
+    except (httpx.HTTPError, PermissionError) as exc:
+        raise SystemExit(f"no token from the identity provider ({exc}); is `make run` up?") from exc
     headers = {
         "Authorization": f"Bearer {token}",
         "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01",

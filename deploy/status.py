@@ -8,12 +8,14 @@ never as a traceback):
   partition's end and the lag between them;
 * each dead-letter topic: how many records it holds;
 * dossiers overdue per agency (processing's ``hoso_dossiers_overdue`` gauge);
-* the newest signed audit checkpoint (audit's API, with an auditor token minted from
-  ``JWT_SECRET``).
+* the newest signed audit checkpoint (audit's API, with an auditor token from the identity
+  provider: ``HOSO_STATUS_TOKEN`` when set, else one asked for with the status command's
+  own client, which may have the auditor role and nothing else: ``.local/idp/status.json``
+  written by ``make run``, or ``HOSO_STATUS_CLIENT_FILE``).
 
 Settings come from the environment, else from ``.local/env`` (written by
 ``deploy/local.py services``; ``HOSO_STATUS_ENV_FILE`` names another file):
-``KAFKA_BOOTSTRAP_SERVERS``, ``KAFKA_TOPIC_PREFIX``, ``JWT_SECRET`` and the services'
+``KAFKA_BOOTSTRAP_SERVERS``, ``KAFKA_TOPIC_PREFIX`` and the services'
 ``<NAME>_HTTP_PORT``. ``--service NAME=URL`` points at a service elsewhere.
 
 Exit status: 0 when every service is ready and Kafka answers, 3 otherwise.
@@ -40,7 +42,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from prometheus_client.parser import text_string_to_metric_families
 
-from chassis.auth import mint_token
+from chassis.auth import ClientCredentials, request_token
 from chassis.events import CONSUMER_GROUPS, Topics
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +77,8 @@ class Settings:
     services: dict[str, str]
     kafka: str
     topic_prefix: str
-    jwt_secret: str | None
+    token: str | None  # an auditor's, given by the operator
+    client_file: Path | None  # else the status command's own client of the provider
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
@@ -98,8 +101,30 @@ class Settings:
             services=services,
             kafka=env.get("KAFKA_BOOTSTRAP_SERVERS") or "127.0.0.1:9092",
             topic_prefix=env.get("KAFKA_TOPIC_PREFIX", ""),
-            jwt_secret=env.get("JWT_SECRET") or None,
+            token=env.get("HOSO_STATUS_TOKEN") or None,
+            client_file=Path(
+                env.get("HOSO_STATUS_CLIENT_FILE") or REPO_ROOT / ".local" / "idp" / "status.json"
+            ),
         )
+
+    def auditor_token(self) -> str:
+        """Raises ``LookupError`` with the reason when no token can be had."""
+        if self.token:
+            return self.token
+        if self.client_file is None or not self.client_file.is_file():
+            raise LookupError(
+                "no auditor token: set HOSO_STATUS_TOKEN, or run `make run`, whose identity "
+                "provider has a client for this command"
+            )
+        try:
+            client = ClientCredentials.from_file(self.client_file)
+            return request_token(client, roles=["auditor"], ttl_s=60, timeout_s=HTTP_TIMEOUT_S)
+        except (OSError, ValueError, KeyError) as exc:
+            raise LookupError(f"cannot read {self.client_file}: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise LookupError(f"the identity provider did not answer ({_reason(exc)})") from exc
+        except PermissionError as exc:
+            raise LookupError(str(exc)) from exc
 
 
 # --------------------------------------------------------------------------- services
@@ -263,9 +288,10 @@ async def newest_checkpoint(
 ) -> str:
     if audit.state == "down":
         return "unknown: audit is down"
-    if settings.jwt_secret is None:
-        return "unknown: set JWT_SECRET (or run `make run`, which writes .local/env)"
-    token = mint_token(settings.jwt_secret, "hoso-status", ["auditor"], ttl_s=60)
+    try:
+        token = await asyncio.to_thread(settings.auditor_token)
+    except LookupError as exc:
+        return f"unknown: {exc}"
     try:
         response = await client.get(
             f"{audit.url}/v1/audit/checkpoints/latest",

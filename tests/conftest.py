@@ -4,9 +4,11 @@ import os
 import secrets
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from chassis.auth import new_signing_key, write_jwks
 from tests.support.infra import Infra, provide
 
 
@@ -29,19 +31,54 @@ def run_id() -> str:
 
 @pytest.fixture(scope="session")
 def jwt_secret() -> str:
-    return secrets.token_urlsafe(32)
+    """The session's token signing key: a private Ed25519 key (PEM) held by the test
+    process alone, which acts as the identity provider; `bearer(jwt_secret, ...)` signs
+    with it. The services only get its public half (`jwks_file`)."""
+    return new_signing_key()
 
 
 @pytest.fixture(scope="session")
-def base_env(infra: Infra, run_id: str, jwt_secret: str) -> dict[str, str]:
+def jwks_file(jwt_secret: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_jwks(tmp_path_factory.mktemp("jwks") / "jwks.json", jwt_secret)
+
+
+@pytest.fixture(scope="session")
+def base_env(infra: Infra, run_id: str, jwks_file: Path) -> dict[str, str]:
     """The environment every service process of this session gets."""
     return {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         "MONGODB_URI": infra.mongodb,
         "KAFKA_TOPIC_PREFIX": f"{run_id}.",
-        "JWT_SECRET": jwt_secret,
+        "JWT_JWKS_FILE": str(jwks_file),
+        "INTAKE_FOLLOW_UP_KEY": secrets.token_urlsafe(32),
         "LOG_JSON": "true",
         "OTEL_TRACES_SAMPLER_RATIO": "1.0",
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", "/root"),
     }
+
+
+# Each directory's tests carry its marker whether or not their files say so, so that
+# `pytest -m "not chaos"` or `-m "not chaos and not e2e"` select by what a test needs.
+# The permission matrix starts the four services as processes, as end-to-end tests do.
+_DIRECTORY_MARKERS = {
+    "integration": "integration",
+    "e2e": "e2e",
+    "permissions": "e2e",
+    "chaos": "chaos",
+    "fuzz": "fuzz",
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # tryfirst: the markers must be there before `-m` deselects by them.
+    here = Path(__file__).parent
+    for item in items:
+        try:
+            top = item.path.relative_to(here).parts[0]
+        except ValueError:
+            continue
+        marker = _DIRECTORY_MARKERS.get(top)
+        if marker is not None and item.get_closest_marker(marker) is None:
+            item.add_marker(marker)

@@ -5,6 +5,10 @@ broker or the store is away), a 429, a 409 "still in progress", a 5xx or a lost
 connection (intake was killed) is retried with the same key and the same portal
 client's token, so a retry can only ever return the first dossier, never make a second
 one. A dossier counts as accepted only when a 202 came back.
+
+Submissions go to the intake replicas in turn, and each retry to the next replica (as a
+load balancer sends a retry away from a replica that dropped the connection), so the
+first attempt and its retry are often answered by different processes.
 """
 
 from __future__ import annotations
@@ -122,12 +126,12 @@ class Citizens:
     def __init__(
         self,
         plan: Plan,
-        intake_url: str,
+        intake_urls: list[str],
         tokens: list[str],
         submissions: list[Submission],
     ) -> None:
         self._plan = plan
-        self._url = f"{intake_url}/v1/dossiers"
+        self._urls = [f"{url}/v1/dossiers" for url in intake_urls]
         self._tokens = tokens
         self.submissions = submissions
         self.tally = CitizenTally()
@@ -161,8 +165,9 @@ class Citizens:
             submission.attempts += 1
             if submission.attempts > 1:
                 self.tally.retries += 1
+            url = self._urls[(submission.index + submission.attempts - 1) % len(self._urls)]
             try:
-                response = await client.post(self._url, json=body, headers=headers)
+                response = await client.post(url, json=body, headers=headers)
             except httpx.HTTPError:
                 response = None
             if response is not None and response.status_code == 202:

@@ -2,8 +2,10 @@
 
 ``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGODB_URI`` in the environment name servers that are
 used as they are: nobody here owns them, so they are never restarted. Otherwise the local
-launcher (``deploy/local.py``) provides Kafka and FerretDB, and its ``restart`` (stop,
-then start on the same data) is how the run restarts them.
+launcher (``deploy/local.py``) provides Kafka and the store (FerretDB in front of
+PostgreSQL with DocumentDB), and its ``restart`` (stop, then start on the same data) is
+how the run restarts them: ``kafka``, ``store`` (FerretDB alone) and ``postgres`` (the
+database under it, while FerretDB stays up).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
+# The launcher's components the run restarts, and must therefore own.
+RESTARTABLE = ("kafka", "store", "postgres")
 
 
 def launcher() -> ModuleType:
@@ -42,27 +46,32 @@ class ChaosInfra:
 
     @classmethod
     def of(cls, kafka: str, mongodb: str, how: str) -> ChaosInfra:
-        return cls(kafka, mongodb, how, how == "local launcher" and launcher_owns_both())
+        return cls(kafka, mongodb, how, how == "local launcher" and launcher_owns_all())
 
     @property
     def why_not_restartable(self) -> str | None:
         if self.restartable:
             return None
         if self.how == "local launcher":
-            return "skipped: the launcher does not own the running broker and store"
+            return "skipped: the launcher does not own the running broker, store and database"
         return f"skipped: {self.how} servers are not the run's to restart"
 
     async def restart(self, component: str) -> None:
-        """Stop and start ``kafka`` or ``store`` with their data, off the event loop."""
+        """Stop and start one of ``RESTARTABLE`` with its data, off the event loop."""
+        if component not in RESTARTABLE:
+            raise ValueError(f"the run restarts only {', '.join(RESTARTABLE)}, not {component}")
         if not self.restartable:
             raise RuntimeError(self.why_not_restartable)
         await asyncio.to_thread(launcher().restart, component)
 
 
-def launcher_owns_both() -> bool:
-    """Whether the launcher started the broker and the store it reports (a broker on its
-    port that it has no record of, it cannot restart)."""
-    return all(row.state == "ready" for row in launcher().status(["kafka", "store"]))
+def launcher_owns_all() -> bool:
+    """Whether the launcher started each component it would restart (one listening on its
+    port that the launcher has no record of, it cannot restart)."""
+    rows = launcher().status(list(RESTARTABLE))
+    return {row.component for row in rows} >= set(RESTARTABLE) and all(
+        row.state == "ready" for row in rows
+    )
 
 
 def provide() -> ChaosInfra:
@@ -70,5 +79,5 @@ def provide() -> ChaosInfra:
     mongodb = os.environ.get("MONGODB_URI")
     if kafka and mongodb:
         return ChaosInfra.of(kafka, mongodb, "environment")
-    endpoints = launcher().ensure_up(["kafka", "store"])
+    endpoints = launcher().ensure_up(list(RESTARTABLE))
     return ChaosInfra.of(endpoints["kafka"], endpoints["mongodb"], "local launcher")

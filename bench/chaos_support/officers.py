@@ -6,11 +6,15 @@ dossier's ETag in If-Match. Whatever goes wrong is answered the way an officer's
 would: a 412 or 409 (the dossier moved meanwhile, perhaps through our own request whose
 answer was lost to a kill) means read the dossier again and continue from what it is
 now; a 503, a 5xx or a lost connection means wait and try again.
+
+Each request goes to the next processing replica in turn: an officer reads a dossier
+through one replica and acts on it through another, as behind a load balancer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -38,14 +42,15 @@ class OfficerTally:
 class Officers:
     def __init__(
         self,
-        processing_url: str,
+        processing_urls: list[str],
         tokens: dict[str, str],
         concurrency: int,
         submissions_done: Callable[[], bool],
         accepted: Callable[[], set[str]],
         claim: bool = True,
     ) -> None:
-        self._url = processing_url
+        self._urls = list(processing_urls)
+        self._turns = itertools.count()
         self._tokens = tokens
         self._subjects = sorted(tokens)
         self._concurrency = concurrency
@@ -55,6 +60,10 @@ class Officers:
         self._in_hand: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.tally = OfficerTally()
+
+    def _next_url(self) -> str:
+        """The replica whose turn it is."""
+        return self._urls[next(self._turns) % len(self._urls)]
 
     def all_done(self) -> bool:
         return self._submissions_done() and self._accepted() <= self.tally.finished
@@ -105,7 +114,7 @@ class Officers:
         params += [("sort", "received"), ("limit", _QUEUE_PAGE)]
         try:
             response = await client.get(
-                f"{self._url}/v1/officer/queue",
+                f"{self._next_url()}/v1/officer/queue",
                 params=params,
                 headers=self._headers(self._subjects[0]),
             )
@@ -144,7 +153,7 @@ class Officers:
             path, body = step
             try:
                 response = await client.post(
-                    f"{self._url}/v1/officer/dossiers/{dossier_id}/{path}",
+                    f"{self._next_url()}/v1/officer/dossiers/{dossier_id}/{path}",
                     json=body,
                     headers=self._headers(subject, f'"{dossier["version"]}"'),
                 )
@@ -162,9 +171,9 @@ class Officers:
     async def _read(
         self, client: httpx.AsyncClient, dossier_id: str, subject: str, deadline: float
     ) -> dict[str, Any] | None:
-        url = f"{self._url}/v1/officer/dossiers/{dossier_id}"
         pause = 0.3
         while time.monotonic() < deadline:
+            url = f"{self._next_url()}/v1/officer/dossiers/{dossier_id}"
             try:
                 response = await client.get(url, headers=self._headers(subject))
             except httpx.HTTPError:

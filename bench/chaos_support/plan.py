@@ -17,9 +17,17 @@ class Plan:
     # store sustains on the project's 2-CPU machine (docs/reliability.md); above it the
     # backlog only grows and every query over it gets slower.
     rate: float = 0.6
+    # Processes of each service, sharing its databases and consumer groups.
+    replicas: int = 2
+    # kill -9 of each replica, one replica at a time while its siblings serve.
     kills: int = 3
+    # kill -9 of every replica of one service at once (the service wholly down), each time
+    # a different service where there are enough.
+    outages: int = 1
     broker_restarts: int = 1
+    # FerretDB alone, and PostgreSQL under it (FerretDB stays up and reconnects).
     store_restarts: int = 1
+    postgres_restarts: int = 1
     seed: int = 7
     # Dossiers worked on at the same time by the department's officers.
     officers: int = 12
@@ -53,9 +61,13 @@ class Report:
     finished: int = 0
     lost: int = 0
     officer_retries: dict[str, int] = field(default_factory=dict)
-    kills: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SERVICES, 0))
+    replicas: int = 1
+    # kill -9 one replica at a time, per replica ("intake-1": 3), and of whole services.
+    kills: dict[str, int] = field(default_factory=dict)
+    outages: dict[str, int] = field(default_factory=dict)
     broker_restarts: int = 0
     store_restarts: int = 0
+    postgres_restarts: int = 0
     restarts_skipped: str | None = None
     notices_expected: dict[str, int] = field(default_factory=dict)
     notices_delivered: dict[str, int] = field(default_factory=dict)
@@ -127,7 +139,8 @@ class Report:
         return asdict(self) | {"ok": self.ok}
 
     def table(self) -> str:
-        kills = ", ".join(f"{name} {count}" for name, count in self.kills.items())
+        kills = ", ".join(f"{name} {count}" for name, count in self.kills.items()) or "none"
+        outages = ", ".join(f"{name} {n}" for name, n in self.outages.items() if n) or "none"
         notices = ", ".join(
             f"{channel} {self.notices_delivered.get(channel, 0)}/{expected}"
             for channel, expected in sorted(self.notices_expected.items())
@@ -137,15 +150,18 @@ class Report:
         restarts_note = f" ({self.restarts_skipped})" if self.restarts_skipped else ""
         rows = [
             ("infrastructure", self.infra),
+            ("replicas of each service", str(self.replicas)),
             ("dossiers submitted", str(self.submitted)),
             ("accepted (202)", str(self.accepted)),
             ("refused for good", refused),
             ("submissions retried (503, lost connection)", str(self.submit_retries)),
             ("finished (result_returned)", str(self.finished)),
             ("lost", str(self.lost)),
-            ("kill -9 per service", kills),
+            ("kill -9 per replica, one at a time", kills),
+            ("kill -9 of every replica at once", outages),
             ("broker restarts", f"{self.broker_restarts}{restarts_note}"),
-            ("store restarts", f"{self.store_restarts}{restarts_note}"),
+            ("store (FerretDB) restarts", f"{self.store_restarts}{restarts_note}"),
+            ("PostgreSQL restarts", f"{self.postgres_restarts}{restarts_note}"),
             ("notices delivered/expected", notices or "none"),
             ("notices missing", str(self.notices_missing)),
             ("duplicated emails", str(self.duplicated_emails)),

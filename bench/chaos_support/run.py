@@ -1,10 +1,12 @@
 """One chaos run from start to verdict.
 
-1. Start an SMTP server, an SMS gateway and a portal inbox, and the four services with a
-   fresh topic prefix and fresh databases.
+1. Start an SMTP server, an SMS gateway and a portal inbox, and the four services, each
+   as several replicas, with a fresh topic prefix and fresh databases.
 2. Publish a few poison records (the only ones allowed on a dead-letter topic).
-3. At the same time: citizens submit at a steady rate, officers work through the queue,
-   and the monkey kills each service several times and restarts the broker and the store.
+3. At the same time: citizens submit at a steady rate through the intake replicas in
+   turn, officers work through the queue through the processing replicas in turn, and
+   the monkey kills every replica several times (one at a time, and once a whole
+   service), and restarts the broker, FerretDB and PostgreSQL.
 4. Wait until everything has settled: every consumer group committed to the end of its
    topics, processing's outbox empty, every delivery sent or failed.
 5. Act as the operator on email deliveries that a kill cut off mid-attempt (the service
@@ -41,10 +43,10 @@ from bench.chaos_support.citizens import PORTAL_CLIENTS, Citizens, plan_submissi
 from bench.chaos_support.infra import ChaosInfra
 from bench.chaos_support.monkey import Monkey, schedule
 from bench.chaos_support.officers import AGENCY, Officers
-from bench.chaos_support.plan import Plan, Report
+from bench.chaos_support.plan import SERVICES, Plan, Report
 from bench.chaos_support.receivers import GatewayServer, MailServer, tally
 from bench.chaos_support.services import Platform, inherited_env
-from chassis.auth import mint_token
+from chassis.auth import mint_token, new_signing_key, publish_jwks
 from chassis.events import CONSUMER_GROUPS, Topics
 
 log = logging.getLogger("chaos")
@@ -64,7 +66,8 @@ class Keys:
     """Every secret of the run, made fresh for it."""
 
     def __init__(self) -> None:
-        self.jwt = secrets.token_urlsafe(32)
+        self.jwt = new_signing_key()  # the run signs its own tokens; services get the public half
+        self.follow_up = secrets.token_urlsafe(32)
         self.identity = Fernet.generate_key().decode()
         self.signing = private_key_to_base64(generate_private_key())
         self.pii = Fernet.generate_key().decode()
@@ -82,7 +85,8 @@ def service_env(
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         "MONGODB_URI": infra.mongodb,
         "KAFKA_TOPIC_PREFIX": prefix,
-        "JWT_SECRET": keys.jwt,
+        "JWT_JWKS_FILE": publish_jwks(keys.jwt),
+        "INTAKE_FOLLOW_UP_KEY": keys.follow_up,
         "LOG_JSON": "true",
         "INTAKE_IDENTITY_KEY": keys.identity,
         "AUDIT_SIGNING_KEY": keys.signing,
@@ -189,13 +193,14 @@ class ProgressLine:
 
     def line(self, started: float) -> str:
         c = self._citizens.tally
-        kills = "/".join(str(n) for n in self._monkey.tally.kills.values())
+        kills = "/".join(str(self._monkey.tally.kills_of(name)) for name in SERVICES)
         return (
             f"[{time.monotonic() - started:5.0f} s {self.phase:>8}] "
             f"submitted {c.submitted}/{self._plan.dossiers} accepted {c.accepted} "
             f"finished {len(self._officers.tally.finished)} | kills i/p/n/a {kills} "
             f"broker {self._monkey.tally.broker_restarts} store "
-            f"{self._monkey.tally.store_restarts} | emails {len(self._mail.arrivals())}"
+            f"{self._monkey.tally.store_restarts} pg {self._monkey.tally.postgres_restarts} "
+            f"| emails {len(self._mail.arrivals())}"
             + (f" | pending {self.pending}" if self.pending else "")
         )
 
@@ -233,9 +238,10 @@ async def inject_poison(infra: ChaosInfra, prefix: str, count: int) -> int:
 
 
 async def operator_resends(
-    notification_url: str, operator_token: str, arrived_email_ids: set[str]
+    notification: Callable[[], str], operator_token: str, arrived_email_ids: set[str]
 ) -> tuple[set[str], int]:
     """Failed email deliveries cut off by a kill: resend those whose mail never arrived.
+    Each request goes to the notification replica ``notification()`` names.
 
     Returns the interrupted deliveries and how many were resent."""
     interrupted: set[str] = set()
@@ -248,7 +254,7 @@ async def operator_resends(
             if cursor:
                 params["cursor"] = cursor
             response = await client.get(
-                f"{notification_url}/v1/deliveries", params=params, headers=headers
+                f"{notification()}/v1/deliveries", params=params, headers=headers
             )
             response.raise_for_status()
             page = response.json()
@@ -260,7 +266,7 @@ async def operator_resends(
                 if delivery["id"] in arrived_email_ids:
                     continue  # the server took it before the kill: the citizen has it
                 answer = await client.post(
-                    f"{notification_url}/v1/deliveries/{delivery['id']}/resend", headers=headers
+                    f"{notification()}/v1/deliveries/{delivery['id']}/resend", headers=headers
                 )
                 if answer.status_code == 202:
                     resent += 1
@@ -303,7 +309,10 @@ async def run_chaos(plan: Plan, infra: ChaosInfra, *, keep: bool = False) -> Rep
     mail, gateway = MailServer(), GatewayServer()
     mail.start()
     gateway.start()
-    platform = Platform(service_env(infra, prefix, keys, mail, gateway), prefix, work_dir)
+    platform = Platform(
+        service_env(infra, prefix, keys, mail, gateway), prefix, work_dir, plan.replicas
+    )
+    report.replicas = plan.replicas
     try:
         await platform.start()
         report.phases_s["start"] = round(time.monotonic() - began, 1)
@@ -315,10 +324,10 @@ async def run_chaos(plan: Plan, infra: ChaosInfra, *, keep: bool = False) -> Rep
             for n in range(OFFICERS)
         }
         citizens = Citizens(
-            plan, platform.url("intake"), portal_tokens, plan_submissions(plan, run, rng)
+            plan, platform.urls("intake"), portal_tokens, plan_submissions(plan, run, rng)
         )
         officers = Officers(
-            platform.url("processing"),
+            platform.urls("processing"),
             officer_tokens,
             plan.officers,
             submissions_done=lambda: citizens.tally.done,
@@ -347,7 +356,9 @@ async def run_chaos(plan: Plan, infra: ChaosInfra, *, keep: bool = False) -> Rep
             progress.phase = "operator"
             arrived_email = {a.delivery_id for a in mail.arrivals()}
             interrupted, resent = await operator_resends(
-                platform.url("notification"), keys.token("operator-1", "operator"), arrived_email
+                lambda: platform.any_url("notification"),
+                keys.token("operator-1", "operator"),
+                arrived_email,
             )
             report.interrupted_deliveries, report.operator_resends = len(interrupted), resent
             if resent:
@@ -363,6 +374,11 @@ async def run_chaos(plan: Plan, infra: ChaosInfra, *, keep: bool = False) -> Rep
             time.monotonic() - load_started - report.phases_s.get("load and work", 0.0), 1
         )
 
+        # The last replica killed may still be starting; the checks below ask every one.
+        try:
+            await asyncio.gather(*(s.wait_ready() for s in platform.instances))
+        except (RuntimeError, TimeoutError) as exc:
+            report.failures.append(f"not every replica came back: {exc}".splitlines()[0])
         arrivals = tally(mail.arrivals() + gateway.arrivals())
         await _tally(
             report, infra, platform, keys, citizens, officers, monkey, arrivals, interrupted
@@ -403,8 +419,10 @@ async def _tally(
     report.submit_retries = citizens.tally.retries
     report.officer_retries = dict(officers.tally.retries)
     report.kills = dict(monkey.tally.kills)
+    report.outages = dict(monkey.tally.outages)
     report.broker_restarts = monkey.tally.broker_restarts
     report.store_restarts = monkey.tally.store_restarts
+    report.postgres_restarts = monkey.tally.postgres_restarts
     report.failures.extend(monkey.tally.failures)
 
     accepted = set(citizens.accepted)
@@ -442,19 +460,22 @@ async def _tally(
     report.missing_from_audit = len(audit.missing)
     report.unknown_in_audit = len(audit.unknown)
 
+    # Every audit replica wrote into the one chain; each must find it whole.
     auditor = {"Authorization": f"Bearer {keys.token('auditor-1', 'auditor')}"}
     async with httpx.AsyncClient(timeout=600) as client:
-        answer = await client.get(f"{platform.url('audit')}/v1/audit/verify", headers=auditor)
-        report.audit_verified = answer.status_code == 200 and bool(answer.json().get("ok"))
-        if not report.audit_verified:
-            report.failures.append(f"verify answered {answer.status_code}: {answer.text[:300]}")
-        key = await client.get(f"{platform.url('audit')}/v1/audit/public-key.pem")
+        verdicts = []
+        for url in platform.urls("audit"):
+            answer = await client.get(f"{url}/v1/audit/verify", headers=auditor)
+            ok = answer.status_code == 200 and bool(answer.json().get("ok"))
+            verdicts.append(ok)
+            if not ok:
+                report.failures.append(
+                    f"verify at {url} answered {answer.status_code}: {answer.text[:300]}"
+                )
+        report.audit_verified = all(verdicts)
+        key = await client.get(f"{platform.any_url('audit')}/v1/audit/public-key.pem")
     report.audit_cli_verified = await asyncio.to_thread(
-        verify.cli_verify,
-        infra.mongodb,
-        platform.databases["audit"],
-        key.content,
-        platform.services["audit"].log_path.parent,
+        verify.cli_verify, infra.mongodb, platform.databases["audit"], key.content, platform.log_dir
     )
     behind = await verify.projection_behind(infra.mongodb, platform.databases["intake"], accepted)
     report.intake_projection_behind = len(behind)

@@ -24,7 +24,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from bench.pipeline.infra import ROOT, CpuMeter, Infra, drop
+from bench.pipeline.infra import ROOT, Infra, drop
+from bench.pipeline.processes import infrastructure, sample, spent
 from bench.pipeline.stats import Progress, summary_ms
 from bench.pipeline.work import AUDIT_GROUP, PROCESSING_GROUP, submitted_record
 from chassis.events import CONTENT_TYPE, DossierSubmitted, Topics
@@ -96,7 +97,7 @@ async def run_contender(
     profile: bool = False,
 ) -> dict[str, Any]:
     prefix = f"bench{run}-{name}."
-    database = f"bench{run}_{name}"
+    database = f"bench{run}_{name.replace('-', '_')}"
     settings = ServiceSettings(kafka_bootstrap_servers=infra.kafka, kafka_topic_prefix=prefix)
     await ensure_topics(settings)
     producer = _Producer(infra.kafka, settings.topic(Topics.SUBMISSIONS), run)
@@ -169,7 +170,10 @@ async def _drive(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=log, cwd=ROOT
     )
     assert process.stdout is not None
-    meter = CpuMeter(infra.pids)
+    # The broker and the whole store: FerretDB and PostgreSQL with its backends.
+    watched, _ = infrastructure(infra.kafka, infra.mongodb)
+    infra_before: dict[str, float] = {}
+    infra_cpu: dict[str, float] = {}
     first = drained = finished = 0.0
     cpu_drain = cpu_all = 0.0
     waits: dict[str, float] = {}
@@ -197,14 +201,17 @@ async def _drive(
                 continue
             if event == "first":
                 first = message["t"]
-                meter.start()
+                infra_before = sample(watched)
             elif event == "progress":
                 phase = "pacing" if pacing else "draining"
                 progress.show(f"{name}: {phase}, audit entries {message['audited']}/{target}")
             elif event == "drained":
                 drained, cpu_drain = message["t"], message["cpu_s"]
                 waits = message.get("waits", {})
-                meter.stop()
+                infra_cpu = {
+                    part: round(seconds, 3)
+                    for part, seconds in spent(infra_before, sample(watched)).items()
+                }
                 pacing = asyncio.create_task(producer.paced(load.messages, load.paced, load.rate))
             elif event == "done":
                 finished, cpu_all = message["t"], message["cpu_s"]
@@ -224,7 +231,6 @@ async def _drive(
             pacing.cancel()
     drain_s = drained - first
     progress.done(f"{name}: {load.messages} events drained in {drain_s:.2f} s")
-    infra_cpu = meter.spent()
     return {
         "drain_s": round(drain_s, 3),
         "msgs_per_s": round(load.messages / drain_s, 1) if drain_s > 0 else None,

@@ -26,11 +26,12 @@ from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from bench.pipeline.tally import Tally
 from bench.pipeline.work import prepare
 
-# The module that implements each contender; each has ``async def run(Contender)``.
+# Where each contender is implemented: ``module:function``, an ``async def (Contender)``.
 CONTENDERS = {
-    "naive": "bench.pipeline.naive",
-    "faststream": "bench.pipeline.with_faststream",
-    "ours": "bench.pipeline.ours",
+    "naive": "bench.pipeline.naive:run",
+    "faststream-single": "bench.pipeline.with_faststream:run_single",
+    "faststream-batch": "bench.pipeline.with_faststream:run_batch",
+    "ours": "bench.pipeline.ours:run",
 }
 
 
@@ -79,11 +80,12 @@ class Contender:
 async def main(args: argparse.Namespace) -> None:
     tally = Tally(drain_target=args.drain, final_target=args.final)
     contender = Contender(args.bootstrap, args.mongodb, args.prefix, args.database, tally)
-    module = importlib.import_module(CONTENDERS[args.name])
+    module, function = CONTENDERS[args.name].split(":")
+    work = getattr(importlib.import_module(module), function)
     prepare()
     reporter = asyncio.create_task(tally.report())
     try:
-        await module.run(contender)
+        await work(contender)
     finally:
         reporter.cancel()
         contender.close()

@@ -20,7 +20,7 @@ from bench.pipeline.store_probe import probe_store
 
 RESULTS = ROOT / "bench" / "results"
 PARTS = ("store", "pipeline", "core", "kafka")
-CONTENDER_ORDER = ("naive", "faststream", "ours")
+CONTENDER_ORDER = ("naive", "faststream-single", "faststream-batch", "ours")
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,13 @@ def render(results: dict[str, Any]) -> str:
                 ],
             )
         )
+        if any(r["contender"].startswith("faststream") for r in rows):
+            out.append(
+                "faststream-single: FastStream's subscriber, one message per call (insert_one, "
+                "publish awaited, commit); faststream-batch: its batch subscriber (batch=True, "
+                "the same max records and wait as ours; insert_many, publishes awaited together, "
+                "commit per batch)"
+            )
         out.append(
             "kafka rows: ProducerPerformance latency is produce -> broker ack; "
             "ConsumerPerformance rate excludes its group join. Neither touches the store."

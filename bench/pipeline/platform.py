@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,10 @@ from aiosmtpd.controller import Controller
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.pipeline.infra import CpuMeter, Infra, drop
+from bench.pipeline.infra import Infra, drop
+from bench.pipeline.processes import Watched, infrastructure, sample, spent
 from bench.pipeline.stats import Progress, summary_ms
-from chassis.auth import mint_token
+from chassis.auth import mint_token, new_signing_key, publish_jwks
 
 SERVICES = ("intake", "processing", "notification", "audit")
 NOTIFICATION_SENT = "notification.sent.v1"
@@ -85,36 +86,80 @@ class MailSink:
 
 @dataclass
 class Service:
-    name: str
+    name: str  # the service, or "<service>-<k>" for its k-th replica (k > 1)
     port: int
     process: asyncio.subprocess.Process
+    service: str = ""
+
+    def __post_init__(self) -> None:
+        self.service = self.service or self.name
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
 
+def service_env(
+    infra: Infra,
+    prefix: str,
+    databases: dict[str, str],
+    signing_key: str,
+    smtp_port: int,
+) -> dict[str, str]:
+    """What the four services are started with: their own topic prefix and databases, mail
+    to a local sink, intake's per-client limit lifted."""
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
+        "MONGODB_URI": infra.mongodb,
+        "KAFKA_TOPIC_PREFIX": prefix,
+        # The public half of the run's token signing key; the bench keeps the private one.
+        "JWT_JWKS_FILE": publish_jwks(signing_key),
+        "INTAKE_FOLLOW_UP_KEY": secrets.token_urlsafe(32),
+        "LOG_JSON": "true",
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/root"),
+        "NOTIFICATION_SMTP_HOST": "127.0.0.1",
+        "NOTIFICATION_SMTP_PORT": str(smtp_port),
+        # All the load comes from one portal client; its per-client limit would otherwise
+        # be what is measured.
+        "INTAKE_RATE_LIMIT_PER_CLIENT": "1000000/second",
+        **{f"{name.upper()}_MONGODB_DATABASE": db for name, db in databases.items()},
+    }
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env
+
+
 async def start_services(
-    env: dict[str, str], logs: Path, *, profile: bool = False
+    env: dict[str, str], logs: Path, *, profile: bool = False, replicas: int = 1
 ) -> dict[str, Service]:
+    """``replicas`` processes of each service, each on a port of its own and otherwise
+    configured alike: the same databases and consumer groups, as the launcher runs them."""
     services: dict[str, Service] = {}
     for name in SERVICES:
-        port = _free_port()
-        log = (logs / f"{name}.log").open("ab")
-        module = ["-m", f"{name}.main"]
-        if profile:
-            report = logs / f"profile-{name}.txt"
-            module = ["-m", "pyinstrument", "-r", "text", "-o", str(report), *module]
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *module,
-            env={**env, f"{name.upper()}_HTTP_PORT": str(port)},
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        services[name] = Service(name, port, process)
+        for replica in range(1, replicas + 1):
+            label = name if replica == 1 else f"{name}-{replica}"
+            port = _free_port()
+            log = (logs / f"{label}.log").open("ab")
+            module = ["-m", f"{name}.main"]
+            if profile:
+                report = logs / f"profile-{label}.txt"
+                module = ["-m", "pyinstrument", "-r", "text", "-o", str(report), *module]
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *module,
+                env={
+                    **env,
+                    f"{name.upper()}_HTTP_PORT": str(port),
+                    # Tells the replicas' spans and metrics apart, as the launcher does.
+                    "OTEL_RESOURCE_ATTRIBUTES": f"service.instance.id={label}",
+                },
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+            log.close()
+            services[label] = Service(label, port, process, name)
     async with httpx.AsyncClient(timeout=2) as client:
         deadline = time.monotonic() + 120
         for service in services.values():
@@ -298,13 +343,22 @@ async def _post_all(
         await asyncio.gather(*tasks)
 
 
+def recorded_time(entry: dict[str, Any]) -> float:
+    """An audit entry's ``recorded_at`` as a Unix time, whether stored as text or a date."""
+    recorded = entry["recorded_at"]
+    if not isinstance(recorded, datetime):
+        recorded = datetime.fromisoformat(str(recorded).replace("Z", "+00:00"))
+    elif recorded.tzinfo is None:
+        recorded = recorded.replace(tzinfo=UTC)
+    return recorded.timestamp()
+
+
 async def _audit_times(entries: AsyncIOMotorCollection[Any]) -> dict[str, float]:
     """When the audit service recorded each dossier's notification (its ``recorded_at``)."""
     cursor = entries.find({"event_type": NOTIFICATION_SENT}, {"dossier_id": 1, "recorded_at": 1})
     found: dict[str, float] = {}
     async for entry in cursor:
-        recorded = datetime.fromisoformat(str(entry["recorded_at"]).replace("Z", "+00:00"))
-        found.setdefault(entry["dossier_id"], recorded.timestamp())
+        found.setdefault(entry["dossier_id"], recorded_time(entry))
     return found
 
 
@@ -319,26 +373,10 @@ async def run_pipeline(
 ) -> dict[str, Any]:
     prefix = f"bench{run}-pipeline."
     databases = {name: f"bench{run}_{name}" for name in SERVICES}
-    secret = secrets.token_urlsafe(32)
+    secret = new_signing_key()
     sink = MailSink()
     sink.start()
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
-        "MONGODB_URI": infra.mongodb,
-        "KAFKA_TOPIC_PREFIX": prefix,
-        "JWT_SECRET": secret,
-        "LOG_JSON": "true",
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/root"),
-        "NOTIFICATION_SMTP_HOST": "127.0.0.1",
-        "NOTIFICATION_SMTP_PORT": str(sink.port),
-        # All the load comes from one portal client; its per-client limit would otherwise
-        # be what is measured.
-        "INTAKE_RATE_LIMIT_PER_CLIENT": "1000000/second",
-        **{f"{name.upper()}_MONGODB_DATABASE": db for name, db in databases.items()},
-    }
-    if "PYTHONPATH" in os.environ:
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    env = service_env(infra, prefix, databases, secret, sink.port)
     services: dict[str, Service] = {}
     try:
         progress.show("pipeline: starting the four services", force=True)
@@ -375,10 +413,10 @@ class _Measurement:
         self.stages = StageSamples()
         self.posted: list[Posted] = []
         self.notified = 0
-        self.meter = CpuMeter(infra.pids)
-        for service in services.values():
-            self.meter.add(service.name, service.process.pid)
-        self.meter.add("bench (load, SMTP sink)", os.getpid())
+        # The broker and the whole store: FerretDB and PostgreSQL with its backends.
+        self.watched, _ = infrastructure(infra.kafka, infra.mongodb)
+        self.watched += [Watched(s.name, s.process.pid) for s in services.values()]
+        self.watched.append(Watched("bench (load, SMTP sink)", os.getpid()))
 
     def accepted(self) -> int:
         return sum(1 for p in self.posted if p.status == 202)
@@ -408,7 +446,7 @@ class _Measurement:
         intake = self.services["intake"].url
         async with httpx.AsyncClient(timeout=5) as client:
             await self.sample_stages(client)
-            self.meter.start()
+            cpu_before = sample(self.watched)
             sender = asyncio.create_task(_post_all(intake, token, self.load, run, self.posted))
             last_change = time.monotonic()
             previous = (-1, -1)
@@ -428,7 +466,10 @@ class _Measurement:
                     previous, last_change = (self.notified, mailed), time.monotonic()
                 elif time.monotonic() - last_change > self.STUCK_S:
                     break
-            cpu = self.meter.stop()
+            cpu = {
+                name: round(seconds, 3)
+                for name, seconds in spent(cpu_before, sample(self.watched)).items()
+            }
             await self.sample_stages(client)
         return cpu
 

@@ -38,6 +38,8 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
+from chassis.privacy import mask_email, scrub
+
 log = logging.getLogger("smtp-sink")
 
 # Ids are generated here, so anything else in a URL is either a typo or path traversal.
@@ -69,7 +71,14 @@ class MailDirHandler:
         ).encode()
         msg_id = _new_id()
         await asyncio.to_thread(self._store, msg_id, prefix + content)
-        log.info("stored %s.eml from=%s to=%s", msg_id, envelope.mail_from, recipients)
+        # The stored message keeps the addresses (it is what the sink is for); the log,
+        # which ends up in .local/logs beside the services' logs, never does.
+        log.info(
+            "stored %s.eml from=%s to=%s",
+            msg_id,
+            mask_email(envelope.mail_from or ""),
+            ", ".join(mask_email(r) for r in envelope.rcpt_tos),
+        )
         return f"250 Message accepted as {msg_id}"
 
     def _store(self, msg_id: str, data: bytes) -> None:
@@ -77,6 +86,21 @@ class MailDirHandler:
         tmp = self.mail_dir / f".{msg_id}.tmp"
         tmp.write_bytes(data)
         os.replace(tmp, self.mail_dir / f"{msg_id}.eml")
+
+
+class _Masked(logging.Filter):
+    """The net under every line the sink writes, aiosmtpd's own included: a recipient's
+    address or phone number in a warning about a failed command is masked like any other
+    (chassis.privacy, as in the services' logs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            # A traceback can quote the command that failed, address and all.
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
 
 
 def _accept_any_login(
@@ -210,6 +234,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_Masked())
     # aiosmtpd logs every connection and command at INFO; its warnings are what matter.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     mail_dir = args.mail_dir.expanduser().resolve()

@@ -197,6 +197,30 @@ async def scrape(client: httpx.AsyncClient, url: str) -> tuple[str, Samples]:
     return response.text, samples
 
 
+async def scrape_replicas(
+    client: httpx.AsyncClient, urls: Iterable[str]
+) -> tuple[dict[str, str], list[Samples]]:
+    """Each replica's /metrics: {url: text} and the samples, one mapping per replica."""
+    texts: dict[str, str] = {}
+    each: list[Samples] = []
+    for url in urls:
+        text, samples = await scrape(client, url)
+        texts[url] = text
+        each.append(samples)
+    return texts, each
+
+
+def merged(each: Iterable[Samples]) -> Samples:
+    """The replicas' samples added up per (name, labels): what the service as a whole did.
+    (Each replica counts only its own requests and events, and reports the lag of only
+    the partitions it holds.)"""
+    together: Samples = {}
+    for samples in each:
+        for key, value in samples.items():
+            together[key] = together.get(key, 0.0) + value
+    return together
+
+
 def total(samples: Samples, name: str, **labels: str) -> float:
     """Sum of the samples called ``name`` whose labels include ``labels``."""
     wanted = set(labels.items())

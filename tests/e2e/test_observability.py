@@ -1,10 +1,14 @@
 """The operators' view of the running platform: one trace per dossier across the four
 services and Kafka, an officer's action as its own linked trace, metrics that move,
-logs that carry the trace id, the status command, and no personal data in any of it."""
+logs that carry the trace id, the status command, and no personal data in any of it.
+
+Every service runs as several replicas (``HOSO_E2E_REPLICAS``): requests are spread over
+them, and what is read back (spans, logs, metrics) is read from every one."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import subprocess
@@ -21,12 +25,14 @@ from tests.e2e.conftest import Platform
 from tests.e2e.observability_support import (
     SENT_PERSONAL_DATA,
     SERVICES,
+    Samples,
     ZipkinSpan,
     denunciation,
     log_lines,
+    merged,
     new_applicant,
     personal_data_in,
-    scrape,
+    scrape_replicas,
     series,
     total,
     traceparent,
@@ -43,6 +49,9 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 MT = "STNMT-MT"  # the agency that handles MT-004
 INSPECTORATE = "STNMT-TTR"  # the agency that handles denunciations
+# Whose turn it is among a service's replicas, so that the tests' requests are spread
+# over all of them as a load balancer would.
+_TURNS = itertools.count()
 
 
 def _portal(jwt_secret: str) -> dict[str, str]:
@@ -50,11 +59,15 @@ def _portal(jwt_secret: str) -> dict[str, str]:
 
 
 async def _submit(
-    client: httpx.AsyncClient, platform: Platform, body: dict[str, Any], headers: dict[str, str]
+    client: httpx.AsyncClient,
+    platform: Platform,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    intake: str | None = None,
 ) -> dict[str, Any]:
-    response = await client.post(
-        f"{platform.url('intake')}/v1/dossiers", json=body, headers=headers
-    )
+    """Submit through ``intake`` (an address), else through the next intake replica."""
+    url = intake or platform.url_of("intake", next(_TURNS))
+    response = await client.post(f"{url}/v1/dossiers", json=body, headers=headers)
     assert response.status_code == 202, response.text
     return dict(response.json())
 
@@ -65,20 +78,13 @@ async def _audited(
     auditor = bearer(jwt_secret, "auditor-observability", "auditor")
 
     async def trail() -> list[dict[str, Any]] | None:
-        response = await client.get(
-            f"{platform.url('audit')}/v1/audit/dossiers/{dossier_id}", headers=auditor
-        )
+        audit = platform.url_of("audit", next(_TURNS))
+        response = await client.get(f"{audit}/v1/audit/dossiers/{dossier_id}", headers=auditor)
         assert response.status_code == 200, response.text
         entries = response.json()["entries"]
         return entries if len(entries) >= count else None
 
     return await eventually(trail, what=f"{count} audit entries of {dossier_id}")
-
-
-def _spans_file(platform: Platform) -> list[dict[str, Any]]:
-    if not platform.spans_file.exists():
-        return []
-    return [json.loads(line) for line in platform.spans_file.read_text().splitlines() if line]
 
 
 def _producer_of(consumer: ZipkinSpan, spans: dict[str, ZipkinSpan]) -> ZipkinSpan:
@@ -154,6 +160,10 @@ async def test_a_dossier_is_one_trace_across_the_four_services_and_kafka(
     by_id = {s.span_id: s for s in spans}
     assert {s.service for s in spans} == set(SERVICES)
     assert {s.trace_id for s in spans} == {trace_id}
+    # Each span names the replica that made it (service.instance.id of the resource).
+    replicas = {name: {p.instance for p in platform.replicas[name]} for name in SERVICES}
+    for span in spans:
+        assert span.tags.get("service.instance.id") in replicas[span.service], span
     # The trace starts at the portal's request to intake.
     [root] = [s for s in spans if s.parent_id not in by_id]
     # (Zipkin keeps span names in lower case.)
@@ -191,7 +201,7 @@ async def test_a_dossier_is_one_trace_across_the_four_services_and_kafka(
 
     async def batches_link_to_the_records() -> bool:
         linked: dict[str, set[str]] = {}
-        for span in _spans_file(platform):
+        for span in platform.spans():
             if span["trace_id"] != trace_id and span["kind"] == "CONSUMER":
                 for link in span["links"]:
                     if link["trace_id"] == trace_id:
@@ -211,15 +221,18 @@ async def test_an_officer_action_is_its_own_trace_linked_to_the_dossier(
         accepted = await _submit(
             client, platform, waste_registration(applicant), _portal(jwt_secret) | header
         )
-        dossier_url = f"{platform.url('processing')}/v1/officer/dossiers/{accepted['dossier_id']}"
+        # The officer reads the dossier through one processing replica and acts through
+        # the next: the version in the ETag is the store's, whichever replica gave it.
+        turn = next(_TURNS)
+        path = f"/v1/officer/dossiers/{accepted['dossier_id']}"
 
         async def received() -> httpx.Response | None:
-            response = await client.get(dossier_url, headers=officer)
+            response = await client.get(platform.url_of("processing", turn) + path, headers=officer)
             return response if response.status_code == 200 else None
 
         read = await eventually(received, what="the dossier in the officer's queue")
         acted = await client.post(
-            f"{dossier_url}/actions",
+            f"{platform.url_of('processing', turn + 1)}{path}/actions",
             json={"action": "start_review"},
             headers=officer | {"If-Match": read.headers["ETag"]},
         )
@@ -227,7 +240,7 @@ async def test_an_officer_action_is_its_own_trace_linked_to_the_dossier(
         await _audited(client, platform, jwt_secret, accepted["dossier_id"], 4)
 
         async def officer_span() -> dict[str, Any] | None:
-            found = [s for s in _spans_file(platform) if s["name"] == "officer start_review"]
+            found = [s for s in platform.spans() if s["name"] == "officer start_review"]
             return next(
                 (
                     s
@@ -247,7 +260,7 @@ async def test_an_officer_action_is_its_own_trace_linked_to_the_dossier(
         # trace, not the dossier's.
         async def downstream() -> set[str] | None:
             services = {
-                s["service"] for s in _spans_file(platform) if s["trace_id"] == action["trace_id"]
+                s["service"] for s in platform.spans() if s["trace_id"] == action["trace_id"]
             }
             return services if {"processing", "audit"} <= services else None
 
@@ -271,7 +284,14 @@ async def test_metrics_of_every_service_move_after_traffic(
     prefix = f"{run_id}."
     submissions, lifecycle, outcomes = (prefix + t for t in Topics.ALL)
     async with httpx.AsyncClient(timeout=10) as client:
-        before = {name: (await scrape(client, platform.url(name)))[1] for name in SERVICES}
+
+        async def each_replica(name: str) -> list[Samples]:
+            return (await scrape_replicas(client, platform.urls(name)))[1]
+
+        async def whole(name: str) -> Samples:
+            return merged(await each_replica(name))
+
+        before = {name: await whole(name) for name in SERVICES}
         applicant = new_applicant()
         accepted = await _submit(
             client, platform, waste_registration(applicant), _portal(jwt_secret)
@@ -315,7 +335,7 @@ async def test_metrics_of_every_service_move_after_traffic(
         }
 
         async def all_moved() -> dict[str, Any] | None:
-            after = {name: (await scrape(client, platform.url(name)))[1] for name in SERVICES}
+            after = {name: await whole(name) for name in SERVICES}
             for name, wanted in expectations.items():
                 for metric, labels in wanted:
                     if (
@@ -327,23 +347,44 @@ async def test_metrics_of_every_service_move_after_traffic(
 
         after = await eventually(all_moved, what="every service's counters to move")
 
-        # Lag per group and partition: each consumer reports the partitions it holds, and
-        # once everything is handled nobody is behind.
+        # Lag per group and partition: each replica reports the partitions it holds. The
+        # replicas of a service share its consumer group, so between them they hold every
+        # partition exactly once, and each replica holds some (there are 3 partitions a
+        # topic); once everything is handled nobody is behind.
         held = {
-            ("processing", "processing", submissions),
-            ("notification", "notification", lifecycle),
-            ("intake", "intake", lifecycle),
-            ("audit", "audit", submissions),
-            ("audit", "audit", lifecycle),
-            ("audit", "audit", outcomes),
+            "processing": ("processing", (submissions,)),
+            "notification": ("notification", (lifecycle,)),
+            "intake": ("intake", (lifecycle,)),
+            "audit": ("audit", (submissions, lifecycle, outcomes)),
         }
-        for service, group, topic in held:
-            partitions = series(after[service], "hoso_consumer_lag", group=group, topic=topic)
-            assert sorted(p["partition"] for p in partitions) == ["0", "1", "2"], (service, topic)
+
+        async def partitions_shared() -> dict[str, Any] | None:
+            holdings: dict[str, Any] = {}
+            for service, (group, topics) in held.items():
+                replicas = await each_replica(service)
+                per_topic = {
+                    topic: [
+                        sorted(
+                            p["partition"]
+                            for p in series(samples, "hoso_consumer_lag", group=group, topic=topic)
+                        )
+                        for samples in replicas
+                    ]
+                    for topic in topics
+                }
+                holdings[service] = per_topic
+                for owned in per_topic.values():
+                    if sorted(p for mine in owned for p in mine) != ["0", "1", "2"]:
+                        return None
+                busy = [any(per_topic[t][n] for t in topics) for n in range(len(replicas))]
+                if sum(busy) != min(len(replicas), 3 * len(topics)):
+                    return None
+            return holdings
+
+        await eventually(partitions_shared, what="every partition held by exactly one replica")
 
         async def caught_up() -> bool:
-            samples = (await scrape(client, platform.url("processing")))[1]
-            return total(samples, "hoso_consumer_lag", group="processing") == 0
+            return total(await whole("processing"), "hoso_consumer_lag", group="processing") == 0
 
         assert await eventually(caught_up, what="processing's lag back to 0")
         # The overdue gauge exists for every agency of the catalogue, zero included.
@@ -354,7 +395,7 @@ async def test_metrics_of_every_service_move_after_traffic(
         await _send_poison(platform, submissions)
 
         async def dead_lettered() -> bool:
-            samples = (await scrape(client, platform.url("processing")))[1]
+            samples = await whole("processing")
             now = total(samples, "hoso_dead_letters_total", group="processing", reason="poison")
             return now >= dead_before + 1
 
@@ -375,17 +416,31 @@ async def test_a_log_line_written_while_handling_a_request_carries_its_trace_id(
     platform: Platform, jwt_secret: str
 ) -> None:
     trace_id, header = traceparent()
+    # Sent to the last intake replica: its log, and no other's, has the request's line.
+    intake = platform.replicas["intake"][-1]
     async with httpx.AsyncClient(timeout=10) as client:
         await _submit(
-            client, platform, waste_registration(new_applicant()), _portal(jwt_secret) | header
+            client,
+            platform,
+            waste_registration(new_applicant()),
+            _portal(jwt_secret) | header,
+            intake=intake.url,
         )
 
-    async def request_logged() -> list[dict[str, Any]] | None:
-        lines = log_lines(platform.log_dir / "intake.log")
-        mine = [line for line in lines if line.get("trace_id") == trace_id]
-        return mine or None
+    async def request_logged() -> dict[str, list[dict[str, Any]]] | None:
+        found = {
+            path.name: [line for line in log_lines(path) if line.get("trace_id") == trace_id]
+            for path in platform.log_files("intake")
+        }
+        return found if found[intake.log_path.name] else None
 
-    lines = await eventually(request_logged, what="intake's log line of the request")
+    found = await eventually(request_logged, what="intake's log line of the request")
+    lines = found[intake.log_path.name]
+    accesses = {
+        name: [line for line in logged if line["logger"] == "hoso.access"]
+        for name, logged in found.items()
+    }
+    assert {name for name, logged in accesses.items() if logged} == {intake.log_path.name}
     [access] = [line for line in lines if line["logger"] == "hoso.access"]
     assert access["message"] == "POST /v1/dossiers 202"
     assert access["level"] == "INFO"
@@ -403,7 +458,8 @@ def _status(
         "HOME": os.environ.get("HOME", "/root"),
         "KAFKA_BOOTSTRAP_SERVERS": platform.services["intake"].env["KAFKA_BOOTSTRAP_SERVERS"],
         "KAFKA_TOPIC_PREFIX": platform.services["intake"].env["KAFKA_TOPIC_PREFIX"],
-        "JWT_SECRET": jwt_secret,
+        # An operator's own auditor token; no identity provider runs in this test.
+        "HOSO_STATUS_TOKEN": bearer(jwt_secret, "hoso-status", "auditor")["Authorization"][7:],
         # Not the developer's .local/env: only what is given here.
         "HOSO_STATUS_ENV_FILE": "/dev/null",
     }
@@ -476,12 +532,20 @@ async def test_no_personal_data_in_any_log_span_or_metric(platform: Platform) ->
     """Runs last (see conftest): what every end-to-end test wrote is scanned."""
     assert SENT_PERSONAL_DATA, "the tests above sent no personal data to look for"
     texts: dict[str, str] = {}
-    for log in sorted(platform.log_dir.glob("*.log")):
+    logs = platform.log_files()
+    # Every replica's own log, and nothing else in the folder is a log.
+    assert sorted(logs) == sorted(platform.log_dir.glob("*.log"))
+    for log in logs:
         texts[f"log {log.name}"] = log.read_text(encoding="utf-8", errors="replace")
-    texts["spans file"] = platform.spans_file.read_text() if platform.spans_file.exists() else ""
+    # A replica that served no request and held no busy partition may have no spans.
+    texts["spans files"] = "".join(
+        path.read_text(encoding="utf-8") for path in platform.spans_files if path.exists()
+    )
     async with httpx.AsyncClient(timeout=20) as client:
         for name in SERVICES:
-            texts[f"metrics of {name}"] = (await scrape(client, platform.url(name)))[0]
+            metrics, _ = await scrape_replicas(client, platform.urls(name))
+            for process, text in zip(platform.replicas[name], metrics.values(), strict=True):
+                texts[f"metrics of {process.instance}"] = text
         if platform.zipkin is not None:
             traces = await zipkin_traces_tagged(
                 client, platform.zipkin, "deployment.environment.name", platform.environment

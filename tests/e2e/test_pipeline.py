@@ -1,8 +1,10 @@
-"""A dossier's whole journey through the four running services."""
+"""A dossier's whole journey through the four running services, each running as
+several replicas: submissions go to the intake replicas in turn and the audit trail is
+read through either audit replica."""
 
 from __future__ import annotations
 
-import json
+import itertools
 import secrets
 from typing import Any
 
@@ -45,19 +47,25 @@ async def test_dossier_flows_through_every_service(platform, jwt_secret: str) ->
     portal = bearer(jwt_secret, "portal-client-1", "portal")
     auditor = bearer(jwt_secret, "auditor-1", "auditor")
     trace_ids: dict[str, str] = {}
+    # Which intake replica each trace was started at.
+    served_by: dict[str, str] = {}
     accepted: dict[str, dict[str, Any]] = {}
+    intakes = platform.replicas["intake"]
+    audit_turns = itertools.count()
     async with httpx.AsyncClient(timeout=10) as client:
-        for n in range(3):
+        for n in range(max(3, len(intakes))):
             address = f"citizen{n}.{secrets.token_hex(3)}@example.vn"
             trace_id = secrets.token_hex(16)
             headers = portal | {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+            intake = intakes[n % len(intakes)]
             response = await client.post(
-                f"{platform.url('intake')}/v1/dossiers", json=_submission(address), headers=headers
+                f"{intake.url}/v1/dossiers", json=_submission(address), headers=headers
             )
             assert response.status_code == 202, response.text
             body = response.json()
             accepted[address] = body
             trace_ids[body["dossier_id"]] = trace_id
+            served_by[trace_id] = intake.instance
 
         for address, body in accepted.items():
 
@@ -69,9 +77,9 @@ async def test_dossier_flows_through_every_service(platform, jwt_secret: str) ->
             assert body["receipt_code"] in messages[0]["Subject"]
 
             async def trail(body: dict[str, Any] = body) -> list[dict[str, Any]] | None:
+                audit = platform.url_of("audit", next(audit_turns))
                 response = await client.get(
-                    f"{platform.url('audit')}/v1/audit/dossiers/{body['dossier_id']}",
-                    headers=auditor,
+                    f"{audit}/v1/audit/dossiers/{body['dossier_id']}", headers=auditor
                 )
                 assert response.status_code == 200, response.text
                 entries = response.json()["entries"]
@@ -86,19 +94,27 @@ async def test_dossier_flows_through_every_service(platform, jwt_secret: str) ->
             ]
             assert len({e["event_id"] for e in entries}) == len(entries)
 
-    async def spans_of_all_services() -> dict[str, set[str]] | None:
-        if not platform.spans_file.exists():
-            return None
+    async def spans_of_all_services() -> list[dict[str, Any]] | None:
+        spans = platform.spans()
         services_by_trace: dict[str, set[str]] = {}
-        for line in platform.spans_file.read_text().splitlines():
-            span = json.loads(line)
+        for span in spans:
             services_by_trace.setdefault(span["trace_id"], set()).add(span["service"])
         wanted = {"intake", "processing", "notification", "audit"}
         if all(services_by_trace.get(t, set()) >= wanted for t in trace_ids.values()):
-            return services_by_trace
+            return spans
         return None
 
-    await eventually(spans_of_all_services, what="spans of all four services in each trace")
+    spans = await eventually(spans_of_all_services, what="spans of all four services in each trace")
+    # Each trace starts at the intake replica its request was sent to, and every intake
+    # replica took part: the replicas are distinct processes, each serving.
+    for trace_id, instance in served_by.items():
+        roots = {
+            s["instance"]
+            for s in spans
+            if s["trace_id"] == trace_id and s["service"] == "intake" and s["kind"] == "SERVER"
+        }
+        assert roots == {instance}, (trace_id, roots)
+    assert set(served_by.values()) == {p.instance for p in intakes}
 
 
 async def test_malformed_submission_is_a_problem_and_publishes_nothing(

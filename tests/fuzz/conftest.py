@@ -9,9 +9,13 @@ from tests.fuzz.fuzz_platform import RunningPlatform, Seeded, running_platform, 
 
 @pytest.fixture(scope="session")
 def fuzz_platform(
-    base_env: dict[str, str], run_id: str, tmp_path_factory: pytest.TempPathFactory
+    base_env: dict[str, str],
+    run_id: str,
+    jwt_secret: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningPlatform]:
-    with running_platform(base_env, run_id, "fuzz", tmp_path_factory.mktemp("fuzz")) as platform:
+    work = tmp_path_factory.mktemp("fuzz")
+    with running_platform(base_env, run_id, jwt_secret, "fuzz", work) as platform:
         yield platform
 
 

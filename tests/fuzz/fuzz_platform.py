@@ -53,6 +53,7 @@ class RunningPlatform:
 def running_platform(
     base_env: dict[str, str],
     run_id: str,
+    signing_key: str,
     area: str,
     work: Path,
     extra_env: dict[str, str] | None = None,
@@ -87,7 +88,7 @@ def running_platform(
         yield RunningPlatform(
             processes,
             mail,
-            base_env["JWT_SECRET"],
+            signing_key,
             work,
             base_env["KAFKA_BOOTSTRAP_SERVERS"],
             prefix,

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chassis.auth import mint_token
+from chassis.auth import mint_token, new_signing_key
 from tests.fuzz.fuzz_platform import (
     AGENCY_A,
     AGENCY_B,
@@ -144,8 +144,9 @@ def credentials(platform: RunningPlatform, principal: str) -> dict[str, str]:
     secret = platform.jwt_secret
     tokens: dict[str, Callable[[], str]] = {
         "exp": lambda: mint_token(secret, "late-user", ["officer"], agency=AGENCY_A, ttl_s=-120),
+        # Well-formed and signed, but by a key the services do not trust.
         "forged": lambda: mint_token(
-            "another-secret-entirely-0123456789", "intruder", ["operator", "auditor", "leader"]
+            new_signing_key(), "intruder", ["operator", "auditor", "leader"]
         ),
         "portal": lambda: mint_token(secret, "portal-1", ["portal"]),
         "offA": lambda: mint_token(secret, "officer-a", ["officer"], agency=AGENCY_A),

@@ -4,7 +4,9 @@ from chassis.auth import mint_token
 
 
 def bearer(
-    secret: str, subject: str, *roles: str, agency: str | None = None, scopes: tuple[str, ...] = ()
+    key: str, subject: str, *roles: str, agency: str | None = None, scopes: tuple[str, ...] = ()
 ) -> dict[str, str]:
-    token = mint_token(secret, subject, roles, agency=agency, scopes=scopes)
+    """An Authorization header with a token signed by ``key`` (the session's private
+    signing key, see the ``jwt_secret`` fixture)."""
+    token = mint_token(key, subject, roles, agency=agency, scopes=scopes)
     return {"Authorization": f"Bearer {token}"}

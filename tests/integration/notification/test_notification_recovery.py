@@ -16,7 +16,14 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from motor.motor_asyncio import AsyncIOMotorClient
 
-from chassis.events import NotificationFailed, NotificationSent, Topics, decode, encode
+from chassis.events import (
+    DeliveryChannel,
+    NotificationFailed,
+    NotificationSent,
+    Topics,
+    decode,
+    encode,
+)
 from chassis.kafka import ConsumedEvent, EventPublisher, ensure_topics
 from chassis.privacy import mask_phone
 from notification.adapters.channels import Outgoing, Sender
@@ -26,7 +33,6 @@ from notification.adapters.email import SmtpSender
 from notification.adapters.retries import RetryWorker
 from notification.adapters.store import DeliveryStore
 from notification.domain.messages import TemplateCatalogue
-from notification.domain.policy import Channel
 from notification.main import build_senders
 from notification.settings import NotificationSettings
 from tests.integration.notification.notification_harness import (
@@ -54,7 +60,7 @@ class Parts:
     deliverer: Deliverer
     handlers: LifecycleHandlers
     reader: TopicReader
-    senders: dict[Channel, Sender]
+    senders: dict[DeliveryChannel, Sender]
     publisher: EventPublisher
 
     def worker(self) -> RetryWorker:
@@ -139,7 +145,7 @@ async def _claimed_and_leased(parts: Parts, **contact: Any) -> dict[str, dict[st
 
 
 async def _send_as_the_dead_process(parts: Parts, delivery: dict[str, Any]) -> None:
-    sender = parts.senders[Channel(delivery["channel"])]
+    sender = parts.senders[DeliveryChannel(delivery["channel"])]
     await sender.send(
         Outgoing(delivery["_id"], delivery["address"], delivery["language"], delivery["content"])
     )
@@ -247,7 +253,7 @@ async def _first_attempt_through(
     address = f"{who}.{secrets.token_hex(4)}@example.vn"
     email = (await _claimed_and_leased(parts, email=address))["email"]
     settings = parts.settings.model_copy(update={"smtp_port": mail.port, "send_timeout_s": 1.0})
-    senders: dict[Channel, Sender] = {Channel.EMAIL: SmtpSender(settings)}
+    senders: dict[DeliveryChannel, Sender] = {DeliveryChannel.EMAIL: SmtpSender(settings)}
     deliverer = Deliverer(settings, parts.store, senders, parts.publisher)
     recorded = await deliverer.attempt(email, timeout_s=0.3)
     assert recorded is not None

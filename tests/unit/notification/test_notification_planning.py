@@ -15,6 +15,7 @@ from motor.motor_asyncio import AsyncIOMotorClient
 from pydantic import ValidationError
 
 from chassis.events import (
+    DeliveryChannel,
     DossierKind,
     DossierStatusChanged,
     Recipient,
@@ -32,7 +33,7 @@ from notification.adapters.email import SmtpSender
 from notification.adapters.store import DeliveryStore
 from notification.api.routes import decode_cursor, encode_cursor
 from notification.domain.messages import TemplateCatalogue
-from notification.domain.policy import Channel, delivery_key
+from notification.domain.policy import delivery_key
 from notification.main import build_senders
 from notification.settings import NotificationSettings
 
@@ -106,9 +107,9 @@ def consumed(
 def test_one_delivery_per_configured_channel_keyed_by_event_channel_and_address() -> None:
     planned = handlers(settings()).plan(consumed(), NOW)
 
-    by_channel = {Channel(p.document["channel"]): p.document for p in planned}
-    assert list(by_channel) == [Channel.EMAIL, Channel.SMS, Channel.WEBHOOK]
-    assert by_channel[Channel.SMS]["address"] == "+84912345678"
+    by_channel = {DeliveryChannel(p.document["channel"]): p.document for p in planned}
+    assert list(by_channel) == [DeliveryChannel.EMAIL, DeliveryChannel.SMS, DeliveryChannel.WEBHOOK]
+    assert by_channel[DeliveryChannel.SMS]["address"] == "+84912345678"
     for channel, document in by_channel.items():
         assert document["_id"] == delivery_key(
             "evt-1", channel, document["address"], pepper=PEPPER.encode()
@@ -117,9 +118,9 @@ def test_one_delivery_per_configured_channel_keyed_by_event_channel_and_address(
         # Inserted as its own first attempt; the worker steps in only after the lease.
         assert (document["status"], document["attempts"]) == ("sending", 1)
         assert document["lease_until"] == NOW + timedelta(seconds=120)
-    assert by_channel[Channel.EMAIL]["recipient_masked"] == "a***@e***.vn"
-    assert by_channel[Channel.SMS]["recipient_masked"] == "091****678"
-    assert "079085001234" not in by_channel[Channel.WEBHOOK]["recipient_masked"]
+    assert by_channel[DeliveryChannel.EMAIL]["recipient_masked"] == "a***@e***.vn"
+    assert by_channel[DeliveryChannel.SMS]["recipient_masked"] == "091****678"
+    assert "079085001234" not in by_channel[DeliveryChannel.WEBHOOK]["recipient_masked"]
 
 
 def test_unconfigured_channels_are_skipped() -> None:
@@ -162,7 +163,7 @@ def test_internal_steps_plan_nothing() -> None:
 def test_a_paused_channel_is_left_to_the_worker_at_once() -> None:
     clock = [100.0]
     gate = InlineGate(30, clock=lambda: clock[0])
-    gate.failed(Channel.SMS)
+    gate.failed(DeliveryChannel.SMS)
     planned = handlers(settings(), gate).plan(consumed(), NOW)
     state = {
         p.document["channel"]: (p.inline, p.document["status"], p.document["next_attempt_at"])
@@ -175,14 +176,14 @@ def test_a_paused_channel_is_left_to_the_worker_at_once() -> None:
 def test_inline_gate_reopens_after_a_success_or_the_pause() -> None:
     clock = [0.0]
     gate = InlineGate(30, clock=lambda: clock[0])
-    gate.failed(Channel.SMS)
-    assert not gate.allows(Channel.SMS)
-    assert gate.allows(Channel.EMAIL)
+    gate.failed(DeliveryChannel.SMS)
+    assert not gate.allows(DeliveryChannel.SMS)
+    assert gate.allows(DeliveryChannel.EMAIL)
     clock[0] = 30.0
-    assert gate.allows(Channel.SMS)
-    gate.failed(Channel.SMS)
-    gate.succeeded(Channel.SMS)
-    assert gate.allows(Channel.SMS)
+    assert gate.allows(DeliveryChannel.SMS)
+    gate.failed(DeliveryChannel.SMS)
+    gate.succeeded(DeliveryChannel.SMS)
+    assert gate.allows(DeliveryChannel.SMS)
 
 
 def test_email_carries_a_stable_message_id_and_both_parts() -> None:

@@ -6,34 +6,33 @@ import re
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
+from chassis.events import DeliveryChannel, DossierStatus, EventType, Recipient
 from chassis.privacy import scrub
 from notification.domain.policy import (
     LEGALLY_REQUIRED_NOTICES,
+    NOTICE_TYPES,
     SILENT_STATUSES,
-    Channel,
-    DossierStatus,
-    EventType,
     NotificationDomainError,
-    Recipient,
     UnknownEventTypeError,
     UnknownStatusError,
     address_for,
     as_recipient,
     decide_channels,
     delivery_key,
+    email_address,
     is_legally_required,
     mask_address,
     mask_email,
     mask_phone,
     normalize_phone,
+    sms_number,
 )
 
 STATUS_CHANGED = EventType.STATUS_CHANGED.value
 OVERDUE = EventType.OVERDUE.value
 APOLOGY = EventType.APOLOGY_ISSUED.value
-EMAIL, SMS, WEBHOOK = Channel.EMAIL, Channel.SMS, Channel.WEBHOOK
+EMAIL, SMS, WEBHOOK = DeliveryChannel.EMAIL, DeliveryChannel.SMS, DeliveryChannel.WEBHOOK
 
 
 def recipient(**overrides: Any) -> dict[str, Any]:
@@ -92,7 +91,10 @@ OPTED_OUT = recipient(sms_opt_out=True)
     ],
 )
 def test_channel_decision(
-    event_type: str, new_status: str | None, contact: dict[str, Any], expected: list[Channel]
+    event_type: str,
+    new_status: str | None,
+    contact: dict[str, Any],
+    expected: list[DeliveryChannel],
 ) -> None:
     assert decide_channels(event_type, new_status, contact) == expected
     assert decide_channels(event_type, new_status, Recipient.model_validate(contact)) == expected
@@ -122,6 +124,10 @@ def test_denunciation_contact_is_treated_like_any_other() -> None:
 def test_unknown_event_or_status_is_refused() -> None:
     with pytest.raises(UnknownEventTypeError, match=r"dossier\.archived\.v1"):
         decide_channels("dossier.archived.v1", None, recipient())
+    # Types of the contract that no notice exists for are refused the same way.
+    for event_type in set(EventType) - set(NOTICE_TYPES):
+        with pytest.raises(UnknownEventTypeError, match=re.escape(event_type.value)):
+            decide_channels(event_type.value, None, recipient())
     with pytest.raises(UnknownStatusError, match="archived"):
         decide_channels(STATUS_CHANGED, "archived", recipient())
     with pytest.raises(UnknownStatusError, match="new_status"):
@@ -157,7 +163,7 @@ def test_normalize_phone(phone: str | None, expected: str | None) -> None:
 
 
 def test_recipient_normalises_what_intake_forms_send() -> None:
-    contact = Recipient.model_validate(
+    contact = as_recipient(
         {
             "display_name": "  ",
             "email": " Le.Thi.Hoa@Example.VN ",
@@ -168,13 +174,23 @@ def test_recipient_normalises_what_intake_forms_send() -> None:
             "unexpected": "ignored",
         }
     )
+    assert isinstance(contact, Recipient)
     assert contact.display_name is None
-    assert contact.email_address == "le.thi.hoa@example.vn"
-    assert contact.sms_number == "+84912345678"
+    assert email_address(contact) == "le.thi.hoa@example.vn"
+    assert sms_number(contact) == "+84912345678"
     assert contact.language == "en"
     assert contact.sms_opt_out is False
     assert contact.portal_account is None
-    assert Recipient().language == "vi"
+    assert as_recipient({}).language == "vi"
+    assert as_recipient({"language": "fr-FR"}).language == "vi"
+    assert as_recipient({"sms_opt_out": "true"}).sms_opt_out is True
+
+
+def test_recipient_from_the_contract_is_read_the_same_way() -> None:
+    # The contract's block admits blanks; a blank is still no address.
+    block = Recipient(display_name=" ", email="", phone="  ", portal_account=" ")
+    assert as_recipient(block) == Recipient()
+    assert decide_channels(STATUS_CHANGED, "rejected", block) == []
 
 
 def test_address_for_each_channel() -> None:
@@ -288,7 +304,7 @@ def test_masks_are_the_ones_the_log_scrubber_uses() -> None:
         (WEBHOOK, "short", "***"),
     ],
 )
-def test_mask_address_per_channel(channel: Channel, address: str, masked: str) -> None:
+def test_mask_address_per_channel(channel: DeliveryChannel, address: str, masked: str) -> None:
     assert mask_address(channel, address) == masked
     # A citizen ID inside a portal account name must not survive masking.
     assert "079085001234" not in mask_address(channel, address)
@@ -300,15 +316,7 @@ def test_mask_address_rejects_unknown_channel() -> None:
 
 
 def test_recipient_from_the_event_contracts_own_model() -> None:
-    class ContractRecipient(BaseModel):
-        display_name: str | None = None
-        email: str | None = None
-        phone: str | None = None
-        language: str = "vi"
-        sms_opt_out: bool = False
-        portal_account: str | None = None
-
-    contact = ContractRecipient(email="a@example.vn", phone="0912345678", sms_opt_out=True)
-    assert as_recipient(contact).sms_number == "+84912345678"
+    contact = Recipient(email="a@example.vn", phone="0912345678", sms_opt_out=True)
+    assert sms_number(as_recipient(contact)) == "+84912345678"
     assert decide_channels(STATUS_CHANGED, "rejected", contact) == [EMAIL, SMS]
     assert decide_channels(STATUS_CHANGED, "received", contact) == [EMAIL]

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chassis.events import DossierStatus, EventType
 from notification.domain.messages import (
     SMS_MAX_CHARS,
     TemplateCatalogue,
@@ -17,7 +18,6 @@ from notification.domain.messages import (
     sms_segments,
     to_gsm_text,
 )
-from notification.domain.policy import DossierStatus, EventType
 
 STATUS_CHANGED = EventType.STATUS_CHANGED.value
 OVERDUE = EventType.OVERDUE.value

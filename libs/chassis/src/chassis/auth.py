@@ -1,28 +1,63 @@
 """Bearer-token authentication and roles.
 
-Tokens are JWTs from the province's identity provider (or `hoso-token` locally). Claims:
-``sub``; ``roles`` (portal, officer, leader, auditor, operator); ``agency`` for officers,
-who only see their own agency's dossiers; ``scope`` for clearances such as ``audit:pii``
-(see personal data in the audit log) and ``identity:resolve`` (resolve a denouncer's
-pseudonym).
+Tokens are JWTs signed by the province's identity provider (locally the launcher's, see
+``deploy/idp/``) with Ed25519 (``EdDSA``) or RSA (``RS256``). A service holds public keys
+only, from the provider's JWKS (``JWT_JWKS_URL``) or a JWKS file (``JWT_JWKS_FILE``),
+chosen by the token's ``kid``: it can check a token but no service can make one. Claims:
+``iss`` and ``aud`` (``JWT_ISSUER``, ``JWT_AUDIENCE``), ``exp`` and ``nbf`` (give or take
+``JWT_LEEWAY_S``), ``sub``; ``roles`` (portal, officer, leader, auditor, operator);
+``agency`` for officers, who only see their own agency's dossiers; ``scope`` for
+clearances such as ``audit:pii`` (see personal data in the audit log) and
+``identity:resolve`` (resolve a denouncer's pseudonym).
+
+``hoso-token`` asks the identity provider for a token (OAuth 2.0 client credentials);
+:func:`mint_token` signs one with a private key its caller holds (tests and benchmarks,
+which act as their own provider).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import functools
+import hashlib
+import json
+import logging
 import os
+import sys
+import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
+import anyio
+import httpx
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from jwt import PyJWK, PyJWKClient, PyJWKSet
 
 from chassis.problems import Problem
 from chassis.settings import ServiceSettings
+
+log = logging.getLogger("hoso.auth")
+
+# What a service accepts. HS256 is absent on purpose: with a shared secret every verifier
+# could also sign.
+ALGORITHMS = ("EdDSA", "RS256")
+LOCAL_TOKEN_TTL_S = 15 * 60
+_FETCH_TIMEOUT_S = 5.0
 
 
 class Role(StrEnum):
@@ -57,39 +92,216 @@ class Principal:
         return f"user:{self.subject}"
 
 
-_bearer = HTTPBearer(auto_error=False)
+# --------------------------------------------------------------------------- keys
 
 
-def _secret(settings: ServiceSettings) -> str:
-    if settings.jwt_secret is None:
-        raise Problem(503, "Authentication not configured", "JWT_SECRET is not set")
-    return settings.jwt_secret.get_secret_value()
+def _public_signing_keys(jwk_set: PyJWKSet) -> dict[str, PyJWK]:
+    """The set's usable verification keys by kid. A private key is never used, even when
+    a misconfigured provider publishes one: it is logged and skipped."""
+    keys: dict[str, PyJWK] = {}
+    for key in jwk_set.keys:
+        if not key.key_id or key.public_key_use not in ("sig", None):
+            continue
+        if not isinstance(key.key, Ed25519PublicKey | RSAPublicKey):
+            log.warning("JWKS key %s is not a public Ed25519 or RSA key; ignored", key.key_id)
+            continue
+        if key.algorithm_name in ALGORITHMS:
+            keys[key.key_id] = key
+    return keys
 
 
-def decode_token(settings: ServiceSettings, token: str) -> Principal:
+class KeySource:
+    """Verification keys by kid, reloaded when stale or when a token names a kid not
+    held, at most once per cooldown however many unknown kids arrive. A failed reload
+    keeps the keys held (a provider's outage must not lock everyone out) and is retried
+    after the cooldown.
+
+    :meth:`lookup` never blocks, so it runs on the event loop; :meth:`reload` may wait on
+    the network or the disk and runs in a worker thread."""
+
+    def __init__(self, cooldown_s: float) -> None:
+        self.cooldown_s = cooldown_s
+        self._keys: dict[str, PyJWK] = {}
+        self._next_reload = 0.0
+        self._lock = threading.Lock()
+        self.reloads = 0
+        self.ready = False  # keys were loaded at least once
+
+    def lookup(self, kid: str) -> tuple[PyJWK | None, bool]:
+        """The key held for ``kid`` and whether a reload is due before trusting that."""
+        now = time.monotonic()
+        key = self._keys.get(kid)
+        due = now >= self._next_reload and (key is None or self._stale(now))
+        return key, due
+
+    def reload(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now < self._next_reload:
+                return  # another request reloaded meanwhile, or the cooldown holds
+            self._next_reload = now + self.cooldown_s
+            self.reloads += 1
+            try:
+                self._keys = _public_signing_keys(self._fetch())
+            except (jwt.PyJWTError, OSError, ValueError) as exc:
+                log.warning("could not load the token signing keys: %s", exc)
+                return
+            self.ready = True
+            self._loaded(now)
+
+    def _stale(self, now: float) -> bool:
+        raise NotImplementedError
+
+    def _fetch(self) -> PyJWKSet:
+        raise NotImplementedError
+
+    def _loaded(self, now: float) -> None:
+        raise NotImplementedError
+
+
+class UrlKeySource(KeySource):
+    """The identity provider's JWKS endpoint, through PyJWKClient; the keys are trusted
+    for ``cache_s`` and then fetched again, so a key the provider dropped stops working."""
+
+    def __init__(self, url: str, cache_s: float, cooldown_s: float) -> None:
+        super().__init__(cooldown_s)
+        self.cache_s = cache_s
+        self._client = PyJWKClient(
+            url, cache_jwk_set=True, lifespan=cache_s, timeout=_FETCH_TIMEOUT_S
+        )
+        self._fresh_until = 0.0
+
+    def _stale(self, now: float) -> bool:
+        return now >= self._fresh_until
+
+    def _fetch(self) -> PyJWKSet:
+        # The decision to fetch is taken above (staleness, cooldown), hence refresh=True.
+        return self._client.get_jwk_set(refresh=True)
+
+    def _loaded(self, now: float) -> None:
+        self._fresh_until = now + self.cache_s
+
+
+class FileKeySource(KeySource):
+    """A JWKS file, re-read as soon as it changes (a rotation needs no restart)."""
+
+    _NEVER: tuple[int, int, int] = (-1, -1, -1)
+
+    def __init__(self, path: str, cooldown_s: float) -> None:
+        super().__init__(cooldown_s)
+        self.path = Path(path)
+        self._seen: tuple[int, int, int] | None = self._NEVER
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def lookup(self, kid: str) -> tuple[PyJWK | None, bool]:
+        if self._signature() != self._seen:
+            # A changed file is read at once, whatever the cooldown: it costs no network.
+            self._next_reload = 0.0
+            return self._keys.get(kid), True
+        return super().lookup(kid)
+
+    def _stale(self, now: float) -> bool:
+        return False  # a change is seen by lookup()
+
+    def _fetch(self) -> PyJWKSet:
+        self._seen = self._signature()
+        return PyJWKSet.from_json(self.path.read_text())
+
+    def _loaded(self, now: float) -> None:
+        pass
+
+
+@functools.lru_cache(maxsize=16)
+def _key_source(
+    url: str | None, path: str | None, cache_s: float, cooldown_s: float
+) -> KeySource | None:
+    # One source per configuration and process: every router's dependency shares it.
+    if url:
+        return UrlKeySource(url, cache_s, cooldown_s)
+    if path:
+        return FileKeySource(path, cooldown_s)
+    return None
+
+
+def key_source(settings: ServiceSettings) -> KeySource | None:
+    return _key_source(
+        settings.jwt_jwks_url,
+        settings.jwt_jwks_file,
+        settings.jwt_jwks_cache_s,
+        settings.jwt_jwks_cooldown_s,
+    )
+
+
+# --------------------------------------------------------------------------- verification
+
+
+def _invalid(detail: str) -> Problem:
+    return Problem(401, "Invalid token", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def verify_token(settings: ServiceSettings, token: str) -> Principal:
+    source = key_source(settings)
+    if source is None:
+        raise Problem(503, "Authentication not configured", "set JWT_JWKS_URL or JWT_JWKS_FILE")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise _invalid(str(exc)) from exc
+    alg, kid = header.get("alg"), header.get("kid")
+    if alg not in ALGORITHMS:
+        raise _invalid(f"algorithm {alg!r} is not accepted; use one of {', '.join(ALGORITHMS)}")
+    if not isinstance(kid, str) or not kid:
+        raise _invalid("the token names no signing key (kid)")
+    key, due = source.lookup(kid)
+    if due:
+        await anyio.to_thread.run_sync(source.reload)
+        key, _ = source.lookup(kid)
+    if key is None and not source.ready:
+        raise Problem(
+            503,
+            "Authentication unavailable",
+            "the identity provider's signing keys could not be loaded",
+            headers={"Retry-After": str(max(1, round(source.cooldown_s)))},
+        )
+    if key is None:
+        raise _invalid("the token is signed with an unknown key")
     try:
         claims = jwt.decode(
             token,
-            _secret(settings),
-            algorithms=["HS256"],
+            key.key,
+            # The key decides the algorithm, so a token cannot pick a weaker one for it.
+            algorithms=[key.algorithm_name],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            options={"require": ["exp", "sub"]},
+            leeway=settings.jwt_leeway_s,
+            options={"require": ["exp", "iss", "aud", "sub"]},
         )
     except jwt.PyJWTError as exc:
-        raise Problem(
-            401, "Invalid token", str(exc), headers={"WWW-Authenticate": "Bearer"}
-        ) from exc
+        raise _invalid(str(exc)) from exc
+    return _principal(claims)
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
     roles = claims.get("roles") or []
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise Problem(401, "Invalid token", "roles claim must be a list of strings")
+        raise _invalid("roles claim must be a list of strings")
     scope = claims.get("scope") or ""
+    agency = claims.get("agency")
     return Principal(
         subject=str(claims["sub"]),
         roles=frozenset(roles),
-        agency=claims.get("agency"),
+        agency=agency if isinstance(agency, str) else None,
         scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
     )
+
+
+_bearer = HTTPBearer(auto_error=False)
 
 
 def principal_dependency(settings: ServiceSettings) -> Callable[..., Principal]:
@@ -104,7 +316,7 @@ def principal_dependency(settings: ServiceSettings) -> Callable[..., Principal]:
                 "send a Bearer token",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        principal = decode_token(settings, credentials.credentials)
+        principal = await verify_token(settings, credentials.credentials)
         request.state.principal = principal
         return principal
 
@@ -126,22 +338,87 @@ def require_roles(settings: ServiceSettings, *roles: Role) -> Callable[..., Prin
     return dependency
 
 
+# --------------------------------------------------------------------------- signing keys
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def new_signing_key() -> str:
+    """A fresh Ed25519 private key as PKCS#8 PEM, for a caller acting as its own
+    provider (tests, benchmarks). Never put it in a service's environment."""
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return pem.decode()
+
+
+def _private_key(key: str | Ed25519PrivateKey) -> Ed25519PrivateKey:
+    if isinstance(key, Ed25519PrivateKey):
+        return key
+    loaded = serialization.load_pem_private_key(key.encode(), password=None)
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise ValueError("an Ed25519 private key is needed")
+    return loaded
+
+
+def public_jwk(key: str | Ed25519PrivateKey) -> dict[str, str]:
+    """The public half of ``key`` as a JWK, its kid the RFC 7638 thumbprint."""
+    raw = (
+        _private_key(key)
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
+    members = {"crv": "Ed25519", "kty": "OKP", "x": _b64url(raw)}
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
+    kid = _b64url(hashlib.sha256(canonical).digest())
+    return members | {"kid": kid, "use": "sig", "alg": "EdDSA"}
+
+
+def write_jwks(path: str | Path, *keys: str | Ed25519PrivateKey) -> Path:
+    """Publish the public halves of ``keys`` as a JWKS file, atomically (a service reading
+    it meanwhile sees the old or the new set, never half of one)."""
+    target = Path(path)
+    document = json.dumps({"keys": [public_jwk(k) for k in keys]}, indent=2)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(document)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
+    return target
+
+
+def publish_jwks(*keys: str | Ed25519PrivateKey) -> str:
+    """:func:`write_jwks` to a new temporary file; returns its path for ``JWT_JWKS_FILE``."""
+    fd, path = tempfile.mkstemp(prefix="hoso-jwks-", suffix=".json")
+    os.close(fd)
+    return str(write_jwks(path, *keys))
+
+
 def mint_token(
-    secret: str,
+    key: str | Ed25519PrivateKey,
     subject: str,
     roles: Iterable[str],
     *,
     agency: str | None = None,
     scopes: Iterable[str] = (),
-    ttl_s: int = 3600,
+    ttl_s: int = LOCAL_TOKEN_TTL_S,
+    not_before_s: int = 0,
     issuer: str = "hoso-idp",
     audience: str = "hoso",
+    kid: str | None = None,
 ) -> str:
+    """An EdDSA token signed with ``key`` (a private key the caller holds)."""
+    private = _private_key(key)
     now = int(time.time())
     claims: dict[str, object] = {
         "sub": subject,
         "roles": list(roles),
         "iat": now,
+        "nbf": now + not_before_s,
         "exp": now + ttl_s,
         "iss": issuer,
         "aud": audience,
@@ -152,23 +429,114 @@ def mint_token(
     scope = " ".join(scopes)
     if scope:
         claims["scope"] = scope
-    return jwt.encode(claims, secret, algorithm="HS256")
+    headers = {"kid": kid or public_jwk(private)["kid"]}
+    return jwt.encode(claims, private, algorithm="EdDSA", headers=headers)
+
+
+# --------------------------------------------------------------------------- IdP client
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    """An OAuth 2.0 client of the identity provider (client credentials grant)."""
+
+    token_endpoint: str
+    client_id: str
+    client_secret: str
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ClientCredentials:
+        data = json.loads(Path(path).read_text())
+        return cls(data["token_endpoint"], data["client_id"], data["client_secret"])
+
+
+def request_token(
+    client: ClientCredentials,
+    *,
+    roles: Iterable[str] = (),
+    subject: str | None = None,
+    agency: str | None = None,
+    scopes: Iterable[str] = (),
+    ttl_s: int | None = None,
+    timeout_s: float = 10.0,
+) -> str:
+    """A token from the provider's token endpoint (RFC 6749 §4.4). Raises
+    :class:`httpx.HTTPError` when it does not answer, ``PermissionError`` when it refuses."""
+    form = {"grant_type": "client_credentials"}
+    if roles:
+        form["role"] = " ".join(roles)
+    if scopes:
+        form["scope"] = " ".join(scopes)
+    if subject:
+        form["sub"] = subject
+    if agency:
+        form["agency"] = agency
+    if ttl_s:
+        form["expires_in"] = str(ttl_s)
+    response = httpx.post(
+        client.token_endpoint,
+        data=form,
+        auth=(client.client_id, client.client_secret),
+        timeout=timeout_s,
+    )
+    if response.status_code != 200:
+        try:
+            error = response.json()
+            reason = f"{error.get('error')}: {error.get('error_description', '')}"
+        except ValueError:
+            reason = f"HTTP {response.status_code}"
+        raise PermissionError(f"the identity provider refused: {reason}")
+    return str(response.json()["access_token"])
+
+
+def local_client_file(name: str) -> Path | None:
+    """``.local/idp/<name>.json`` of the nearest checkout (``HOSO_LOCAL_DIR`` first),
+    written by the launcher's identity provider."""
+    candidates: list[Path] = []
+    if local := os.environ.get("HOSO_LOCAL_DIR"):
+        candidates.append(Path(local).expanduser() / "idp" / f"{name}.json")
+    here = Path.cwd().resolve()
+    candidates += [d / ".local" / "idp" / f"{name}.json" for d in (here, *here.parents)]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _developer_client() -> ClientCredentials | None:
+    env = os.environ
+    if env.get("HOSO_IDP_CLIENT_ID") and env.get("HOSO_IDP_CLIENT_SECRET"):
+        endpoint = env.get("HOSO_IDP_TOKEN_URL", "http://127.0.0.1:8090/token")
+        return ClientCredentials(endpoint, env["HOSO_IDP_CLIENT_ID"], env["HOSO_IDP_CLIENT_SECRET"])
+    path = env.get("HOSO_IDP_CLIENT_FILE") or local_client_file("developer")
+    return ClientCredentials.from_file(path) if path else None
 
 
 def token_cli(argv: list[str] | None = None) -> None:
-    """Mint a token for local use: ``hoso-token --role officer --agency STNMT-MT``."""
+    """Ask the identity provider for a token: ``hoso-token --role officer --agency
+    STNMT-MT``. The client is the local developer's (``.local/idp/developer.json``,
+    written by ``make run``) unless ``HOSO_IDP_CLIENT_FILE`` or ``HOSO_IDP_CLIENT_ID``,
+    ``HOSO_IDP_CLIENT_SECRET`` and ``HOSO_IDP_TOKEN_URL`` name another."""
     parser = argparse.ArgumentParser(prog="hoso-token", description=token_cli.__doc__)
     parser.add_argument("--sub", default="dev-user")
     parser.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
     parser.add_argument("--agency")
     parser.add_argument("--scope", action="append", default=[])
-    parser.add_argument("--ttl", type=int, default=3600)
+    parser.add_argument("--ttl", type=int, default=LOCAL_TOKEN_TTL_S, help="seconds")
     args = parser.parse_args(argv)
-    secret = os.environ.get("JWT_SECRET")
-    if not secret:
-        parser.error("JWT_SECRET must be set (make run writes it to .local/env)")
-    print(
-        mint_token(
-            secret, args.sub, args.role, agency=args.agency, scopes=args.scope, ttl_s=args.ttl
+    try:
+        client = _developer_client()
+    except (OSError, ValueError, KeyError) as exc:
+        parser.error(f"cannot read the client's credentials: {exc}")
+    if client is None:
+        parser.error("no identity provider client: run `make run` (it writes .local/idp/)")
+    try:
+        token = request_token(
+            client,
+            roles=args.role,
+            subject=args.sub,
+            agency=args.agency,
+            scopes=args.scope,
+            ttl_s=args.ttl,
         )
-    )
+    except (httpx.HTTPError, PermissionError) as exc:
+        print(f"hoso-token: {exc}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    print(token)

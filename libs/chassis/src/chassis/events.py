@@ -1,5 +1,11 @@
 """Event contracts: the CloudEvents envelope, one model per event type, topic names.
 
+This module is the one contract between the services: every enum and payload model an
+event carries is declared here once, and the services import it. Who publishes each
+topic and which event types each consumer group acts on are declared here too, so that
+``python -m chassis.asyncapi`` can write the AsyncAPI document (docs/asyncapi.yaml)
+from this module alone.
+
 Serialisation lives here and nowhere else: producers call `encode`, consumers `decode`.
 The wire format is CloudEvents 1.0 in structured mode (the whole envelope is the Kafka
 value, ``content-type: application/cloudevents+json``); the Kafka key is the dossier id
@@ -43,6 +49,40 @@ TOPIC_PARTITIONS: dict[str, int] = {
 DEAD_LETTER_PARTITIONS = 1
 CONSUMER_GROUPS = ("intake", "processing", "notification", "audit")
 
+# Every event on a topic comes from one service.
+PUBLISHERS: dict[str, str] = {
+    Topics.SUBMISSIONS: "intake",
+    Topics.LIFECYCLE: "processing",
+    Topics.NOTIFICATIONS: "notification",
+}
+
+
+class EventType(StrEnum):
+    """Every ``type`` an envelope may carry; each is the ``event_type`` of one model below."""
+
+    SUBMITTED = "dossier.submitted.v1"
+    SUPPLEMENTED = "dossier.supplemented.v1"
+    WITHDRAWAL_REQUESTED = "dossier.withdrawal-requested.v1"
+    IDENTITY_RESOLVED = "dossier.identity-resolved.v1"
+    STATUS_CHANGED = "dossier.status-changed.v1"
+    OVERDUE = "dossier.overdue.v1"
+    APOLOGY_ISSUED = "dossier.apology-issued.v1"
+    ASSIGNED = "dossier.assigned.v1"
+    NOTE_ADDED = "dossier.note-added.v1"
+    DEADLINE_EXTENDED = "dossier.deadline-extended.v1"
+    NOTIFICATION_SENT = "notification.sent.v1"
+    NOTIFICATION_FAILED = "notification.failed.v1"
+
+
+# The event types each consumer group acts on. A group reads every record of the topics
+# these types travel on; records of other types there are committed without effect.
+SUBSCRIPTIONS: dict[str, tuple[EventType, ...]] = {
+    "intake": (EventType.STATUS_CHANGED, EventType.APOLOGY_ISSUED, EventType.DEADLINE_EXTENDED),
+    "processing": (EventType.SUBMITTED, EventType.SUPPLEMENTED, EventType.WITHDRAWAL_REQUESTED),
+    "notification": (EventType.STATUS_CHANGED, EventType.OVERDUE, EventType.APOLOGY_ISSUED),
+    "audit": tuple(EventType),
+}
+
 
 class PoisonMessage(Exception):
     """A record that can never be handled: not JSON, not an envelope, unknown type, bad data."""
@@ -83,6 +123,8 @@ class EventData(BaseModel):
 
 
 class DossierKind(StrEnum):
+    """What a dossier is; the catalogue gives each procedure one of these."""
+
     PROCEDURE = "procedure"
     PETITION = "petition"
     COMPLAINT = "complaint"
@@ -90,8 +132,44 @@ class DossierKind(StrEnum):
 
 
 class Channel(StrEnum):
+    """Where a dossier was lodged: the portal or the department's counter."""
+
     ONLINE = "online"
     COUNTER = "counter"
+
+
+class DeliveryChannel(StrEnum):
+    """How the citizen is told: email, SMS, or an item in their portal inbox."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    WEBHOOK = "webhook"
+
+
+class DossierStatus(StrEnum):
+    """The states of processing's workflow; status changes name them by value."""
+
+    SUBMITTED = "submitted"
+    RECEIVED = "received"
+    IN_REVIEW = "in_review"
+    SUPPLEMENT_REQUESTED = "supplement_requested"
+    SUPPLEMENTED = "supplemented"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RESULT_RETURNED = "result_returned"
+    WITHDRAWN = "withdrawn"
+
+
+def _one_of(values: type[StrEnum]) -> str:
+    return ", ".join(v.value for v in values)
+
+
+# Statuses and delivery channels travel as plain strings, so a value a producer adds
+# later reaches consumers (audit records it; notification dead-letters what it cannot
+# word) instead of being refused as a malformed event by every consumer at once.
+_STATUS_TEXT = f"A dossier status: {_one_of(DossierStatus)}."
+_DELIVERY_CHANNEL_TEXT = f"A delivery channel: {_one_of(DeliveryChannel)}."
 
 
 class ApplicantType(StrEnum):
@@ -169,7 +247,9 @@ class DossierRef(EventData):
 
 
 class DossierSubmitted(EventData):
-    event_type: ClassVar[str] = "dossier.submitted.v1"
+    """A citizen or a counter lodged a dossier; intake accepted and numbered it."""
+
+    event_type: ClassVar[str] = EventType.SUBMITTED.value
     topic: ClassVar[str] = Topics.SUBMISSIONS
 
     dossier_id: str
@@ -188,7 +268,9 @@ class DossierSubmitted(EventData):
 
 
 class DossierSupplemented(EventData):
-    event_type: ClassVar[str] = "dossier.supplemented.v1"
+    """The applicant sent the documents processing asked for."""
+
+    event_type: ClassVar[str] = EventType.SUPPLEMENTED.value
     topic: ClassVar[str] = Topics.SUBMISSIONS
 
     dossier_id: str
@@ -199,7 +281,9 @@ class DossierSupplemented(EventData):
 
 
 class DossierWithdrawalRequested(EventData):
-    event_type: ClassVar[str] = "dossier.withdrawal-requested.v1"
+    """The applicant asked to withdraw the dossier; processing decides whether it can."""
+
+    event_type: ClassVar[str] = EventType.WITHDRAWAL_REQUESTED.value
     topic: ClassVar[str] = Topics.SUBMISSIONS
 
     dossier_id: str
@@ -212,7 +296,7 @@ class DossierIdentityResolved(EventData):
     """An officer with clearance looked behind a denouncer's pseudonym. The event says
     who looked and at which dossier, never what they saw."""
 
-    event_type: ClassVar[str] = "dossier.identity-resolved.v1"
+    event_type: ClassVar[str] = EventType.IDENTITY_RESOLVED.value
     topic: ClassVar[str] = Topics.SUBMISSIONS
 
     dossier_id: str
@@ -225,11 +309,13 @@ class DossierIdentityResolved(EventData):
 
 
 class DossierStatusChanged(DossierRef):
-    event_type: ClassVar[str] = "dossier.status-changed.v1"
+    """The dossier moved in the workflow; ``action`` names the step that moved it."""
+
+    event_type: ClassVar[str] = EventType.STATUS_CHANGED.value
     topic: ClassVar[str] = Topics.LIFECYCLE
 
-    old_status: str | None
-    new_status: str
+    old_status: str | None = Field(description=_STATUS_TEXT)
+    new_status: str = Field(description=_STATUS_TEXT)
     action: str
     reason: str | None = None
     missing_documents: list[str] | None = None
@@ -242,7 +328,9 @@ class DossierStatusChanged(DossierRef):
 
 
 class DossierOverdue(DossierRef):
-    event_type: ClassVar[str] = "dossier.overdue.v1"
+    """The deadline scan found the dossier past its due date and not yet decided."""
+
+    event_type: ClassVar[str] = EventType.OVERDUE.value
     topic: ClassVar[str] = Topics.LIFECYCLE
 
     due_date: date
@@ -253,7 +341,7 @@ class DossierOverdue(DossierRef):
 class DossierApologyIssued(DossierRef):
     """The apology-and-new-appointment slip (phiếu xin lỗi và hẹn lại ngày trả kết quả)."""
 
-    event_type: ClassVar[str] = "dossier.apology-issued.v1"
+    event_type: ClassVar[str] = EventType.APOLOGY_ISSUED.value
     topic: ClassVar[str] = Topics.LIFECYCLE
 
     old_due_date: date
@@ -265,7 +353,9 @@ class DossierApologyIssued(DossierRef):
 
 
 class DossierAssigned(DossierRef):
-    event_type: ClassVar[str] = "dossier.assigned.v1"
+    """An officer claimed the dossier, or a leader assigned it to one."""
+
+    event_type: ClassVar[str] = EventType.ASSIGNED.value
     topic: ClassVar[str] = Topics.LIFECYCLE
 
     officer_id: str
@@ -275,7 +365,9 @@ class DossierAssigned(DossierRef):
 
 
 class DossierNoteAdded(DossierRef):
-    event_type: ClassVar[str] = "dossier.note-added.v1"
+    """An officer wrote an internal note on the dossier."""
+
+    event_type: ClassVar[str] = EventType.NOTE_ADDED.value
     topic: ClassVar[str] = Topics.LIFECYCLE
 
     note_id: str
@@ -285,7 +377,9 @@ class DossierNoteAdded(DossierRef):
 
 
 class DossierDeadlineExtended(DossierRef):
-    event_type: ClassVar[str] = "dossier.deadline-extended.v1"
+    """A complaint or denunciation got the longer statutory time the law allows."""
+
+    event_type: ClassVar[str] = EventType.DEADLINE_EXTENDED.value
     topic: ClassVar[str] = Topics.LIFECYCLE
 
     old_due_date: date
@@ -299,28 +393,32 @@ class DossierDeadlineExtended(DossierRef):
 
 
 class NotificationSent(EventData):
-    event_type: ClassVar[str] = "notification.sent.v1"
+    """One message about a lifecycle event reached the gateway of one channel."""
+
+    event_type: ClassVar[str] = EventType.NOTIFICATION_SENT.value
     topic: ClassVar[str] = Topics.NOTIFICATIONS
 
     delivery_id: str
     dossier_id: str
     source_event_id: str
     source_event_type: str
-    channel: str
+    channel: str = Field(description=_DELIVERY_CHANNEL_TEXT)
     attempts: int
     recipient_masked: str
     sent_at: datetime
 
 
 class NotificationFailed(EventData):
-    event_type: ClassVar[str] = "notification.failed.v1"
+    """One message could not be delivered after its last attempt; operators may resend."""
+
+    event_type: ClassVar[str] = EventType.NOTIFICATION_FAILED.value
     topic: ClassVar[str] = Topics.NOTIFICATIONS
 
     delivery_id: str
     dossier_id: str
     source_event_id: str
     source_event_type: str
-    channel: str
+    channel: str = Field(description=_DELIVERY_CHANNEL_TEXT)
     attempts: int
     recipient_masked: str
     error: str

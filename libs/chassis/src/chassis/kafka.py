@@ -98,6 +98,14 @@ class EventPublisher:
         self._producer: AIOKafkaProducer | None = None
         self._send_timeout_s = send_timeout_s
         self._service = settings.service_name
+        metrics.producer_at_zero(
+            self._service,
+            {
+                settings.topic(topic): _event_types_on(topic)
+                for topic, publisher in events.PUBLISHERS.items()
+                if publisher == self._service
+            },
+        )
 
     @property
     def started(self) -> bool:
@@ -252,6 +260,13 @@ class ConsumerLoop:
     _consumer: AIOKafkaConsumer | None = field(default=None, init=False)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _running: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        metrics.consumer_at_zero(
+            self.settings.service_name,
+            self.group,
+            {self.settings.topic(t): _event_types_on(t) for t in self.topics},
+        )
 
     @property
     def running(self) -> bool:
@@ -580,6 +595,10 @@ class ConsumerLoop:
 
     def _count(self, topic: str, event_type: str, outcome: str) -> None:
         metrics.EVENTS_CONSUMED.labels(self.settings.service_name, topic, event_type, outcome).inc()
+
+
+def _event_types_on(topic: str) -> list[str]:
+    return sorted(t for t, model in events.EVENT_TYPES.items() if model.topic == topic)
 
 
 def _name(exc: Exception) -> str:

@@ -2,13 +2,19 @@
 
 Labels carry topics, event types, routes and outcomes only: never a dossier id, a
 receipt code or anything personal, so cardinality stays bounded and nothing leaks.
+
+A labelled counter has no series until its first increment, and ``increase()`` over a
+series that appears at 1 sees no increase: the first dead letter would raise no alert
+and show on no dashboard. So every label set a dashboard or an alert reads (consumer
+groups, topics, event types, channels, outcomes) is created at 0 when the part that
+counts it is built (`consumer_at_zero`, `producer_at_zero`, `notifications_at_zero`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -46,6 +52,12 @@ DOSSIERS_OVERDUE = Gauge(
     "hoso_dossiers_overdue", "Open dossiers past their due date, by agency", ["agency"]
 )
 
+# What a consumer loop counts an event as (`hoso_events_consumed_total{outcome}`).
+CONSUMED_OUTCOMES = ("handled", "ignored", "dead_letter")
+# Why the consumer loop dead-letters a record; a service may add its own reasons.
+DEAD_LETTER_REASONS = ("poison", "handler_failed")
+NOTIFICATION_OUTCOMES = ("sent", "failed")
+
 _lock = threading.Lock()
 _lag_series: dict[tuple[str, str], set[tuple[str, str]]] = {}
 _overdue_agencies: set[str] = set()
@@ -76,3 +88,33 @@ def set_dossiers_overdue(by_agency: Mapping[str, int]) -> None:
         _overdue_agencies.update(by_agency)
         for agency, count in by_agency.items():
             DOSSIERS_OVERDUE.labels(agency).set(count)
+
+
+def consumer_at_zero(
+    service: str,
+    group: str,
+    types_by_topic: Mapping[str, Iterable[str]],
+    reasons: Iterable[str] = DEAD_LETTER_REASONS,
+) -> None:
+    """Create a consumer group's dead-letter series and its consumed-event series (every
+    event type of every topic it reads, each outcome) at 0."""
+    for reason in reasons:
+        DEAD_LETTERS.labels(service, group, reason)
+    for topic, types in types_by_topic.items():
+        for event_type in types:
+            for outcome in CONSUMED_OUTCOMES:
+                EVENTS_CONSUMED.labels(service, topic, event_type, outcome)
+
+
+def producer_at_zero(service: str, types_by_topic: Mapping[str, Iterable[str]]) -> None:
+    """Create the produced-event series of the event types a service publishes at 0."""
+    for topic, types in types_by_topic.items():
+        for event_type in types:
+            EVENTS_PRODUCED.labels(service, topic, event_type)
+
+
+def notifications_at_zero(channels: Iterable[str]) -> None:
+    """Create every channel's sent and failed series at 0."""
+    for channel in channels:
+        for outcome in NOTIFICATION_OUTCOMES:
+            NOTIFICATIONS.labels(channel, outcome)

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -26,7 +26,13 @@ from chassis import metrics
 from chassis.kafka import ConsumerLoop, EventPublisher, backoff_delays, ensure_topics
 from chassis.logs import setup_logging
 from chassis.mongo import connect, ping
-from chassis.problems import Problem, install_problem_handlers, problem_response
+from chassis.problems import (
+    PROBLEM_RESPONSES,
+    Problem,
+    install_problem_handlers,
+    problem_response,
+)
+from chassis.query import refuse_unknown_query
 from chassis.settings import ServiceSettings
 from chassis.telemetry import setup_tracing, shutdown_tracing
 
@@ -195,7 +201,10 @@ class _HttpMetrics(BaseHTTPMiddleware):
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self._max_body):
+        # isdigit() alone admits "²" or "٣", which int() then reads or fails on.
+        if length is not None and (
+            not (length.isascii() and length.isdigit()) or int(length) > self._max_body
+        ):
             return problem_response(
                 Problem(413, "Body too large", f"at most {self._max_body} bytes"), request
             )
@@ -248,13 +257,22 @@ def create_app(
             await runtime.stop()
             shutdown_tracing()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        # First on every route, before authentication: a query a route does not declare is
+        # refused instead of silently ignored (chassis.query).
+        dependencies=[Depends(refuse_unknown_query)],
+    )
     app.state.runtime = runtime
     install_problem_handlers(app)
     app.add_middleware(_BodyLimit, max_body_bytes=max_body_bytes)
     app.add_middleware(_HttpMetrics, service=settings.service_name, max_body_bytes=max_body_bytes)
 
-    health = APIRouter(tags=["health"])
+    # Every route, these included, may answer 422 to a query it does not declare.
+    health = APIRouter(tags=["health"], responses={422: PROBLEM_RESPONSES[422]})
 
     @health.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:

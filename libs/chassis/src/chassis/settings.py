@@ -2,7 +2,7 @@
 
 Each service subclasses `ServiceSettings` with its own env prefix (``INTAKE_``,
 ``PROCESSING_`` …). A prefixed variable wins; the infrastructure names that every
-service shares (``KAFKA_BOOTSTRAP_SERVERS``, ``MONGODB_URI``, ``JWT_SECRET`` …) are also
+service shares (``KAFKA_BOOTSTRAP_SERVERS``, ``MONGODB_URI``, ``JWT_JWKS_URL`` …) are also
 read without a prefix so one environment can feed all four services.
 """
 
@@ -23,9 +23,13 @@ SHARED_FIELDS = frozenset(
         "kafka_bootstrap_servers",
         "kafka_topic_prefix",
         "mongodb_uri",
-        "jwt_secret",
+        "jwt_jwks_url",
+        "jwt_jwks_file",
+        "jwt_jwks_cache_s",
+        "jwt_jwks_cooldown_s",
         "jwt_issuer",
         "jwt_audience",
+        "jwt_leeway_s",
         "otel_exporter_otlp_endpoint",
         "zipkin_endpoint",
         "otel_traces_sampler_ratio",
@@ -57,11 +61,20 @@ class ServiceSettings(BaseSettings):
     mongodb_uri: SecretStr = SecretStr("mongodb://127.0.0.1:27017")
     mongodb_database: str = "hoso"
 
-    # HS256 secret shared with the identity provider; never has a default so a service
-    # cannot start with a guessable one.
-    jwt_secret: SecretStr | None = None
+    # Public keys only: a service can check a token but never make one. The identity
+    # provider's JWKS endpoint (wins when both are set), or a JWKS file re-read when it
+    # changes. Neither has a default, so an unconfigured service refuses every token.
+    jwt_jwks_url: str | None = None
+    jwt_jwks_file: str | None = None
+    # How long fetched keys are trusted before the endpoint is asked again, which bounds
+    # how long a key the provider dropped keeps being accepted.
+    jwt_jwks_cache_s: float = Field(default=300.0, gt=0)
+    # At most one fetch per this interval, however many unknown key ids arrive.
+    jwt_jwks_cooldown_s: float = Field(default=5.0, ge=0)
     jwt_issuer: str = "hoso-idp"
     jwt_audience: str = "hoso"
+    # Clock skew tolerated on exp and nbf.
+    jwt_leeway_s: float = Field(default=30.0, ge=0, le=300)
 
     otel_exporter_otlp_endpoint: str | None = None
     zipkin_endpoint: str | None = None

@@ -30,9 +30,9 @@ class IntakeSettings(ServiceSettings):
     # Fernet key that encrypts denouncers' identities. Without it intake refuses
     # denunciations rather than store an identity in the clear.
     identity_key: SecretStr | None = None
-    # Server key behind follow-up secrets and the stored phone hashes. When unset it is
-    # derived from JWT_SECRET; set it in production so rotating the JWT secret does not
-    # invalidate the follow-up of every dossier in progress.
+    # Server key behind follow-up secrets and the stored phone hashes, a secret of its own
+    # (at least 16 bytes). Without it the citizen's follow-up answers 503; changing it
+    # invalidates the follow-up secret of every dossier in progress.
     follow_up_key: SecretStr | None = None
 
     # `limits` notation; several limits may be joined with ";".

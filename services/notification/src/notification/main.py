@@ -7,7 +7,8 @@ import logging
 import httpx
 from fastapi import FastAPI
 
-from chassis.events import Topics
+from chassis import metrics
+from chassis.events import DeliveryChannel, Topics
 from chassis.kafka import ConsumerLoop
 from chassis.service import Runtime, create_app, serve
 from notification.adapters.channels import Sender
@@ -20,7 +21,6 @@ from notification.adapters.store import DeliveryStore
 from notification.adapters.webhook import PortalWebhook
 from notification.api.routes import operator_router
 from notification.domain.messages import TemplateCatalogue
-from notification.domain.policy import Channel
 from notification.settings import NotificationSettings
 
 log = logging.getLogger("notification")
@@ -28,15 +28,15 @@ log = logging.getLogger("notification")
 
 def build_senders(
     settings: NotificationSettings, client: httpx.AsyncClient
-) -> dict[Channel, Sender]:
+) -> dict[DeliveryChannel, Sender]:
     """One sender per configured channel; an unconfigured channel is simply absent."""
-    senders: dict[Channel, Sender] = {}
+    senders: dict[DeliveryChannel, Sender] = {}
     if settings.email_enabled:
-        senders[Channel.EMAIL] = SmtpSender(settings)
+        senders[DeliveryChannel.EMAIL] = SmtpSender(settings)
     if settings.sms_enabled:
-        senders[Channel.SMS] = SmsGateway(settings, client)
+        senders[DeliveryChannel.SMS] = SmsGateway(settings, client)
     if settings.webhook_enabled:
-        senders[Channel.WEBHOOK] = PortalWebhook(settings, client)
+        senders[DeliveryChannel.WEBHOOK] = PortalWebhook(settings, client)
     return senders
 
 
@@ -56,6 +56,9 @@ def build_app(settings: NotificationSettings | None = None) -> FastAPI:
         ),
     )
     senders = build_senders(settings, client)
+    # At 0 before the first delivery, so that alerts and dashboards see the first failure.
+    metrics.notifications_at_zero(c.value for c in senders)
+    metrics.consumer_at_zero(settings.service_name, GROUP, {}, reasons=["delivery_failed"])
     catalogue = TemplateCatalogue(settings.lookup_url)
     deliverer = Deliverer(settings, store, senders, runtime.publisher)
     handlers = LifecycleHandlers(settings, catalogue, store, deliverer, runtime.publisher)
@@ -85,8 +88,8 @@ def build_app(settings: NotificationSettings | None = None) -> FastAPI:
     return app
 
 
-def _announce(settings: NotificationSettings, senders: dict[Channel, Sender]) -> None:
-    off = [c.value for c in Channel if c not in senders]
+def _announce(settings: NotificationSettings, senders: dict[DeliveryChannel, Sender]) -> None:
+    off = [c.value for c in DeliveryChannel if c not in senders]
     log.info(
         "channels on: %s; off (not configured, skipped): %s",
         ", ".join(c.value for c in senders) or "none",

@@ -9,6 +9,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# A procedure's kind is what its dossiers' events carry: one enum, from the event contract.
+from chassis.events import DossierKind
+
 __all__ = [
     "Agency",
     "Clock",
@@ -42,13 +45,6 @@ class OnlineLevel(StrEnum):
     INFORMATION = "information"
     PARTIAL = "partial"
     FULL = "full"
-
-
-class DossierKind(StrEnum):
-    PROCEDURE = "procedure"
-    PETITION = "petition"
-    COMPLAINT = "complaint"
-    DENUNCIATION = "denunciation"
 
 
 class Clock(StrEnum):

@@ -45,8 +45,6 @@ class IntakeContext:
             keys = FollowUpKeys.from_secret(
                 settings.follow_up_key.get_secret_value(), derived=False
             )
-        elif settings.jwt_secret is not None:
-            keys = FollowUpKeys.from_secret(settings.jwt_secret.get_secret_value(), derived=True)
         seal = None
         if settings.identity_key is not None:
             # A malformed key stops the service at start-up, not at the first denunciation.

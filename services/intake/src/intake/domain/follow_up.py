@@ -77,8 +77,8 @@ class FollowUpKeys:
 
     @classmethod
     def from_secret(cls, secret: str, *, derived: bool) -> FollowUpKeys:
-        """``derived``: the secret serves another purpose too (the JWT secret), so a key
-        of its own is derived from it under a label."""
+        """``derived``: the secret serves another purpose too, so a key of its own is
+        derived from it under a label."""
         raw = secret.encode()
         if derived:
             raw = hmac.new(raw, _KEY_LABEL, hashlib.sha256).digest()

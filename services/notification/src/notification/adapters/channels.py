@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from notification.domain.policy import Channel
+from chassis.events import DeliveryChannel
 from notification.domain.retry import http_status_is_transient
 
 __all__ = [
@@ -82,7 +82,7 @@ class DeliveryFailure(Exception):
 
 
 class Sender(Protocol):
-    channel: Channel
+    channel: DeliveryChannel
     # Whether the receiving side recognises a repeated delivery id, so that an attempt
     # whose outcome was lost in a crash may be made again without a visible duplicate.
     idempotent: bool

@@ -22,6 +22,7 @@ from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan
 
 from chassis.events import (
+    DeliveryChannel,
     DossierApologyIssued,
     DossierKind,
     DossierOverdue,
@@ -35,7 +36,7 @@ from notification.adapters.delivery import GROUP, Deliverer, utcnow
 from notification.adapters.store import DeliveryStore
 from notification.domain.messages import TemplateCatalogue
 from notification.domain.policy import (
-    Channel,
+    NOTICE_TYPES,
     NotificationDomainError,
     address_for,
     as_recipient,
@@ -50,13 +51,7 @@ __all__ = ["HANDLED_EVENTS", "LifecycleHandlers", "PlannedDelivery"]
 
 log = logging.getLogger(__name__)
 
-HANDLED_EVENTS = frozenset(
-    {
-        DossierStatusChanged.event_type,
-        DossierOverdue.event_type,
-        DossierApologyIssued.event_type,
-    }
-)
+HANDLED_EVENTS = frozenset(t.value for t in NOTICE_TYPES)
 Notice = DossierStatusChanged | DossierOverdue | DossierApologyIssued
 
 
@@ -213,17 +208,17 @@ class LifecycleHandlers:
 
     def _render(
         self,
-        channel: Channel,
+        channel: DeliveryChannel,
         event_type: str,
         data: dict[str, Any],
         item: ConsumedEvent,
         delivery_id: str,
         address: str,
     ) -> tuple[dict[str, Any], str | None]:
-        if channel is Channel.EMAIL:
+        if channel is DeliveryChannel.EMAIL:
             email = self._catalogue.render_email(event_type, data)
             return {"subject": email.subject, "text": email.text, "html": email.html}, email.subject
-        if channel is Channel.SMS:
+        if channel is DeliveryChannel.SMS:
             return {"text": self._catalogue.render_sms(event_type, data).text}, None
         inbox = self._catalogue.render_webhook(event_type, data)
         payload = {

@@ -21,6 +21,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from chassis import metrics
 from chassis.events import (
     CONTENT_TYPE,
+    DeliveryChannel,
     Envelope,
     NotificationFailed,
     NotificationSent,
@@ -34,7 +35,6 @@ from chassis.telemetry import context_from, tracer
 from notification.adapters.channels import DeliveryFailure, Handover, Outgoing, Sender
 from notification.adapters.email import message_id
 from notification.adapters.store import DeliveryStore
-from notification.domain.policy import Channel
 from notification.domain.retry import UNPUBLISHED, DeliveryStatus, decide_after_failure
 from notification.settings import NotificationSettings
 
@@ -76,15 +76,15 @@ class InlineGate:
     def __init__(self, pause_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._pause_s = pause_s
         self._clock = clock
-        self._paused_until: dict[Channel, float] = {}
+        self._paused_until: dict[DeliveryChannel, float] = {}
 
-    def allows(self, channel: Channel) -> bool:
+    def allows(self, channel: DeliveryChannel) -> bool:
         return self._clock() >= self._paused_until.get(channel, 0.0)
 
-    def failed(self, channel: Channel) -> None:
+    def failed(self, channel: DeliveryChannel) -> None:
         self._paused_until[channel] = self._clock() + self._pause_s
 
-    def succeeded(self, channel: Channel) -> None:
+    def succeeded(self, channel: DeliveryChannel) -> None:
         self._paused_until.pop(channel, None)
 
 
@@ -93,7 +93,7 @@ class Deliverer:
         self,
         settings: NotificationSettings,
         store: DeliveryStore,
-        senders: Mapping[Channel, Sender],
+        senders: Mapping[DeliveryChannel, Sender],
         publisher: EventPublisher,
         *,
         gate: InlineGate | None = None,
@@ -108,10 +108,10 @@ class Deliverer:
         self._dead_letter_topic = settings.topic(Topics.dead_letter(GROUP))
 
     @property
-    def channels(self) -> frozenset[Channel]:
+    def channels(self) -> frozenset[DeliveryChannel]:
         return frozenset(self._senders)
 
-    def idempotent(self, channel: Channel) -> bool:
+    def idempotent(self, channel: DeliveryChannel) -> bool:
         sender = self._senders.get(channel)
         return sender is not None and sender.idempotent
 
@@ -123,7 +123,7 @@ class Deliverer:
 
         Returns the delivery as recorded, or None if a newer attempt took over meanwhile.
         """
-        channel = Channel(delivery["channel"])
+        channel = DeliveryChannel(delivery["channel"])
         number = int(delivery["attempts"])
         with tracer().start_as_current_span(
             f"notification deliver {channel.value}",
@@ -144,7 +144,7 @@ class Deliverer:
             return await self._record(delivery, channel, number, failure)
 
     async def _send(
-        self, delivery: dict[str, Any], channel: Channel, timeout_s: float
+        self, delivery: dict[str, Any], channel: DeliveryChannel, timeout_s: float
     ) -> DeliveryFailure | None:
         sender = self._senders.get(channel)
         content = delivery.get("content")
@@ -190,7 +190,7 @@ class Deliverer:
     async def _record(
         self,
         delivery: dict[str, Any],
-        channel: Channel,
+        channel: DeliveryChannel,
         number: int,
         failure: DeliveryFailure | None,
     ) -> dict[str, Any] | None:

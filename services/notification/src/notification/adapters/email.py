@@ -8,8 +8,8 @@ from typing import Any
 
 import aiosmtplib
 
+from chassis.events import DeliveryChannel
 from notification.adapters.channels import DeliveryFailure, Handover, Outgoing
-from notification.domain.policy import Channel
 from notification.domain.retry import smtp_reply_is_transient
 from notification.settings import NotificationSettings
 
@@ -43,7 +43,7 @@ class _TrackedSmtp(aiosmtplib.SMTP):
 
 
 class SmtpSender:
-    channel = Channel.EMAIL
+    channel = DeliveryChannel.EMAIL
     # SMTP has no idempotency key; the stable Message-ID only lets a duplicate be
     # recognised, it does not prevent one.
     idempotent = False

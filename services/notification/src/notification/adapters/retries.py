@@ -17,9 +17,9 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from chassis.events import DeliveryChannel
 from notification.adapters.delivery import Deliverer, utcnow
 from notification.adapters.store import DeliveryStore
-from notification.domain.policy import Channel
 from notification.settings import NotificationSettings
 
 __all__ = ["RetryWorker"]
@@ -109,7 +109,7 @@ class RetryWorker:
         return await self._deliverer.attempt(leased, timeout_s=self._settings.send_timeout_s)
 
     async def _take_over(self, stale: dict[str, Any]) -> dict[str, Any] | None:
-        channel = Channel(stale["channel"])
+        channel = DeliveryChannel(stale["channel"])
         if not self._deliverer.idempotent(channel):
             # Email: the server may have accepted the message just before the crash.
             # Sending it again could tell the citizen twice; failing it visibly lets an

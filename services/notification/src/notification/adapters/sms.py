@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from chassis.events import DeliveryChannel
 from notification.adapters.channels import Outgoing, failure_from_http, failure_from_transport
-from notification.domain.policy import Channel
 from notification.settings import NotificationSettings
 
 __all__ = ["SmsGateway"]
@@ -18,7 +18,7 @@ class SmsGateway:
     accepted, which is what makes a repeated attempt safe.
     """
 
-    channel = Channel.SMS
+    channel = DeliveryChannel.SMS
     idempotent = True
 
     def __init__(self, settings: NotificationSettings, client: httpx.AsyncClient) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
+from chassis.events import DeliveryChannel
 from notification.adapters.channels import Outgoing, failure_from_http, failure_from_transport
-from notification.domain.policy import Channel
 from notification.domain.signing import webhook_headers
 from notification.settings import NotificationSettings
 
@@ -28,7 +28,7 @@ class PortalWebhook:
     configured secret (``X-Hoso-Signature``) and carrying ``X-Hoso-Delivery``, by which
     the portal drops a delivery it has already stored."""
 
-    channel = Channel.WEBHOOK
+    channel = DeliveryChannel.WEBHOOK
     idempotent = True
 
     def __init__(

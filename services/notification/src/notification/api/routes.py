@@ -1,9 +1,9 @@
 """Operator API: the delivery log, resending a failed delivery, templates and previews.
 
 Every parameter is validated against a closed vocabulary or a strict pattern before it
-reaches the store, and unknown query parameters are refused, so nothing a caller sends
-can become a query operator. Responses never carry an address or a message body: the
-recipient appears masked, the message by its subject.
+reaches the store, and unknown query parameters are refused (by the chassis, as on every
+service), so nothing a caller sends can become a query operator. Responses never carry
+an address or a message body: the recipient appears masked, the message by its subject.
 """
 
 from __future__ import annotations
@@ -16,19 +16,15 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from chassis.auth import Principal, Role, require_roles
+from chassis.events import DeliveryChannel, DossierStatus, EventType
 from chassis.problems import PROBLEM_RESPONSES, Problem
 from notification.adapters.delivery import utcnow
 from notification.adapters.store import DeliveryStore
 from notification.domain.messages import TemplateCatalogue, sms_segments
-from notification.domain.policy import (
-    Channel,
-    DossierStatus,
-    EventType,
-    NotificationDomainError,
-)
+from notification.domain.policy import NOTICE_TYPES, NotificationDomainError
 from notification.domain.retry import DeliveryStatus
 from notification.settings import NotificationSettings
 
@@ -39,13 +35,14 @@ DELIVERY_ID = r"^[0-9a-f]{64}$"
 DOSSIER_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 CURSOR = r"^[A-Za-z0-9_-]{1,400}$"
 
+# Only the event types a notice exists for are paths; any other type is a 422 at the door.
+NoticeType = Literal[tuple(t.value for t in NOTICE_TYPES)]  # type: ignore[valid-type]
+
 
 class DeliveryQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
     dossier_id: str | None = Field(default=None, pattern=DOSSIER_ID)
     status: DeliveryStatus | None = None
-    channel: Channel | None = None
+    channel: DeliveryChannel | None = None
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(
         default=None, pattern=CURSOR, description="`next_cursor` of the previous page"
@@ -53,8 +50,6 @@ class DeliveryQuery(BaseModel):
 
 
 class PreviewQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
     status: DossierStatus | None = Field(
         default=None, description="For status changes: the status the notice announces"
     )
@@ -75,7 +70,7 @@ class Delivery(BaseModel):
     source_event_id: str
     source_event_type: str
     notice_status: str | None
-    channel: Channel
+    channel: DeliveryChannel
     language: str
     recipient_masked: str
     subject: str | None
@@ -99,9 +94,9 @@ class DeliveryPage(BaseModel):
 
 
 class TemplateEntry(BaseModel):
-    event_type: EventType
+    event_type: NoticeType
     language: Literal["vi", "en"]
-    channels: list[Channel]
+    channels: list[DeliveryChannel]
 
 
 class TemplateList(BaseModel):
@@ -109,9 +104,9 @@ class TemplateList(BaseModel):
 
 
 class Preview(BaseModel):
-    event_type: EventType
+    event_type: NoticeType
     language: Literal["vi", "en"]
-    channel: Channel
+    channel: DeliveryChannel
     status: DossierStatus | None
     subject: str | None
     text: str
@@ -218,13 +213,13 @@ def operator_router(
         summary="A notice rendered with sample data",
     )
     async def preview_template(
-        event_type: EventType,
+        event_type: NoticeType,
         language: Literal["vi", "en"],
-        channel: Channel,
+        channel: DeliveryChannel,
         query: Annotated[PreviewQuery, Query()],
         _: Principal = Depends(operator),
     ) -> Preview:
-        if query.status is not None and event_type is not EventType.STATUS_CHANGED:
+        if query.status is not None and event_type != EventType.STATUS_CHANGED:
             raise Problem(
                 422,
                 "Request is not valid",
@@ -248,7 +243,7 @@ def operator_router(
             subject=message.subject,
             text=message.text,
             html=message.html,
-            sms_segments=sms_segments(message.text) if channel is Channel.SMS else None,
+            sms_segments=sms_segments(message.text) if channel is DeliveryChannel.SMS else None,
         )
 
     return router

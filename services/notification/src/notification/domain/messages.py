@@ -23,15 +23,22 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import jinja2
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from notification.domain.policy import (
-    Channel,
+from chassis.events import (
+    DeliveryChannel,
+    DossierApologyIssued,
+    DossierKind,
+    DossierOverdue,
     DossierStatus,
+    DossierStatusChanged,
     EventType,
+    Recipient,
+)
+from notification.domain.policy import (
     Language,
     NotificationDomainError,
-    Recipient,
+    as_recipient,
     parse_event_type,
     parse_status,
 )
@@ -39,11 +46,9 @@ from notification.domain.policy import (
 __all__ = [
     "DEFAULT_LOOKUP_URL",
     "SMS_MAX_CHARS",
-    "ApologyIssuedData",
     "InvalidEventDataError",
-    "OverdueData",
+    "Notice",
     "RenderedMessage",
-    "StatusChangedData",
     "TemplateCatalogue",
     "UnsupportedLanguageError",
     "format_date",
@@ -69,10 +74,10 @@ _TEMPLATE_KEYS: dict[EventType, str] = {
     EventType.OVERDUE: "overdue",
     EventType.APOLOGY_ISSUED: "apology_issued",
 }
-_CHANNEL_PARTS: dict[Channel, tuple[str, ...]] = {
-    Channel.EMAIL: ("subject.txt", "email.txt", "email.html"),
-    Channel.SMS: ("sms.txt",),
-    Channel.WEBHOOK: ("subject.txt", "inbox.txt"),
+_CHANNEL_PARTS: dict[DeliveryChannel, tuple[str, ...]] = {
+    DeliveryChannel.EMAIL: ("subject.txt", "email.txt", "email.html"),
+    DeliveryChannel.SMS: ("sms.txt",),
+    DeliveryChannel.WEBHOOK: ("subject.txt", "inbox.txt"),
 }
 # A link the citizen cannot reach in full is worse than none; the look-up URL
 # is part of every SMS, so it has to leave room for the dossier details.
@@ -90,61 +95,51 @@ class UnsupportedLanguageError(NotificationDomainError, LookupError):
 class RenderedMessage(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    channel: Channel
+    channel: DeliveryChannel
     subject: str | None
     text: str
     html: str | None
 
 
-class _DossierEventData(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+Notice = DossierStatusChanged | DossierOverdue | DossierApologyIssued
 
-    dossier_id: str
-    receipt_code: str
-    procedure_code: str | None = None
-    procedure_name_vi: str
-    procedure_name_en: str | None = None
-    agency_name_vi: str | None = None
-    agency_name_en: str | None = None
-    recipient: Recipient = Field(default_factory=Recipient)
-
-    @field_validator("due_date", "old_due_date", "new_due_date", mode="before", check_fields=False)
-    @classmethod
-    def _date_in_vietnam(cls, value: Any) -> Any:
-        # Producers sometimes send a deadline as a timestamp; the appointment
-        # date is the calendar day in Vietnam, not in UTC.
-        if isinstance(value, str) and "T" in value:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if isinstance(value, datetime):
-            return _in_vietnam(value).date()
-        return value
-
-
-class StatusChangedData(_DossierEventData):
-    old_status: str | None = None
-    new_status: str
-    reason: str | None = None
-    missing_documents: list[str] | None = None
-    due_date: date | None = None
-    result_reference: str | None = None
-    occurred_at: datetime | None = None
-
-
-class OverdueData(_DossierEventData):
-    due_date: date
-
-
-class ApologyIssuedData(_DossierEventData):
-    old_due_date: date
-    new_due_date: date
-    reason: str | None = None
-
-
-_DATA_MODELS: dict[EventType, type[_DossierEventData]] = {
-    EventType.STATUS_CHANGED: StatusChangedData,
-    EventType.OVERDUE: OverdueData,
-    EventType.APOLOGY_ISSUED: ApologyIssuedData,
+_NOTICE_MODELS: dict[EventType, type[Notice]] = {
+    EventType.STATUS_CHANGED: DossierStatusChanged,
+    EventType.OVERDUE: DossierOverdue,
+    EventType.APOLOGY_ISSUED: DossierApologyIssued,
 }
+_DATE_FIELDS = ("due_date", "old_due_date", "new_due_date")
+
+
+def _read_notice(event: EventType, data: Mapping[str, Any] | BaseModel) -> Notice:
+    """The event contract's model of ``data``, read as leniently as a message allows:
+    fields the contract does not know are dropped, the recipient block is read by
+    `as_recipient`, and a deadline sent as a timestamp is the calendar day in Vietnam."""
+    if isinstance(data, BaseModel):
+        data = data.model_dump()
+    model = _NOTICE_MODELS[event]
+    fields = {k: v for k, v in data.items() if k in model.model_fields}
+    for name in _DATE_FIELDS:
+        if name in fields:
+            fields[name] = _date_in_vietnam(fields[name])
+    try:
+        fields["recipient"] = as_recipient(fields.get("recipient"))
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        raise InvalidEventDataError(f"{event.value} data is invalid: {exc}") from exc
+
+
+def _date_in_vietnam(value: Any) -> Any:
+    # Producers sometimes send a deadline as a timestamp; the appointment date is the
+    # calendar day in Vietnam, not in UTC.
+    if isinstance(value, str) and "T" in value:
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        return _in_vietnam(value).date()
+    return value
 
 
 def _in_vietnam(moment: datetime) -> datetime:
@@ -243,45 +238,56 @@ def sms_segments(text: str) -> int:
     return 1 if len(text) <= single else math.ceil(len(text) / multi)
 
 
-_SAMPLE_STATUS_CHANGED: dict[str, Any] = {
+_SAMPLE_DOSSIER: dict[str, Any] = {
     "dossier_id": "8f14e45f-ceea-4e6a-9b6f-2d0c1e7a5b31",
     "receipt_code": "000.00.12.H12-250317-0042",
     "procedure_code": "1.004228",
     "procedure_name_vi": "Cấp giấy phép khai thác, sử dụng nước dưới đất",
     "procedure_name_en": "Licence for groundwater extraction and use",
+    "agency": "STNMT",
     "agency_name_vi": "Sở Tài nguyên và Môi trường",
     "agency_name_en": "Department of Natural Resources and Environment",
-    "old_status": "in_review",
-    "new_status": "supplement_requested",
-    "reason": "Bản vẽ vị trí giếng khoan chưa có chữ ký của đơn vị tư vấn.",
-    "missing_documents": [
-        "Bản vẽ vị trí công trình khai thác nước dưới đất có chữ ký, đóng dấu",
-        "Kết quả phân tích chất lượng nguồn nước (bản chính)",
-    ],
-    "due_date": "2025-04-08",
-    "result_reference": "125/GP-STNMT",
-    "occurred_at": "2025-03-20T02:15:00Z",
-    "recipient": {
-        "display_name": "Nguyễn Văn An",
-        "email": "nguyen.van.an@example.vn",
-        "phone": "0912345678",
-        "language": "vi",
-        "sms_opt_out": False,
-        "portal_account": "cd-079085001234",
-    },
+    "kind": DossierKind.PROCEDURE,
+    "recipient": Recipient(
+        display_name="Nguyễn Văn An",
+        email="nguyen.van.an@example.vn",
+        phone="0912345678",
+        language="vi",
+        sms_opt_out=False,
+        portal_account="cd-079085001234",
+    ),
 }
+# Whole events as the contract defines them, so a preview renders what a real event
+# would: a field the contract adds shows up here as a failure to import, not in a
+# citizen's inbox.
 _SAMPLE_DATA: dict[EventType, dict[str, Any]] = {
-    EventType.STATUS_CHANGED: _SAMPLE_STATUS_CHANGED,
-    EventType.OVERDUE: {
-        **{k: v for k, v in _SAMPLE_STATUS_CHANGED.items() if k in _DossierEventData.model_fields},
-        "due_date": "2025-04-08",
-    },
-    EventType.APOLOGY_ISSUED: {
-        **{k: v for k, v in _SAMPLE_STATUS_CHANGED.items() if k in _DossierEventData.model_fields},
-        "old_due_date": "2025-04-08",
-        "new_due_date": "2025-04-22",
-        "reason": "Cần lấy thêm ý kiến của Ủy ban nhân dân cấp huyện về vị trí công trình.",
-    },
+    EventType.STATUS_CHANGED: DossierStatusChanged(
+        **_SAMPLE_DOSSIER,
+        old_status=DossierStatus.IN_REVIEW,
+        new_status=DossierStatus.SUPPLEMENT_REQUESTED,
+        action="request_supplement",
+        reason="Bản vẽ vị trí giếng khoan chưa có chữ ký của đơn vị tư vấn.",
+        missing_documents=[
+            "Bản vẽ vị trí công trình khai thác nước dưới đất có chữ ký, đóng dấu",
+            "Kết quả phân tích chất lượng nguồn nước (bản chính)",
+        ],
+        due_date=date(2025, 4, 8),
+        result_reference="125/GP-STNMT",
+        occurred_at=datetime(2025, 3, 20, 2, 15, tzinfo=UTC),
+        version=4,
+    ).model_dump(mode="json"),
+    EventType.OVERDUE: DossierOverdue(
+        **_SAMPLE_DOSSIER,
+        due_date=date(2025, 4, 8),
+        detected_at=datetime(2025, 4, 8, 17, 5, tzinfo=UTC),
+    ).model_dump(mode="json"),
+    EventType.APOLOGY_ISSUED: DossierApologyIssued(
+        **_SAMPLE_DOSSIER,
+        old_due_date=date(2025, 4, 8),
+        new_due_date=date(2025, 4, 22),
+        reason="Cần lấy thêm ý kiến của Ủy ban nhân dân cấp huyện về vị trí công trình.",
+        issued_at=datetime(2025, 4, 9, 1, 30, tzinfo=UTC),
+    ).model_dump(mode="json"),
 }
 
 
@@ -338,7 +344,7 @@ class TemplateCatalogue:
         context["subject"] = subject
         text = _tidy_text(self._render(event, lang, "email.txt", context))
         html = self._render(event, lang, "email.html", context).strip() + "\n"
-        return RenderedMessage(channel=Channel.EMAIL, subject=subject, text=text, html=html)
+        return RenderedMessage(channel=DeliveryChannel.EMAIL, subject=subject, text=text, html=html)
 
     def render_sms(
         self,
@@ -362,7 +368,7 @@ class TemplateCatalogue:
             {key: context[key] for key in _SHRINKABLE if context[key]},
             SMS_MAX_CHARS[lang],
         )
-        return RenderedMessage(channel=Channel.SMS, subject=None, text=text, html=None)
+        return RenderedMessage(channel=DeliveryChannel.SMS, subject=None, text=text, html=None)
 
     def render_webhook(
         self,
@@ -413,7 +419,7 @@ class TemplateCatalogue:
         self,
         event_type: str | EventType,
         language: str,
-        channel: Channel | str,
+        channel: DeliveryChannel | str,
         sample: bool = True,
         *,
         data: Mapping[str, Any] | None = None,
@@ -437,12 +443,12 @@ class TemplateCatalogue:
                 payload["new_status"] = new_status
 
         try:
-            kind = Channel(channel)
+            kind = DeliveryChannel(channel)
         except ValueError:
             raise NotificationDomainError(f"unknown channel {channel!r}") from None
-        if kind is Channel.EMAIL:
+        if kind is DeliveryChannel.EMAIL:
             return self.render_email(event, payload, language)
-        if kind is Channel.SMS:
+        if kind is DeliveryChannel.SMS:
             return self.render_sms(event, payload, language)
         item = self.render_webhook(event, payload, language)
         return RenderedMessage(channel=kind, subject=item["title"], text=item["body"], html=None)
@@ -452,15 +458,9 @@ class TemplateCatalogue:
         event_type: str | EventType,
         data: Mapping[str, Any] | BaseModel,
         language: str | None,
-    ) -> tuple[EventType, _DossierEventData, Language, dict[str, Any]]:
+    ) -> tuple[EventType, Notice, Language, dict[str, Any]]:
         event = parse_event_type(event_type)
-        if isinstance(data, BaseModel):
-            # The event contract's own model: read it as the data it carries.
-            data = data.model_dump()
-        try:
-            model = _DATA_MODELS[event].model_validate(data)
-        except ValidationError as exc:
-            raise InvalidEventDataError(f"{event.value} data is invalid: {exc}") from exc
+        model = _read_notice(event, data)
         status = parse_status(event, getattr(model, "new_status", None))
         lang = _language(language, model.recipient)
         return event, model, lang, self._context(event, model, status, lang)
@@ -468,7 +468,7 @@ class TemplateCatalogue:
     def _context(
         self,
         event: EventType,
-        model: _DossierEventData,
+        model: Notice,
         status: DossierStatus | None,
         lang: Language,
     ) -> dict[str, Any]:

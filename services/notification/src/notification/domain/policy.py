@@ -1,8 +1,8 @@
 """Who is told what, through which channel, exactly once.
 
-The vocabulary of the events this service consumes (event types, dossier
-statuses, the recipient block) lives here too, because the channel decision
-is where it is interpreted first.
+The vocabulary (event types, dossier statuses, delivery channels, the recipient block)
+is the shared event contract's, ``chassis.events``; this module decides with it and
+reads a recipient block the lenient way a message needs.
 """
 
 from __future__ import annotations
@@ -12,29 +12,28 @@ import hmac
 import json
 import re
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel
+
+from chassis.events import DeliveryChannel, DossierStatus, EventType, Recipient
 
 # One masking rule for the whole platform: the log scrubber uses the same functions.
 from chassis.privacy import mask_email, mask_phone
 
 __all__ = [
     "LEGALLY_REQUIRED_NOTICES",
+    "NOTICE_TYPES",
     "SILENT_STATUSES",
-    "Channel",
-    "DossierStatus",
-    "EventType",
     "Language",
     "NotificationDomainError",
-    "Recipient",
     "UnknownEventTypeError",
     "UnknownStatusError",
     "address_for",
     "as_recipient",
     "decide_channels",
     "delivery_key",
+    "email_address",
     "is_legally_required",
     "mask_account",
     "mask_address",
@@ -43,6 +42,7 @@ __all__ = [
     "normalize_phone",
     "parse_event_type",
     "parse_status",
+    "sms_number",
 ]
 
 Language = Literal["vi", "en"]
@@ -60,29 +60,12 @@ class UnknownStatusError(NotificationDomainError, LookupError):
     """The dossier status is not one this service knows how to announce."""
 
 
-class EventType(StrEnum):
-    STATUS_CHANGED = "dossier.status-changed.v1"
-    OVERDUE = "dossier.overdue.v1"
-    APOLOGY_ISSUED = "dossier.apology-issued.v1"
-
-
-class DossierStatus(StrEnum):
-    SUBMITTED = "submitted"
-    RECEIVED = "received"
-    IN_REVIEW = "in_review"
-    SUPPLEMENT_REQUESTED = "supplement_requested"
-    SUPPLEMENTED = "supplemented"
-    AWAITING_APPROVAL = "awaiting_approval"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    RESULT_RETURNED = "result_returned"
-    WITHDRAWN = "withdrawn"
-
-
-class Channel(StrEnum):
-    EMAIL = "email"
-    SMS = "sms"
-    WEBHOOK = "webhook"
+# The lifecycle events a citizen is told about; every other type is no concern of ours.
+NOTICE_TYPES: tuple[EventType, ...] = (
+    EventType.STATUS_CHANGED,
+    EventType.OVERDUE,
+    EventType.APOLOGY_ISSUED,
+)
 
 
 # Steps inside the department's own workflow. The citizen has nothing to do
@@ -136,75 +119,63 @@ def _normalize_email(email: str | None) -> str | None:
     return candidate
 
 
-class Recipient(BaseModel):
-    """The ``recipient`` block of a dossier event.
+_RECIPIENT_FIELDS = tuple(Recipient.model_fields)
 
-    For a denunciation this is a pseudonymous contact: ``display_name`` is
-    ``None`` and nothing here may identify the denouncer in a message.
+
+def _blank_is_absent(value: Any) -> Any:
+    # Intake forms send "" for fields left empty; that is not an address.
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+def _known_language(value: Any) -> Language:
+    # A message in Vietnamese beats no message: an unexpected language tag must not
+    # make a legally required notice fail to render.
+    if isinstance(value, str):
+        primary = value.strip().lower().replace("_", "-").split("-")[0]
+        if primary == "en":
+            return "en"
+    return "vi"
+
+
+def as_recipient(recipient: Recipient | BaseModel | Mapping[str, Any] | None) -> Recipient:
+    """The contract's recipient block as a message needs it: blanks absent, a language
+    we write in, no opt-out unless one was given, unknown fields dropped.
+
+    For a denunciation this is a pseudonymous contact: ``display_name`` is ``None`` and
+    nothing here may identify the denouncer in a message.
     """
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    display_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    language: Language = "vi"
-    sms_opt_out: bool = False
-    portal_account: str | None = None
-
-    @field_validator("display_name", "email", "phone", "portal_account", mode="before")
-    @classmethod
-    def _blank_is_absent(cls, value: Any) -> Any:
-        # Intake forms send "" for fields left empty; that is not an address.
-        if isinstance(value, str):
-            value = value.strip()
-            return value or None
-        return value
-
-    @field_validator("language", mode="before")
-    @classmethod
-    def _known_language(cls, value: Any) -> str:
-        # A message in Vietnamese beats no message: an unexpected language tag
-        # must not make a legally required notice fail to render.
-        if isinstance(value, str):
-            primary = value.strip().lower().replace("_", "-").split("-")[0]
-            if primary in ("vi", "en"):
-                return primary
-        return "vi"
-
-    @field_validator("sms_opt_out", mode="before")
-    @classmethod
-    def _missing_opt_out_is_no(cls, value: Any) -> Any:
-        return False if value is None else value
-
-    @property
-    def email_address(self) -> str | None:
-        """Normalised email address, ``None`` if absent or unusable."""
-        return _normalize_email(self.email)
-
-    @property
-    def sms_number(self) -> str | None:
-        """E.164 mobile number, ``None`` if absent or not a mobile number."""
-        return normalize_phone(self.phone)
-
-
-def as_recipient(recipient: Recipient | BaseModel | Mapping[str, Any]) -> Recipient:
-    """Our view of a recipient block, whether a mapping or the event contract's model."""
-    if isinstance(recipient, Recipient):
-        return recipient
     if isinstance(recipient, BaseModel):
         recipient = recipient.model_dump()
-    return Recipient.model_validate(recipient)
+    block = {k: v for k, v in (recipient or {}).items() if k in _RECIPIENT_FIELDS}
+    for name in ("display_name", "email", "phone", "portal_account"):
+        block[name] = _blank_is_absent(block.get(name))
+    block["language"] = _known_language(block.get("language"))
+    if block.get("sms_opt_out") is None:
+        block["sms_opt_out"] = False
+    return Recipient.model_validate(block)
+
+
+def email_address(recipient: Recipient) -> str | None:
+    """Normalised email address, ``None`` if absent or unusable."""
+    return _normalize_email(recipient.email)
+
+
+def sms_number(recipient: Recipient) -> str | None:
+    """E.164 mobile number, ``None`` if absent or not a mobile number."""
+    return normalize_phone(recipient.phone)
 
 
 def parse_event_type(event_type: str | EventType) -> EventType:
-    try:
-        return EventType(event_type)
-    except ValueError:
-        known = ", ".join(e.value for e in EventType)
-        raise UnknownEventTypeError(
-            f"no notification is defined for event type {event_type!r} (known: {known})"
-        ) from None
+    """The notice type ``event_type`` names; anything but `NOTICE_TYPES` is refused."""
+    for notice in NOTICE_TYPES:
+        if event_type == notice:
+            return notice
+    known = ", ".join(e.value for e in NOTICE_TYPES)
+    raise UnknownEventTypeError(
+        f"no notification is defined for event type {event_type!r} (known: {known})"
+    )
 
 
 def parse_status(event_type: EventType, new_status: str | None) -> DossierStatus | None:
@@ -231,7 +202,7 @@ def decide_channels(
     event_type: str | EventType,
     new_status: str | None,
     recipient: Recipient | BaseModel | Mapping[str, Any],
-) -> list[Channel]:
+) -> list[DeliveryChannel]:
     """Channels to notify on, in a stable order; empty means stay silent."""
     event = parse_event_type(event_type)
     status = parse_status(event, new_status)
@@ -239,32 +210,33 @@ def decide_channels(
         return []
     contact = as_recipient(recipient)
 
-    channels: list[Channel] = []
-    if contact.email_address:
-        channels.append(Channel.EMAIL)
-    if contact.sms_number and (
+    channels: list[DeliveryChannel] = []
+    if email_address(contact):
+        channels.append(DeliveryChannel.EMAIL)
+    if sms_number(contact) and (
         not contact.sms_opt_out or (event, status) in LEGALLY_REQUIRED_NOTICES
     ):
-        channels.append(Channel.SMS)
+        channels.append(DeliveryChannel.SMS)
     if contact.portal_account:
-        channels.append(Channel.WEBHOOK)
+        channels.append(DeliveryChannel.WEBHOOK)
     return channels
 
 
-def address_for(channel: Channel | str, recipient: Recipient) -> str | None:
-    """Normalised address of ``recipient`` on ``channel``, ``None`` if it has none."""
+def address_for(channel: DeliveryChannel | str, recipient: Recipient) -> str | None:
+    """Normalised address of ``recipient`` (as `as_recipient` reads it) on ``channel``,
+    ``None`` if it has none."""
     match _channel(channel):
-        case Channel.EMAIL:
-            return recipient.email_address
-        case Channel.SMS:
-            return recipient.sms_number
-        case Channel.WEBHOOK:
+        case DeliveryChannel.EMAIL:
+            return email_address(recipient)
+        case DeliveryChannel.SMS:
+            return sms_number(recipient)
+        case DeliveryChannel.WEBHOOK:
             return recipient.portal_account
 
 
 def delivery_key(
     event_id: str,
-    channel: Channel | str,
+    channel: DeliveryChannel | str,
     recipient_address: str,
     *,
     pepper: bytes | None = None,
@@ -282,9 +254,9 @@ def delivery_key(
         raise ValueError("event_id is required")
     kind = _channel(channel)
     address = recipient_address.strip()
-    if kind is Channel.EMAIL:
+    if kind is DeliveryChannel.EMAIL:
         address = address.lower()
-    elif kind is Channel.SMS:
+    elif kind is DeliveryChannel.SMS:
         address = normalize_phone(address) or address
     if not address:
         raise ValueError("recipient_address is required")
@@ -305,20 +277,20 @@ def mask_account(account: str) -> str:
     return f"{account[:2]}***{account[-2:]}" if len(account) >= 8 else "***"
 
 
-def mask_address(channel: Channel | str, address: str) -> str:
+def mask_address(channel: DeliveryChannel | str, address: str) -> str:
     """How a recipient's address on ``channel`` may appear in logs, events and the API."""
     match _channel(channel):
-        case Channel.EMAIL:
+        case DeliveryChannel.EMAIL:
             return mask_email(address)
-        case Channel.SMS:
+        case DeliveryChannel.SMS:
             return mask_phone(address)
-        case Channel.WEBHOOK:
+        case DeliveryChannel.WEBHOOK:
             return mask_account(address)
 
 
-def _channel(channel: Channel | str) -> Channel:
+def _channel(channel: DeliveryChannel | str) -> DeliveryChannel:
     try:
-        return Channel(channel)
+        return DeliveryChannel(channel)
     except ValueError:
-        known = ", ".join(c.value for c in Channel)
+        known = ", ".join(c.value for c in DeliveryChannel)
         raise NotificationDomainError(f"unknown channel {channel!r} (known: {known})") from None

@@ -26,7 +26,8 @@ from processing.domain.statistics import Tally, roll_up
 from processing.settings import ProcessingSettings
 
 _CacheKey = tuple[date, date, str | None, str | None, date]
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# [0-9], not \d: \d also matches other scripts' digits ("２０２６").
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 def _date_text(value: Any) -> Any:

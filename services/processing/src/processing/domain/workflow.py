@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+# The statuses are part of the event contract: status changes carry them by value.
+from chassis.events import DossierStatus
+
 __all__ = [
     "CLOCK_PAUSED_STATUSES",
     "EXTENDABLE_KINDS",
@@ -32,19 +35,6 @@ __all__ = [
     "is_terminal",
     "transitions_for",
 ]
-
-
-class DossierStatus(StrEnum):
-    SUBMITTED = "submitted"
-    RECEIVED = "received"
-    IN_REVIEW = "in_review"
-    SUPPLEMENT_REQUESTED = "supplement_requested"
-    SUPPLEMENTED = "supplemented"
-    AWAITING_APPROVAL = "awaiting_approval"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    RESULT_RETURNED = "result_returned"
-    WITHDRAWN = "withdrawn"
 
 
 class Action(StrEnum):

@@ -1,0 +1,1 @@
+"""The pipeline capacity sweep: ``python -m bench.capacity`` (see docs/performance.md)."""

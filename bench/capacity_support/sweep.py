@@ -1,0 +1,298 @@
+"""For each replica count: the four services as processes, then a ladder of offered rates,
+each held for a while, until one is not held (p99 above the limit, or fallen behind)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorClient
+
+from bench.capacity_support.load import NotificationWatch, Sender, Submissions
+from bench.pipeline.infra import Infra, drop
+from bench.pipeline.platform import (
+    SERVICES,
+    Posted,
+    service_env,
+    start_services,
+    stop_services,
+)
+from bench.pipeline.processes import Watched, infrastructure, sample, spent
+from bench.pipeline.stats import Progress, percentile
+from chassis.auth import mint_token, new_signing_key
+
+LOAD_GENERATOR = "load generator"
+SMTP_SINK = "smtp sink"
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    replicas: tuple[int, ...]
+    rates: tuple[float, ...]
+    duration_s: float
+    in_flight: int
+    # After the last POST of a step, how long its dossiers may take to reach the audit.
+    drain_s: float
+    p99_limit_s: float
+    warmup_s: float
+    idle_s: float
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SmtpSink:
+    """An SMTP server that accepts and drops every message, in a process of its own so
+    that its CPU is not counted as the load generator's."""
+
+    def __init__(self, logs: Path) -> None:
+        self.port = _free_port()
+        self._logs = logs
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        log = (self._logs / "smtp-sink.log").open("ab")
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{self.port}",
+            "-c",
+            "aiosmtpd.handlers.Sink",
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + 20
+        while True:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=1),
+            ):
+                return
+            if self.process.returncode is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the SMTP sink did not start; see {self._logs}")
+            await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout=10)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+
+@dataclass
+class _Rig:
+    """What one replica count's steps share."""
+
+    replicas: int
+    sender: Sender
+    watch: NotificationWatch
+    watched: list[Watched]
+    plan: SweepPlan
+    progress: Progress
+
+
+def _seconds(value: float) -> float | None:
+    return None if math.isinf(value) else round(value, 3)
+
+
+async def _step(rig: _Rig, rate: float, duration: float, label: str) -> dict[str, Any]:
+    plan, watch, progress = rig.plan, rig.watch, rig.progress
+    posted: list[Posted] = []
+    expected = max(1, round(rate * duration))
+
+    def show(phase: str) -> None:
+        accepted = sum(1 for p in posted if p.status == 202)
+        finished = sum(1 for p in posted if p.dossier_id in watch.at)
+        progress.show(
+            f"{label}: {phase}, posted {len(posted)}/{expected}, accepted {accepted}, "
+            f"notification audited {finished}"
+        )
+
+    started = time.time()
+    cpu_start = sample(rig.watched)
+    sending = asyncio.create_task(rig.sender.offer(rate, duration, posted))
+    while not sending.done():
+        await asyncio.wait({sending}, timeout=1.0)
+        await watch.poll()
+        show("sending")
+    sending.result()
+    sent = time.time()
+    cpu_sent = sample(rig.watched)
+    accepted = [p for p in posted if p.status == 202 and p.dossier_id]
+    deadline = sent + plan.drain_s
+    while True:
+        await watch.poll()
+        pending = sum(1 for p in accepted if p.dossier_id not in watch.at)
+        if not pending or time.time() > deadline:
+            break
+        show("draining")
+        await asyncio.sleep(0.5)
+    ended = time.time()
+    cpu_end = sample(rig.watched)
+
+    latencies = [
+        watch.at[p.dossier_id] - p.started if p.dossier_id in watch.at else math.inf
+        for p in accepted
+        if p.dossier_id
+    ]
+    finished = sum(1 for s in latencies if not math.isinf(s))
+    window = sent - started
+    in_window = sum(1 for p in accepted if watch.at.get(p.dossier_id or "", math.inf) <= sent)
+    refused: dict[str, int] = {}
+    for p in posted:
+        if p.status != 202:
+            refused[str(p.status)] = refused.get(str(p.status), 0) + 1
+    accepted_per_s = len(accepted) / window if window > 0 else 0.0
+    finished_per_s = in_window / window if window > 0 else 0.0
+    p50 = percentile(latencies, 50)
+    p99 = percentile(latencies, 99)
+    behind: list[str] = []
+    if sum(refused.values()) > 0.01 * len(posted):
+        behind.append(f"{sum(refused.values())} of {len(posted)} refused")
+    if accepted_per_s < 0.95 * rate:
+        behind.append(f"accepted {accepted_per_s:.1f}/s of {rate:g}/s offered")
+    if finished_per_s < 0.9 * rate:
+        behind.append(f"finished {finished_per_s:.1f}/s of {rate:g}/s offered")
+    if finished < len(accepted):
+        behind.append(f"{len(accepted) - finished} not audited {plan.drain_s:g} s after sending")
+    held = not behind and p99 is not None and p99 <= plan.p99_limit_s
+    whole = spent(cpu_start, cpu_end)
+    while_sending = spent(cpu_start, cpu_sent)
+    result: dict[str, Any] = {
+        "offered_per_s": rate,
+        "duration_s": duration,
+        "posted": len(posted),
+        "accepted": len(accepted),
+        "refused": refused,
+        "accepted_per_s": round(accepted_per_s, 2),
+        "finished": finished,
+        "finished_per_s": round(finished_per_s, 2),
+        "latency_s": {
+            "p50": None if p50 is None else _seconds(p50),
+            "p99": None if p99 is None else _seconds(p99),
+            "max": _seconds(max(latencies)) if latencies else None,
+        },
+        "behind": behind,
+        "held": held,
+        "window_s": round(window, 2),
+        "drain_s": round(ended - sent, 2),
+        # CPU over the step and its drain, per dossier that reached the audit.
+        "cpu_ms_per_dossier": {
+            name: round(1000 * seconds / finished, 2) if finished else None
+            for name, seconds in whole.items()
+        },
+        # Cores each process kept busy while the load was being offered.
+        "cores_while_sending": {
+            name: round(seconds / window, 3) if window > 0 else None
+            for name, seconds in while_sending.items()
+        },
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+    latency = result["latency_s"]
+    verdict = "held" if held else "NOT held: " + ("; ".join(behind) or "p99 above the limit")
+    progress.done(
+        f"{label}: accepted {accepted_per_s:.1f}/s, finished {finished_per_s:.1f}/s, "
+        f"p50 {_text(latency['p50'])}, p99 {_text(latency['p99'])}, "
+        f"max {_text(latency['max'])}, load generator "
+        f"{result['cores_while_sending'].get(LOAD_GENERATOR, 0):.2f} cores -> {verdict}"
+    )
+    return result
+
+
+def _text(seconds: float | None) -> str:
+    return "not all audited" if seconds is None else f"{seconds:.2f} s"
+
+
+async def _idle(rig: _Rig) -> dict[str, float]:
+    """Cores used with no load offered: the broker's and the store's share of other work on
+    the machine, and the services' own idle polling."""
+    rig.progress.show(f"replicas {rig.replicas}: measuring {rig.plan.idle_s:g} s idle", force=True)
+    before = sample(rig.watched)
+    started = time.time()
+    await asyncio.sleep(rig.plan.idle_s)
+    used = spent(before, sample(rig.watched))
+    elapsed = time.time() - started
+    return {name: round(seconds / elapsed, 3) for name, seconds in used.items()}
+
+
+async def sweep_replicas(
+    infra: Infra,
+    replicas: int,
+    plan: SweepPlan,
+    run: str,
+    logs: Path,
+    smtp: SmtpSink,
+    progress: Progress,
+) -> dict[str, Any]:
+    prefix = f"bench{run}-cap{replicas}."
+    databases = {name: f"bench{run}_cap{replicas}_{name}" for name in SERVICES}
+    secret = new_signing_key()
+    env = service_env(infra, prefix, databases, secret, smtp.port)
+    workdir = logs / f"replicas-{replicas}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    store: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb)
+    services = {}
+    try:
+        progress.show(f"replicas {replicas}: starting {4 * replicas} service processes", force=True)
+        services = await start_services(env, workdir, replicas=replicas)
+        infra_watched, missing = infrastructure(infra.kafka, infra.mongodb)
+        watched = [Watched(name, s.process.pid) for name, s in services.items()]
+        watched += infra_watched
+        assert smtp.process is not None
+        watched += [Watched(SMTP_SINK, smtp.process.pid), Watched(LOAD_GENERATOR, os.getpid())]
+        token = mint_token(secret, "portal-bench", ["portal"], ttl_s=4 * 3600)
+        intakes = [s.url for s in services.values() if s.service == "intake"]
+        rig = _Rig(
+            replicas,
+            Sender(intakes, token, Submissions(f"{run}c{replicas}"), plan.in_flight),
+            NotificationWatch(store[databases["audit"]]["audit_entries"]),
+            watched,
+            plan,
+            progress,
+        )
+        result: dict[str, Any] = {
+            "replicas": replicas,
+            "processes": {w.name: w.pid for w in watched},
+            "not_found": missing,
+        }
+        if plan.warmup_s > 0:
+            # The first requests pay for imports, connection pools and the consumer groups'
+            # first assignment (a rebalance per replica joining); none of that is capacity.
+            warm = min(5.0, plan.rates[0])
+            result["warmup"] = await _step(
+                rig, warm, plan.warmup_s, f"replicas {replicas}, warm-up {warm:g}/s"
+            )
+        result["idle_cores"] = await _idle(rig) if plan.idle_s > 0 else {}
+        steps: list[dict[str, Any]] = []
+        result["steps"] = steps
+        for rate in plan.rates:
+            outcome = await _step(rig, rate, plan.duration_s, f"replicas {replicas}, {rate:g}/s")
+            steps.append(outcome)
+            if not outcome["held"]:
+                break
+            await asyncio.sleep(2)
+        return result
+    finally:
+        progress.show(f"replicas {replicas}: stopping the services", force=True)
+        await stop_services(services)
+        store.close()
+        await drop(infra, prefix, list(databases.values()))
