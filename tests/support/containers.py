@@ -54,7 +54,8 @@ def store_image() -> str:
     if image := os.environ.get("HOSO_TEST_STORE_IMAGE"):
         return image
     gomod = (ROOT / "deploy" / "ferretdb" / "go.mod").read_text()
-    match = re.search(r"^\s*(?:require\s+)?github\.com/FerretDB/FerretDB(?:/v2)? v(\S+)", gomod, re.M)
+    module = r"^\s*(?:require\s+)?github\.com/FerretDB/FerretDB(?:/v2)? v(\S+)"
+    match = re.search(module, gomod, re.M)
     if not match:
         raise RuntimeError("deploy/ferretdb/go.mod requires no FerretDB version")
     return f"hoso/ferretdb:{match[1]}"

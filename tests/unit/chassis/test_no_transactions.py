@@ -19,9 +19,9 @@ FORBIDDEN = {"start_transaction", "with_transaction", "start_session", "watch"}
 def _calls(tree: ast.AST) -> list[tuple[int, str]]:
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if node.func.attr in FORBIDDEN:
-                found.append((node.lineno, node.func.attr))
+        call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        if call and node.func.attr in FORBIDDEN:  # type: ignore[attr-defined]
+            found.append((node.lineno, node.func.attr))  # type: ignore[attr-defined]
     return found
 
 

@@ -252,13 +252,15 @@ def document() -> dict[str, Any]:
 
 def render() -> str:
     """The document as YAML text, the form docs/asyncapi.yaml holds."""
-    return yaml.dump(
-        document(),
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        width=100,
-        default_flow_style=False,
+    return str(
+        yaml.dump(
+            document(),
+            Dumper=_Dumper,
+            sort_keys=False,
+            allow_unicode=True,
+            width=100,
+            default_flow_style=False,
+        )
     )
 
 
@@ -444,7 +446,7 @@ def _contract_version() -> str:
         return "0.0.0"
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]  # PyYAML ships without types here
     """Block style for long text, so the document reads (and diffs) line by line."""
 
 

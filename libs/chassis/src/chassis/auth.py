@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -304,7 +304,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def principal_dependency(settings: ServiceSettings) -> Callable[..., Principal]:
+def principal_dependency(settings: ServiceSettings) -> Callable[..., Awaitable[Principal]]:
     async def current_principal(
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
@@ -323,7 +323,7 @@ def principal_dependency(settings: ServiceSettings) -> Callable[..., Principal]:
     return current_principal
 
 
-def require_roles(settings: ServiceSettings, *roles: Role) -> Callable[..., Principal]:
+def require_roles(settings: ServiceSettings, *roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits a caller holding any of ``roles``."""
     current = principal_dependency(settings)
     wanted = {r.value for r in roles}

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 def backoff_delays(first: float = 0.5, cap: float = 10.0) -> Callable[[int], float]:
     def delay(attempt: int) -> float:
-        return min(cap, first * (2 ** max(0, attempt - 1)))
+        return float(min(cap, first * (2 ** max(0, attempt - 1))))
 
     return delay
 

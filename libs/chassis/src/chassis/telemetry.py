@@ -55,6 +55,8 @@ class JsonLinesSpanExporter(SpanExporter):
         lines = []
         for span in spans:
             ctx = span.get_span_context()
+            if ctx is None:  # a span always has one once started; the type allows None
+                continue
             parent = span.parent
             lines.append(
                 json.dumps(

@@ -25,7 +25,6 @@ PostgreSQL with DocumentDB, has neither; production runs MongoDB).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorCursor, AsyncIOMotorDatabase
@@ -37,6 +36,9 @@ from audit.domain.chain import AuditEntry, MalformedEntryError
 from audit.domain.checkpoint import Checkpoint
 from audit.domain.export import MalformedCheckpointError
 from audit.domain.recording import ChainHead
+from audit.service.ports import DuplicateEntry, EntryFilter, StoredCheckpoint
+
+__all__ = ["CHECKPOINTS", "ENTRIES", "INDEXES", "AuditStore", "entry_query"]
 
 ENTRIES = "audit_entries"
 CHECKPOINTS = "checkpoints"
@@ -58,59 +60,32 @@ INDEXES: tuple[tuple[str | None, list[tuple[str, int]], bool], ...] = (
 )
 
 
-class DuplicateEntry(Exception):
-    """An insert met an entry already stored (same seq: another writer sealed that position
-    first; or same event id: the event is recorded already).
-
-    ``inserted`` entries of the run landed before it, in order.
-    """
-
-    def __init__(self, inserted: int) -> None:
-        super().__init__(f"duplicate audit entry after {inserted} inserted")
-        self.inserted = inserted
-
-
-@dataclass(frozen=True, slots=True)
-class StoredCheckpoint:
-    checkpoint: Checkpoint
-    frontier: tuple[bytes, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class EntryFilter:
-    """What an auditor asked for. Values are only ever compared, never used as field names."""
-
-    dossier_id: str | None = None
-    actor: str | None = None
-    event_type: str | None = None
-    occurred_from: str | None = None  # inclusive, ISO-8601 as iso_utc() writes it
-    occurred_to: str | None = None  # exclusive
-
-    def query(self, after_seq: int = 0, to_seq: int | None = None) -> dict[str, Any]:
-        query: dict[str, Any] = {}
-        for field in ("dossier_id", "actor", "event_type"):
-            value = getattr(self, field)
-            if value is not None:
-                query[field] = value
-        # Timestamps are stored as fixed-width UTC strings, so text order is time order.
-        occurred: dict[str, str] = {}
-        if self.occurred_from is not None:
-            occurred["$gte"] = self.occurred_from
-        if self.occurred_to is not None:
-            occurred["$lt"] = self.occurred_to
-        if occurred:
-            query["occurred_at"] = occurred
-        # With a field to match, that field's index selects and seq only orders: a seq
-        # bound that excludes nothing (after_seq 0) would only widen the index range read.
-        # Without one, the keyset bound is what the seq index serves.
-        seq: dict[str, int] = {}
-        if after_seq > 0 or not query:
-            seq["$gt"] = after_seq
-        if to_seq is not None:
-            seq["$lte"] = to_seq
-        if seq:
-            query["seq"] = seq
-        return query
+def entry_query(where: EntryFilter, after_seq: int = 0, to_seq: int | None = None) -> dict[str, Any]:
+    """The query an auditor's filter becomes: only the fields asked for, compared as values."""
+    query: dict[str, Any] = {}
+    for field in ("dossier_id", "actor", "event_type"):
+        value = getattr(where, field)
+        if value is not None:
+            query[field] = value
+    # Timestamps are stored as fixed-width UTC strings, so text order is time order.
+    occurred: dict[str, str] = {}
+    if where.occurred_from is not None:
+        occurred["$gte"] = where.occurred_from
+    if where.occurred_to is not None:
+        occurred["$lt"] = where.occurred_to
+    if occurred:
+        query["occurred_at"] = occurred
+    # With a field to match, that field's index selects and seq only orders: a seq bound
+    # that excludes nothing (after_seq 0) would only widen the index range read. Without
+    # one, the keyset bound is what the seq index serves.
+    seq: dict[str, int] = {}
+    if after_seq > 0 or not query:
+        seq["$gt"] = after_seq
+    if to_seq is not None:
+        seq["$lte"] = to_seq
+    if seq:
+        query["seq"] = seq
+    return query
 
 
 def _entry_document(entry: AuditEntry) -> dict[str, Any]:
@@ -146,6 +121,8 @@ def _parse_checkpoint(document: dict[str, Any]) -> StoredCheckpoint:
 
 
 class AuditStore:
+    """The ``AuditLog`` port on MongoDB."""
+
     def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
         self._entries = db[ENTRIES]
         self._checkpoints = db[CHECKPOINTS]
@@ -216,7 +193,7 @@ class AuditStore:
     def entries_cursor(
         self, where: EntryFilter, *, after_seq: int, limit: int
     ) -> AsyncIOMotorCursor[dict[str, Any]]:
-        return self._entries.find(where.query(after_seq)).sort("seq", ASCENDING).limit(limit)
+        return self._entries.find(entry_query(where, after_seq)).sort("seq", ASCENDING).limit(limit)
 
     async def find_entries(
         self, where: EntryFilter, *, after_seq: int, limit: int
@@ -230,7 +207,7 @@ class AuditStore:
         self, where: EntryFilter, *, after_seq: int, to_seq: int | None, batch: int
     ) -> AsyncIterator[dict[str, Any]]:
         cursor = (
-            self._entries.find(where.query(after_seq, to_seq))
+            self._entries.find(entry_query(where, after_seq, to_seq))
             .sort("seq", ASCENDING)
             .batch_size(batch)
         )

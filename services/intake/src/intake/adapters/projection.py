@@ -1,4 +1,4 @@
-"""Keeps the citizen-facing status of each dossier from processing's lifecycle events."""
+"""Kafka glue of the status projection: which lifecycle events reach which handler."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from chassis.events import (
     EventData,
 )
 from chassis.kafka import ConsumedEvent, Handler
-from intake.adapters.store import IntakeStore
+from intake.ports import StatusStore
+from intake.service.projection import project_new_appointment, project_status_change
 
 __all__ = ["StatusProjection"]
 
@@ -19,7 +20,7 @@ _Payload = TypeVar("_Payload", bound=EventData)
 
 
 class StatusProjection:
-    def __init__(self, store: IntakeStore) -> None:
+    def __init__(self, store: StatusStore) -> None:
         self._store = store
 
     def handlers(self) -> dict[str, Handler]:
@@ -30,29 +31,13 @@ class StatusProjection:
         }
 
     async def on_status_changed(self, event: ConsumedEvent) -> None:
-        changed = _expect(event, DossierStatusChanged)
-        fields: dict[str, object] = {
-            "receipt_code": changed.receipt_code,
-            "status": changed.new_status,
-            "missing_documents": changed.missing_documents or [],
-            "updated_at": changed.occurred_at,
-        }
-        # A status change that does not restate the date keeps the one already known.
-        if changed.due_date is not None:
-            fields["due_date"] = changed.due_date.isoformat()
-        await self._store.apply_status(changed.dossier_id, changed.version, fields)
+        await project_status_change(self._store, _expect(event, DossierStatusChanged))
 
     async def on_new_appointment(self, event: ConsumedEvent) -> None:
         payload = event.payload
-        if isinstance(payload, DossierApologyIssued):
-            await self._store.apply_due_date(
-                payload.dossier_id, payload.new_due_date.isoformat(), payload.issued_at
-            )
-        else:
-            extended = _expect(event, DossierDeadlineExtended)
-            await self._store.apply_due_date(
-                extended.dossier_id, extended.new_due_date.isoformat(), extended.occurred_at
-            )
+        if not isinstance(payload, DossierApologyIssued):
+            payload = _expect(event, DossierDeadlineExtended)
+        await project_new_appointment(self._store, payload)
 
 
 def _expect(event: ConsumedEvent, model: type[_Payload]) -> _Payload:

@@ -18,15 +18,17 @@ codes exist. MongoDB takes the same hint.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from intake.adapters.batching import GroupCommit
+from intake.ports import ACCEPTED, PENDING, Insert, StoreUnavailable
 
 __all__ = ["ACCEPTED", "PENDING", "Insert", "IntakeStore"]
 
@@ -34,8 +36,6 @@ _DUPLICATE_KEY = 11000
 _RECEIPT_CODE = [("receipt_code", ASCENDING)]
 _IDEMPOTENCY_ID = [("idempotency_id", ASCENDING)]
 _PSEUDONYM = [("pseudonym", ASCENDING)]
-PENDING = "pending"
-ACCEPTED = "accepted"
 _FOLLOW_UP_FIELDS = {
     "_id": 1,
     "receipt_code": 1,
@@ -51,10 +51,13 @@ _FOLLOW_UP_FIELDS = {
 }
 
 
-class Insert(Enum):
-    DONE = "done"
-    RECEIPT_TAKEN = "receipt-taken"
-    KEY_TAKEN = "key-taken"
+@contextmanager
+def _request_path() -> Iterator[None]:
+    """The use cases answer any store failure of a request with 503 and Retry-After."""
+    try:
+        yield
+    except PyMongoError as exc:
+        raise StoreUnavailable(type(exc).__name__) from exc
 
 
 class IntakeStore:
@@ -74,7 +77,8 @@ class IntakeStore:
 
     async def insert_submission(self, document: dict[str, Any]) -> Insert:
         """Insert a ``pending`` submission whose lease the caller holds."""
-        return await self._inserts.submit({**document, "state": PENDING})
+        with _request_path():
+            return await self._inserts.submit({**document, "state": PENDING})
 
     async def _insert_many(self, documents: list[dict[str, Any]]) -> list[Insert]:
         outcomes = [Insert.DONE] * len(documents)
@@ -95,12 +99,15 @@ class IntakeStore:
         return outcomes
 
     async def by_idempotency_id(self, idempotency_id: str) -> dict[str, Any] | None:
-        return await self._submissions.find_one(
-            {"idempotency_id": idempotency_id}, hint=_IDEMPOTENCY_ID
-        )
+        with _request_path():
+            found: dict[str, Any] | None = await self._submissions.find_one(
+                {"idempotency_id": idempotency_id}, hint=_IDEMPOTENCY_ID
+            )
+        return found
 
     async def state(self, dossier_id: str) -> str | None:
-        found = await self._submissions.find_one({"_id": dossier_id}, {"state": 1})
+        with _request_path():
+            found = await self._submissions.find_one({"_id": dossier_id}, {"state": 1})
         return None if found is None else str(found.get("state"))
 
     async def claim(
@@ -109,22 +116,25 @@ class IntakeStore:
         """Take the publishing lease of a pending submission whose lease ran out; None if
         it is accepted or another request (on any replica) holds the lease. One
         conditional write, so of concurrent claimants exactly one wins."""
-        found: dict[str, Any] | None = await self._submissions.find_one_and_update(
-            {"_id": dossier_id, "state": PENDING, "lease_until": {"$lte": now}},
-            {"$set": {"lease_until": until, "lease_owner": owner}},
-            return_document=ReturnDocument.AFTER,
-        )
+        with _request_path():
+            found: dict[str, Any] | None = await self._submissions.find_one_and_update(
+                {"_id": dossier_id, "state": PENDING, "lease_until": {"$lte": now}},
+                {"$set": {"lease_until": until, "lease_owner": owner}},
+                return_document=ReturnDocument.AFTER,
+            )
         return found
 
     async def release(self, dossier_id: str, owner: str, now: datetime) -> None:
         """Give the lease back early, if it is still ours."""
-        await self._submissions.update_one(
-            {"_id": dossier_id, "state": PENDING, "lease_owner": owner},
-            {"$set": {"lease_until": now}},
-        )
+        with _request_path():
+            await self._submissions.update_one(
+                {"_id": dossier_id, "state": PENDING, "lease_owner": owner},
+                {"$set": {"lease_until": now}},
+            )
 
     async def mark_accepted(self, dossier_id: str, now: datetime) -> None:
-        await self._accepts.submit((dossier_id, now))
+        with _request_path():
+            await self._accepts.submit((dossier_id, now))
 
     async def _accept_many(self, accepted: list[tuple[str, datetime]]) -> list[None]:
         # Already accepted (a retry raced the first request) matches nothing: fine.
@@ -144,21 +154,30 @@ class IntakeStore:
         return [None] * len(accepted)
 
     async def for_follow_up(self, receipt_code: str) -> dict[str, Any] | None:
-        return await self._submissions.find_one(
-            {"receipt_code": receipt_code}, _FOLLOW_UP_FIELDS, hint=_RECEIPT_CODE
-        )
+        with _request_path():
+            found: dict[str, Any] | None = await self._submissions.find_one(
+                {"receipt_code": receipt_code}, _FOLLOW_UP_FIELDS, hint=_RECEIPT_CODE
+            )
+        return found
 
     async def by_pseudonym(self, pseudonym: str) -> dict[str, Any] | None:
-        return await self._submissions.find_one(
-            {"pseudonym": pseudonym},
-            {"_id": 1, "receipt_code": 1, "agency": 1, "identity": 1},
-            hint=_PSEUDONYM,
-        )
+        with _request_path():
+            found: dict[str, Any] | None = await self._submissions.find_one(
+                {"pseudonym": pseudonym},
+                {"_id": 1, "receipt_code": 1, "agency": 1, "identity": 1},
+                hint=_PSEUDONYM,
+            )
+        return found
 
     # ----------------------------------------------------------------- status projection
 
     async def status(self, dossier_id: str) -> dict[str, Any] | None:
-        return await self._statuses.find_one({"_id": dossier_id})
+        with _request_path():
+            found: dict[str, Any] | None = await self._statuses.find_one({"_id": dossier_id})
+        return found
+
+    # The projection's writes let the driver's errors through: the consumer loop tells an
+    # outage (retried until the store is back) from a defect (dead-lettered) by them.
 
     async def apply_status(self, dossier_id: str, version: int, fields: dict[str, Any]) -> bool:
         """Upsert the projection unless it already holds this version or a later one.

@@ -20,6 +20,7 @@ from pydantic import (
 from chassis.catalogue import Agency, Procedure, RequiredDocument
 from chassis.events import ApplicantType, Channel
 from intake.domain.applicant import CITIZEN_ID_RE, normalise_phone, normalise_tax_code
+from intake.domain.submission import AttachmentRef
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Hard ceilings that keep a hostile body cheap to refuse; the configurable limits are
@@ -93,6 +94,10 @@ class AttachmentIn(_Strict):
     @classmethod
     def _lower(cls, value: str) -> str:
         return value.lower()
+
+    def ref(self) -> AttachmentRef:
+        """What the catalogue's attachment rules look at."""
+        return AttachmentRef(self.document_code, self.media_type, self.size)
 
 
 class SubmissionIn(_Strict):

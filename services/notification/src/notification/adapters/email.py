@@ -9,17 +9,12 @@ from typing import Any
 import aiosmtplib
 
 from chassis.events import DeliveryChannel
-from notification.adapters.channels import DeliveryFailure, Handover, Outgoing
+from notification.domain.policy import message_id
 from notification.domain.retry import smtp_reply_is_transient
+from notification.service.ports import DeliveryFailure, Handover, Outgoing
 from notification.settings import NotificationSettings
 
-__all__ = ["SmtpSender", "message_id"]
-
-
-def message_id(delivery_id: str) -> str:
-    """The Message-ID of a delivery: the same on every attempt, so a repeat after a
-    crash is recognisable as the same message by mail systems and by people."""
-    return f"<{delivery_id}@hoso>"
+__all__ = ["SmtpSender"]
 
 
 class _TrackedSmtp(aiosmtplib.SMTP):

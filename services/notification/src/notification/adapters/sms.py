@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 
 from chassis.events import DeliveryChannel
-from notification.adapters.channels import Outgoing, failure_from_http, failure_from_transport
+from notification.adapters.channels import failure_from_http, failure_from_transport
+from notification.service.ports import Outgoing
 from notification.settings import NotificationSettings
 
 __all__ = ["SmsGateway"]

@@ -33,8 +33,9 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from notification.domain.retry import CLAIMABLE, UNPUBLISHED, DeliveryStatus, published
+from notification.service.ports import Due, Page, Position
 
-__all__ = ["DUPLICATE_KEY", "DeliveryStore", "Due", "Page"]
+__all__ = ["DUPLICATE_KEY", "DeliveryStore"]
 
 DUPLICATE_KEY = 11000
 # Listing sorts newest first; _id breaks ties between deliveries of one event.
@@ -43,10 +44,6 @@ _LIST_ORDER = [("created_at", DESCENDING), ("_id", DESCENDING)]
 # by whoever makes an attempt.
 _WITHOUT_CONTENT = {"content": 0}
 _ONE_MS = timedelta(milliseconds=1)
-
-Page = tuple[list[dict[str, Any]], tuple[datetime, str] | None]
-# A delivery whose next attempt is due: its id and how many attempts it has had.
-Due = tuple[str, int]
 
 
 def _states(states: Iterable[DeliveryStatus]) -> list[str]:
@@ -84,7 +81,7 @@ def _listing(
     dossier_id: str | None,
     status: str | None,
     channel: str | None,
-    after: tuple[datetime, str] | None,
+    after: Position | None,
 ) -> dict[str, Any]:
     query: dict[str, Any] = {}
     if dossier_id is not None:
@@ -103,6 +100,8 @@ def _listing(
 
 
 class DeliveryStore:
+    """The delivery log (`notification.service.ports.DeliveryLog`) on MongoDB."""
+
     def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
         self._deliveries: AsyncIOMotorCollection[Any] = db["deliveries"]
 
@@ -299,7 +298,7 @@ class DeliveryStore:
         dossier_id: str | None,
         status: str | None,
         channel: str | None,
-        after: tuple[datetime, str] | None,
+        after: Position | None,
         limit: int,
     ) -> Page:
         """One page, newest first, continuing strictly after the ``after`` position."""

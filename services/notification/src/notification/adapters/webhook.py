@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 
 from chassis.events import DeliveryChannel
-from notification.adapters.channels import Outgoing, failure_from_http, failure_from_transport
+from notification.adapters.channels import failure_from_http, failure_from_transport
 from notification.domain.signing import webhook_headers
+from notification.service.ports import Outgoing
 from notification.settings import NotificationSettings
 
 __all__ = ["PortalWebhook", "webhook_body"]

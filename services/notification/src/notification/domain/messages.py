@@ -295,8 +295,10 @@ def sample_data(event_type: str | EventType, new_status: str | None = None) -> d
     """Realistic event data for previews; a fresh copy the caller may change."""
     event = parse_event_type(event_type)
     data = copy.deepcopy(_SAMPLE_DATA[event])
-    if event is EventType.STATUS_CHANGED and new_status is not None:
-        data["new_status"] = parse_status(event, new_status).value
+    if new_status is not None:
+        status = parse_status(event, new_status)
+        if status is not None:  # only a status change announces a status
+            data["new_status"] = status.value
     return data
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "mask_address",
     "mask_email",
     "mask_phone",
+    "message_id",
     "normalize_phone",
     "parse_event_type",
     "parse_status",
@@ -265,6 +266,12 @@ def delivery_key(
     if pepper:
         return hmac.new(pepper, material, hashlib.sha256).hexdigest()
     return hashlib.sha256(material).hexdigest()
+
+
+def message_id(delivery_id: str) -> str:
+    """The Message-ID of an email delivery: the same on every attempt, so a repeat after
+    a crash is recognisable as the same message by mail systems and by people."""
+    return f"<{delivery_id}@hoso>"
 
 
 def mask_account(account: str) -> str:

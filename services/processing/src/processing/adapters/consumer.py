@@ -1,19 +1,32 @@
 """Handlers for what intake publishes: submissions, supplements, withdrawal requests.
 
-Each handler is idempotent on the event id (the dossier document remembers the ids it
-applied), as the consumer loop redelivers a batch that was not committed.
+Each hands the event's payload to its use case, which is idempotent on the event id (the
+dossier document remembers the ids it applied), as the consumer loop redelivers a batch
+that was not committed.
 """
 
 from __future__ import annotations
 
 from chassis.events import DossierSubmitted, DossierSupplemented, DossierWithdrawalRequested
-from chassis.kafka import Handler
-from processing.commands import DossierService
+from chassis.kafka import ConsumedEvent, Handler
+from processing.service import ProcessingService
 
 
-def submission_handlers(service: DossierService) -> dict[str, Handler]:
+def submission_handlers(service: ProcessingService) -> dict[str, Handler]:
+    async def submitted(event: ConsumedEvent) -> None:
+        assert isinstance(event.payload, DossierSubmitted)
+        await service.receive(event.payload, event.id)
+
+    async def supplemented(event: ConsumedEvent) -> None:
+        assert isinstance(event.payload, DossierSupplemented)
+        await service.supplement(event.payload, event.id, event.envelope.actor)
+
+    async def withdrawal_requested(event: ConsumedEvent) -> None:
+        assert isinstance(event.payload, DossierWithdrawalRequested)
+        await service.withdraw(event.payload, event.id, event.envelope.actor)
+
     return {
-        DossierSubmitted.event_type: service.receive,
-        DossierSupplemented.event_type: service.supplement,
-        DossierWithdrawalRequested.event_type: service.withdraw,
+        DossierSubmitted.event_type: submitted,
+        DossierSupplemented.event_type: supplemented,
+        DossierWithdrawalRequested.event_type: withdrawal_requested,
     }

@@ -6,13 +6,13 @@ import asyncio
 import logging
 
 from chassis import metrics
-from processing.commands import DossierService
+from processing.service import ProcessingService
 
 log = logging.getLogger(__name__)
 
 
 class DeadlineScanner:
-    def __init__(self, service: DossierService, interval_s: float) -> None:
+    def __init__(self, service: ProcessingService, interval_s: float) -> None:
         self._service = service
         self._interval_s = interval_s
 

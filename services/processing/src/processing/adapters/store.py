@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -21,6 +20,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
+from chassis.events import DossierKind
 from processing.domain.dossier import (
     RUNNING_STATUSES,
     SCAN_FIELDS,
@@ -30,8 +30,28 @@ from processing.domain.dossier import (
 )
 from processing.domain.statistics import OutcomeCount, OverdueCount
 from processing.domain.workflow import DossierStatus
+from processing.service.ports import (
+    ClaimedOutbox,
+    OutboxClaim,
+    OutboxEntry,
+    QueueFilter,
+    QueueRow,
+)
 
-OutboxEntry = dict[str, Any]
+__all__ = [
+    "ClaimedOutbox",
+    "DossierStore",
+    "OutboxClaim",
+    "OutboxEntry",
+    "QueueFilter",
+    "apology_query",
+    "claimable_query",
+    "outcome_pipeline",
+    "overdue_pipeline",
+    "overdue_query",
+    "queue_order",
+    "queue_query",
+]
 
 _RUNNING = sorted(s.value for s in RUNNING_STATUSES)
 
@@ -80,36 +100,10 @@ def dossier_document(dossier: Dossier, *, exclude: Iterable[str] = ()) -> dict[s
     return to_document(dumped)  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True)
-class QueueFilter:
-    agency: str
-    statuses: Sequence[DossierStatus]
-    procedure_code: str | None = None
-    due_on_or_before: date | None = None
-    overdue_before: date | None = None
-    assignee: str | None = None
-    unassigned: bool = False
-
-
-@dataclass(frozen=True)
-class ClaimedOutbox:
-    dossier_id: str
-    entries: list[OutboxEntry]
-    # The dossier's count of appended events when it was claimed.
-    seq: int
-
-
-@dataclass
-class OutboxClaim:
-    """What one relay pass holds a lease on, and the named dossiers another relay holds."""
-
-    token: str
-    outboxes: list[ClaimedOutbox] = field(default_factory=list)
-    busy: list[str] = field(default_factory=list)
-
-
 class DossierStore:
-    """Every write of a dossier is one ``update_one`` whose filter carries the condition
+    """The `processing.service.ports.DossierStore` on MongoDB.
+
+    Every write of a dossier is one ``update_one`` whose filter carries the condition
     it depends on (the version read, an inbound event not applied yet, a scan field still
     unset), so the store applies the check and the write atomically and any number of
     processing replicas can share the database."""
@@ -290,11 +284,11 @@ class DossierStore:
         sort_field: str,
         after: tuple[Any, str] | None,
         limit: int,
-    ) -> list[dict[str, Any]]:
+    ) -> list[QueueRow]:
         """One page of the queue in (``sort_field``, id) order, after the ``after`` key."""
         cursor = self._dossiers.find(queue_query(where, sort_field, after), _QUEUE_FIELDS)
         cursor = cursor.sort(queue_order(sort_field)).limit(limit)
-        return [document async for document in cursor]
+        return [queue_row(document) async for document in cursor]
 
     async def overdue_candidates(self, today: date, limit: int = 500) -> list[Dossier]:
         cursor = self._dossiers.find(overdue_query(today), _SCAN_PROJECTION, limit=limit)
@@ -425,6 +419,25 @@ class DossierStore:
                 },
                 {"$unset": {"relay_lease": ""}},
             )
+
+
+def queue_row(document: Mapping[str, Any]) -> QueueRow:
+    apology = document.get("apology") or {}
+    new_due = apology.get("new_due_date")
+    return QueueRow(
+        dossier_id=document["_id"],
+        receipt_code=document["receipt_code"],
+        procedure_code=document["procedure_code"],
+        procedure_name_vi=document["procedure_name_vi"],
+        procedure_name_en=document["procedure_name_en"],
+        kind=DossierKind(document["kind"]),
+        status=DossierStatus(document["status"]),
+        version=document["version"],
+        submitted_at=document["submitted_at"],
+        due_date=date.fromisoformat(document["due_date"]),
+        new_due_date=date.fromisoformat(new_due) if new_due else None,
+        assignee=document.get("assignee"),
+    )
 
 
 def claimable_query(now: datetime) -> dict[str, Any]:

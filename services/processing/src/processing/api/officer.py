@@ -9,16 +9,16 @@ whatever lies behind the identifier.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
-from datetime import date, timedelta
-from typing import Any, Literal
+from collections.abc import Awaitable
+from datetime import date
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
-from chassis.auth import Principal, Role, require_roles
+from chassis.auth import Principal, Role
 from chassis.problems import PROBLEM_RESPONSES, Problem
-from processing.adapters.store import DossierStore, QueueFilter
+from processing.api.deps import Leader, Service, Staff
 from processing.api.http import decode_cursor, encode_cursor, etag, require_if_match
 from processing.api.models import (
     CODE_PATTERN,
@@ -31,10 +31,7 @@ from processing.api.models import (
     QueueItem,
     QueuePage,
 )
-from processing.commands import DossierNotVisible, DossierService, Officer, VersionMismatch
 from processing.domain.dossier import (
-    OPEN_STATUSES,
-    RUNNING_STATUSES,
     ActionParams,
     AssignedElsewhere,
     ClosedDossier,
@@ -42,7 +39,6 @@ from processing.domain.dossier import (
     UnknownDocuments,
 )
 from processing.domain.workflow import (
-    TERMINAL_STATUSES,
     ActorRole,
     DossierStatus,
     MissingParameter,
@@ -51,13 +47,16 @@ from processing.domain.workflow import (
     WorkflowError,
     allowed_actions,
 )
-from processing.settings import ProcessingSettings
+from processing.service import (
+    DEFAULT_QUEUE_STATUSES,
+    DossierNotVisible,
+    Officer,
+    ProcessingService,
+    QueueQuery,
+    VersionMismatch,
+)
 
-# Officers work on everything that still needs them: open cases and decided ones whose
-# result has not been handed over yet.
-DEFAULT_QUEUE_STATUSES = [s for s in DossierStatus if s not in TERMINAL_STATUSES]
-
-_SORT_FIELDS = {"due_date": "due_date", "received": "submitted_at"}
+__all__ = ["DEFAULT_QUEUE_STATUSES", "router"]
 
 NOT_VISIBLE = Problem(
     403,
@@ -66,8 +65,9 @@ NOT_VISIBLE = Problem(
 )
 
 IF_MATCH_DOC = "The ETag of the dossier as last read (its version)"
+IfMatch = Annotated[str | None, Header(description=IF_MATCH_DOC)]
 # Routes that take If-Match answer 428 when it is missing or blank.
-PRECONDITION_REQUIRED = {
+PRECONDITION_REQUIRED: dict[int | str, dict[str, Any]] = {
     428: {**PROBLEM_RESPONSES[412], "description": "Precondition required"},
 }
 
@@ -138,205 +138,199 @@ def _respond(
     return JSONResponse(body.model_dump(mode="json"), headers={"ETag": etag(dossier.version)})
 
 
-def build_router(
-    settings: ProcessingSettings, service: DossierService, store: DossierStore
-) -> APIRouter:
-    router = APIRouter(prefix="/v1/officer", tags=["officers"], responses=PROBLEM_RESPONSES)
-    staff = require_roles(settings, Role.OFFICER, Role.LEADER)
-    leader = require_roles(settings, Role.LEADER)
+async def _current(service: ProcessingService, dossier_id: str, officer: Officer) -> JSONResponse:
+    try:
+        dossier, notes = await service.view(dossier_id, officer.agency)
+    except DossierNotVisible as exc:
+        raise NOT_VISIBLE from exc
+    return _respond(dossier, notes, officer, service.today())
 
-    async def respond(dossier_id: str, officer: Officer) -> JSONResponse:
-        try:
-            dossier, notes = await service.view(dossier_id, officer.agency)
-        except DossierNotVisible as exc:
-            raise NOT_VISIBLE from exc
-        return _respond(dossier, notes, officer, service.calendar.local_date(service.now()))
 
-    async def changed(
-        dossier_id: str, officer: Officer, change: Coroutine[Any, Any, object]
-    ) -> JSONResponse:
-        """Make ``change`` and answer with the dossier as it is now, or with the problem
-        the change ran into."""
-        try:
-            await change
-        except (WorkflowError, DossierNotVisible, VersionMismatch) as exc:
-            raise _problem(exc) from exc
-        return await respond(dossier_id, officer)
+async def _changed(
+    service: ProcessingService, dossier_id: str, officer: Officer, change: Awaitable[object]
+) -> JSONResponse:
+    """Make ``change`` and answer with the dossier as it is now, or with the problem the
+    change ran into."""
+    try:
+        await change
+    except (WorkflowError, DossierNotVisible, VersionMismatch) as exc:
+        raise _problem(exc) from exc
+    return await _current(service, dossier_id, officer)
 
-    @router.get("/queue", response_model=QueuePage, summary="The agency's work queue")
-    async def queue(
-        principal: Principal = Depends(staff),
-        status: list[DossierStatus] | None = Query(
-            default=None, description="Only these statuses (repeat the parameter)"
-        ),
-        procedure_code: str | None = Query(default=None, max_length=64, pattern=CODE_PATTERN),
-        due_within_days: int | None = Query(
-            default=None, ge=0, le=366, description="Due on or before today plus this many days"
-        ),
-        overdue: bool = Query(default=False, description="Only dossiers past their due date"),
-        assigned_to: str | None = Query(
-            default=None,
+
+router = APIRouter(prefix="/v1/officer", tags=["officers"], responses=PROBLEM_RESPONSES)
+
+
+@router.get("/queue", response_model=QueuePage, summary="The agency's work queue")
+async def queue(
+    principal: Staff,
+    service: Service,
+    status: Annotated[
+        list[DossierStatus] | None,
+        Query(description="Only these statuses (repeat the parameter)"),
+    ] = None,
+    procedure_code: Annotated[str | None, Query(max_length=64, pattern=CODE_PATTERN)] = None,
+    due_within_days: Annotated[
+        int | None,
+        Query(ge=0, le=366, description="Due on or before today plus this many days"),
+    ] = None,
+    overdue: Annotated[bool, Query(description="Only dossiers past their due date")] = False,
+    assigned_to: Annotated[
+        str | None,
+        Query(
             max_length=128,
             pattern=OFFICER_ID_PATTERN,
             description="`me`, `none` or an officer's id",
         ),
-        sort: Literal["due_date", "received"] = Query(
-            default="due_date",
+    ] = None,
+    sort: Annotated[
+        Literal["due_date", "received"],
+        Query(
             description="`due_date`: overdue first, then the soonest due; `received`: oldest first",
         ),
-        cursor: str | None = Query(default=None, max_length=512),
-        limit: int = Query(default=20, ge=1),
-    ) -> QueuePage:
-        officer = _officer(principal)
-        if limit > settings.queue_page_max:
-            raise Problem(
-                422,
-                "Request is not valid",
-                f"limit may be at most {settings.queue_page_max}",
-                errors=[{"pointer": "query:/limit", "detail": "too large"}],
-            )
-        today = service.calendar.local_date(service.now())
-        statuses = list(dict.fromkeys(status)) if status else DEFAULT_QUEUE_STATUSES
-        if overdue:
-            statuses = [s for s in statuses if s in RUNNING_STATUSES]
-        assignee, unassigned = None, False
-        if assigned_to == "me":
-            assignee = officer.subject
-        elif assigned_to == "none":
-            unassigned = True
-        elif assigned_to:
-            assignee = assigned_to
-        where = QueueFilter(
-            agency=officer.agency,
-            statuses=statuses,
+    ] = "due_date",
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1)] = 20,
+) -> QueuePage:
+    officer = _officer(principal)
+    page_max = service.settings.queue_page_max
+    if limit > page_max:
+        raise Problem(
+            422,
+            "Request is not valid",
+            f"limit may be at most {page_max}",
+            errors=[{"pointer": "query:/limit", "detail": "too large"}],
+        )
+    page = await service.queue(
+        officer,
+        QueueQuery(
+            statuses=status,
             procedure_code=procedure_code,
-            due_on_or_before=(
-                today + timedelta(days=due_within_days) if due_within_days is not None else None
-            ),
-            overdue_before=today if overdue else None,
-            assignee=assignee,
-            unassigned=unassigned,
-        )
-        sort_field = _SORT_FIELDS[sort]
-        after = decode_cursor(cursor, sort) if cursor else None
-        documents = await store.queue(where, sort_field, after, limit + 1)
-        page, more = documents[:limit], len(documents) > limit
-        items = []
-        for document in page:
-            dossier_status = DossierStatus(document["status"])
-            due = document["due_date"]
-            apology = document.get("apology") or {}
-            appointment = max(due, apology.get("new_due_date") or due)
-            running = dossier_status in RUNNING_STATUSES
-            items.append(
-                QueueItem(
-                    dossier_id=document["_id"],
-                    receipt_code=document["receipt_code"],
-                    procedure_code=document["procedure_code"],
-                    procedure_name_vi=document["procedure_name_vi"],
-                    procedure_name_en=document["procedure_name_en"],
-                    kind=document["kind"],
-                    status=dossier_status,
-                    version=document["version"],
-                    submitted_at=document["submitted_at"],
-                    due_date=due,
-                    appointment_date=appointment,
-                    overdue=running and due < today.isoformat(),
-                    clock_paused=dossier_status in OPEN_STATUSES and not running,
-                    assignee=document.get("assignee"),
-                )
-            )
-        next_cursor = None
-        if more and page:
-            last = page[-1]
-            next_cursor = encode_cursor(sort, last[sort_field], last["_id"])
-        return QueuePage(items=items, next_cursor=next_cursor)
-
-    @router.get(
-        "/dossiers/{dossier_id}",
-        response_model=DossierOut,
-        summary="One dossier, with the actions the caller may take; ETag is its version",
+            due_within_days=due_within_days,
+            overdue=overdue,
+            assigned_to=assigned_to,
+            sort=sort,
+            after=decode_cursor(cursor, sort) if cursor else None,
+            limit=limit,
+        ),
     )
-    async def get_dossier(dossier_id: str, principal: Principal = Depends(staff)) -> JSONResponse:
-        return await respond(dossier_id, _officer(principal))
-
-    @router.post(
-        "/dossiers/{dossier_id}/actions",
-        responses=PRECONDITION_REQUIRED,
-        response_model=DossierOut,
-        summary="Take a workflow action (409 lists the allowed ones)",
-    )
-    async def act(
-        dossier_id: str,
-        body: ActionIn,
-        principal: Principal = Depends(staff),
-        if_match: str | None = Header(default=None, description=IF_MATCH_DOC),
-    ) -> JSONResponse:
-        officer = _officer(principal)
-        expected = require_if_match(if_match)
-        params = ActionParams(
-            reason=body.reason,
-            result_reference=body.result_reference,
-            missing_documents=body.missing_documents,
+    items = [
+        QueueItem(
+            dossier_id=entry.row.dossier_id,
+            receipt_code=entry.row.receipt_code,
+            procedure_code=entry.row.procedure_code,
+            procedure_name_vi=entry.row.procedure_name_vi,
+            procedure_name_en=entry.row.procedure_name_en,
+            kind=entry.row.kind,
+            status=entry.row.status,
+            version=entry.row.version,
+            submitted_at=entry.row.submitted_at,
+            due_date=entry.row.due_date,
+            appointment_date=entry.appointment_date,
+            overdue=entry.overdue,
+            clock_paused=entry.clock_paused,
+            assignee=entry.row.assignee,
         )
-        return await changed(
-            dossier_id, officer, service.act(dossier_id, officer, expected, body.action, params)
-        )
+        for entry in page.entries
+    ]
+    next_cursor = encode_cursor(sort, *page.next_after) if page.next_after else None
+    return QueuePage(items=items, next_cursor=next_cursor)
 
-    @router.post(
-        "/dossiers/{dossier_id}/claim",
-        responses=PRECONDITION_REQUIRED,
-        response_model=DossierOut,
-        summary="Take the dossier into your own hands",
+
+@router.get(
+    "/dossiers/{dossier_id}",
+    response_model=DossierOut,
+    summary="One dossier, with the actions the caller may take; ETag is its version",
+)
+async def get_dossier(dossier_id: str, principal: Staff, service: Service) -> JSONResponse:
+    return await _current(service, dossier_id, _officer(principal))
+
+
+@router.post(
+    "/dossiers/{dossier_id}/actions",
+    responses=PRECONDITION_REQUIRED,
+    response_model=DossierOut,
+    summary="Take a workflow action (409 lists the allowed ones)",
+)
+async def act(
+    dossier_id: str,
+    body: ActionIn,
+    principal: Staff,
+    service: Service,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    officer = _officer(principal)
+    expected = require_if_match(if_match)
+    params = ActionParams(
+        reason=body.reason,
+        result_reference=body.result_reference,
+        missing_documents=body.missing_documents,
     )
-    async def claim(
-        dossier_id: str,
-        principal: Principal = Depends(staff),
-        if_match: str | None = Header(default=None, description=IF_MATCH_DOC),
-    ) -> JSONResponse:
-        officer = _officer(principal)
-        expected = require_if_match(if_match)
-        return await changed(
-            dossier_id, officer, service.assign(dossier_id, officer, expected, officer.subject)
-        )
-
-    @router.put(
-        "/dossiers/{dossier_id}/assignee",
-        responses=PRECONDITION_REQUIRED,
-        response_model=DossierOut,
-        summary="A leader assigns the dossier to an officer of the agency",
+    return await _changed(
+        service,
+        dossier_id,
+        officer,
+        service.act(dossier_id, officer, expected, body.action, params),
     )
-    async def assign(
-        dossier_id: str,
-        body: AssigneeIn,
-        principal: Principal = Depends(leader),
-        if_match: str | None = Header(default=None, description=IF_MATCH_DOC),
-    ) -> JSONResponse:
-        officer = _officer(principal)
-        expected = require_if_match(if_match)
-        return await changed(
-            dossier_id, officer, service.assign(dossier_id, officer, expected, body.officer_id)
-        )
 
-    @router.post(
-        "/dossiers/{dossier_id}/notes",
-        responses=PRECONDITION_REQUIRED,
-        response_model=NoteOut,
-        status_code=201,
-        summary="Add an internal note (If-Match optional: a note changes no state)",
+
+@router.post(
+    "/dossiers/{dossier_id}/claim",
+    responses=PRECONDITION_REQUIRED,
+    response_model=DossierOut,
+    summary="Take the dossier into your own hands",
+)
+async def claim(
+    dossier_id: str, principal: Staff, service: Service, if_match: IfMatch = None
+) -> JSONResponse:
+    officer = _officer(principal)
+    expected = require_if_match(if_match)
+    return await _changed(
+        service, dossier_id, officer, service.claim(dossier_id, officer, expected)
     )
-    async def add_note(
-        dossier_id: str,
-        body: NoteIn,
-        principal: Principal = Depends(staff),
-        if_match: str | None = Header(default=None, description=IF_MATCH_DOC),
-    ) -> JSONResponse:
-        officer = _officer(principal)
-        expected = require_if_match(if_match) if if_match is not None else None
-        try:
-            note = await service.add_note(dossier_id, officer, expected, body.text)
-        except (DossierNotVisible, VersionMismatch) as exc:
-            raise _problem(exc) from exc
-        return JSONResponse(NoteOut.model_validate(note).model_dump(mode="json"), status_code=201)
 
-    return router
+
+@router.put(
+    "/dossiers/{dossier_id}/assignee",
+    responses=PRECONDITION_REQUIRED,
+    response_model=DossierOut,
+    summary="A leader assigns the dossier to an officer of the agency",
+)
+async def assign(
+    dossier_id: str,
+    body: AssigneeIn,
+    principal: Leader,
+    service: Service,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    officer = _officer(principal)
+    expected = require_if_match(if_match)
+    return await _changed(
+        service,
+        dossier_id,
+        officer,
+        service.assign(dossier_id, officer, expected, body.officer_id),
+    )
+
+
+@router.post(
+    "/dossiers/{dossier_id}/notes",
+    responses=PRECONDITION_REQUIRED,
+    response_model=NoteOut,
+    status_code=201,
+    summary="Add an internal note (If-Match optional: a note changes no state)",
+)
+async def add_note(
+    dossier_id: str,
+    body: NoteIn,
+    principal: Staff,
+    service: Service,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    officer = _officer(principal)
+    expected = require_if_match(if_match) if if_match is not None else None
+    try:
+        note = await service.add_note(dossier_id, officer, expected, body.text)
+    except (DossierNotVisible, VersionMismatch) as exc:
+        raise _problem(exc) from exc
+    return JSONResponse(NoteOut.model_validate(note).model_dump(mode="json"), status_code=201)

@@ -1,4 +1,4 @@
-"""The retry worker: every attempt after the first, outside the consumer's loop.
+"""The retry worker's pass: every attempt after the first, outside the consumer's loop.
 
 Every ``retry_poll_s`` it asks the delivery log, through three index range scans, for
 (1) outcomes whose event was not acknowledged in time, which it publishes again under
@@ -18,8 +18,8 @@ from collections.abc import Coroutine
 from typing import Any
 
 from chassis.events import DeliveryChannel
-from notification.adapters.delivery import Deliverer, utcnow
-from notification.adapters.store import DeliveryStore
+from notification.service.delivery import Deliverer
+from notification.service.ports import Clock, DeliveryLog, utcnow
 from notification.settings import NotificationSettings
 
 __all__ = ["RetryWorker"]
@@ -32,11 +32,17 @@ class RetryWorker:
     one slow gateway occupies a slot, not the whole worker."""
 
     def __init__(
-        self, settings: NotificationSettings, store: DeliveryStore, deliverer: Deliverer
+        self,
+        settings: NotificationSettings,
+        store: DeliveryLog,
+        deliverer: Deliverer,
+        *,
+        clock: Clock = utcnow,
     ) -> None:
         self._settings = settings
         self._store = store
         self._deliverer = deliverer
+        self._clock = clock
         self._in_flight: dict[str, asyncio.Task[None]] = {}
 
     async def run(self) -> None:
@@ -65,7 +71,7 @@ class RetryWorker:
         """Publish what is overdue for publishing, then start attempts up to the free
         capacity: take-overs of dead processes' attempts first, then due retries."""
         settings = self._settings
-        now = utcnow()
+        now = self._clock()
         unpublished = await self._store.claim_unpublished(
             now, settings.publish_grace_s, settings.retry_batch
         )
@@ -102,7 +108,7 @@ class RetryWorker:
 
     async def _retry(self, delivery_id: str, attempts: int) -> dict[str, Any] | None:
         leased = await self._store.start_attempt(
-            delivery_id, attempts, now=utcnow(), lease_s=self._settings.sending_lease_s
+            delivery_id, attempts, now=self._clock(), lease_s=self._settings.sending_lease_s
         )
         if leased is None:
             return None  # another instance took it
@@ -120,7 +126,7 @@ class RetryWorker:
         leased = await self._store.retake_stale(
             stale["_id"],
             int(stale["attempts"]),
-            now=utcnow(),
+            now=self._clock(),
             lease_s=self._settings.sending_lease_s,
         )
         if leased is None:

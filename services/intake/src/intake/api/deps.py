@@ -1,0 +1,136 @@
+"""What intake's routes depend on, as ``Annotated`` aliases resolved per request.
+
+The routers are module-level, so what they need is built once by the composition root
+(``intake.main``) into an `IntakeApi`, kept on the application's state and handed out
+from there: the use cases, the catalogue, the per-caller throttles and the check of the
+caller's token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from chassis.auth import Principal, Role, Scope
+from chassis.catalogue import Catalogue
+from chassis.problems import Problem
+from intake.adapters.ratelimit import RateLimit
+from intake.service import FollowUp, Identities, Submissions
+
+__all__ = [
+    "Caller",
+    "CatalogueDep",
+    "Cleared",
+    "FollowUpService",
+    "IdentityService",
+    "IntakeApi",
+    "SubmissionService",
+    "follow_up_client",
+    "install",
+]
+
+Authenticate = Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]
+
+
+@dataclass(frozen=True)
+class IntakeApi:
+    catalogue: Catalogue
+    submissions: Submissions
+    follow_up: FollowUp
+    identities: Identities
+    authenticate: Authenticate
+    per_client: RateLimit
+    per_ip: RateLimit
+
+
+def install(app: FastAPI, api: IntakeApi) -> None:
+    app.state.intake = api
+
+
+def _api(request: Request) -> IntakeApi:
+    api: IntakeApi = request.app.state.intake
+    return api
+
+
+Api = Annotated[IntakeApi, Depends(_api)]
+
+
+def _catalogue(api: Api) -> Catalogue:
+    return api.catalogue
+
+
+def _submissions(api: Api) -> Submissions:
+    return api.submissions
+
+
+def _follow_up(api: Api) -> FollowUp:
+    return api.follow_up
+
+
+def _identities(api: Api) -> Identities:
+    return api.identities
+
+
+CatalogueDep = Annotated[Catalogue, Depends(_catalogue)]
+SubmissionService = Annotated[Submissions, Depends(_submissions)]
+FollowUpService = Annotated[FollowUp, Depends(_follow_up)]
+IdentityService = Annotated[Identities, Depends(_identities)]
+
+# ----------------------------------------------------------------- callers
+
+_bearer = HTTPBearer(auto_error=False)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def _authenticated(request: Request, credentials: Credentials, api: Api) -> Principal:
+    return await api.authenticate(request, credentials)
+
+
+Authenticated = Annotated[Principal, Depends(_authenticated)]
+
+
+def _holding(*roles: Role) -> Callable[[Principal], Principal]:
+    wanted = {role.value for role in roles}
+
+    def gate(principal: Authenticated) -> Principal:
+        if not wanted & principal.roles:
+            raise Problem(
+                403, "Forbidden", "this operation needs one of: " + ", ".join(sorted(wanted))
+            )
+        return principal
+
+    return gate
+
+
+Submitter = Annotated[Principal, Depends(_holding(Role.PORTAL, Role.OFFICER, Role.LEADER))]
+Staff = Annotated[Principal, Depends(_holding(Role.OFFICER, Role.LEADER))]
+
+
+async def _caller(principal: Submitter, api: Api) -> Principal:
+    await api.per_client.enforce(principal.actor())
+    return principal
+
+
+async def _cleared(principal: Staff, api: Api) -> Principal:
+    if Scope.IDENTITY_RESOLVE.value not in principal.scopes:
+        raise Problem(403, "Forbidden", "resolving a pseudonym needs identity:resolve")
+    await api.per_client.enforce(principal.actor())
+    return principal
+
+
+# A portal client or an officer, within the per-client rate limit.
+Caller = Annotated[Principal, Depends(_caller)]
+# An officer or leader holding the identity:resolve clearance, within the same limit.
+Cleared = Annotated[Principal, Depends(_cleared)]
+
+
+async def follow_up_client(request: Request, api: IntakeApi) -> None:
+    """Count a citizen's follow-up request against the limit of their IP address.
+
+    Called from the route, not declared as a dependency, so that a request the
+    framework refuses as malformed is not counted."""
+    await api.per_ip.enforce(request.client.host if request.client else "unknown")
