@@ -48,7 +48,7 @@ from chassis.events import (
     encode,
     make_event,
 )
-from chassis.kafka import ConsumerLoop, _DeadLetter
+from chassis.kafka import ConsumerLoop, DeadLetter
 from chassis.settings import ServiceSettings
 from intake.adapters.projection import StatusProjection
 from notification.adapters.consumer import HANDLED_EVENTS
@@ -298,7 +298,7 @@ async def test_dead_letter_headers_are_the_documented_ones(document: dict[str, A
         serialized_value_size=8,
         headers=[("traceparent", b"00-1-2-01")],
     )
-    await loop._dead_letter(_DeadLetter(record, "value is not valid JSON", "poison"))
+    await loop._dead_letter(DeadLetter(record, "value is not valid JSON", "poison"))
     ((topic, value, key, headers),) = publisher.sent
     assert topic == "t.audit.dlq"
     assert (value, key) == (b"not json", DOSSIER.encode())

@@ -75,8 +75,8 @@ def record_consumer_lag(service: str, group: str, lags: Mapping[tuple[str, int],
             with contextlib.suppress(KeyError):
                 CONSUMER_LAG.remove(service, group, topic, partition)
         _lag_series[(service, group)] = current
-        for (topic, partition), lag in lags.items():
-            CONSUMER_LAG.labels(service, group, topic, str(partition)).set(lag)
+        for (topic, number), lag in lags.items():
+            CONSUMER_LAG.labels(service, group, topic, str(number)).set(lag)
 
 
 def set_dossiers_overdue(by_agency: Mapping[str, int]) -> None:

@@ -1,11 +1,4 @@
-"""Kafka plumbing: an acknowledging publisher and a batched consumer loop.
-
-The loop's contract: a batch is fetched with ``getmany``, every record is decoded and
-handled (partitions concurrently, records of one partition in order), records that can
-never be handled go to the group's dead-letter topic with the reason and the original
-headers, and only then are the offsets committed. A crash before the commit means the
-batch is handled again, so every handler must be idempotent on the event id.
-"""
+"""The consumer loop: batches, per-partition order, retries, dead letters, commits."""
 
 from __future__ import annotations
 
@@ -13,24 +6,28 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from pymongo.errors import ConnectionFailure
 
 from chassis import events, metrics
 from chassis.events import Envelope, EventData, PoisonMessage, Topics
+from chassis.kafka.dead_letters import send_dead_letter
+from chassis.kafka.publisher import (
+    EventPublisher,
+    KafkaUnavailable,
+    _cloudevent_attributes,
+    _event_types_on,
+)
 from chassis.settings import ServiceSettings
 from chassis.telemetry import (
-    context_from,
     extract_context,
-    inject_headers,
     messaging_attributes,
     span_name,
     tracer,
@@ -46,175 +43,10 @@ def backoff_delays(first: float = 0.5, cap: float = 10.0) -> Callable[[int], flo
     return delay
 
 
-async def ensure_topics(settings: ServiceSettings) -> None:
-    """Create the platform's topics with explicit partition counts if they are missing."""
-    wanted = {settings.topic(name): parts for name, parts in events.TOPIC_PARTITIONS.items()}
-    for group in events.CONSUMER_GROUPS:
-        wanted[settings.topic(Topics.dead_letter(group))] = events.DEAD_LETTER_PARTITIONS
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(name=name, num_partitions=parts, replication_factor=1)
-            for name, parts in wanted.items()
-            if name not in existing
-        ]
-        if missing:
-            # Another service may create them at the same moment; that is fine.
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
-            # Wait until the broker shows them, so a consumer never subscribes to nothing.
-            for _ in range(50):
-                if set(wanted) <= set(await admin.list_topics()):
-                    break
-                await asyncio.sleep(0.1)
-    finally:
-        await admin.close()
-
-
-class KafkaUnavailable(Exception):
-    """The broker did not acknowledge a write; the caller must not claim success."""
-
-
-class RecordTooLarge(Exception):
-    """The broker (or the producer's own limit) refuses a record this large."""
-
-
 # The store or the broker being away says nothing about the record in hand: a handler
 # failing with one of these is retried until they are back, never dead-lettered.
 OUTAGES: tuple[type[Exception], ...] = (ConnectionFailure, KafkaUnavailable)
 _outage_delay = backoff_delays(0.5, 5.0)
-# How much of a record too large to dead-letter whole is kept in its dead letter.
-_DEAD_LETTER_HEAD = 64 * 1024
-
-
-class EventPublisher:
-    """Publishes envelopes and returns only once the broker acknowledged them
-    (``acks=all``, idempotent producer)."""
-
-    def __init__(self, settings: ServiceSettings, *, send_timeout_s: float = 10.0) -> None:
-        self._settings = settings
-        self._producer: AIOKafkaProducer | None = None
-        self._send_timeout_s = send_timeout_s
-        self._service = settings.service_name
-        metrics.producer_at_zero(
-            self._service,
-            {
-                settings.topic(topic): _event_types_on(topic)
-                for topic, publisher in events.PUBLISHERS.items()
-                if publisher == self._service
-            },
-        )
-
-    @property
-    def started(self) -> bool:
-        return self._producer is not None
-
-    async def start(self) -> None:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self._settings.kafka_bootstrap_servers,
-            client_id=f"{self._service}-publisher",
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=2,
-            request_timeout_ms=int(self._send_timeout_s * 1000),
-        )
-        await producer.start()
-        self._producer = producer
-
-    async def stop(self) -> None:
-        if self._producer is not None:
-            producer, self._producer = self._producer, None
-            await producer.stop()
-
-    async def publish(self, envelope: Envelope, *, key: str | None = None) -> None:
-        await self.publish_many([envelope], keys=[key])
-
-    async def publish_many(
-        self,
-        envelopes: Sequence[Envelope],
-        *,
-        keys: Sequence[str | None] | None = None,
-        trace_carriers: Sequence[Mapping[str, str] | None] | None = None,
-    ) -> None:
-        """Send all, then wait for all acknowledgements: one round trip for a batch.
-
-        ``trace_carriers`` continue traces captured earlier (an outbox entry remembers the
-        context of the request or message that caused it).
-        """
-        if not envelopes:
-            return
-        producer = self._producer
-        if producer is None:
-            raise KafkaUnavailable("publisher is not connected to Kafka")
-        keys = keys or [None] * len(envelopes)
-        carriers = trace_carriers or [None] * len(envelopes)
-        pending: list[tuple[asyncio.Future[Any], trace.Span, Envelope, str]] = []
-        try:
-            for envelope, key, carrier in zip(envelopes, keys, carriers, strict=True):
-                topic = self._settings.topic(events.EVENT_TYPES[envelope.type].topic)
-                record_key = (key or envelope.subject or envelope.id).encode()
-                span = tracer().start_span(
-                    span_name("send", topic),
-                    context=context_from(carrier) if carrier else None,
-                    kind=SpanKind.PRODUCER,
-                    attributes=messaging_attributes(
-                        topic, operation="send", message_id=envelope.id, key=record_key
-                    )
-                    | _cloudevent_attributes(envelope),
-                )
-                headers: list[tuple[str, bytes]] = [
-                    ("content-type", events.CONTENT_TYPE.encode()),
-                    ("ce_type", envelope.type.encode()),
-                    ("ce_id", envelope.id.encode()),
-                ]
-                with trace.use_span(span, end_on_exit=False):
-                    inject_headers(headers)
-                future = await producer.send(
-                    topic, events.encode(envelope), key=record_key, headers=headers
-                )
-                pending.append((future, span, envelope, topic))
-            results = await asyncio.wait_for(
-                asyncio.gather(*(p[0] for p in pending)), timeout=self._send_timeout_s
-            )
-        except (KafkaError, TimeoutError) as exc:
-            for _, span, _, _ in pending:
-                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-                span.end()
-            raise KafkaUnavailable(str(exc) or type(exc).__name__) from exc
-        for (_, span, envelope, topic), meta in zip(pending, results, strict=True):
-            span.set_attribute("messaging.destination.partition.id", str(meta.partition))
-            span.set_attribute("messaging.kafka.offset", meta.offset)
-            span.end()
-            metrics.EVENTS_PRODUCED.labels(self._service, topic, envelope.type).inc()
-
-    async def send_raw(
-        self,
-        topic: str,
-        value: bytes | None,
-        *,
-        key: bytes | None,
-        headers: list[tuple[str, bytes]],
-    ) -> None:
-        producer = self._producer
-        if producer is None:
-            raise KafkaUnavailable("publisher is not connected to Kafka")
-        try:
-            future = await producer.send(topic, value, key=key, headers=headers)
-            await asyncio.wait_for(future, timeout=self._send_timeout_s)
-        except MessageSizeTooLargeError as exc:
-            raise RecordTooLarge(str(exc)) from exc
-        except (KafkaError, TimeoutError) as exc:
-            raise KafkaUnavailable(str(exc) or type(exc).__name__) from exc
-
-
-def _cloudevent_attributes(envelope: Envelope) -> dict[str, str]:
-    return {
-        "cloudevents.event_id": envelope.id,
-        "cloudevents.event_type": envelope.type,
-        "cloudevents.event_source": envelope.source,
-    }
 
 
 @dataclass(slots=True)
@@ -234,7 +66,9 @@ BatchHandler = Callable[[list[ConsumedEvent]], Awaitable[None]]
 
 
 @dataclass
-class _DeadLetter:
+class DeadLetter:
+    """A record the loop gives up on, and why (``category`` labels the metric)."""
+
     record: ConsumerRecord[bytes, bytes]
     reason: str
     category: str
@@ -364,14 +198,14 @@ class ConsumerLoop:
         metrics.record_consumer_lag(self.settings.service_name, self.group, lags)
 
     async def _handle_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        dead: list[_DeadLetter] = []
+        dead: list[DeadLetter] = []
         decoded: dict[TopicPartition, list[ConsumedEvent]] = {}
         for tp, records in batch.items():
             for record in records:
                 try:
                     envelope, payload = events.decode(record.value)
                 except PoisonMessage as exc:
-                    dead.append(_DeadLetter(record, exc.reason, "poison"))
+                    dead.append(DeadLetter(record, exc.reason, "poison"))
                     self._count(record.topic, "unknown", "dead_letter")
                     continue
                 decoded.setdefault(tp, []).append(ConsumedEvent(envelope, payload, record))
@@ -406,7 +240,7 @@ class ConsumerLoop:
             kept.append(item)
         return kept
 
-    async def _run_batch_handler(self, items: list[ConsumedEvent]) -> list[_DeadLetter]:
+    async def _run_batch_handler(self, items: list[ConsumedEvent]) -> list[DeadLetter]:
         assert self.batch_handler is not None
         # Each record gets a consumer span in its own dossier's trace, so that trace shows
         # this service too; the batch span links to all of them.
@@ -454,7 +288,7 @@ class ConsumerLoop:
             consumer_group=self.settings.topic(self.group),
         ) | _cloudevent_attributes(item.envelope)
 
-    async def _batch_with_retries(self, items: list[ConsumedEvent]) -> list[_DeadLetter]:
+    async def _batch_with_retries(self, items: list[ConsumedEvent]) -> list[DeadLetter]:
         assert self.batch_handler is not None
         attempt = outage = 0
         while attempt < self.settings.kafka_handler_attempts:
@@ -474,7 +308,7 @@ class ConsumerLoop:
                     await asyncio.sleep(self.retry_delay(attempt))
         # The batch as a whole keeps failing: find the culprits one record at a time, so
         # one poison event does not send its healthy neighbours to the dead-letter topic.
-        dead: list[_DeadLetter] = []
+        dead: list[DeadLetter] = []
         for item in items:
             outage = 0
             while True:
@@ -488,20 +322,20 @@ class ConsumerLoop:
                     continue
                 except Exception as exc:
                     reason = f"handler failed: {exc!r}"
-                    dead.append(_DeadLetter(item.record, reason, "handler_failed"))
+                    dead.append(DeadLetter(item.record, reason, "handler_failed"))
                     self._count(item.record.topic, item.envelope.type, "dead_letter")
                 break
         return dead
 
-    async def _handle_partition(self, items: list[ConsumedEvent]) -> list[_DeadLetter]:
-        dead: list[_DeadLetter] = []
+    async def _handle_partition(self, items: list[ConsumedEvent]) -> list[DeadLetter]:
+        dead: list[DeadLetter] = []
         for item in items:
             failure = await self._handle_one(item)
             if failure is not None:
                 dead.append(failure)
         return dead
 
-    async def _handle_one(self, item: ConsumedEvent) -> _DeadLetter | None:
+    async def _handle_one(self, item: ConsumedEvent) -> DeadLetter | None:
         record = item.record
         handler = self.handlers.get(item.envelope.type)
         if handler is None:
@@ -548,57 +382,17 @@ class ConsumerLoop:
             reason = (
                 error.reason if isinstance(error, PoisonMessage) else f"handler failed: {error!r}"
             )
-            return _DeadLetter(record, reason, "handler_failed")
+            return DeadLetter(record, reason, "handler_failed")
 
-    async def _dead_letter(self, letter: _DeadLetter) -> None:
-        record = letter.record
-        headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq_")]
-        headers += [
-            ("dlq_reason", letter.reason.encode()[:4000]),
-            ("dlq_group", self.group.encode()),
-            ("dlq_source_topic", record.topic.encode()),
-            ("dlq_source_partition", str(record.partition).encode()),
-            ("dlq_source_offset", str(record.offset).encode()),
-        ]
-        log.warning(
-            "dead-lettered %s[%d]@%d: %s",
-            record.topic,
-            record.partition,
-            record.offset,
-            letter.reason[:300],
-        )
+    async def _dead_letter(self, letter: DeadLetter) -> None:
         # If this raises, the batch is not committed and is retried: nothing is lost.
-        try:
-            await self.publisher.send_raw(
-                self.dead_letter_topic, record.value, key=record.key, headers=headers
-            )
-        except RecordTooLarge:
-            # A record at the broker's size limit does not fit once the dlq_* headers are
-            # added. Its head is enough to see what it was; the whole of it stays on the
-            # source topic at the offset the headers name.
-            value = record.value or b""
-            headers.append(("dlq_value_truncated", str(len(value)).encode()))
-            try:
-                await self.publisher.send_raw(
-                    self.dead_letter_topic,
-                    value[:_DEAD_LETTER_HEAD],
-                    key=record.key,
-                    headers=headers,
-                )
-            except RecordTooLarge:
-                # The record's own headers are what is too large: keep only ours.
-                own = [(k, v) for k, v in headers if k.startswith("dlq_")]
-                await self.publisher.send_raw(
-                    self.dead_letter_topic, value[:_DEAD_LETTER_HEAD], key=None, headers=own
-                )
+        await send_dead_letter(
+            self.publisher, self.dead_letter_topic, letter.record, letter.reason, self.group
+        )
         metrics.DEAD_LETTERS.labels(self.settings.service_name, self.group, letter.category).inc()
 
     def _count(self, topic: str, event_type: str, outcome: str) -> None:
         metrics.EVENTS_CONSUMED.labels(self.settings.service_name, topic, event_type, outcome).inc()
-
-
-def _event_types_on(topic: str) -> list[str]:
-    return sorted(t for t, model in events.EVENT_TYPES.items() if model.topic == topic)
 
 
 def _name(exc: Exception) -> str:
