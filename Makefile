@@ -83,6 +83,7 @@ browser:  ## Debian's headless Chromium and its WebDriver, for the docs' link te
 
 typecheck: tools  ## mypy: strict on libs/chassis and every domain/, standard elsewhere
 	@$(UV) run --frozen mypy -p chassis -p intake -p processing -p notification -p audit
+	@$(UV) run --frozen mypy deploy/launcher deploy/local.py
 
 lint: tools
 	@$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .

@@ -220,14 +220,8 @@ kafka_libs() {
 # changes): the FerretDB binary, then the PostgreSQL tree with the extensions, a line each.
 store_builds() {
     (cd "$ROOT" && "${UV[@]}" run --frozen python - <<'PY'
-import importlib.util
-import sys
+import deploy.launcher as local
 
-spec = importlib.util.spec_from_file_location("hoso_local", "deploy/local.py")
-assert spec and spec.loader
-local = importlib.util.module_from_spec(spec)
-sys.modules["hoso_local"] = local
-spec.loader.exec_module(local)
 store = local.Store(local.layout())
 store.prepare()
 postgres = local.Postgres(local.layout())

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -27,13 +26,8 @@ class Infra:
 
 
 def load_launcher() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hoso_local", ROOT / "deploy" / "local.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["hoso_local"] = module
-    spec.loader.exec_module(module)
-    return module
+    """The local launcher, ``deploy.launcher``."""
+    return importlib.import_module("deploy.launcher")
 
 
 def _docker_answers() -> bool:

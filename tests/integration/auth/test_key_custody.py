@@ -100,7 +100,7 @@ def test_the_launchers_service_environment_holds_no_signing_key(idp: Idp, tmp_pa
     }
     launcher.write_service_env(lay, endpoints)
     text = launcher.env_file(lay).read_text()
-    values = launcher._read_env_file(launcher.env_file(lay))
+    values = launcher.services._read_env_file(launcher.env_file(lay))
     assert values["JWT_JWKS_URL"] == idp.jwks_url
     assert values["JWT_ISSUER"] == idp.url
     assert len(values["INTAKE_FOLLOW_UP_KEY"]) >= 32

@@ -5,31 +5,29 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.support.infra import load_launcher
+from deploy.launcher import processes
 
 
 def test_a_started_child_is_alive_until_it_exits_whatever_its_command_line_shows() -> None:
-    launcher = load_launcher()
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    launcher._children[child.pid] = child
+    processes._children[child.pid] = child
     try:
         # The marker is nowhere in the child's command line, as while a JVM re-execs.
-        assert launcher._alive(child.pid, "not-in-the-command-line")
+        assert processes._alive(child.pid, "not-in-the-command-line")
         child.kill()
         child.wait()
-        assert not launcher._alive(child.pid, "not-in-the-command-line")
+        assert not processes._alive(child.pid, "not-in-the-command-line")
     finally:
-        launcher._children.pop(child.pid, None)
+        processes._children.pop(child.pid, None)
         if child.poll() is None:
             child.kill()
 
 
 def test_a_process_started_elsewhere_needs_the_marker() -> None:
-    launcher = load_launcher()
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        assert launcher._alive(other.pid, "time.sleep(30)")
-        assert not launcher._alive(other.pid, "kafka.properties")
+        assert processes._alive(other.pid, "time.sleep(30)")
+        assert not processes._alive(other.pid, "kafka.properties")
     finally:
         other.kill()
         other.wait()

@@ -16,15 +16,15 @@ BUILD = ROOT / "deploy" / "store" / "build-extensions.sh"
 
 def test_asking_for_the_store_starts_postgresql_first() -> None:
     launcher = load_launcher()
-    assert launcher._resolve(["store"]) == ["postgres", "store"]
-    assert launcher._resolve(["ferretdb", "kafka"]) == ["kafka", "postgres", "store"]
+    assert launcher.components._resolve(["store"]) == ["postgres", "store"]
+    assert launcher.components._resolve(["ferretdb", "kafka"]) == ["kafka", "postgres", "store"]
     # A crash or restart of FerretDB alone must leave PostgreSQL running.
-    assert launcher._resolve("store", requirements=False) == ["store"]
+    assert launcher.components._resolve("store", requirements=False) == ["store"]
 
 
 def test_the_store_waits_for_postgresql_before_it_starts() -> None:
     launcher = load_launcher()
-    names = launcher._resolve(["kafka", "store"])
+    names = launcher.components._resolve(["kafka", "store"])
     later = [n for n in names if set(launcher.REQUIRES.get(n, ())) & set(names)]
     assert later == ["store"]
 

@@ -1,0 +1,128 @@
+"""Local infrastructure for development and tests, as plain processes (no containers).
+
+The package behind ``deploy/local.py``: ``base`` (paths, tools, probes), ``components``
+(what each component is), ``processes`` (starting and stopping them; the public API),
+``services`` (the four services, one or several replicas each), ``cli``.
+
+Components (default ports; each overridable by the environment variable shown):
+
+* ``kafka``  - Apache Kafka, KRaft single node, 127.0.0.1:9092 (``HOSO_KAFKA_PORT``),
+  controller on 127.0.0.1:9093 (``HOSO_KAFKA_CONTROLLER_PORT``);
+* ``postgres`` - PostgreSQL 15 (Debian's) with the DocumentDB extension, pg_cron and
+  pgvector built from their source archives (``deploy/store/``), 127.0.0.1:5433
+  (``HOSO_POSTGRES_PORT``);
+* ``store``  - FerretDB v2 speaking the MongoDB protocol in front of ``postgres`` (which
+  asking for ``store`` starts first), 127.0.0.1:27017 (``HOSO_MONGO_PORT``);
+* ``smtp``   - SMTP sink on 127.0.0.1:1025 (``HOSO_SMTP_PORT``) storing ``.eml`` files in
+  ``HOSO_MAIL_DIR``, with a read-only HTTP listing on 127.0.0.1:8025
+  (``HOSO_SMTP_HTTP_PORT``);
+* ``zipkin`` - Zipkin with in-memory storage, 127.0.0.1:9411 (``HOSO_ZIPKIN_PORT``);
+* ``idp``    - the local identity provider (``deploy/idp/server.py``), 127.0.0.1:8090
+  (``HOSO_IDP_PORT``): the services trust its JWKS, ``hoso-token`` and the status command
+  are its clients; its signing keys stay in ``.local/idp/`` (``HOSO_IDP_DIR``).
+
+The four services themselves (``services``) run as ``python -m <name>.main`` on 8001-8004
+(``<NAME>_HTTP_PORT``), with their environment in ``.local/env``: secrets made on the
+first run (mode 0600) and the components' addresses; never a token signing key.
+
+Everything downloaded, built or written lives under ``<repo>/.local`` (``HOSO_LOCAL_DIR``):
+``bin/``, ``kafka/``, ``zipkin/``, ``store/`` (``pg`` the built server, ``pgdata``,
+``ferretdb-state``), ``mail/``, ``idp/`` (the identity provider's keys and clients, its
+own), ``logs/<component>.log`` and ``run/<component>.pid``.
+
+CLI::
+
+    uv run python deploy/local.py up [COMPONENT...]      # start (idempotent), wait until ready
+    uv run python deploy/local.py down [COMPONENT...]    # SIGTERM, then SIGKILL after a grace
+    uv run python deploy/local.py reset [COMPONENT...]   # down + delete data, keep downloads
+    uv run python deploy/local.py status [COMPONENT...]  # table; exit 3 if any is not ready
+    uv run python deploy/local.py env                    # shell exports for the services
+    uv run python deploy/local.py services               # the four services, in the background
+    uv run python deploy/local.py down --services        # stop the services, then the rest
+
+Python API (``import deploy.launcher``; tests and benchmarks): :func:`ensure_up`,
+:func:`stop`, :func:`restart`, :func:`kill`, :func:`reset`, :func:`status`,
+:func:`endpoints`, :func:`start_services`.
+"""
+
+from deploy.launcher.base import (
+    DEPLOY_DIR,
+    HOST,
+    REPO_ROOT,
+    LauncherError,
+    Layout,
+    kafka_broker_count,
+    layout,
+)
+from deploy.launcher.cli import main
+from deploy.launcher.components import (
+    ALIASES,
+    ALL,
+    COMPONENTS,
+    REQUIRES,
+    Component,
+    Idp,
+    Kafka,
+    Postgres,
+    Smtp,
+    Store,
+    Zipkin,
+)
+from deploy.launcher.processes import (
+    Status,
+    endpoints,
+    ensure_up,
+    kill,
+    reset,
+    restart,
+    status,
+    stop,
+)
+from deploy.launcher.services import (
+    SERVICE_PORTS,
+    SERVICES,
+    Service,
+    env_file,
+    service_status,
+    start_services,
+    stop_services,
+    write_service_env,
+)
+
+__all__ = [
+    "ALIASES",
+    "ALL",
+    "COMPONENTS",
+    "DEPLOY_DIR",
+    "HOST",
+    "REPO_ROOT",
+    "REQUIRES",
+    "SERVICES",
+    "SERVICE_PORTS",
+    "Component",
+    "Idp",
+    "Kafka",
+    "LauncherError",
+    "Layout",
+    "Postgres",
+    "Service",
+    "Smtp",
+    "Status",
+    "Store",
+    "Zipkin",
+    "endpoints",
+    "ensure_up",
+    "env_file",
+    "kafka_broker_count",
+    "kill",
+    "layout",
+    "main",
+    "reset",
+    "restart",
+    "service_status",
+    "start_services",
+    "status",
+    "stop",
+    "stop_services",
+    "write_service_env",
+]
