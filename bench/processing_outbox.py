@@ -38,9 +38,10 @@ from chassis.events import (
 from chassis.kafka import EventPublisher, ensure_topics
 from processing.adapters.relay import OutboxRelay
 from processing.adapters.store import DossierStore, QueueFilter
-from processing.commands import DossierService, Officer, outbox_entries
 from processing.domain import dossier as rules
 from processing.domain.workflow import Action, ActorRole, DossierStatus
+from processing.service import Officer, outbox_entries
+from processing.service import ProcessingService as DossierService
 from processing.settings import ProcessingSettings
 
 PROCEDURE = "MT-004"

@@ -22,7 +22,7 @@ from motor.motor_asyncio import AsyncIOMotorClient
 
 from chassis.events import TOPIC_PARTITIONS, DossierStatusChanged, Topics
 from chassis.settings import ServiceSettings
-from processing.commands import CRASH_EXIT_CODE
+from processing.main import CRASH_EXIT_CODE
 from tests.integration.processing.processing_harness import (
     Intake,
     act,

@@ -31,9 +31,9 @@ from chassis.events import (
 from chassis.kafka import EventPublisher, ensure_topics
 from processing.adapters.relay import OutboxRelay
 from processing.adapters.store import DossierStore
-from processing.commands import DossierService, Officer, VersionMismatch, outbox_entries
 from processing.domain import dossier as rules
 from processing.domain.workflow import Action, ActorRole
+from processing.service import Officer, ProcessingService, VersionMismatch, outbox_entries
 from processing.settings import ProcessingSettings
 from tests.integration.processing.processing_harness import attachment, read_topic
 from tests.support.infra import Infra
@@ -63,7 +63,7 @@ class Replica:
     store: DossierStore
     publisher: CountingPublisher
     relay: OutboxRelay
-    service: DossierService
+    service: ProcessingService
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -100,7 +100,7 @@ async def pair(infra: Infra, run_id: str) -> AsyncIterator[Pair]:
         publisher = CountingPublisher(settings)
         await publisher.start()
         relay = OutboxRelay(store, publisher, interval_s=0.2)
-        service = DossierService(store, settings, CATALOGUE, DEFAULT_CALENDAR, relay.wake)
+        service = ProcessingService(store, settings, CATALOGUE, DEFAULT_CALENDAR, relay.wake)
         replicas.append(Replica(client, store, publisher, relay, service))
     # Both replicas start at once and both ask for the indexes.
     await asyncio.gather(*(r.store.create_indexes() for r in replicas))

@@ -156,14 +156,6 @@ def test_lag_is_set_per_partition_and_dropped_for_partitions_no_longer_held() ->
     assert _lag("g-lag", "orders", 1) == 3
 
 
-def test_an_agency_with_no_overdue_dossier_left_shows_zero() -> None:
-    metrics.set_dossiers_overdue({"UNIT-A": 2, "UNIT-B": 1})
-    metrics.set_dossiers_overdue({"UNIT-B": 4})
-    value = REGISTRY.get_sample_value
-    assert value("hoso_dossiers_overdue", {"agency": "UNIT-A"}) == 0
-    assert value("hoso_dossiers_overdue", {"agency": "UNIT-B"}) == 4
-
-
 def test_a_log_line_carries_the_trace_and_masks_personal_fields() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

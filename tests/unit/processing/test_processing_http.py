@@ -29,6 +29,10 @@ def test_etag_is_the_quoted_version() -> None:
         ("3", frozenset()),
         ('"abc"', frozenset()),
         ('""', frozenset()),
+        # Digits of other scripts are no version: int() would read them as one.
+        ('"\u0663"', frozenset()),
+        ('"\uff13"', frozenset()),
+        ('"3", "\u0664"', frozenset({3})),
         ("*", None),
         (" * ", None),
     ],

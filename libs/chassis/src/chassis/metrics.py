@@ -48,9 +48,6 @@ DEAD_LETTERS = Counter(
 NOTIFICATIONS = Counter(
     "hoso_notifications_total", "Notification deliveries, by outcome", ["channel", "outcome"]
 )
-DOSSIERS_OVERDUE = Gauge(
-    "hoso_dossiers_overdue", "Open dossiers past their due date, by agency", ["agency"]
-)
 
 # What a consumer loop counts an event as (`hoso_events_consumed_total{outcome}`).
 CONSUMED_OUTCOMES = ("handled", "ignored", "dead_letter")
@@ -60,7 +57,6 @@ NOTIFICATION_OUTCOMES = ("sent", "failed")
 
 _lock = threading.Lock()
 _lag_series: dict[tuple[str, str], set[tuple[str, str]]] = {}
-_overdue_agencies: set[str] = set()
 
 
 def record_consumer_lag(service: str, group: str, lags: Mapping[tuple[str, int], int]) -> None:
@@ -77,17 +73,6 @@ def record_consumer_lag(service: str, group: str, lags: Mapping[tuple[str, int],
         _lag_series[(service, group)] = current
         for (topic, number), lag in lags.items():
             CONSUMER_LAG.labels(service, group, topic, str(number)).set(lag)
-
-
-def set_dossiers_overdue(by_agency: Mapping[str, int]) -> None:
-    """Set the overdue count of every agency; one that has none left shows 0, not its
-    last count."""
-    with _lock:
-        for agency in _overdue_agencies - set(by_agency):
-            DOSSIERS_OVERDUE.labels(agency).set(0)
-        _overdue_agencies.update(by_agency)
-        for agency, count in by_agency.items():
-            DOSSIERS_OVERDUE.labels(agency).set(count)
 
 
 def consumer_at_zero(

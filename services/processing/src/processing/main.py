@@ -1,6 +1,12 @@
-"""Processing: the dossier's workflow, officers' work and statutory deadlines."""
+"""Processing: the dossier's workflow, officers' work and statutory deadlines.
+
+The composition root: it builds the adapters, the service over them, and hands the
+routers, the consumer loop and the background workers to the chassis's runtime.
+"""
 
 from __future__ import annotations
+
+import os
 
 from fastapi import FastAPI
 
@@ -13,15 +19,17 @@ from processing.adapters.consumer import submission_handlers
 from processing.adapters.deadline_scan import DeadlineScanner
 from processing.adapters.relay import OutboxRelay
 from processing.adapters.store import DossierStore
-from processing.api import officer, ops, public
-from processing.commands import DossierService
+from processing.api import deps, officer, ops, public
+from processing.service import ProcessingService
 from processing.settings import ProcessingSettings
+
+# The exit status of the test-only crash, so a test can tell it from a real failure.
+CRASH_EXIT_CODE = 86
 
 
 def build_app(settings: ProcessingSettings | None = None) -> FastAPI:
     settings = settings or ProcessingSettings()
     runtime = Runtime(settings)
-    catalogue = load_default_catalogue()
     store = DossierStore(runtime.db)
     relay = OutboxRelay(
         store,
@@ -29,7 +37,17 @@ def build_app(settings: ProcessingSettings | None = None) -> FastAPI:
         settings.outbox_poll_interval_s,
         lease_s=settings.outbox_lease_s,
     )
-    service = DossierService(store, settings, catalogue, DEFAULT_CALENDAR, relay.wake)
+
+    def written(dossier_id: str) -> None:
+        # Called right after a store write that carries events, with no await in
+        # between, so the test-only crash lands before the relay can send them.
+        if settings.test_crash_after_store_write:
+            os._exit(CRASH_EXIT_CODE)
+        relay.wake(dossier_id)
+
+    service = ProcessingService(
+        store, settings, load_default_catalogue(), DEFAULT_CALENDAR, wake_relay=written
+    )
     runtime.on_startup(store.create_indexes)
     runtime.add_consumer(
         ConsumerLoop(
@@ -44,16 +62,14 @@ def build_app(settings: ProcessingSettings | None = None) -> FastAPI:
     runtime.add_worker(
         "deadline-scan", DeadlineScanner(service, settings.deadline_scan_interval_s).run
     )
-    return create_app(
+    app = create_app(
         runtime,
         title="Processing",
         description="Dossier workflow, officers' queue, deadlines and public statistics.",
-        routers=[
-            officer.build_router(settings, service, store),
-            public.build_router(settings, service, store, catalogue),
-            ops.build_router(settings, service),
-        ],
+        routers=[officer.router, public.router, ops.router],
     )
+    deps.install(app, deps.Wiring(settings=settings, service=service))
+    return app
 
 
 def run() -> None:

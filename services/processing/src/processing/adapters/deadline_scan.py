@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from chassis import metrics
+from processing.adapters import metrics
 from processing.service import ProcessingService
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,9 @@ def wiring(request: Request) -> Wiring:
     return found
 
 
-def service(request: Request) -> ProcessingService:
+# A coroutine though nothing is awaited: FastAPI would run a plain function in its
+# thread pool.
+async def service(request: Request) -> ProcessingService:
     return wiring(request).service
 
 
@@ -45,7 +47,10 @@ _bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _holding(*roles: Role) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
+RoleCheck = Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]
+
+
+def _holding(*roles: Role) -> RoleCheck:
     """A dependency admitting a caller with any of ``roles``: the chassis's token check
     and role check, with the settings of the app that serves the request."""
 

@@ -37,7 +37,8 @@ def parse_if_match(header: str | None) -> frozenset[int] | None:
         if tag.startswith("W/") or len(tag) < 3 or tag[0] != '"' or tag[-1] != '"':
             continue
         inner = tag[1:-1]
-        if inner.isdigit():
+        # isdigit() alone would read "٣" (Arabic-Indic three) as version 3.
+        if inner.isascii() and inner.isdigit():
             versions.add(int(inner))
     return frozenset(versions)
 

@@ -21,6 +21,7 @@ from processing.api.models import (
 )
 from processing.domain.statistics import Tally
 from processing.service import InvalidPeriod
+
 # [0-9], not \d: \d also matches other scripts' digits ("２０２６").
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 

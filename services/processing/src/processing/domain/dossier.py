@@ -2,7 +2,7 @@
 
 Every operation here takes the dossier as it was read and returns a `Change`: the
 dossier as it must be written and the events that write must carry. Nothing here
-touches the store or the broker; `processing.commands` writes a change in one atomic
+touches the store or the broker; `processing.service` writes a change in one atomic
 single-document update together with its events (the outbox), so a state change and
 the events it emits can never diverge.
 """

@@ -100,13 +100,13 @@ def roll_up(outcomes: Iterable[OutcomeCount], overdue: Iterable[OverdueCount]) -
             total,
         ):
             tally.add(row)
-    for row in overdue:
+    for late in overdue:
         for tally in (
-            by_procedure.setdefault(row.procedure_code, Tally()),
-            by_agency.setdefault(row.agency, Tally()),
+            by_procedure.setdefault(late.procedure_code, Tally()),
+            by_agency.setdefault(late.agency, Tally()),
             total,
         ):
-            tally.overdue_now += row.count
+            tally.overdue_now += late.count
     return Report(
         by_procedure=dict(sorted(by_procedure.items())),
         by_agency=dict(sorted(by_agency.items())),

@@ -296,9 +296,7 @@ class ProcessingService:
             unassigned=unassigned,
         )
         # One more than asked for tells whether there is a next page.
-        rows = await self._store.queue(
-            where, SORT_FIELDS[query.sort], query.after, query.limit + 1
-        )
+        rows = await self._store.queue(where, SORT_FIELDS[query.sort], query.after, query.limit + 1)
         page, more = rows[: query.limit], len(rows) > query.limit
         entries = []
         for row in page:
