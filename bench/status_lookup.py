@@ -32,16 +32,15 @@ from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pydantic import SecretStr
-from starlette.requests import Request
 
-from chassis.catalogue import load_default_catalogue
 from chassis.kafka import EventPublisher
 from chassis.problems import problem_response
+from intake.adapters.publisher import KafkaPublisher
 from intake.adapters.store import ACCEPTED, IntakeStore
-from intake.api.context import IntakeContext
-from intake.api.follow_up import ConcealedNotFound, FollowUp
 from intake.domain.follow_up import FollowUpKeys, secret_hash
 from intake.domain.receipt import ALPHABET, new_receipt_code
+from intake.main import build_api, follow_up_keys
+from intake.service import ConcealedNotFound, FollowUp, SecondFactor
 from intake.settings import IntakeSettings
 
 CASES = ("(a) right secret", "(b) wrong secret", "(c) unknown code")
@@ -116,10 +115,6 @@ async def fill(db: AsyncIOMotorDatabase[Any], keys: FollowUpKeys, have: int, wan
         await db["statuses"].insert_many([projection(n) for n in range(first, last)])
 
 
-def _request() -> Request:
-    return Request({"type": "http", "method": "GET", "headers": [], "client": ("10.0.0.7", 1)})
-
-
 @dataclass
 class Row:
     size: int
@@ -133,13 +128,14 @@ class Row:
 
 
 async def look_up(follow_up: FollowUp, code: str, secret: str) -> int:
-    """What GET /v1/dossiers/{code}/status does once the request is parsed."""
+    """What GET /v1/dossiers/{code}/status does once the request is parsed (its per-IP
+    limit aside)."""
     try:
-        found, status = await follow_up.open(_request(), code, secret, None)
+        answer = await follow_up.status(code, SecondFactor(secret=secret))
     except ConcealedNotFound as exc:
         problem_response(exc)
         return 404
-    follow_up.status_body(found, status).model_dump_json()
+    answer.model_dump_json()
     return 200
 
 
@@ -184,9 +180,9 @@ async def main(sizes: list[int], count: int) -> None:
     client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(uri, tz_aware=True)
     db = client[name]
     store = IntakeStore(db)
-    ctx = IntakeContext.build(settings, store, EventPublisher(settings), load_default_catalogue())
-    keys = ctx.require_keys()
-    follow_up = FollowUp(ctx)
+    keys = follow_up_keys(settings)
+    assert keys is not None
+    follow_up = build_api(settings, store, KafkaPublisher(EventPublisher(settings))).follow_up
     info = await db.command("buildInfo")
     ferretdb = info.get("ferretdb", {}).get("version") or info.get("ferretdbVersion")
     kind = f"FerretDB {ferretdb}" if ferretdb else f"MongoDB {info.get('version')}"

@@ -1,4 +1,8 @@
-"""Intake: the portal's and the counter's door for dossiers."""
+"""Intake: the portal's and the counter's door for dossiers.
+
+The composition root: builds the adapters (store, publisher, throttles), hands them to
+the use cases, and puts the routers and the status projection's consumer in front.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,70 @@ import gc
 
 from fastapi import FastAPI
 
+from chassis.auth import principal_dependency
 from chassis.catalogue import load_default_catalogue
 from chassis.events import Topics
 from chassis.kafka import ConsumerLoop
 from chassis.service import Runtime, create_app, serve
 from intake.adapters.projection import StatusProjection
+from intake.adapters.publisher import KafkaPublisher
+from intake.adapters.ratelimit import RateLimit
 from intake.adapters.store import IntakeStore
-from intake.api.context import IntakeContext
-from intake.api.follow_up import ConcealedNotFound, render_concealed
-from intake.api.routes import build_routers
+from intake.api import catalogue, dossiers, follow_up, identities
+from intake.api.deps import IntakeApi, install
+from intake.api.follow_up import render_concealed
+from intake.domain.follow_up import FollowUpKeys
+from intake.domain.identity import IdentitySeal
+from intake.service import ConcealedNotFound, FollowUp, Identities, Submissions
 from intake.settings import IntakeSettings
+
+ROUTERS = [catalogue.router, dossiers.router, follow_up.router, identities.router]
+
+
+def follow_up_keys(settings: IntakeSettings) -> FollowUpKeys | None:
+    if settings.follow_up_key is None:
+        return None
+    return FollowUpKeys.from_secret(settings.follow_up_key.get_secret_value(), derived=False)
+
+
+def identity_seal(settings: IntakeSettings) -> IdentitySeal | None:
+    if settings.identity_key is None:
+        return None
+    # A malformed key stops the service at start-up, not at the first denunciation.
+    return IdentitySeal(settings.identity_key.get_secret_value())
+
+
+def build_api(settings: IntakeSettings, store: IntakeStore, publisher: KafkaPublisher) -> IntakeApi:
+    # The catalogue is validated in full here: a broken entry stops the start-up.
+    procedures = load_default_catalogue()
+    keys = follow_up_keys(settings)
+    seal = identity_seal(settings)
+    storage = settings.rate_limit_storage
+    return IntakeApi(
+        catalogue=procedures,
+        submissions=Submissions(
+            store=store,
+            publisher=publisher,
+            catalogue=procedures,
+            keys=keys,
+            seal=seal,
+            settings=settings,
+        ),
+        follow_up=FollowUp(
+            store=store,
+            publisher=publisher,
+            catalogue=procedures,
+            keys=keys,
+            phone_failures=RateLimit(
+                "phone-failures", settings.rate_limit_follow_up_failures_per_code, storage
+            ),
+            settings=settings,
+        ),
+        identities=Identities(store=store, publisher=publisher, seal=seal, settings=settings),
+        authenticate=principal_dependency(settings),
+        per_client=RateLimit("client", settings.rate_limit_per_client, storage),
+        per_ip=RateLimit("follow-up-ip", settings.rate_limit_follow_up_per_ip, storage),
+    )
 
 
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -32,15 +90,15 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
             handlers=StatusProjection(store).handlers(),
         )
     )
-    # The catalogue is validated in full here: a broken entry stops the start-up.
-    ctx = IntakeContext.build(settings, store, runtime.publisher, load_default_catalogue())
+    api = build_api(settings, store, KafkaPublisher(runtime.publisher))
     app = create_app(
         runtime,
         title="Intake",
         description="Procedure catalogue, submissions, receipts and citizen follow-up.",
-        routers=build_routers(ctx),
+        routers=ROUTERS,
         max_body_bytes=settings.max_body_bytes,
     )
+    install(app, api)
     app.add_exception_handler(ConcealedNotFound, render_concealed)
     return app
 

@@ -28,8 +28,9 @@ __all__ = [
     "FollowUpService",
     "IdentityService",
     "IntakeApi",
+    "PerIpLimit",
     "SubmissionService",
-    "follow_up_client",
+    "client_ip",
     "install",
 ]
 
@@ -59,26 +60,38 @@ def _api(request: Request) -> IntakeApi:
 Api = Annotated[IntakeApi, Depends(_api)]
 
 
-def _catalogue(api: Api) -> Catalogue:
+# Dependencies are coroutines even where nothing is awaited: FastAPI would run a plain
+# function in its thread pool.
+
+
+async def _catalogue(api: Api) -> Catalogue:
     return api.catalogue
 
 
-def _submissions(api: Api) -> Submissions:
+async def _submissions(api: Api) -> Submissions:
     return api.submissions
 
 
-def _follow_up(api: Api) -> FollowUp:
+async def _follow_up(api: Api) -> FollowUp:
     return api.follow_up
 
 
-def _identities(api: Api) -> Identities:
+async def _identities(api: Api) -> Identities:
     return api.identities
+
+
+async def _per_ip(api: Api) -> RateLimit:
+    return api.per_ip
 
 
 CatalogueDep = Annotated[Catalogue, Depends(_catalogue)]
 SubmissionService = Annotated[Submissions, Depends(_submissions)]
 FollowUpService = Annotated[FollowUp, Depends(_follow_up)]
 IdentityService = Annotated[Identities, Depends(_identities)]
+# Citizens' follow-up requests per IP address. The route counts the request itself
+# rather than have a dependency do it, so that a request refused as malformed is not
+# counted.
+PerIpLimit = Annotated[RateLimit, Depends(_per_ip)]
 
 # ----------------------------------------------------------------- callers
 
@@ -93,10 +106,10 @@ async def _authenticated(request: Request, credentials: Credentials, api: Api) -
 Authenticated = Annotated[Principal, Depends(_authenticated)]
 
 
-def _holding(*roles: Role) -> Callable[[Principal], Principal]:
+def _holding(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     wanted = {role.value for role in roles}
 
-    def gate(principal: Authenticated) -> Principal:
+    async def gate(principal: Authenticated) -> Principal:
         if not wanted & principal.roles:
             raise Problem(
                 403, "Forbidden", "this operation needs one of: " + ", ".join(sorted(wanted))
@@ -128,9 +141,5 @@ Caller = Annotated[Principal, Depends(_caller)]
 Cleared = Annotated[Principal, Depends(_cleared)]
 
 
-async def follow_up_client(request: Request, api: IntakeApi) -> None:
-    """Count a citizen's follow-up request against the limit of their IP address.
-
-    Called from the route, not declared as a dependency, so that a request the
-    framework refuses as malformed is not counted."""
-    await api.per_ip.enforce(request.client.host if request.client else "unknown")
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
