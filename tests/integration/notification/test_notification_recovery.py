@@ -26,14 +26,13 @@ from chassis.events import (
 )
 from chassis.kafka import ConsumedEvent, EventPublisher, ensure_topics
 from chassis.privacy import mask_phone
-from notification.adapters.channels import Outgoing, Sender
-from notification.adapters.consumer import LifecycleHandlers
-from notification.adapters.delivery import Deliverer, utcnow
+from notification.adapters.consumer import notice_of
 from notification.adapters.email import SmtpSender
-from notification.adapters.retries import RetryWorker
 from notification.adapters.store import DeliveryStore
 from notification.domain.messages import TemplateCatalogue
 from notification.main import build_senders
+from notification.service import Deliverer, LifecycleNotice, NoticeHandler, RetryWorker
+from notification.service.ports import Outgoing, Sender, utcnow
 from notification.settings import NotificationSettings
 from tests.integration.notification.notification_harness import (
     INBOX_PATH,
@@ -58,7 +57,7 @@ class Parts:
     settings: NotificationSettings
     store: DeliveryStore
     deliverer: Deliverer
-    handlers: LifecycleHandlers
+    handlers: NoticeHandler
     reader: TopicReader
     senders: dict[DeliveryChannel, Sender]
     publisher: EventPublisher
@@ -97,9 +96,7 @@ async def parts(
     http = httpx.AsyncClient(timeout=5)
     senders = build_senders(settings, http)
     deliverer = Deliverer(settings, store, senders, publisher)
-    handlers = LifecycleHandlers(
-        settings, TemplateCatalogue(settings.lookup_url), store, deliverer, publisher
-    )
+    handlers = NoticeHandler(settings, TemplateCatalogue(settings.lookup_url), store, deliverer)
     reader = TopicReader(infra.kafka, settings.kafka_topic_prefix)
     await reader.start()
     try:
@@ -112,8 +109,8 @@ async def parts(
         client.close()
 
 
-def _consumed(envelope: Any, offset: int = 0) -> ConsumedEvent:
-    """A lifecycle event as the consumer loop hands it over."""
+def _consumed(envelope: Any, offset: int = 0) -> LifecycleNotice:
+    """A lifecycle event as the consumer loop hands it over, read by the consumer."""
     _, payload = decode(encode(envelope))
     record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
         topic=Topics.LIFECYCLE,
@@ -128,7 +125,7 @@ def _consumed(envelope: Any, offset: int = 0) -> ConsumedEvent:
         serialized_value_size=0,
         headers=(),
     )
-    return ConsumedEvent(envelope, payload, record)
+    return notice_of(ConsumedEvent(envelope, payload, record))
 
 
 async def _claimed_and_leased(parts: Parts, **contact: Any) -> dict[str, dict[str, Any]]:

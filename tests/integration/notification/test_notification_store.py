@@ -15,8 +15,8 @@ import pytest
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
 
 from chassis.mongo import uses_index
-from notification.adapters.delivery import utcnow
 from notification.adapters.store import DeliveryStore
+from notification.service.ports import utcnow
 from tests.support.infra import Infra
 
 pytestmark = pytest.mark.integration

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from aiokafka import ConsumerRecord
 from cryptography.fernet import Fernet
 
-from audit.adapters.consumer import in_time_order
 from audit.domain.chain import GENESIS_PREV_HASH, verify_chain
 from audit.domain.personal_data import ENCRYPTED_PREFIX, PersonalDataCipher
 from audit.domain.recording import (
@@ -16,17 +14,15 @@ from audit.domain.recording import (
     first_occurrences,
     seal_run,
 )
+from audit.service.recording import IncomingEvent, in_time_order
 from chassis.events import (
     DossierDeadlineExtended,
     DossierStatusChanged,
     Envelope,
     FieldChange,
     Recipient,
-    decode,
-    encode,
     make_event,
 )
-from chassis.kafka import ConsumedEvent
 
 CIPHER = PersonalDataCipher([Fernet.generate_key()])
 RECORDED = datetime(2025, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
@@ -118,12 +114,8 @@ def test_a_sealed_run_continues_the_chain_from_its_head() -> None:
     assert seal_run(drafts[:3], ChainHead()) == first
 
 
-def _consumed(envelope: Envelope, topic: str, partition: int) -> ConsumedEvent:
-    value = encode(envelope)
-    record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
-        topic, partition, 0, 0, 0, None, value, None, 0, len(value), []
-    )
-    return ConsumedEvent(envelope, decode(value)[1], record)
+def _consumed(envelope: Envelope, topic: str, partition: int) -> IncomingEvent:
+    return IncomingEvent(envelope, trace_id=None, stream=(topic, partition))
 
 
 def test_a_batch_is_merged_by_time_keeping_each_partitions_order() -> None:

@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audit.adapters.checkpointer import resume_point
-from audit.adapters.store import StoredCheckpoint
 from audit.domain.chain import GENESIS_PREV_HASH, AuditEntry, leaf_bytes
 from audit.domain.checkpoint import sign_checkpoint
 from audit.domain.merkle import CompactRange, leaf_hash
+from audit.service.checkpointing import resume_point
+from audit.service.ports import StoredCheckpoint
 
 
 def _stored(

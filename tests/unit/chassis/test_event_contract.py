@@ -52,7 +52,7 @@ from chassis.kafka import ConsumerLoop, DeadLetter
 from chassis.settings import ServiceSettings
 from intake.adapters.projection import StatusProjection
 from notification.adapters.consumer import HANDLED_EVENTS
-from notification.adapters.delivery import Deliverer
+from notification.service.delivery import Deliverer
 from notification.settings import NotificationSettings
 from processing.adapters.consumer import submission_handlers
 from processing.domain import workflow

@@ -1,6 +1,7 @@
-"""What the consumer plans for one lifecycle event, how an email is composed, settings,
-the inline gate and the operator API's cursors. No broker, store or network: the
-adapters are built for real but never connected."""
+"""What is planned for one lifecycle event as the consumer hands it over, how an email
+is composed, settings, the inline gate and the operator API's cursors. No broker, store
+or network: the senders are built for real but never connected, the delivery log and
+the publisher are fakes."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka.structs import ConsumerRecord
-from motor.motor_asyncio import AsyncIOMotorClient
 from pydantic import ValidationError
 
 from chassis.events import (
@@ -24,22 +24,23 @@ from chassis.events import (
     encode,
     make_event,
 )
-from chassis.kafka import ConsumedEvent, EventPublisher
+from chassis.kafka import ConsumedEvent
 from chassis.problems import Problem
-from notification.adapters.channels import Outgoing
-from notification.adapters.consumer import LifecycleHandlers
-from notification.adapters.delivery import Deliverer, InlineGate
+from notification.adapters.consumer import notice_of
 from notification.adapters.email import SmtpSender
-from notification.adapters.store import DeliveryStore
-from notification.api.routes import decode_cursor, encode_cursor
+from notification.api.deliveries import decode_cursor, encode_cursor
 from notification.domain.messages import TemplateCatalogue
 from notification.domain.policy import delivery_key
 from notification.main import build_senders
+from notification.service import Deliverer, InlineGate, LifecycleNotice, NoticeHandler
+from notification.service.ports import Outgoing
 from notification.settings import NotificationSettings
+from tests.unit.notification.fakes import FakeDeliveryLog, FakePublisher
 
 SECRET = "portal-secret-for-tests"
 PEPPER = "pepper-for-tests"
 NOW = datetime(2025, 3, 20, 2, 15, tzinfo=UTC)
+CATALOGUE = TemplateCatalogue()
 
 
 def settings(**overrides: Any) -> NotificationSettings:
@@ -53,19 +54,16 @@ def settings(**overrides: Any) -> NotificationSettings:
     return NotificationSettings(**values)
 
 
-def handlers(config: NotificationSettings, gate: InlineGate | None = None) -> LifecycleHandlers:
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient("mongodb://127.0.0.1:1", connect=False)
-    store = DeliveryStore(client["unit"])
-    publisher = EventPublisher(config)
-    deliverer = Deliverer(
-        config, store, build_senders(config, httpx.AsyncClient()), publisher, gate=gate
-    )
-    return LifecycleHandlers(config, TemplateCatalogue(), store, deliverer, publisher)
+def handlers(config: NotificationSettings, gate: InlineGate | None = None) -> NoticeHandler:
+    store = FakeDeliveryLog()
+    senders = build_senders(config, httpx.AsyncClient())
+    deliverer = Deliverer(config, store, senders, FakePublisher(), gate=gate)
+    return NoticeHandler(config, CATALOGUE, store, deliverer)
 
 
 def consumed(
     new_status: str = "approved", kind: DossierKind = DossierKind.PROCEDURE, **contact: Any
-) -> ConsumedEvent:
+) -> LifecycleNotice:
     contact = {
         "display_name": "Nguyễn Văn An",
         "email": "an@example.vn",
@@ -101,7 +99,7 @@ def consumed(
     record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
         Topics.LIFECYCLE, 0, 0, 0, 0, b"d-1", encode(envelope), None, 0, 0, ()
     )
-    return ConsumedEvent(envelope, payload, record)
+    return notice_of(ConsumedEvent(envelope, payload, record))
 
 
 def test_one_delivery_per_configured_channel_keyed_by_event_channel_and_address() -> None:

@@ -7,7 +7,7 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from notification.adapters.retries import RetryWorker
+from notification.service import RetryWorker
 from notification.settings import NotificationSettings
 
 

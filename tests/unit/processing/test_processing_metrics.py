@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from processing.adapters import metrics
+from processing import metrics
 
 
 def test_an_agency_with_no_overdue_dossier_left_shows_zero() -> None:

@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import httpx
@@ -302,38 +302,69 @@ def _principal(claims: dict[str, Any]) -> Principal:
 
 
 _bearer = HTTPBearer(auto_error=False)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+RoleCheck = Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]
+
+
+async def _authenticate(
+    settings: ServiceSettings, request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    if credentials is None:
+        raise Problem(
+            401,
+            "Authentication required",
+            "send a Bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principal = await verify_token(settings, credentials.credentials)
+    request.state.principal = principal
+    return principal
+
+
+def _admit(principal: Principal, wanted: set[str]) -> Principal:
+    if not wanted & principal.roles:
+        raise Problem(403, "Forbidden", "this operation needs one of: " + ", ".join(sorted(wanted)))
+    return principal
+
+
+def _settings_of(request: Request) -> ServiceSettings:
+    # `chassis.service.create_app` keeps the service's runtime on the app.
+    runtime = getattr(request.app.state, "runtime", None)
+    settings = getattr(runtime, "settings", None)
+    if not isinstance(settings, ServiceSettings):
+        raise RuntimeError("the app has no runtime: build it with chassis.service.create_app")
+    return settings
+
+
+async def caller(request: Request, credentials: Credentials) -> Principal:
+    """The authenticated caller, checked with the settings of the app serving the
+    request, so module-level routers can declare it before any settings exist."""
+    return await _authenticate(_settings_of(request), request, credentials)
+
+
+def caller_with(*roles: Role) -> RoleCheck:
+    """Like :func:`caller`, admitting only a caller holding any of ``roles`` (403)."""
+    wanted = {r.value for r in roles}
+
+    async def dependency(request: Request, credentials: Credentials) -> Principal:
+        return _admit(await caller(request, credentials), wanted)
+
+    return dependency
 
 
 def principal_dependency(settings: ServiceSettings) -> Callable[..., Awaitable[Principal]]:
-    async def current_principal(
-        request: Request,
-        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    ) -> Principal:
-        if credentials is None:
-            raise Problem(
-                401,
-                "Authentication required",
-                "send a Bearer token",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        principal = await verify_token(settings, credentials.credentials)
-        request.state.principal = principal
-        return principal
+    async def current_principal(request: Request, credentials: Credentials) -> Principal:
+        return await _authenticate(settings, request, credentials)
 
     return current_principal
 
 
 def require_roles(settings: ServiceSettings, *roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits a caller holding any of ``roles``."""
-    current = principal_dependency(settings)
     wanted = {r.value for r in roles}
 
-    async def dependency(principal: Principal = Depends(current)) -> Principal:
-        if not wanted & principal.roles:
-            raise Problem(
-                403, "Forbidden", "this operation needs one of: " + ", ".join(sorted(wanted))
-            )
-        return principal
+    async def dependency(request: Request, credentials: Credentials) -> Principal:
+        return _admit(await _authenticate(settings, request, credentials), wanted)
 
     return dependency
 

@@ -7,7 +7,7 @@ A labelled counter has no series until its first increment, and ``increase()`` o
 series that appears at 1 sees no increase: the first dead letter would raise no alert
 and show on no dashboard. So every label set a dashboard or an alert reads (consumer
 groups, topics, event types, channels, outcomes) is created at 0 when the part that
-counts it is built (`consumer_at_zero`, `producer_at_zero`, `notifications_at_zero`).
+counts it is built (`consumer_at_zero`, `producer_at_zero`; a service's own counters likewise).
 """
 
 from __future__ import annotations
@@ -45,15 +45,11 @@ DEAD_LETTERS = Counter(
     "Messages sent to a dead-letter topic",
     ["service", "group", "reason"],
 )
-NOTIFICATIONS = Counter(
-    "hoso_notifications_total", "Notification deliveries, by outcome", ["channel", "outcome"]
-)
 
 # What a consumer loop counts an event as (`hoso_events_consumed_total{outcome}`).
 CONSUMED_OUTCOMES = ("handled", "ignored", "dead_letter")
 # Why the consumer loop dead-letters a record; a service may add its own reasons.
 DEAD_LETTER_REASONS = ("poison", "handler_failed")
-NOTIFICATION_OUTCOMES = ("sent", "failed")
 
 _lock = threading.Lock()
 _lag_series: dict[tuple[str, str], set[tuple[str, str]]] = {}
@@ -96,10 +92,3 @@ def producer_at_zero(service: str, types_by_topic: Mapping[str, Iterable[str]]) 
     for topic, types in types_by_topic.items():
         for event_type in types:
             EVENTS_PRODUCED.labels(service, topic, event_type)
-
-
-def notifications_at_zero(channels: Iterable[str]) -> None:
-    """Create every channel's sent and failed series at 0."""
-    for channel in channels:
-        for outcome in NOTIFICATION_OUTCOMES:
-            NOTIFICATIONS.labels(channel, outcome)

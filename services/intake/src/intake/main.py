@@ -10,7 +10,6 @@ import gc
 
 from fastapi import FastAPI
 
-from chassis.auth import principal_dependency
 from chassis.catalogue import load_default_catalogue
 from chassis.events import Topics
 from chassis.kafka import ConsumerLoop
@@ -70,7 +69,6 @@ def build_api(settings: IntakeSettings, store: IntakeStore, publisher: KafkaPubl
             settings=settings,
         ),
         identities=Identities(store=store, publisher=publisher, seal=seal, settings=settings),
-        authenticate=principal_dependency(settings),
         per_client=RateLimit("client", settings.rate_limit_per_client, storage),
         per_ip=RateLimit("follow-up-ip", settings.rate_limit_follow_up_per_ip, storage),
     )

@@ -11,16 +11,16 @@ from chassis import metrics
 from chassis.events import DeliveryChannel, Topics
 from chassis.kafka import ConsumerLoop
 from chassis.service import Runtime, create_app, serve
-from notification.adapters.channels import Sender
-from notification.adapters.consumer import LifecycleHandlers
-from notification.adapters.delivery import GROUP, Deliverer
+from notification import metrics as notification_metrics
+from notification.adapters.consumer import LifecycleConsumer
 from notification.adapters.email import SmtpSender
-from notification.adapters.retries import RetryWorker
 from notification.adapters.sms import SmsGateway
 from notification.adapters.store import DeliveryStore
 from notification.adapters.webhook import PortalWebhook
-from notification.api.routes import operator_router
+from notification.api import deliveries, templates
 from notification.domain.messages import TemplateCatalogue
+from notification.service import GROUP, Deliverer, NoticeHandler, Operators, RetryWorker
+from notification.service.ports import Sender
 from notification.settings import NotificationSettings
 
 log = logging.getLogger("notification")
@@ -57,11 +57,12 @@ def build_app(settings: NotificationSettings | None = None) -> FastAPI:
     )
     senders = build_senders(settings, client)
     # At 0 before the first delivery, so that alerts and dashboards see the first failure.
-    metrics.notifications_at_zero(c.value for c in senders)
+    notification_metrics.notifications_at_zero(c.value for c in senders)
     metrics.consumer_at_zero(settings.service_name, GROUP, {}, reasons=["delivery_failed"])
     catalogue = TemplateCatalogue(settings.lookup_url)
     deliverer = Deliverer(settings, store, senders, runtime.publisher)
-    handlers = LifecycleHandlers(settings, catalogue, store, deliverer, runtime.publisher)
+    notices = NoticeHandler(settings, catalogue, store, deliverer)
+    consumer = LifecycleConsumer(settings, notices, runtime.publisher)
 
     runtime.on_startup(store.create_indexes)
     runtime.add_consumer(
@@ -70,7 +71,7 @@ def build_app(settings: NotificationSettings | None = None) -> FastAPI:
             group=GROUP,
             topics=[Topics.LIFECYCLE],
             publisher=runtime.publisher,
-            batch_handler=handlers.handle_batch,
+            batch_handler=consumer.handle_batch,
         )
     )
     runtime.add_worker("notification-retries", RetryWorker(settings, store, deliverer).run)
@@ -80,8 +81,10 @@ def build_app(settings: NotificationSettings | None = None) -> FastAPI:
         runtime,
         title="Notification",
         description="Email, SMS and portal notices to citizens, with a delivery log.",
-        routers=[operator_router(settings, store, catalogue)],
+        routers=[deliveries.router, templates.router],
     )
+    # What the routes' `Service` dependency hands them (notification.api.dependencies).
+    app.state.operators = Operators(settings, store, catalogue)
     # httpx logs every request URL at INFO; a gateway URL may carry a credential.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     _announce(settings, senders)

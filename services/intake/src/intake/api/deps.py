@@ -8,14 +8,12 @@ caller's token.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from chassis.auth import Principal, Role, Scope
+from chassis.auth import Principal, Role, Scope, caller_with
 from chassis.catalogue import Catalogue
 from chassis.problems import Problem
 from intake.adapters.ratelimit import RateLimit
@@ -34,8 +32,6 @@ __all__ = [
     "install",
 ]
 
-Authenticate = Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]
-
 
 @dataclass(frozen=True)
 class IntakeApi:
@@ -43,7 +39,6 @@ class IntakeApi:
     submissions: Submissions
     follow_up: FollowUp
     identities: Identities
-    authenticate: Authenticate
     per_client: RateLimit
     per_ip: RateLimit
 
@@ -95,32 +90,8 @@ PerIpLimit = Annotated[RateLimit, Depends(_per_ip)]
 
 # ----------------------------------------------------------------- callers
 
-_bearer = HTTPBearer(auto_error=False)
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-
-
-async def _authenticated(request: Request, credentials: Credentials, api: Api) -> Principal:
-    return await api.authenticate(request, credentials)
-
-
-Authenticated = Annotated[Principal, Depends(_authenticated)]
-
-
-def _holding(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
-    wanted = {role.value for role in roles}
-
-    async def gate(principal: Authenticated) -> Principal:
-        if not wanted & principal.roles:
-            raise Problem(
-                403, "Forbidden", "this operation needs one of: " + ", ".join(sorted(wanted))
-            )
-        return principal
-
-    return gate
-
-
-Submitter = Annotated[Principal, Depends(_holding(Role.PORTAL, Role.OFFICER, Role.LEADER))]
-Staff = Annotated[Principal, Depends(_holding(Role.OFFICER, Role.LEADER))]
+Submitter = Annotated[Principal, Depends(caller_with(Role.PORTAL, Role.OFFICER, Role.LEADER))]
+Staff = Annotated[Principal, Depends(caller_with(Role.OFFICER, Role.LEADER))]
 
 
 async def _caller(principal: Submitter, api: Api) -> Principal:

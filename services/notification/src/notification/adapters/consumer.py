@@ -1,17 +1,15 @@
 """Kafka glue of the lifecycle consumer: hands each batch's notices to the use case
-(`notification.service.notices.NoticeHandler`) and puts the notices it can never send
-on the group's dead-letter topic, with the record's own headers and where it came from.
+(`notification.service.notices.NoticeHandler`) and puts the records of the notices it
+can never send on the group's dead-letter topic (`chassis.kafka.send_dead_letter`).
 """
 
 from __future__ import annotations
-
-import logging
 
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan
 
 from chassis.events import Topics
-from chassis.kafka import ConsumedEvent, EventPublisher
+from chassis.kafka import ConsumedEvent, EventPublisher, send_dead_letter
 from chassis.telemetry import capture_context
 from notification.service.delivery import GROUP
 from notification.service.notices import (
@@ -23,8 +21,6 @@ from notification.service.notices import (
 from notification.settings import NotificationSettings
 
 __all__ = ["HANDLED_EVENTS", "LifecycleConsumer", "notice_of"]
-
-log = logging.getLogger(__name__)
 
 
 def notice_of(item: ConsumedEvent) -> LifecycleNotice:
@@ -63,25 +59,13 @@ class LifecycleConsumer:
 
     async def handle_batch(self, items: list[ConsumedEvent]) -> None:
         """The consumer loop's batch handler."""
-        consumed = [(item, notice_of(item)) for item in items if item.envelope.type in HANDLED_EVENTS]
+        consumed = [
+            (item, notice_of(item)) for item in items if item.envelope.type in HANDLED_EVENTS
+        ]
         rejected = await self._handler.handle_batch([notice for _, notice in consumed])
         source = {id(notice): item for item, notice in consumed}
         for rejection in rejected:
-            await self._dead_letter(source[id(rejection.notice)], rejection.reason)
-
-    async def _dead_letter(self, item: ConsumedEvent, reason: str) -> None:
-        record = item.record
-        log.warning(
-            "dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason
-        )
-        headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq_")]
-        headers += [
-            ("dlq_reason", reason.encode()),
-            ("dlq_group", GROUP.encode()),
-            ("dlq_source_topic", record.topic.encode()),
-            ("dlq_source_partition", str(record.partition).encode()),
-            ("dlq_source_offset", str(record.offset).encode()),
-        ]
-        await self._publisher.send_raw(
-            self._dead_letter_topic, record.value, key=record.key, headers=headers
-        )
+            record = source[id(rejection.notice)].record
+            await send_dead_letter(
+                self._publisher, self._dead_letter_topic, record, rejection.reason, GROUP
+            )

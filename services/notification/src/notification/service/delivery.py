@@ -31,9 +31,10 @@ from chassis.events import (
     encode,
     make_event,
 )
-from chassis.kafka import KafkaUnavailable
+from chassis.kafka import KafkaUnavailable, dead_letter_headers
 from chassis.privacy import scrub
 from chassis.telemetry import context_from, tracer
+from notification import metrics as notification_metrics
 from notification.domain.policy import message_id
 from notification.domain.retry import UNPUBLISHED, DeliveryStatus, decide_after_failure
 from notification.service.ports import (
@@ -296,7 +297,7 @@ class Deliverer:
             return
         outcome = history["outcome"]
         # An interrupted attempt is a failure to whoever watches the dashboards.
-        metrics.NOTIFICATIONS.labels(
+        notification_metrics.NOTIFICATIONS.labels(
             channel, "failed" if outcome == "interrupted" else outcome
         ).inc()
         if outcome == "sent":
@@ -337,7 +338,7 @@ class Deliverer:
         )
         error = history["error"]
         if recorded is not None:
-            metrics.NOTIFICATIONS.labels(delivery["channel"], "failed").inc()
+            notification_metrics.NOTIFICATIONS.labels(delivery["channel"], "failed").inc()
             log.warning(
                 "delivery %s (%s, dossier %s) interrupted in an earlier process: %s",
                 delivery["_id"][:16],
@@ -403,11 +404,15 @@ class Deliverer:
             ("content-type", CONTENT_TYPE.encode()),
             ("ce_type", envelope.type.encode()),
             ("ce_id", envelope.id.encode()),
-            ("dlq_reason", f"delivery failed: {delivery.get('last_error')}".encode()[:4000]),
-            ("dlq_group", GROUP.encode()),
-            ("dlq_delivery_id", delivery["_id"].encode()),
-            ("dlq_channel", delivery["channel"].encode()),
-            ("dlq_source_event_id", delivery["source_event_id"].encode()),
+            *dead_letter_headers(
+                f"delivery failed: {delivery.get('last_error')}",
+                GROUP,
+                extra=[
+                    ("dlq_delivery_id", delivery["_id"]),
+                    ("dlq_channel", delivery["channel"]),
+                    ("dlq_source_event_id", delivery["source_event_id"]),
+                ],
+            ),
         ]
         await self._publisher.send_raw(
             self._dead_letter_topic,

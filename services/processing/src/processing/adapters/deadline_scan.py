@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from processing.adapters import metrics
+from processing import metrics
 from processing.service import ProcessingService
 
 log = logging.getLogger(__name__)

@@ -4,14 +4,12 @@ state, so the routers can be built once, at import."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from chassis.auth import Principal, Role, principal_dependency, require_roles
+from chassis.auth import Principal, Role, caller_with
 from processing.service import ProcessingService
 from processing.settings import ProcessingSettings
 
@@ -42,29 +40,9 @@ async def service(request: Request) -> ProcessingService:
     return wiring(request).service
 
 
-# The same scheme as the chassis's, so the OpenAPI document names one bearer scheme.
-_bearer = HTTPBearer(auto_error=False)
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-
-
-RoleCheck = Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]
-
-
-def _holding(*roles: Role) -> RoleCheck:
-    """A dependency admitting a caller with any of ``roles``: the chassis's token check
-    and role check, with the settings of the app that serves the request."""
-
-    async def dependency(request: Request, credentials: Credentials) -> Principal:
-        settings = wiring(request).settings
-        principal = await principal_dependency(settings)(request, credentials)
-        return await require_roles(settings, *roles)(principal)
-
-    return dependency
-
-
-require_staff = _holding(Role.OFFICER, Role.LEADER)
-require_leader = _holding(Role.LEADER)
-require_operator = _holding(Role.OPERATOR)
+require_staff = caller_with(Role.OFFICER, Role.LEADER)
+require_leader = caller_with(Role.LEADER)
+require_operator = caller_with(Role.OPERATOR)
 
 Staff = Annotated[Principal, Depends(require_staff)]
 Leader = Annotated[Principal, Depends(require_leader)]
