@@ -12,7 +12,8 @@ its own, dropped afterwards. Measures, with the service's own code:
 * the chain head read a fresh appender does at start, and a batch holding an event recorded
   long ago;
 * checkpoint: one ``Checkpointer`` round over the whole log (chain re-check + Merkle tree);
-* verification: ``LogVerifier.verify`` from seq 1, the path of ``GET /v1/audit/verify`` and
+* verification: ``audit.service.verification.verify_range`` from seq 1, the path of
+  ``GET /v1/audit/verify`` and
   ``audit.cli verify-store``, and ``verify_log`` over the same entries already in memory
   (hashing alone, no store);
 * query latency: ``GET /v1/audit/dossiers/{id}`` of the real app (in process, over ASGI) for
@@ -45,14 +46,14 @@ from cryptography.fernet import Fernet
 from motor.motor_asyncio import AsyncIOMotorClient
 
 from audit.adapters.checkpointer import Checkpointer
-from audit.adapters.consumer import AuditRecorder
+from audit.adapters.consumer import AuditRecorder, incoming
 from audit.adapters.store import AuditStore
-from audit.adapters.verifier import LogVerifier
 from audit.domain.checkpoint import generate_private_key, private_key_to_base64
 from audit.domain.personal_data import PersonalDataCipher
 from audit.domain.recording import ChainHead, draft_entry, seal_run
 from audit.domain.verification import verify_log
 from audit.main import build_app
+from audit.service.verification import verify_range
 from audit.settings import AuditSettings
 from chassis.auth import mint_token, new_signing_key, publish_jwks
 from chassis.events import (
@@ -330,7 +331,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, str]]:
         # As the service does: the head is read once at start, not per batch.
         appender = AuditRecorder(store, cipher)
         started = time.perf_counter()
-        await appender.load_head()
+        await appender.recorder.load_head()
         rows.append(
             (
                 f"chain head read at start, log at {args.entries:,}",
@@ -347,7 +348,8 @@ async def run(args: argparse.Namespace) -> list[tuple[str, str]]:
         batch = [consumed(e) for e in redelivered[1:]] + [consumed(head[first + 7])]
         started = time.perf_counter()
         fresh = AuditRecorder(store, cipher)
-        added = await fresh.append(fresh.drafts_of(batch))
+        outcome = await fresh.recorder.record([incoming(item) for item in batch])
+        added = outcome.appended
         elapsed = time.perf_counter() - started
         if added != len(batch) - 1:
             raise RuntimeError(f"a redelivered event was appended again ({added} added)")
@@ -371,7 +373,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, str]]:
 
         print("  verifying from the store …", file=sys.stderr)
         started = time.perf_counter()
-        result = await LogVerifier(store, key.public_key()).verify()
+        result = await verify_range(store, key.public_key(), 1, None, read_batch=2000)
         elapsed = time.perf_counter() - started
         if not result.report.ok or result.report.entries_checked != total:
             raise RuntimeError(f"verification failed: {result.report}")

@@ -14,10 +14,11 @@ import pytest
 from cryptography.fernet import Fernet
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCursor
 
-from audit.adapters.store import AuditStore, EntryFilter
+from audit.adapters.store import AuditStore
 from audit.domain.chain import AuditEntry
 from audit.domain.personal_data import PersonalDataCipher
 from audit.domain.recording import ChainHead, draft_entry, seal_run
+from audit.service.ports import EntryFilter
 from chassis.events import DossierSubmitted, Envelope
 from chassis.mongo import uses_index
 from tests.integration.audit.conftest import new_dossier_id, status_changed, submitted

@@ -78,8 +78,10 @@ class FakeAuditLog:
         return {str(d["event_id"]) for d in self.documents.values() if d.get("event_id") in wanted}
 
     async def insert_entries(self, entries: Sequence[AuditEntry]) -> None:
-        while self.before_insert:
-            await self.before_insert.pop(0)()
+        # The hooks set by now; one may set another for the insert after this one.
+        hooks, self.before_insert = self.before_insert, []
+        for hook in hooks:
+            await hook()
         self._reachable()
         self.insert_calls += 1
         recorded = {d.get("event_id") for d in self.documents.values()}
@@ -143,8 +145,9 @@ class FakeAuditLog:
             raise MalformedCheckpointError(f"checkpoint {document.get('tree_size')}") from exc
 
     async def insert_checkpoint(self, checkpoint: Checkpoint, frontier: Iterable[bytes]) -> bool:
-        while self.before_checkpoint_insert:
-            await self.before_checkpoint_insert.pop(0)()
+        hooks, self.before_checkpoint_insert = self.before_checkpoint_insert, []
+        for hook in hooks:
+            await hook()
         if checkpoint.tree_size in self.checkpoint_documents_by_size:
             return False
         self.checkpoint_documents_by_size[checkpoint.tree_size] = {

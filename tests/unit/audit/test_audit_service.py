@@ -244,10 +244,12 @@ async def test_other_errors_are_not_waited_out() -> None:
 
 async def test_endless_conflicts_give_the_batch_back() -> None:
     store = FakeAuditLog()
-    writer = recorder(store)
 
     async def always_one_ahead() -> None:
-        await writer.record([incoming(event(10_000 + len(store.documents)))])
+        head = await store.head()
+        envelope = event(10_000 + head.seq)
+        draft = draft_entry(envelope, trace_id=None, recorded_at=START, cipher=CIPHER)
+        store.put(seal_run([draft], head))
         store.before_insert.append(always_one_ahead)
 
     store.before_insert.append(always_one_ahead)

@@ -37,6 +37,12 @@ from audit.domain.checkpoint import (
 )
 from audit.domain.export import MalformedCheckpointError, iter_checkpoints, iter_entries
 from audit.domain.verification import VerificationReport, verify_log
+from audit.service.verification import (
+    InvalidRange,
+    RangeVerification,
+    check_range,
+    verify_range,
+)
 
 __all__ = ["main"]
 
@@ -215,12 +221,13 @@ def _verify_store(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from pymongo.errors import PyMongoError
 
     from audit.adapters.store import AuditStore
-    from audit.adapters.verifier import LogVerifier, RangeVerification
 
     if not args.mongodb_uri:
         print("error: give --mongodb-uri or set AUDIT_MONGODB_URI / MONGODB_URI", file=err)
         return EXIT_UNUSABLE_INPUT
-    if args.from_seq < 1 or (args.to_seq is not None and args.to_seq < args.from_seq):
+    try:
+        check_range(args.from_seq, args.to_seq)
+    except InvalidRange:
         print("error: need 1 <= --from-seq <= --to-seq", file=err)
         return EXIT_UNUSABLE_INPUT
     public_key: Ed25519PublicKey | None = None
@@ -239,8 +246,8 @@ def _verify_store(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             tz_aware=True,
         )
         try:
-            verifier = LogVerifier(AuditStore(client[args.database]), public_key)
-            return await verifier.verify(args.from_seq, args.to_seq)
+            store = AuditStore(client[args.database])
+            return await verify_range(store, public_key, args.from_seq, args.to_seq)
         finally:
             client.close()
 

@@ -11,10 +11,11 @@ from pymongo.errors import ConnectionFailure
 from audit.adapters.checkpointer import Checkpointer
 from audit.adapters.consumer import AuditRecorder
 from audit.adapters.store import AuditStore
-from audit.adapters.verifier import LogVerifier
-from audit.api.routes import AuditApi, build_router
+from audit.api import entries, integrity
+from audit.api.dependencies import ApiContext
 from audit.domain.checkpoint import generate_private_key, load_private_key
 from audit.domain.personal_data import PersonalDataCipher
+from audit.service.auditors import AuditService
 from audit.settings import AuditSettings
 from chassis.events import Topics
 from chassis.kafka import ConsumerLoop
@@ -60,21 +61,24 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
         )
     )
     runtime.add_worker("audit-checkpoints", checkpointer.run)
-    api = AuditApi(
-        settings=settings,
+    service = AuditService(
         store=store,
         cipher=cipher,
-        verifier=LogVerifier(store, key.public_key(), read_batch=settings.read_batch),
         public_key=key.public_key(),
         ephemeral_key=ephemeral,
+        log_id=settings.log_id,
+        page_size_max=settings.page_size_max,
+        trail_size_max=settings.trail_size_max,
+        read_batch=settings.read_batch,
     )
     app = create_app(
         runtime,
         title="Audit",
         description="Append-only, hash-chained audit log of every dossier event, with signed "
         "Merkle checkpoints, proofs and verification for auditors.",
-        routers=[build_router(api)],
+        routers=[entries.router, integrity.router],
     )
+    app.state.audit = ApiContext(service, settings)
 
     @app.exception_handler(ConnectionFailure)
     async def _store_unreachable(request: Request, exc: ConnectionFailure) -> ProblemResponse:

@@ -28,8 +28,10 @@ class AuditSettings(ServiceSettings):
     log_id: str = Field(default="hoso-audit", min_length=1, max_length=64)
 
     checkpoint_interval_s: float = Field(default=60.0, gt=0)
-    page_size_default: int = Field(default=100, ge=1)
-    page_size_max: int = Field(default=1000, ge=1)
-    trail_size_max: int = Field(default=5000, ge=1)
+    # The defaults of the maximums are the bounds the API publishes (its OpenAPI document is
+    # the same for every deployment), so a deployment may lower them but not raise them.
+    page_size_default: int = Field(default=100, ge=1, le=1000)
+    page_size_max: int = Field(default=1000, ge=1, le=1000)
+    trail_size_max: int = Field(default=5000, ge=1, le=5000)
     # Documents fetched per round trip when exporting or verifying.
     read_batch: int = Field(default=2000, ge=1)

@@ -32,6 +32,8 @@ APPEND_CONFLICTS = Counter(
     "hoso_audit_append_conflicts_total",
     "Inserts that met an entry already stored (another replica's, or a recorded event)",
 )
+# Waits while the store is unreachable: half a second, doubling up to ten.
+OUTAGE_BACKOFF = backoff_delays(0.5, 10.0)
 
 
 def trace_id(event: ConsumedEvent) -> str | None:
@@ -41,7 +43,7 @@ def trace_id(event: ConsumedEvent) -> str | None:
         return format(context.trace_id, "032x")
     for key, value in event.record.headers or ():
         if key == "traceparent" and value:
-            parts = value.decode(errors="replace").split("-")
+            parts: list[str] = value.decode(errors="replace").split("-")
             if len(parts) >= 3 and len(parts[1]) == 32 and parts[1] != "0" * 32:
                 return parts[1].lower()
     return None
@@ -70,7 +72,7 @@ class AuditRecorder:
         cipher: PersonalDataCipher,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        retry_delay: Callable[[int], float] = backoff_delays(0.5, 10.0),
+        retry_delay: Callable[[int], float] = OUTAGE_BACKOFF,
     ) -> None:
         self.recorder = EventRecorder(
             store,

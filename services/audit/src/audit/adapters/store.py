@@ -60,7 +60,9 @@ INDEXES: tuple[tuple[str | None, list[tuple[str, int]], bool], ...] = (
 )
 
 
-def entry_query(where: EntryFilter, after_seq: int = 0, to_seq: int | None = None) -> dict[str, Any]:
+def entry_query(
+    where: EntryFilter, after_seq: int = 0, to_seq: int | None = None
+) -> dict[str, Any]:
     """The query an auditor's filter becomes: only the fields asked for, compared as values."""
     query: dict[str, Any] = {}
     for field in ("dossier_id", "actor", "event_type"):

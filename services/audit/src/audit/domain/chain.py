@@ -98,7 +98,8 @@ HASHED_FIELDS: Final = (
     "trace_id",
     "payload",
 )
-_UNHASHED: Final = frozenset({"prev_hash", "entry_hash"})
+# A set, not a frozenset: what pydantic's ``exclude`` is typed to take.
+_UNHASHED: Final[set[str]] = {"prev_hash", "entry_hash"}
 
 
 def _check_iso_timestamp(value: str) -> str:
