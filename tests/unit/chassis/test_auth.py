@@ -45,7 +45,9 @@ def _app(settings: ServiceSettings) -> FastAPI:
     officer = require_roles(settings, Role.OFFICER)
 
     @app.get("/whoami")
-    async def whoami(principal: Principal = Depends(officer)) -> dict[str, Any]:
+    # A default, not an Annotated alias: with postponed annotations FastAPI cannot resolve
+    # a name local to this function.
+    async def whoami(principal: Principal = Depends(officer)) -> dict[str, Any]:  # noqa: B008
         return {"sub": principal.subject, "agency": principal.agency}
 
     return app
