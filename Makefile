@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: typecheck run stop reset status test test-fast test-containers lint bench chaos screenshot tools asyncapi asyncapi-check prometheus-check browser
+.PHONY: typecheck run stop reset status test test-fast test-containers image-check compose-check lint bench chaos screenshot tools asyncapi asyncapi-check prometheus-check browser
 
 # The AsyncAPI CLI validates docs/asyncapi.yaml; npm installs it into .local/node on first use.
 # 4.1.1 is the last release that runs on Node 20 (5.x and later need Node 24).
@@ -36,14 +36,34 @@ test: tools  ## everything: lint, unit, integration, end-to-end, chaos, fuzzing,
 	@$(MAKE) --no-print-directory typecheck
 	@$(MAKE) --no-print-directory asyncapi-check
 	@$(MAKE) --no-print-directory prometheus-check
+	@$(MAKE) --no-print-directory compose-check
 	@$(MAKE) --no-print-directory browser
 	@$(UV) run --frozen python deploy/local.py up kafka store zipkin
 	@$(UV) run --frozen pytest
 	@$(MAKE) --no-print-directory test-containers
+	@$(MAKE) --no-print-directory image-check
 
 test-containers: tools  ## end-to-end tests on Kafka and the store in podman containers (root)
 	@exports="$$(bash deploy/containers/setup.sh)" && eval "$$exports" && \
 		HOSO_TEST_INFRA=containers $(UV) run --frozen pytest tests/integration/infra tests/e2e/test_pipeline.py
+
+# deploy/Dockerfile as Docker users build it, on a local Debian Python (no registry here),
+# then one service from it against the container path's Kafka and store.
+image-check: tools  ## build the services' image with podman and check it runs (root)
+	@exports="$$(bash deploy/containers/setup.sh)" && eval "$$exports" && \
+		exports="$$(bash deploy/containers/services-image.sh)" && eval "$$exports" && \
+		HOSO_TEST_INFRA=containers $(UV) run --frozen pytest tests/integration/infra/test_services_image.py
+
+# docker-compose.yml loaded by compose-go, the loader of the docker compose CLI, with
+# .env.example (deploy/compose-check/); built once from the Go module proxy (~15 s).
+COMPOSE_CHECK := .local/bin/compose-check
+compose-check: $(COMPOSE_CHECK)  ## validate docker-compose.yml with .env.example, failing on any warning
+	@$(COMPOSE_CHECK) --env-file .env.example docker-compose.yml
+
+$(COMPOSE_CHECK): deploy/compose-check/main.go deploy/compose-check/go.mod deploy/compose-check/go.sum
+	@command -v go >/dev/null 2>&1 || { echo "compose-check needs Go"; exit 1; }
+	@mkdir -p $(@D)
+	@cd deploy/compose-check && go build -trimpath -o $(CURDIR)/$@ .
 
 test-fast: tools  ## pure domain tests only, no servers
 	@$(UV) run --frozen pytest tests/unit

@@ -40,6 +40,12 @@ log = logging.getLogger(__name__)
 
 Worker = Callable[[], Awaitable[None]]
 
+# How long a stopping service gives in-flight requests, then its consumers' batch in
+# hand; a supervisor must wait longer than both together before it kills the process
+# (docker-compose.yml's stop_grace_period).
+GRACEFUL_SHUTDOWN_S = 20
+CONSUMER_DRAIN_S = 15
+
 
 class Runtime:
     """The service's connections and long-running tasks, started in the background so a
@@ -144,7 +150,7 @@ class Runtime:
             consumer.stop()
         consumer_tasks = [t for t in self._tasks if t.get_name().startswith("consumer-")]
         if consumer_tasks:
-            await asyncio.wait(consumer_tasks, timeout=15)
+            await asyncio.wait(consumer_tasks, timeout=CONSUMER_DRAIN_S)
         for task in self._tasks:
             if not task.done():
                 task.cancel()
@@ -301,12 +307,24 @@ def create_app(
     return app
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    uvicorn.run(
+def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
+    """uvicorn's configuration for the service: behind the reverse proxies that
+    ``forwarded_allow_ips`` names, the client address is the one they forward."""
+    return uvicorn.Config(
         app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=20,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    server = uvicorn.Server(server_config(app, settings))
+    server.run()
+    if not server.started:
+        # What uvicorn.run does: a port already taken is a failed start, not a clean exit.
+        raise SystemExit(3)

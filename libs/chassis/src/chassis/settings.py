@@ -36,6 +36,7 @@ SHARED_FIELDS = frozenset(
         "spans_file",
         "log_level",
         "log_json",
+        "forwarded_allow_ips",
     }
 )
 
@@ -51,6 +52,11 @@ class ServiceSettings(BaseSettings):
     service_name: str = "hoso"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Reverse proxies whose X-Forwarded-For (and -Proto) are believed: addresses or CIDR
+    # networks, comma-separated, "*" for any peer. The client address a request is
+    # counted under (rate limits) is then the one the proxy saw, not the proxy's; any
+    # other peer's headers are ignored. Read as FORWARDED_ALLOW_IPS, uvicorn's own name.
+    forwarded_allow_ips: str = "127.0.0.1"
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Lets several environments (or test runs) share one cluster without sharing topics.

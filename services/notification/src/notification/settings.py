@@ -70,7 +70,17 @@ class NotificationSettings(ServiceSettings):
     retry_batch: int = Field(default=100, ge=1, le=1000)
     delivery_concurrency: int = Field(default=32, ge=1, le=512)
 
-    @field_validator("smtp_host", "sms_gateway_url", "portal_webhook_url", mode="before")
+    # docker-compose passes every variable, blank when .env leaves it so: a blank SMTP
+    # user must mean "no login", not a login with an empty name.
+    @field_validator(
+        "smtp_host",
+        "smtp_username",
+        "smtp_password",
+        "sms_gateway_url",
+        "sms_gateway_token",
+        "portal_webhook_url",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
