@@ -43,6 +43,12 @@ def _submission(email: str) -> dict[str, Any]:
     }
 
 
+def _in_order(entries: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """What tells why a trail is out of order: when each entry happened and was recorded."""
+    keys = ("seq", "event_type", "occurred_at", "recorded_at")
+    return [tuple(e.get(k) for k in keys) for e in entries]
+
+
 async def test_dossier_flows_through_every_service(platform, jwt_secret: str) -> None:
     portal = bearer(jwt_secret, "portal-client-1", "portal")
     auditor = bearer(jwt_secret, "auditor-1", "auditor")
@@ -91,8 +97,16 @@ async def test_dossier_flows_through_every_service(platform, jwt_secret: str) ->
                 "dossier.submitted.v1",
                 "dossier.status-changed.v1",
                 "notification.sent.v1",
-            ]
+            ], _in_order(entries)
             assert len({e["event_id"] for e in entries}) == len(entries)
+
+    def served_at(spans: list[dict[str, Any]], trace_id: str) -> set[str]:
+        """The replicas that answered the request starting ``trace_id``."""
+        return {
+            s["instance"]
+            for s in spans
+            if s["trace_id"] == trace_id and s["service"] == "intake" and s["kind"] == "SERVER"
+        }
 
     async def spans_of_all_services() -> list[dict[str, Any]] | None:
         spans = platform.spans()
@@ -100,20 +114,16 @@ async def test_dossier_flows_through_every_service(platform, jwt_secret: str) ->
         for span in spans:
             services_by_trace.setdefault(span["trace_id"], set()).add(span["service"])
         wanted = {"intake", "processing", "notification", "audit"}
-        if all(services_by_trace.get(t, set()) >= wanted for t in trace_ids.values()):
-            return spans
-        return None
+        whole = all(services_by_trace.get(t, set()) >= wanted for t in trace_ids.values())
+        # The request's span ends after its answer, so it may be exported last.
+        answered = all(served_at(spans, t) for t in trace_ids.values())
+        return spans if whole and answered else None
 
     spans = await eventually(spans_of_all_services, what="spans of all four services in each trace")
     # Each trace starts at the intake replica its request was sent to, and every intake
     # replica took part: the replicas are distinct processes, each serving.
     for trace_id, instance in served_by.items():
-        roots = {
-            s["instance"]
-            for s in spans
-            if s["trace_id"] == trace_id and s["service"] == "intake" and s["kind"] == "SERVER"
-        }
-        assert roots == {instance}, (trace_id, roots)
+        assert served_at(spans, trace_id) == {instance}, trace_id
     assert set(served_by.values()) == {p.instance for p in intakes}
 
 
