@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.trails import by_occurrence, in_order
 from tests.support.tokens import bearer
 from tests.support.waiting import eventually
 
@@ -41,12 +42,6 @@ def _submission(email: str) -> dict[str, Any]:
             ],
         },
     }
-
-
-def _in_order(entries: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """What tells why a trail is out of order: when each entry happened and was recorded."""
-    keys = ("seq", "event_type", "occurred_at", "recorded_at")
-    return [tuple(e.get(k) for k in keys) for e in entries]
 
 
 async def test_dossier_flows_through_every_service(platform, jwt_secret: str) -> None:
@@ -92,12 +87,12 @@ async def test_dossier_flows_through_every_service(platform, jwt_secret: str) ->
                 return entries if len(entries) >= 3 else None
 
             entries = await eventually(trail, what="three audit entries")
-            types = [e["event_type"] for e in entries]
+            types = by_occurrence(entries)
             assert types == [
                 "dossier.submitted.v1",
                 "dossier.status-changed.v1",
                 "notification.sent.v1",
-            ], _in_order(entries)
+            ], in_order(entries)
             assert len({e["event_id"] for e in entries}) == len(entries)
 
     def served_at(spans: list[dict[str, Any]], trace_id: str) -> set[str]:

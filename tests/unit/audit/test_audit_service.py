@@ -81,7 +81,7 @@ def recorder(store: FakeAuditLog, **options: object) -> EventRecorder:
         store,
         CIPHER,
         retry_delay=lambda attempt: float(attempt),
-        outage_errors=(StoreDown,),
+        unreachable=lambda exc: isinstance(exc, StoreDown),
         clock=_now,
         sleep=no_wait,
         **options,  # type: ignore[arg-type]
@@ -156,6 +156,43 @@ async def test_a_replica_that_loses_the_race_reseals_on_the_new_head() -> None:
     assert me.head.seq == 7
 
 
+async def test_an_entry_sealed_again_after_a_lost_race_is_recorded_after_the_winner() -> None:
+    store = FakeAuditLog()
+    ticks = iter(range(1_000))
+
+    def clock() -> datetime:
+        return START + timedelta(milliseconds=10 * next(ticks))
+
+    async def no_wait(_: float) -> None:
+        await asyncio.sleep(0)
+
+    def replica() -> EventRecorder:
+        return EventRecorder(
+            store,
+            CIPHER,
+            retry_delay=float,
+            unreachable=lambda exc: isinstance(exc, StoreDown),
+            clock=clock,
+            sleep=no_wait,
+        )
+
+    me, other = replica(), replica()
+    mine = [incoming(event(n)) for n in range(1, 3)]
+    drafts = me.drafts_of(mine)  # stamped now, before the other replica's entries
+
+    async def other_replica_appends() -> None:
+        await other.record([incoming(event(n)) for n in range(20, 22)])
+
+    store.before_insert.append(other_replica_appends)
+    await me.append(drafts)
+
+    entries = store.entries()
+    assert [e.event_id for e in entries[-2:]] == [e.envelope.id for e in mine]
+    stamps = [e.recorded_at for e in entries]
+    assert stamps == sorted(stamps), stamps
+    assert_one_gap_free_chain(store)
+
+
 async def test_an_event_recorded_elsewhere_meanwhile_stops_the_insert_and_is_skipped() -> None:
     store = FakeAuditLog()
     events = [event(n) for n in range(1, 5)]
@@ -223,7 +260,7 @@ async def test_an_unreachable_store_is_waited_out() -> None:
         store,
         CIPHER,
         retry_delay=lambda attempt: 0.5 * attempt,
-        outage_errors=(StoreDown,),
+        unreachable=lambda exc: isinstance(exc, StoreDown),
         clock=_now,
         sleep=sleep,
     )

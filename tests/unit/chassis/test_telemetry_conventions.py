@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +20,7 @@ from prometheus_client import REGISTRY
 
 from chassis import metrics
 from chassis.logs import JsonFormatter
+from chassis.settings import instance_id
 from chassis.telemetry import (
     LINKED_TRACE_ATTRIBUTE,
     RootSampler,
@@ -178,3 +180,20 @@ def test_a_log_line_carries_the_trace_and_masks_personal_fields() -> None:
     assert entry["to"] == "091****678"
     assert entry["id"] == "[id]"
     assert entry["attempt"] == 2
+
+
+def test_every_process_names_its_instance(monkeypatch: pytest.MonkeyPatch) -> None:
+    attributes = "deployment.environment.name=t,service.instance.id=intake-2"
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", attributes)
+    assert instance_id() == "intake-2"
+    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES")
+    # Two replicas on one host differ by their process ids.
+    assert instance_id().endswith(f"-{os.getpid()}")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("intake", "intake-2"))
+    log = logging.getLogger("unit.instance")
+    log.addHandler(handler)
+    log.propagate = False
+    log.warning("ready")
+    assert json.loads(stream.getvalue())["instance"] == "intake-2"

@@ -347,7 +347,7 @@ async def test_an_unknown_procedure_is_refused(world: World) -> None:
     problem = await refused(
         world.submissions.submit(waste(procedure_code="XX-999"), PORTAL, None), 422
     )
-    assert problem.type == "https://hoso.gov.vn/problems/unknown-procedure"
+    assert problem.type == "https://hoso.example/problems/unknown-procedure"
 
 
 async def test_an_invalid_form_is_refused_with_pointers(world: World) -> None:

@@ -59,14 +59,27 @@ def test_cursor_round_trips_both_orders() -> None:
     assert decode_cursor(encode_cursor("received", moment, "d-2"), "received") == (moment, "d-2")
 
 
-@pytest.mark.parametrize("cursor", ["!!!", "bm90IGpzb24", encode_cursor("received", 5, "d")])
-def test_foreign_cursors_are_400(cursor: str) -> None:
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "!!!",
+        "bm90IGpzb24",
+        encode_cursor("received", 5, "d"),
+        encode_cursor("received", "not a time", "d"),
+        # A cursor of another list of the services (the audit log's).
+        "WyJlbnRyaWVzIiw0Ml0",
+    ],
+)
+def test_foreign_cursors_are_422_pointing_at_the_cursor(cursor: str) -> None:
     with pytest.raises(Problem) as caught:
         decode_cursor(cursor, "received")
-    assert caught.value.status == 400
+    assert caught.value.status == 422
+    assert caught.value.type == "https://hoso.example/problems/validation-failed"
+    assert caught.value.errors
+    assert caught.value.errors[0]["pointer"] == "query:/cursor"
 
 
-def test_cursor_of_another_order_is_400() -> None:
+def test_cursor_of_another_order_is_422() -> None:
     with pytest.raises(Problem) as caught:
         decode_cursor(encode_cursor("due_date", "2026-03-23", "d-1"), "received")
-    assert caught.value.status == 400
+    assert caught.value.status == 422

@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio
 import httpx
@@ -48,7 +48,14 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jwt import PyJWK, PyJWKClient, PyJWKSet
 
-from chassis.problems import Problem
+from chassis.problems import (
+    AUTHENTICATION_NOT_CONFIGURED,
+    AUTHENTICATION_UNAVAILABLE,
+    FORBIDDEN,
+    INVALID_TOKEN,
+    UNAUTHENTICATED,
+    Problem,
+)
 from chassis.settings import ServiceSettings
 
 log = logging.getLogger("hoso.auth")
@@ -242,13 +249,13 @@ def key_source(settings: ServiceSettings) -> KeySource | None:
 
 
 def _invalid(detail: str) -> Problem:
-    return Problem(401, "Invalid token", detail, headers={"WWW-Authenticate": "Bearer"})
+    return INVALID_TOKEN(detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 async def verify_token(settings: ServiceSettings, token: str) -> Principal:
     source = key_source(settings)
     if source is None:
-        raise Problem(503, "Authentication not configured", "set JWT_JWKS_URL or JWT_JWKS_FILE")
+        raise AUTHENTICATION_NOT_CONFIGURED("set JWT_JWKS_URL or JWT_JWKS_FILE")
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -263,9 +270,7 @@ async def verify_token(settings: ServiceSettings, token: str) -> Principal:
         await anyio.to_thread.run_sync(source.reload)
         key, _ = source.lookup(kid)
     if key is None and not source.ready:
-        raise Problem(
-            503,
-            "Authentication unavailable",
+        raise AUTHENTICATION_UNAVAILABLE(
             "the identity provider's signing keys could not be loaded",
             headers={"Retry-After": str(max(1, round(source.cooldown_s)))},
         )
@@ -301,7 +306,14 @@ def _principal(claims: dict[str, Any]) -> Principal:
     )
 
 
-_bearer = HTTPBearer(auto_error=False)
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="A JWT from the province's identity provider (EdDSA or RS256), carrying "
+    "`roles`, for officers an `agency`, and a space-separated `scope`. Each operation's "
+    "security requirement lists the roles it admits (any one) and the scopes it needs.",
+)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 RoleCheck = Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]
 
@@ -310,9 +322,7 @@ async def _authenticate(
     settings: ServiceSettings, request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
     if credentials is None:
-        raise Problem(
-            401,
-            "Authentication required",
+        raise UNAUTHENTICATED(
             "send a Bearer token",
             headers={"WWW-Authenticate": "Bearer"},
         )
@@ -323,7 +333,7 @@ async def _authenticate(
 
 def _admit(principal: Principal, wanted: set[str]) -> Principal:
     if not wanted & principal.roles:
-        raise Problem(403, "Forbidden", "this operation needs one of: " + ", ".join(sorted(wanted)))
+        raise FORBIDDEN("this operation needs one of: " + ", ".join(sorted(wanted)))
     return principal
 
 
@@ -342,6 +352,34 @@ async def caller(request: Request, credentials: Credentials) -> Principal:
     return await _authenticate(_settings_of(request), request, credentials)
 
 
+# What each access check admits, by the dependency that checks it: chassis.openapi writes
+# it into the operations' security requirements, so the documents say what the code does.
+_Dependency = TypeVar("_Dependency", bound=Callable[..., Any])
+_ROLES_ADMITTED: dict[Callable[..., Any], frozenset[str]] = {}
+_SCOPES_NEEDED: dict[Callable[..., Any], frozenset[str]] = {}
+
+
+def roles_admitted(dependency: Callable[..., Any]) -> frozenset[str] | None:
+    """The roles a dependency made by :func:`caller_with` admits (any one of them)."""
+    return _ROLES_ADMITTED.get(dependency)
+
+
+def scopes_needed(dependency: Callable[..., Any]) -> frozenset[str] | None:
+    """The scopes a dependency marked by :func:`needs_scopes` requires (all of them)."""
+    return _SCOPES_NEEDED.get(dependency)
+
+
+def needs_scopes(*scopes: Scope) -> Callable[[_Dependency], _Dependency]:
+    """Marks a dependency that refuses a caller without every one of ``scopes``; the
+    check itself is the dependency's."""
+
+    def mark(dependency: _Dependency) -> _Dependency:
+        _SCOPES_NEEDED[dependency] = frozenset(s.value for s in scopes)
+        return dependency
+
+    return mark
+
+
 def caller_with(*roles: Role) -> RoleCheck:
     """Like :func:`caller`, admitting only a caller holding any of ``roles`` (403)."""
     wanted = {r.value for r in roles}
@@ -349,6 +387,7 @@ def caller_with(*roles: Role) -> RoleCheck:
     async def dependency(request: Request, credentials: Credentials) -> Principal:
         return _admit(await caller(request, credentials), wanted)
 
+    _ROLES_ADMITTED[dependency] = frozenset(wanted)
     return dependency
 
 
@@ -366,6 +405,7 @@ def require_roles(settings: ServiceSettings, *roles: Role) -> Callable[..., Awai
     async def dependency(request: Request, credentials: Credentials) -> Principal:
         return _admit(await _authenticate(settings, request, credentials), wanted)
 
+    _ROLES_ADMITTED[dependency] = frozenset(wanted)
     return dependency
 
 

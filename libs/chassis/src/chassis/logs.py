@@ -18,9 +18,10 @@ from chassis.privacy import scrub
 
 
 class JsonFormatter(logging.Formatter):
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, instance: str | None = None) -> None:
         super().__init__()
         self._service = service
+        self._instance = instance
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
@@ -30,6 +31,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "service": self._service,
+            **({"instance": self._instance} if self._instance else {}),
             "logger": record.name,
             "message": scrub(message),
         }
@@ -61,10 +63,12 @@ class ScrubbingFormatter(logging.Formatter):
         return scrub(super().format(record))
 
 
-def setup_logging(service: str, level: str = "INFO", as_json: bool = True) -> None:
+def setup_logging(
+    service: str, level: str = "INFO", as_json: bool = True, instance: str | None = None
+) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
-        JsonFormatter(service)
+        JsonFormatter(service, instance)
         if as_json
         else ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )

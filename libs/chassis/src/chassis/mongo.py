@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from pymongo.errors import ConnectionFailure, OperationFailure
 
 from chassis.settings import ServiceSettings
 
@@ -28,6 +29,32 @@ def connect(settings: ServiceSettings) -> tuple[AsyncIOMotorClient[Any], AsyncIO
         appname=settings.service_name,
     )
     return client, client[settings.mongodb_database]
+
+
+# FerretDB v2 answers a command it cannot pass on to PostgreSQL with an InternalError
+# (code 1) quoting the driver's connection error, not with a network error the MongoDB
+# driver would raise as ConnectionFailure.
+_POSTGRES_AWAY = (
+    "failed to connect to",
+    "connection refused",
+    "terminating connection",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "server closed the connection",
+)
+
+
+def store_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the store cannot be reached now (a restart, a network cut),
+    as opposed to a defect: MongoDB's driver raises ConnectionFailure; FerretDB v2 with
+    its PostgreSQL away answers an OperationFailure with code 1 naming the failed
+    connection."""
+    if isinstance(exc, ConnectionFailure):
+        return True
+    if isinstance(exc, OperationFailure) and exc.code == 1:
+        text = str(exc).lower()
+        return any(sign in text for sign in _POSTGRES_AWAY)
+    return False
 
 
 async def ping(database: AsyncIOMotorDatabase[Any]) -> bool:

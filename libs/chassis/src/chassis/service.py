@@ -10,14 +10,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Literal
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,9 +27,14 @@ from chassis import metrics
 from chassis.kafka import ConsumerLoop, EventPublisher, backoff_delays, ensure_topics
 from chassis.logs import setup_logging
 from chassis.mongo import connect, ping
+from chassis.openapi import (
+    described_tags,
+    install_openapi,
+    operation_id,
+    problem_responses,
+)
 from chassis.problems import (
-    PROBLEM_RESPONSES,
-    Problem,
+    BODY_TOO_LARGE,
     install_problem_handlers,
     problem_response,
 )
@@ -191,6 +197,8 @@ class _BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self._max_body:
+                    # An HTTPException, which FastAPI lets through its body parsing (any
+                    # other error there becomes a 400); answered as `body-too-large`.
                     raise StarletteHTTPException(
                         413, f"Body too large: at most {self._max_body} bytes"
                     )
@@ -211,9 +219,7 @@ class _HttpMetrics(BaseHTTPMiddleware):
         if length is not None and (
             not (length.isascii() and length.isdigit()) or int(length) > self._max_body
         ):
-            return problem_response(
-                Problem(413, "Body too large", f"at most {self._max_body} bytes"), request
-            )
+            return problem_response(BODY_TOO_LARGE(f"at most {self._max_body} bytes"), request)
         started = time.perf_counter()
         response = await call_next(request)
         elapsed = time.perf_counter() - started
@@ -242,16 +248,42 @@ class _HttpMetrics(BaseHTTPMiddleware):
         return response
 
 
+class Liveness(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "alive"}]})
+
+    status: Literal["alive"]
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "ready", "checks": {"kafka": True, "store": True, "consumers": True}}
+            ]
+        }
+    )
+
+    status: Literal["ready", "not ready"]
+    checks: dict[str, bool] = Field(
+        description="Each dependency: `kafka`, `store` (reachable and set up) and, for a "
+        "service that consumes, `consumers` (every consumer loop running)"
+    )
+
+
 def create_app(
     runtime: Runtime,
     *,
     title: str,
     description: str,
     routers: list[APIRouter],
+    tags: Sequence[dict[str, Any]] = (),
     max_body_bytes: int = 1_000_000,
 ) -> FastAPI:
+    """The service's app; ``tags`` describe its routers' tags (OpenAPI ``tags``)."""
     settings = runtime.settings
-    setup_logging(settings.service_name, settings.log_level, settings.log_json)
+    setup_logging(
+        settings.service_name, settings.log_level, settings.log_json, settings.instance_id()
+    )
     setup_tracing(settings)
 
     @contextlib.asynccontextmanager
@@ -268,24 +300,50 @@ def create_app(
         description=description,
         version="1.0.0",
         lifespan=lifespan,
+        openapi_tags=described_tags(tags),
+        generate_unique_id_function=operation_id,
         # First on every route, before authentication: a query a route does not declare is
         # refused instead of silently ignored (chassis.query).
         dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
+    install_openapi(app)
     app.add_middleware(_BodyLimit, max_body_bytes=max_body_bytes)
     app.add_middleware(_HttpMetrics, service=settings.service_name, max_body_bytes=max_body_bytes)
 
-    # Every route, these included, may answer 422 to a query it does not declare.
-    health = APIRouter(tags=["health"], responses={422: PROBLEM_RESPONSES[422]})
+    health = APIRouter(tags=["health"])
 
-    @health.get("/healthz", summary="The process is alive")
-    async def healthz() -> dict[str, str]:
+    @health.get(
+        "/healthz",
+        summary="The process is alive",
+        response_model=Liveness,
+        responses=problem_responses(),
+    )
+    async def check_liveness() -> dict[str, str]:
         return {"status": "alive"}
 
-    @health.get("/readyz", summary="Kafka and the store are reachable")
-    async def readyz() -> JSONResponse:
+    @health.get(
+        "/readyz",
+        summary="Kafka and the store are reachable",
+        response_model=Readiness,
+        responses={
+            **problem_responses(),
+            503: {
+                "model": Readiness,
+                "description": "Not ready: a dependency is not reachable yet (same body)",
+                "content": {
+                    "application/json": {
+                        "example": {
+                            "status": "not ready",
+                            "checks": {"kafka": True, "store": False, "consumers": True},
+                        }
+                    }
+                },
+            },
+        },
+    )
+    async def check_readiness() -> JSONResponse:
         checks = await runtime.readiness()
         ready = all(checks.values())
         return JSONResponse(

@@ -8,6 +8,9 @@ read without a prefix so one environment can feed all four services.
 
 from __future__ import annotations
 
+import os
+import socket
+
 from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
@@ -44,6 +47,14 @@ SHARED_FIELDS = frozenset(
 class _SharedEnvSource(EnvSettingsSource):
     def __call__(self) -> dict[str, object]:
         return {k: v for k, v in super().__call__().items() if k in SHARED_FIELDS}
+
+
+def instance_id() -> str:
+    for pair in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+        key, _, value = pair.partition("=")
+        if key.strip() == "service.instance.id" and value.strip():
+            return value.strip()
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class ServiceSettings(BaseSettings):
@@ -105,3 +116,9 @@ class ServiceSettings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return f"{self.kafka_topic_prefix}{name}"
+
+    def instance_id(self) -> str:
+        """What tells this process from the service's other replicas, in spans
+        (``service.instance.id``), logs and Kafka client ids: the one
+        ``OTEL_RESOURCE_ATTRIBUTES`` names, else the host name and process id."""
+        return instance_id()

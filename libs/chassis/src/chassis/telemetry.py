@@ -128,7 +128,9 @@ def setup_tracing(settings: ServiceSettings) -> TracerProvider:
     if _provider is not None:
         return _provider
     provider = TracerProvider(
-        resource=Resource.create({"service.name": settings.service_name}),
+        resource=Resource.create(
+            {"service.name": settings.service_name, "service.instance.id": settings.instance_id()}
+        ),
         sampler=ParentBased(RootSampler(settings.otel_traces_sampler_ratio)),
     )
     if settings.otel_exporter_otlp_endpoint:

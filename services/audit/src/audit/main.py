@@ -19,10 +19,23 @@ from audit.service.auditors import AuditService
 from audit.settings import AuditSettings
 from chassis.events import Topics
 from chassis.kafka import ConsumerLoop
-from chassis.problems import Problem, ProblemResponse, problem_response
+from chassis.problems import SERVICE_UNAVAILABLE, ProblemResponse, problem_response
 from chassis.service import Runtime, create_app, serve
 
 log = logging.getLogger(__name__)
+
+TAGS = [
+    {
+        "name": "entries",
+        "description": "Auditors reading the log: a dossier's trail, filtered pages, streamed "
+        "NDJSON and CSV exports. Personal data in clear only with the `audit:pii` scope.",
+    },
+    {
+        "name": "integrity",
+        "description": "Checking the log: signed Merkle checkpoints, inclusion and "
+        "consistency proofs (RFC 9162), verification of a range, the public key.",
+    },
+]
 
 
 def signing_key(settings: AuditSettings) -> tuple[Ed25519PrivateKey, bool]:
@@ -77,15 +90,14 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
         description="Append-only, hash-chained audit log of every dossier event, with signed "
         "Merkle checkpoints, proofs and verification for auditors.",
         routers=[entries.router, integrity.router],
+        tags=TAGS,
     )
     app.state.audit = ApiContext(service, settings)
 
     @app.exception_handler(ConnectionFailure)
     async def _store_unreachable(request: Request, exc: ConnectionFailure) -> ProblemResponse:
         return problem_response(
-            Problem(
-                503,
-                "Audit store unavailable",
+            SERVICE_UNAVAILABLE(
                 "the audit log cannot be read right now; retry",
                 headers={"Retry-After": "5"},
             ),

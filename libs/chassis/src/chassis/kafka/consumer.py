@@ -25,6 +25,7 @@ from chassis.kafka.publisher import (
     _cloudevent_attributes,
     _event_types_on,
 )
+from chassis.mongo import store_unreachable
 from chassis.settings import ServiceSettings
 from chassis.telemetry import (
     extract_context,
@@ -46,6 +47,14 @@ def backoff_delays(first: float = 0.5, cap: float = 10.0) -> Callable[[int], flo
 # The store or the broker being away says nothing about the record in hand: a handler
 # failing with one of these is retried until they are back, never dead-lettered.
 OUTAGES: tuple[type[Exception], ...] = (ConnectionFailure, KafkaUnavailable)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The store or the broker is away (see ``OUTAGES`` and FerretDB's own way of saying
+    its PostgreSQL is: ``chassis.mongo.store_unreachable``)."""
+    return isinstance(exc, OUTAGES) or store_unreachable(exc)
+
+
 _outage_delay = backoff_delays(0.5, 5.0)
 
 
@@ -123,7 +132,7 @@ class ConsumerLoop:
                 *(self.settings.topic(t) for t in self.topics),
                 bootstrap_servers=self.settings.kafka_bootstrap_servers,
                 group_id=self.settings.topic(self.group),
-                client_id=f"{self.settings.service_name}-{self.group}",
+                client_id=f"{self.settings.service_name}-{self.group}-{self.settings.instance_id()}",
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 isolation_level="read_committed",
@@ -297,11 +306,12 @@ class ConsumerLoop:
                 for item in items:
                     self._count(item.record.topic, item.envelope.type, "handled")
                 return []
-            except OUTAGES as exc:
-                outage += 1
-                log.warning("batch of %s waits for %s (try %d)", self.group, _name(exc), outage)
-                await asyncio.sleep(_outage_delay(outage))
-            except Exception:
+            except Exception as exc:
+                if is_outage(exc):
+                    outage += 1
+                    log.warning("batch of %s waits for %s (try %d)", self.group, _name(exc), outage)
+                    await asyncio.sleep(_outage_delay(outage))
+                    continue
                 attempt += 1
                 log.exception("batch handler of %s failed (attempt %d)", self.group, attempt)
                 if attempt < self.settings.kafka_handler_attempts:
@@ -315,12 +325,12 @@ class ConsumerLoop:
                 try:
                     await self.batch_handler([item])
                     self._count(item.record.topic, item.envelope.type, "handled")
-                except OUTAGES as exc:
-                    outage += 1
-                    log.warning("record of %s waits for %s", self.group, _name(exc))
-                    await asyncio.sleep(_outage_delay(outage))
-                    continue
                 except Exception as exc:
+                    if is_outage(exc):
+                        outage += 1
+                        log.warning("record of %s waits for %s", self.group, _name(exc))
+                        await asyncio.sleep(_outage_delay(outage))
+                        continue
                     reason = f"handler failed: {exc!r}"
                     dead.append(DeadLetter(item.record, reason, "handler_failed"))
                     self._count(item.record.topic, item.envelope.type, "dead_letter")
@@ -360,16 +370,17 @@ class ConsumerLoop:
                 except PoisonMessage as exc:
                     error = exc
                     break
-                except OUTAGES as exc:
-                    outage += 1
-                    log.warning(
-                        "handler for %s waits for %s (try %d)",
-                        item.envelope.type,
-                        _name(exc),
-                        outage,
-                    )
-                    await asyncio.sleep(_outage_delay(outage))
                 except Exception as exc:
+                    if is_outage(exc):
+                        outage += 1
+                        log.warning(
+                            "handler for %s waits for %s (try %d)",
+                            item.envelope.type,
+                            _name(exc),
+                            outage,
+                        )
+                        await asyncio.sleep(_outage_delay(outage))
+                        continue
                     attempt += 1
                     error = exc
                     log.warning(

@@ -50,7 +50,7 @@ class EventPublisher:
     async def start(self) -> None:
         producer = AIOKafkaProducer(
             bootstrap_servers=self._settings.kafka_bootstrap_servers,
-            client_id=f"{self._service}-publisher",
+            client_id=f"{self._service}-publisher-{self._settings.instance_id()}",
             acks="all",
             enable_idempotence=True,
             linger_ms=2,

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 from opentelemetry.trace import SpanContext
 from prometheus_client import Counter
-from pymongo.errors import ConnectionFailure
 
 from audit.domain.personal_data import PersonalDataCipher
 from audit.service.ports import AuditLog
@@ -23,6 +22,7 @@ from audit.service.recording import (
     TooManyConflicts,
 )
 from chassis.kafka import ConsumedEvent, backoff_delays
+from chassis.mongo import store_unreachable
 
 ENTRIES_APPENDED = Counter("hoso_audit_entries_appended_total", "Audit entries sealed and stored")
 DUPLICATES_SKIPPED = Counter(
@@ -79,7 +79,7 @@ class AuditRecorder:
             cipher,
             clock=clock,
             retry_delay=retry_delay,
-            outage_errors=(ConnectionFailure,),
+            unreachable=store_unreachable,
         )
 
     async def record(self, batch: Sequence[ConsumedEvent]) -> None:

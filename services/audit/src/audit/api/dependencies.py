@@ -22,7 +22,7 @@ from audit.service.auditors import AuditService, LimitTooLarge
 from audit.service.ports import EntryFilter
 from audit.settings import AuditSettings
 from chassis.auth import Principal, Role, Scope, caller_with
-from chassis.problems import Problem, validation_problem
+from chassis.problems import VALIDATION_FAILED, Problem, validation_problem
 
 # The published bounds of the page sizes (the OpenAPI document's); a deployment may lower
 # the maximums and change the defaults within them (AuditSettings).
@@ -112,9 +112,7 @@ def entry_filter(
     ] = None,
 ) -> EntryFilter:
     if occurred_from and occurred_to and occurred_to <= occurred_from:
-        raise Problem(
-            422,
-            "Request is not valid",
+        raise VALIDATION_FAILED(
             "the time range is empty",
             errors=[{"pointer": "query:/to", "detail": "must be after from"}],
         )

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from audit.api.dependencies import (
@@ -29,6 +29,7 @@ from audit.api.models import (
     VerificationOut,
     VerifyRequest,
 )
+from audit.api.problems import CHECKPOINT_NOT_FOUND, LOG_MISMATCH, NO_CHECKPOINT_YET
 from audit.api.streaming import NDJSON, ndjson_lines, primed_chunks
 from audit.domain.canonical import MAX_SAFE_INTEGER
 from audit.domain.checkpoint import Checkpoint
@@ -39,9 +40,22 @@ from audit.service.verification import (
     LogMismatch,
     RangeVerification,
 )
-from chassis.problems import PROBLEM_RESPONSES, Problem
+from chassis import pagination
+from chassis.openapi import AUTH_PROBLEMS, BODY_PROBLEMS, headers, problem_responses
+from chassis.pagination import CursorParam
+from chassis.problems import SERVICE_UNAVAILABLE, VALIDATION_FAILED
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/audit", tags=["integrity"])
+
+_AUDITOR = (*AUTH_PROBLEMS, SERVICE_UNAVAILABLE)
+_PROOF = (*_AUDITOR, CHECKPOINT_NOT_FOUND, LOG_MISMATCH)
+_CHECKPOINTS = "checkpoints"
+PEM = "application/x-pem-file"
+
+
+class PemResponse(PlainTextResponse):
+    media_type = PEM
+
 
 TreeSize = Annotated[int, Query(ge=1, le=MAX_SAFE_INTEGER)]
 NewestByDefault = Annotated[
@@ -82,25 +96,21 @@ def _proof_refusals(pointer: str) -> Iterator[None]:
     try:
         yield
     except CheckpointNotFound as exc:
-        raise Problem(404, "Checkpoint not found", str(exc)) from exc
+        raise CHECKPOINT_NOT_FOUND(str(exc)) from exc
     except ValueError as exc:
-        raise Problem(
-            422,
-            "Request is not valid",
+        raise VALIDATION_FAILED(
             str(exc),
             errors=[{"pointer": pointer, "detail": str(exc)}],
         ) from exc
     except LogMismatch as exc:
-        raise Problem(409, "The log does not match its checkpoint", str(exc)) from exc
+        raise LOG_MISMATCH(str(exc)) from exc
 
 
 async def _verify(service: AuditService, from_seq: int, to_seq: int | None) -> VerificationOut:
     try:
         return _verification_out(await service.verify(from_seq, to_seq))
     except InvalidRange as exc:
-        raise Problem(
-            422,
-            "Request is not valid",
+        raise VALIDATION_FAILED(
             "to_seq is before from_seq",
             errors=[{"pointer": "query:/to_seq", "detail": "must not be before from_seq"}],
         ) from exc
@@ -109,55 +119,88 @@ async def _verify(service: AuditService, from_seq: int, to_seq: int | None) -> V
 # ---------------------------------------------------------------------------- checkpoints
 
 
+def _after_size(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    position = pagination.decode_cursor(cursor, _CHECKPOINTS)
+    size = position[0] if len(position) == 1 else None
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_SAFE_INTEGER:
+        raise pagination.invalid_cursor()
+    return size
+
+
 @router.get(
     "/checkpoints",
     summary="Signed checkpoints by tree size",
+    description="Oldest first, one page at a time: pass `next_cursor` back as `cursor` (or "
+    "follow the `Link` header).",
     response_model=CheckpointPage,
     dependencies=[Depends(auditor)],
+    responses={200: {"headers": headers("Link")}, **problem_responses(*_AUDITOR)},
 )
-async def checkpoints(
+async def list_checkpoints(
     request: Request,
+    response: Response,
     service: Service,
     context: Context,
     principal: Auditor,
-    after_size: Annotated[int, Query(ge=0, le=MAX_SAFE_INTEGER)] = 0,
+    cursor: CursorParam = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = PAGE_SIZE_DEFAULT,
 ) -> CheckpointPage:
     try:
         found = await service.checkpoints(
-            after_size=after_size,
+            after_size=_after_size(cursor),
             limit=page_limit(request, limit, context.settings.page_size_default),
         )
     except LimitTooLarge as exc:
         raise limit_refused(exc) from exc
+    next_cursor = (
+        pagination.encode_cursor(_CHECKPOINTS, found.next_after_size) if found.has_more else None
+    )
+    pagination.link_next(request, response, next_cursor)
     return CheckpointPage(
-        checkpoints=[_checkpoint_out(c) for c in found.checkpoints],
-        next_after_size=found.next_after_size,
-        has_more=found.has_more,
+        checkpoints=[_checkpoint_out(c) for c in found.checkpoints], next_cursor=next_cursor
     )
 
 
 @router.get(
     "/checkpoints/latest",
     summary="The newest signed checkpoint",
+    description="The tree head to check proofs and exports against.",
     response_model=CheckpointOut,
     dependencies=[Depends(auditor)],
+    responses=problem_responses(*_AUDITOR, NO_CHECKPOINT_YET),
 )
-async def latest_checkpoint(service: Service, principal: Auditor) -> CheckpointOut:
+async def get_latest_checkpoint(service: Service, principal: Auditor) -> CheckpointOut:
     try:
         return _checkpoint_out(await service.latest_checkpoint())
     except NoCheckpointYet as exc:
-        raise Problem(404, "No checkpoint yet", str(exc)) from exc
+        raise NO_CHECKPOINT_YET(str(exc)) from exc
+
+
+_CHECKPOINTS_NDJSON = (
+    '{"log_id":"hoso-audit","tree_size":41,"root_hash":"…","last_entry_hash":"…",'
+    '"issued_at":"2026-11-27T01:29:05.000Z","key_id":"9c1f0e2d3b4a5968","signature":"…"}\n'
+)
 
 
 @router.get(
     "/checkpoints.ndjson",
     summary="Export every checkpoint as NDJSON, to keep outside the system",
+    description="With an export of the entries and the public key, `python -m audit.cli "
+    "verify-export` proves the log offline.",
     response_class=StreamingResponse,
-    responses={200: {"content": {NDJSON: {}}}},
+    responses={
+        200: {
+            "content": {NDJSON: {"schema": {"type": "string"}, "example": _CHECKPOINTS_NDJSON}},
+            "headers": headers("Content-Disposition"),
+            "description": "The file `audit-checkpoints.ndjson`, streamed",
+        },
+        **problem_responses(*_AUDITOR),
+    },
     dependencies=[Depends(auditor)],
 )
-async def export_checkpoints(service: Service, principal: Auditor) -> StreamingResponse:
+async def export_checkpoints_ndjson(service: Service, principal: Auditor) -> StreamingResponse:
     return StreamingResponse(
         await primed_chunks(ndjson_lines(service.export_checkpoints())),
         media_type=NDJSON,
@@ -171,10 +214,13 @@ async def export_checkpoints(service: Service, principal: Auditor) -> StreamingR
 @router.get(
     "/proofs/inclusion",
     summary="Prove that an entry is in the tree a checkpoint signed",
+    description="The entry as sealed, its audit path and the checkpoint whose root the path "
+    "leads to (the newest unless `tree_size` names another).",
     response_model=InclusionProofOut,
     dependencies=[Depends(auditor)],
+    responses=problem_responses(*_PROOF),
 )
-async def inclusion_proof(
+async def get_inclusion_proof(
     seq: TreeSize,
     service: Service,
     principal: Auditor,
@@ -196,10 +242,13 @@ async def inclusion_proof(
 @router.get(
     "/proofs/consistency",
     summary="Prove that a later checkpoint extends an earlier one",
+    description="RFC 9162 §2.1.4: the tree of checkpoint `second` (default: newest) keeps "
+    "every entry of the tree of checkpoint `first`.",
     response_model=ConsistencyProofOut,
     dependencies=[Depends(auditor)],
+    responses=problem_responses(*_PROOF),
 )
-async def consistency_proof(
+async def get_consistency_proof(
     first: TreeSize,
     service: Service,
     principal: Auditor,
@@ -217,13 +266,22 @@ async def consistency_proof(
 # ---------------------------------------------------------------------------- verification
 
 
+_VERIFY = (
+    "Checks every entry's hash chain and every checkpoint's signature and root over "
+    "`from_seq`..`to_seq` (default: to the end), starting from the newest trusted checkpoint "
+    "below `from_seq`."
+)
+
+
 @router.get(
     "/verify",
     summary="Recompute chain and tree over a range; report the first entry that differs",
+    description=_VERIFY,
     response_model=VerificationOut,
     dependencies=[Depends(auditor)],
+    responses=problem_responses(*_AUDITOR),
 )
-async def verify_get(
+async def verify_log(
     service: Service,
     principal: Auditor,
     from_seq: TreeSize = 1,
@@ -235,10 +293,14 @@ async def verify_get(
 @router.post(
     "/verify",
     summary="Recompute chain and tree over a range; report the first entry that differs",
+    description=_VERIFY + " The range in a body, for clients that prefer one.",
     response_model=VerificationOut,
     dependencies=[Depends(auditor)],
+    responses=problem_responses(*_AUDITOR, *BODY_PROBLEMS),
 )
-async def verify_post(body: VerifyRequest, service: Service, principal: Auditor) -> VerificationOut:
+async def verify_log_range(
+    body: VerifyRequest, service: Service, principal: Auditor
+) -> VerificationOut:
     return await _verify(service, body.from_seq, body.to_seq)
 
 
@@ -248,9 +310,11 @@ async def verify_post(body: VerifyRequest, service: Service, principal: Auditor)
 @router.get(
     "/public-key",
     summary="The Ed25519 key that verifies checkpoints (public, no token needed)",
+    description="Its id is the one checkpoints name in `key_id`.",
     response_model=PublicKeyOut,
+    responses=problem_responses(),
 )
-async def public_key(service: Service) -> PublicKeyOut:
+async def get_public_key(service: Service) -> PublicKeyOut:
     key = service.public_key_info()
     return PublicKeyOut(
         log_id=key.log_id,
@@ -264,8 +328,21 @@ async def public_key(service: Service) -> PublicKeyOut:
 @router.get(
     "/public-key.pem",
     summary="The checkpoint key as a PEM file, for `audit.cli verify-export --public-key`",
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"application/x-pem-file": {}}}},
+    description="The same key as `GET /v1/audit/public-key`, as a file.",
+    response_class=PemResponse,
+    responses={
+        200: {
+            "content": {
+                PEM: {
+                    "schema": {"type": "string"},
+                    "example": "-----BEGIN PUBLIC KEY-----\n"
+                    "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n"
+                    "-----END PUBLIC KEY-----\n",
+                }
+            }
+        },
+        **problem_responses(),
+    },
 )
-async def public_key_pem(service: Service) -> PlainTextResponse:
-    return PlainTextResponse(service.public_key_info().pem, media_type="application/x-pem-file")
+async def get_public_key_pem(service: Service) -> PemResponse:
+    return PemResponse(service.public_key_info().pem)

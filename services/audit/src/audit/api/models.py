@@ -18,6 +18,38 @@ EVENT_TYPE_PATTERN: Final = r"^[a-z][a-z0-9-]{0,40}(?:\.[a-z0-9-]{1,40}){1,4}$"
 Seq = Annotated[int, Field(ge=1, le=MAX_SAFE_INTEGER)]
 DossierId = Annotated[str, StringConstraints(pattern=DOSSIER_ID_PATTERN)]
 
+DOSSIER_ID_EXAMPLE = "0b6f1c3e-8d2a-4f5e-9a71-3c2d1e0f4a5b"
+_HASH_A = "5f1d0c8e9b7a6f4e3d2c1b0a99887766554433221100ffeeddccbbaa99887766"
+_HASH_B = "a3c5e7f90b1d2e4f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7"
+_ENTRY: dict[str, Any] = {
+    "seq": 42,
+    "event_id": "6a0f3e2d-1c4b-4a59-8e7d-9f0a1b2c3d4e",
+    "event_type": "dossier.status-changed.v1",
+    "dossier_id": DOSSIER_ID_EXAMPLE,
+    "actor": "officer:officer-a",
+    "occurred_at": "2026-11-27T01:30:00.000Z",
+    "recorded_at": "2026-11-27T01:30:00.412Z",
+    "changes": [{"field": "status", "old": "received", "new": "in_review"}],
+    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+    "payload": {"dossier_id": DOSSIER_ID_EXAMPLE, "status": "in_review", "action": "start_review"},
+    "prev_hash": _HASH_A,
+    "entry_hash": _HASH_B,
+}
+_CHECKPOINT: dict[str, Any] = {
+    "log_id": "hoso-audit",
+    "tree_size": 42,
+    "root_hash": "0e4f9d2c7b1a3e5f6d8c9b0a1f2e3d4c5b6a79880f1e2d3c4b5a69788f9e0d1c",
+    "last_entry_hash": _HASH_B,
+    "issued_at": "2026-11-27T01:30:05.000Z",
+    "key_id": "9c1f0e2d3b4a5968",
+    "signature": "mX3k1Vq8y2cXJ0n6tU5pR7wZ4aB9dE1fG3hI5jK7lM9nO1pQ3rS5tU7vW9xY1zA3bC5dE7fG9h"
+    "I1jK3lM5nO7pQ9w==",
+}
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
 
 class FieldChangeOut(BaseModel):
     field: str
@@ -42,19 +74,29 @@ class EntryOut(BaseModel):
     entry_hash: str
 
 
+NEXT_CURSOR_DOC = (
+    "Pass as `cursor` for the next page (also in the `Link` header); null on the last page"
+)
+
+
 class EntryPage(BaseModel):
+    model_config = _examples({"entries": [_ENTRY], "next_cursor": "WyJlbnRyaWVzIiw0Ml0"})
+
     entries: list[EntryOut]
-    # Pass as after_seq to continue; new entries always come after it, so polling with it
-    # while the log grows returns each entry exactly once.
-    next_after_seq: int
-    has_more: bool
+    next_cursor: str | None = Field(description=NEXT_CURSOR_DOC)
 
 
 class DossierTrail(EntryPage):
+    model_config = _examples(
+        {"dossier_id": DOSSIER_ID_EXAMPLE, "entries": [_ENTRY], "next_cursor": None}
+    )
+
     dossier_id: str
 
 
 class CheckpointOut(BaseModel):
+    model_config = _examples(_CHECKPOINT)
+
     log_id: str
     tree_size: int
     root_hash: str
@@ -65,9 +107,10 @@ class CheckpointOut(BaseModel):
 
 
 class CheckpointPage(BaseModel):
+    model_config = _examples({"checkpoints": [_CHECKPOINT], "next_cursor": None})
+
     checkpoints: list[CheckpointOut]
-    next_after_size: int
-    has_more: bool
+    next_cursor: str | None = Field(description=NEXT_CURSOR_DOC)
 
 
 class InclusionProofOut(BaseModel):
@@ -77,6 +120,18 @@ class InclusionProofOut(BaseModel):
     ``verify_inclusion(leaf_hash(bytes.fromhex(entry_hash)), leaf_index, tree_size, path,
     bytes.fromhex(checkpoint.root_hash))`` and the checkpoint's signature.
     """
+
+    model_config = _examples(
+        {
+            "seq": 42,
+            "leaf_index": 41,
+            "tree_size": 42,
+            "entry_hash": _HASH_B,
+            "path": [_HASH_A],
+            "checkpoint": _CHECKPOINT,
+            "entry": _ENTRY,
+        }
+    )
 
     seq: int
     leaf_index: int
@@ -92,6 +147,14 @@ class InclusionProofOut(BaseModel):
 class ConsistencyProofOut(BaseModel):
     """Proof that the tree of ``second`` extends the tree of ``first`` (RFC 9162 §2.1.4)."""
 
+    model_config = _examples(
+        {
+            "first": {**_CHECKPOINT, "tree_size": 40},
+            "second": _CHECKPOINT,
+            "path": [_HASH_A, _HASH_B],
+        }
+    )
+
     first: CheckpointOut
     second: CheckpointOut
     path: list[str]
@@ -99,7 +162,9 @@ class ConsistencyProofOut(BaseModel):
 
 class VerifyRequest(BaseModel):
     # Strict: a JSON `true` is not sequence number 1.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [{"from_seq": 1, "to_seq": 42}]}
+    )
 
     from_seq: Seq = 1
     to_seq: Seq | None = None
@@ -112,6 +177,22 @@ class FailureOut(BaseModel):
 
 
 class VerificationOut(BaseModel):
+    model_config = _examples(
+        {
+            "ok": True,
+            "from_seq": 1,
+            "to_seq": 42,
+            "trusted_size": 0,
+            "entries_checked": 42,
+            "checkpoints_checked": 1,
+            "tree_size": 42,
+            "root_hash": _CHECKPOINT["root_hash"],
+            "last_entry_hash": _HASH_B,
+            "checkpointed_size": 42,
+            "first_failure": None,
+        }
+    )
+
     ok: bool
     from_seq: int
     to_seq: int | None
@@ -128,6 +209,19 @@ class VerificationOut(BaseModel):
 
 
 class PublicKeyOut(BaseModel):
+    model_config = _examples(
+        {
+            "algorithm": "Ed25519",
+            "log_id": "hoso-audit",
+            "key_id": "9c1f0e2d3b4a5968",
+            "public_key_pem": "-----BEGIN PUBLIC KEY-----\n"
+            "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n"
+            "-----END PUBLIC KEY-----\n",
+            "public_key_base64": "Gb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=",
+            "ephemeral": False,
+        }
+    )
+
     algorithm: str = "Ed25519"
     log_id: str
     key_id: str

@@ -10,7 +10,7 @@ sequence numbers.
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,6 +100,13 @@ def first_occurrences(
             seen.add(draft.event_id)
             kept.append(draft)
     return kept
+
+
+def restamped(drafts: Sequence[EntryDraft], recorded_at: datetime) -> list[EntryDraft]:
+    """The drafts with a new time of recording: one that lost its place in the chain to
+    another replica is recorded after that replica's entries, and says so."""
+    stamp = iso_utc(_aware(recorded_at))
+    return [replace(draft, recorded_at=stamp) for draft in drafts]
 
 
 def seal_run(drafts: Sequence[EntryDraft], head: ChainHead) -> list[AuditEntry]:

@@ -36,6 +36,7 @@ from audit.domain.recording import (
     EntryDraft,
     draft_entry,
     first_occurrences,
+    restamped,
     seal_run,
 )
 from audit.service.ports import AuditLog, Clock, DuplicateEntry, Sleep
@@ -115,7 +116,7 @@ class EventRecorder:
         cipher: PersonalDataCipher,
         *,
         retry_delay: Callable[[int], float],
-        outage_errors: tuple[type[BaseException], ...] = (),
+        unreachable: Callable[[BaseException], bool] = lambda _: False,
         clock: Clock = lambda: datetime.now(UTC),
         sleep: Sleep = asyncio.sleep,
         jitter: Callable[[int], float] = _jitter,
@@ -124,7 +125,9 @@ class EventRecorder:
         self._cipher = cipher
         self._retry_delay = retry_delay
         # The store's "unreachable" errors: what landed is unknown, the next look-up says.
-        self._outage_errors = outage_errors
+        # Tells a store that is away (waited out) from a defect (raised): the adapter's
+        # knowledge, not the use case's.
+        self._unreachable = unreachable
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
@@ -181,7 +184,9 @@ class EventRecorder:
                         last_landed = sealed[landed - 1]
                         self._head = ChainHead(last_landed.seq, last_landed.entry_hash)
                     appended += landed
-                    pending = pending[landed:]
+                    # Sealed again on the new head, at a later time than the entries that
+                    # took the place: recorded_at never decreases along the chain.
+                    pending = restamped(pending[landed:], self._clock())
                     if conflicts >= MAX_CONFLICTS:
                         raise TooManyConflicts(
                             RecordOutcome(appended, skipped, conflicts)
@@ -191,7 +196,9 @@ class EventRecorder:
                 self._head = ChainHead(sealed[-1].seq, sealed[-1].entry_hash)
                 appended += len(sealed)
                 pending = []
-            except self._outage_errors as exc:
+            except Exception as exc:
+                if not self._unreachable(exc):
+                    raise
                 outage += 1
                 log.warning("audit store unreachable (%s); retrying the batch", type(exc).__name__)
                 await self._sleep(self._retry_delay(outage))
