@@ -2,13 +2,18 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: typecheck run stop reset status test test-fast test-containers image-check compose-check lint bench chaos screenshot tools asyncapi asyncapi-check prometheus-check browser
+.PHONY: typecheck run stop reset status test test-fast test-containers image-check compose-check lint bench chaos screenshot tools asyncapi asyncapi-check openapi openapi-lint prometheus-check browser
 
 # The AsyncAPI CLI validates docs/asyncapi.yaml; npm installs it into .local/node on first use.
 # 4.1.1 is the last release that runs on Node 20 (5.x and later need Node 24).
 ASYNCAPI_CLI_VERSION := 4.1.1
 ASYNCAPI_DIR := .local/node
 ASYNCAPI_STAMP := $(ASYNCAPI_DIR)/.asyncapi-cli-$(ASYNCAPI_CLI_VERSION)
+# Spectral lints the services' OpenAPI documents against .spectral.yaml; npm installs it
+# into its own prefix under .local/node on first use. 6.16 runs on Node 20.17 and later.
+SPECTRAL_VERSION := 6.16.3
+SPECTRAL_DIR := $(ASYNCAPI_DIR)/spectral
+SPECTRAL_STAMP := $(SPECTRAL_DIR)/.spectral-cli-$(SPECTRAL_VERSION)
 
 tools:  ## install uv if the machine lacks it
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -35,6 +40,7 @@ test: tools  ## everything: lint, unit, integration, end-to-end, chaos, fuzzing,
 	@$(UV) run --frozen ruff format --check .
 	@$(MAKE) --no-print-directory typecheck
 	@$(MAKE) --no-print-directory asyncapi-check
+	@$(MAKE) --no-print-directory openapi-lint
 	@$(MAKE) --no-print-directory prometheus-check
 	@$(MAKE) --no-print-directory compose-check
 	@$(MAKE) --no-print-directory browser
@@ -85,6 +91,24 @@ $(ASYNCAPI_STAMP):
 		@asyncapi/cli@$(ASYNCAPI_CLI_VERSION)
 	@echo '{"analyticsEnabled":"false","infoMessageShown":"true","userID":"hoso"}' \
 		> $(ASYNCAPI_DIR)/analytics.json
+	@touch $@
+
+openapi: tools  ## write docs/openapi/<service>.json and docs/problems.md from the services' code
+	@$(UV) run --frozen python deploy/openapi_dump.py --docs
+
+# The documents as the services serve them, written in-process (no server needed).
+openapi-lint: tools $(SPECTRAL_STAMP)  ## lint the four OpenAPI documents with Spectral (.spectral.yaml)
+	@out="$$(mktemp -d)" && trap 'rm -rf "$$out"' EXIT && \
+		$(UV) run --frozen python deploy/openapi_dump.py --out "$$out" && \
+		$(SPECTRAL_DIR)/node_modules/.bin/spectral lint --ruleset .spectral.yaml \
+			--fail-severity warn "$$out"/*.json
+
+$(SPECTRAL_STAMP):
+	@command -v npm >/dev/null 2>&1 || { echo "openapi-lint needs Node.js and npm"; exit 1; }
+	@echo "installing @stoplight/spectral-cli $(SPECTRAL_VERSION) into $(SPECTRAL_DIR) (once)"
+	@mkdir -p $(SPECTRAL_DIR)
+	@npm install --prefix $(SPECTRAL_DIR) --save-exact --no-audit --no-fund --loglevel=error \
+		@stoplight/spectral-cli@$(SPECTRAL_VERSION)
 	@touch $@
 
 # promtool from Debian's `prometheus` package (2.42): installed in seconds, where building

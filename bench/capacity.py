@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -133,5 +134,14 @@ def render(results: dict[str, Any], plan: SweepPlan) -> str:
     return "\n".join(out)
 
 
+async def _until_done_or_terminated(plan: SweepPlan, keep_infra: bool) -> None:
+    # SIGTERM cancels the sweep like Ctrl-C does, so that the services it started are
+    # stopped and its topics and databases dropped rather than left behind.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    await main(plan, keep_infra)
+
+
 if __name__ == "__main__":
-    asyncio.run(main(*parse_args()))
+    asyncio.run(_until_done_or_terminated(*parse_args()))

@@ -11,6 +11,11 @@ import pytest
 from chassis.auth import new_signing_key, write_jwks
 from tests.support.infra import Infra, provide
 
+# The suite's broker is a single node: every topic a test makes, in this process or in a
+# service it starts, holds one copy. A run against a cluster sets both itself.
+os.environ.setdefault("KAFKA_REPLICATION_FACTOR", "1")
+os.environ.setdefault("KAFKA_MIN_INSYNC_REPLICAS", "1")
+
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
@@ -49,6 +54,8 @@ def base_env(infra: Infra, run_id: str, jwks_file: Path) -> dict[str, str]:
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         "MONGODB_URI": infra.mongodb,
         "KAFKA_TOPIC_PREFIX": f"{run_id}.",
+        "KAFKA_REPLICATION_FACTOR": os.environ["KAFKA_REPLICATION_FACTOR"],
+        "KAFKA_MIN_INSYNC_REPLICAS": os.environ["KAFKA_MIN_INSYNC_REPLICAS"],
         "JWT_JWKS_FILE": str(jwks_file),
         "INTAKE_FOLLOW_UP_KEY": secrets.token_urlsafe(32),
         "LOG_JSON": "true",

@@ -62,7 +62,7 @@ def render_replicas(result: dict[str, Any], p99_limit_s: float) -> str:
                     s["latency_s"]["max"],
                     s["accepted"] - s["finished"],
                     s["load_average_1m"],
-                    "yes" if s["held"] else "no: " + ("; ".join(s["behind"]) or "p99"),
+                    _verdict(s),
                 ]
                 for s in steps
             ],
@@ -95,6 +95,13 @@ def render_replicas(result: dict[str, Any], p99_limit_s: float) -> str:
     if result.get("not_found"):
         out.append(f"not found, so not measured: {', '.join(result['not_found'])}")
     return "\n".join(out)
+
+
+def _verdict(step: dict[str, Any]) -> str:
+    text = "yes" if step["held"] else "no: " + ("; ".join(step["behind"]) or "p99")
+    if step.get("restarted"):
+        text += f" ({', '.join(step['restarted'])} restarted during the step)"
+    return text
 
 
 def _busiest_cores(step: dict[str, Any]) -> str | None:

@@ -17,6 +17,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.chaos_support.cluster import KafkaCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 # The launcher's components the run restarts, and must therefore own.
@@ -43,15 +47,29 @@ class ChaosInfra:
     how: str
     # Only the launcher's own instances may be restarted by the run.
     restartable: bool
+    # A Kafka cluster of the run's own, whose brokers the run kills and restarts one at a
+    # time (bench/chaos_support/cluster.py); None on the single broker.
+    cluster: KafkaCluster | None = None
+    # What the services create their topics with (KAFKA_REPLICATION_FACTOR and
+    # KAFKA_MIN_INSYNC_REPLICAS).
+    replication: tuple[int, int] = (1, 1)
 
     @classmethod
     def of(cls, kafka: str, mongodb: str, how: str) -> ChaosInfra:
         return cls(kafka, mongodb, how, how == "local launcher" and launcher_owns_all())
 
+    @classmethod
+    def on_cluster(cls, cluster: KafkaCluster, bootstrap: str, mongodb: str) -> ChaosInfra:
+        """The run's own Kafka cluster beside a store it does not own (never restarted)."""
+        how = f"Kafka cluster of {cluster.brokers}"
+        return cls(bootstrap, mongodb, how, False, cluster, cluster.replication)
+
     @property
     def why_not_restartable(self) -> str | None:
         if self.restartable:
             return None
+        if self.cluster is not None:
+            return "skipped: the store is not the run's; its brokers are killed one by one"
         if self.how == "local launcher":
             return "skipped: the launcher does not own the running broker, store and database"
         return f"skipped: {self.how} servers are not the run's to restart"

@@ -15,9 +15,12 @@ import random
 import time
 from dataclasses import dataclass, field
 
+from bench.chaos_support.cluster import busiest_leader, in_sync, leaders
+from bench.chaos_support.failover import FailoverProbe
 from bench.chaos_support.infra import RESTARTABLE, ChaosInfra
 from bench.chaos_support.plan import SERVICES, Plan
 from bench.chaos_support.services import Platform, Service
+from chassis.events import Topics
 
 log = logging.getLogger("chaos")
 
@@ -28,7 +31,9 @@ SIBLINGS_READY_S = 180.0
 @dataclass(frozen=True)
 class Blow:
     at_s: float
-    target: str  # a service name, or "kafka", "store", "postgres"
+    # A service name, "kafka", "store", "postgres", or on the run's own Kafka cluster
+    # "leader-kill" (kill -9 the busiest leader, start it again) and "broker-roll".
+    target: str
     # Which replica of the service (1, 2, …); None kills every replica at once.
     replica: int | None = None
 
@@ -65,10 +70,19 @@ def schedule(plan: Plan, infra: ChaosInfra, rng: random.Random) -> list[Blow]:
         assert set(restarts) == set(RESTARTABLE)
         targets += [(name, None) for name, count in restarts.items() for _ in range(count)]
     start, end = 0.1 * plan.load_s, 0.9 * plan.load_s
-    return sorted(
-        (Blow(rng.uniform(start, end), target, replica) for target, replica in targets),
-        key=lambda b: b.at_s,
-    )
+    blows = [Blow(rng.uniform(start, end), target, replica) for target, replica in targets]
+    if infra.cluster is not None:
+        # Broker kills early, rolling restarts after the killed broker is back: the two
+        # never overlap (they run in turn), so two brokers of three stay up throughout.
+        blows += [
+            Blow(rng.uniform(0.1, 0.3) * plan.load_s, "leader-kill")
+            for _ in range(plan.broker_kills)
+        ]
+        blows += [
+            Blow(rng.uniform(0.5, 0.7) * plan.load_s, "broker-roll")
+            for _ in range(plan.broker_rolls)
+        ]
+    return sorted(blows, key=lambda b: b.at_s)
 
 
 @dataclass
@@ -79,6 +93,8 @@ class MonkeyTally:
     broker_restarts: int = 0
     store_restarts: int = 0
     postgres_restarts: int = 0
+    broker_kills: int = 0
+    broker_rolls: int = 0
     log: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -88,10 +104,20 @@ class MonkeyTally:
 
 
 class Monkey:
-    def __init__(self, platform: Platform, infra: ChaosInfra, blows: list[Blow]) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        infra: ChaosInfra,
+        blows: list[Blow],
+        probe: FailoverProbe | None = None,
+        down_s: float = 10.0,
+    ) -> None:
         self._platform = platform
         self._infra = infra
         self._blows = blows
+        self._probe = probe
+        self._down_s = down_s
+        self._last_victim: int | None = None
         self.tally = MonkeyTally(
             kills={s.instance: 0 for s in platform.instances},
             outages=dict.fromkeys(SERVICES, 0),
@@ -145,6 +171,14 @@ class Monkey:
         return True
 
     async def _restart(self, blow: Blow, started: float) -> None:
+        if blow.target in ("leader-kill", "broker-roll"):
+            try:
+                await self._broker(blow, started)
+            except Exception as exc:
+                at = time.monotonic() - started
+                self.tally.failures.append(f"{blow.target} failed: {exc!r}")
+                self._note(f"{at:6.1f} s  {blow.target} failed: {exc!r}")
+            return
         at = time.monotonic() - started
         self._note(f"{at:6.1f} s  restarting {blow.target}")
         try:
@@ -162,6 +196,46 @@ class Monkey:
             self.tally.postgres_restarts += 1
         back = time.monotonic() - started
         self._note(f"{back:6.1f} s  {blow.target} back after {back - at:.1f} s")
+
+    async def _broker(self, blow: Blow, started: float) -> None:
+        """Take one broker of the run's cluster away, tell the probe which partitions it
+        led and when, and wait until it is back and every replica is in sync."""
+        cluster = self._infra.cluster
+        assert cluster is not None
+        topics = [self._platform.prefix + t for t in Topics.ALL]
+        if self._probe is not None:
+            topics.append(self._probe.topic)
+        led = await leaders(self._infra.kafka, topics)
+        if blow.target == "leader-kill":
+            node, partitions = await busiest_leader(self._infra.kafka, led)
+            self._last_victim = node
+        else:
+            # A second broker: the next one after the broker killed before.
+            node = (self._last_victim or 0) % cluster.brokers + 1
+            partitions = sorted(tp for tp, leader in led.items() if leader == node)
+        name = cluster.names[node - 1]
+        probe_parts = {p for t, p in partitions if self._probe and t == self._probe.topic}
+        at = time.monotonic()
+        if self._probe is not None:
+            self._probe.blackout(f"{blow.target} {name}", at, probe_parts)
+        if blow.target == "leader-kill":
+            self._note(
+                f"{at - started:6.1f} s  kill -9 {name}, leader of {len(partitions)} partitions"
+            )
+            await cluster.kill(name)
+            await asyncio.sleep(self._down_s)
+            await cluster.start(name)
+            self.tally.broker_kills += 1
+        else:
+            self._note(f"{at - started:6.1f} s  restarting {name}, leader of {len(partitions)}")
+            await cluster.restart(name)
+            self.tally.broker_rolls += 1
+        back = time.monotonic()
+        await in_sync(self._infra.kafka, topics)
+        self._note(
+            f"{back - started:6.1f} s  {name} back after {back - at:.1f} s, replicas in sync "
+            f"after {time.monotonic() - at:.1f} s"
+        )
 
     def _note(self, line: str) -> None:
         self.tally.log.append(line)

@@ -28,6 +28,15 @@ class Plan:
     # FerretDB alone, and PostgreSQL under it (FerretDB stays up and reconnects).
     store_restarts: int = 1
     postgres_restarts: int = 1
+    # On a Kafka cluster of the run's own (bench.chaos --kafka-brokers 3): kill -9 the
+    # broker leading the busiest partitions and start it again ``broker_down_s`` later,
+    # then restart another broker (gracefully, as in a rolling upgrade).
+    broker_kills: int = 0
+    broker_rolls: int = 0
+    broker_down_s: float = 10.0
+    # The fail-over probe's producers and consumers (bench/chaos_support/failover.py).
+    probe_producers: int = 4
+    probe_consumers: int = 2
     seed: int = 7
     # Dossiers worked on at the same time by the department's officers.
     officers: int = 12
@@ -69,6 +78,13 @@ class Report:
     store_restarts: int = 0
     postgres_restarts: int = 0
     restarts_skipped: str | None = None
+    broker_kills: int = 0
+    broker_rolls: int = 0
+    # The fewest copies any partition of the run's topics has, and what was asked.
+    topic_replication: int = 0
+    replication_asked: int = 1
+    # The fail-over probe's figures (bench/chaos_support/failover.py ProbeFigures).
+    failover: dict[str, Any] | None = None
     notices_expected: dict[str, int] = field(default_factory=dict)
     notices_delivered: dict[str, int] = field(default_factory=dict)
     notices_missing: int = 0
@@ -122,6 +138,15 @@ class Report:
                 f"{self.unknown_in_audit} audit entr(ies) for events not on the topics",
             ),
             (self.audit_verified, "the audit log did not verify (GET /v1/audit/verify)"),
+            (
+                self.topic_replication >= self.replication_asked,
+                f"the run's topics keep {self.topic_replication} cop(ies) of each record, "
+                f"not {self.replication_asked}",
+            ),
+            (
+                not self.failover or self.failover["lost"] == 0,
+                f"{(self.failover or {}).get('lost')} acknowledged probe record(s) lost",
+            ),
             (self.audit_cli_verified, "the audit log did not verify (audit.cli verify-store)"),
             (
                 self.intake_projection_behind == 0,
@@ -162,6 +187,7 @@ class Report:
             ("broker restarts", f"{self.broker_restarts}{restarts_note}"),
             ("store (FerretDB) restarts", f"{self.store_restarts}{restarts_note}"),
             ("PostgreSQL restarts", f"{self.postgres_restarts}{restarts_note}"),
+            *self._failover_rows(),
             ("notices delivered/expected", notices or "none"),
             ("notices missing", str(self.notices_missing)),
             ("duplicated emails", str(self.duplicated_emails)),
@@ -191,6 +217,36 @@ class Report:
         verdict = "PASSED" if self.ok else "FAILED: " + "; ".join(self.failures)
         rule = "-" * (width + 2 + max(len(v) for _, v in rows))
         return "\n".join([rule, *lines, rule, verdict])
+
+    def _failover_rows(self) -> list[tuple[str, str]]:
+        if self.failover is None:
+            return []
+        f = self.failover
+        return [
+            (
+                "kill -9 of the busiest leader / broker restarts",
+                f"{self.broker_kills} / {self.broker_rolls}",
+            ),
+            (
+                "copies of each record (asked)",
+                f"{self.topic_replication} ({self.replication_asked})",
+            ),
+            (
+                "probe records offered / acknowledged / lost",
+                f"{f['offered']} / {f['acknowledged']} / {f['lost']}",
+            ),
+            ("  sent again after a failed send", str(f["resent"])),
+            (
+                "producer fail-over p50 / p99 / max",
+                f"{f['producer_p50_s']:.2f} / {f['producer_p99_s']:.2f} / "
+                f"{f['producer_max_s']:.2f} s",
+            ),
+            (
+                "consumer fail-over p50 / p99 / max",
+                f"{f['consumer_p50_s']:.2f} / {f['consumer_p99_s']:.2f} / "
+                f"{f['consumer_max_s']:.2f} s",
+            ),
+        ]
 
 
 def _yes(value: bool) -> str:

@@ -40,6 +40,8 @@ from motor.motor_asyncio import AsyncIOMotorClient
 from audit.domain.checkpoint import generate_private_key, private_key_to_base64
 from bench.chaos_support import verify
 from bench.chaos_support.citizens import PORTAL_CLIENTS, Citizens, plan_submissions
+from bench.chaos_support.cluster import replication_of
+from bench.chaos_support.failover import FailoverProbe
 from bench.chaos_support.infra import ChaosInfra
 from bench.chaos_support.monkey import Monkey, schedule
 from bench.chaos_support.officers import AGENCY, Officers
@@ -85,6 +87,8 @@ def service_env(
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         "MONGODB_URI": infra.mongodb,
         "KAFKA_TOPIC_PREFIX": prefix,
+        "KAFKA_REPLICATION_FACTOR": str(infra.replication[0]),
+        "KAFKA_MIN_INSYNC_REPLICAS": str(infra.replication[1]),
         "JWT_JWKS_FILE": publish_jwks(keys.jwt),
         "INTAKE_FOLLOW_UP_KEY": keys.follow_up,
         "LOG_JSON": "true",
@@ -302,6 +306,7 @@ async def run_chaos(plan: Plan, infra: ChaosInfra, *, keep: bool = False) -> Rep
     work_dir = Path(plan.work_dir) / f"{stamp}-{run}"
     work_dir.mkdir(parents=True, exist_ok=True)
     report = Report(plan={k: str(v) for k, v in asdict(plan).items()}, infra=infra.how)
+    report.replication_asked = infra.replication[0]
     if not infra.restartable:
         report.restarts_skipped = infra.why_not_restartable
 
@@ -313,6 +318,7 @@ async def run_chaos(plan: Plan, infra: ChaosInfra, *, keep: bool = False) -> Rep
         service_env(infra, prefix, keys, mail, gateway), prefix, work_dir, plan.replicas
     )
     report.replicas = plan.replicas
+    failover: FailoverProbe | None = None
     try:
         await platform.start()
         report.phases_s["start"] = round(time.monotonic() - began, 1)
@@ -334,7 +340,18 @@ async def run_chaos(plan: Plan, infra: ChaosInfra, *, keep: bool = False) -> Rep
             accepted=lambda: set(citizens.accepted),
             claim=plan.claim,
         )
-        monkey = Monkey(platform, infra, schedule(plan, infra, rng))
+        if infra.cluster is not None:
+            failover = FailoverProbe(
+                infra.kafka,
+                f"{prefix}failover-probe",
+                infra.replication,
+                producers=plan.probe_producers,
+                consumers=plan.probe_consumers,
+            )
+            await failover.start()
+        monkey = Monkey(
+            platform, infra, schedule(plan, infra, rng), failover, down_s=plan.broker_down_s
+        )
         progress = ProgressLine(plan, citizens, officers, monkey, mail)
 
         interrupted: set[str] = set()
@@ -343,6 +360,8 @@ async def run_chaos(plan: Plan, infra: ChaosInfra, *, keep: bool = False) -> Rep
         ticker = asyncio.create_task(progress.run(load_started))
         try:
             await asyncio.gather(citizens.run(), monkey.run(load_started), officers.run(deadline))
+            if failover is not None:
+                await failover.stop_producing()
             report.phases_s["load and work"] = round(time.monotonic() - load_started, 1)
             progress.phase = "settle"
             probe = Probe(infra, platform)
@@ -370,6 +389,9 @@ async def run_chaos(plan: Plan, infra: ChaosInfra, *, keep: bool = False) -> Rep
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
             progress.finish(load_started)
+        if failover is not None:
+            await failover.drain()
+            report.failover = asdict(failover.figures())
         report.phases_s["settle"] = round(
             time.monotonic() - load_started - report.phases_s.get("load and work", 0.0), 1
         )
@@ -391,6 +413,8 @@ async def run_chaos(plan: Plan, infra: ChaosInfra, *, keep: bool = False) -> Rep
             )
         (work_dir / "monkey.log").write_text("\n".join(monkey.tally.log) + "\n")
     finally:
+        if failover is not None:
+            await failover.cancel()
         platform.stop()
         mail.stop()
         gateway.stop()
@@ -421,6 +445,8 @@ async def _tally(
     report.kills = dict(monkey.tally.kills)
     report.outages = dict(monkey.tally.outages)
     report.broker_restarts = monkey.tally.broker_restarts
+    report.broker_kills = monkey.tally.broker_kills
+    report.broker_rolls = monkey.tally.broker_rolls
     report.store_restarts = monkey.tally.store_restarts
     report.postgres_restarts = monkey.tally.postgres_restarts
     report.failures.extend(monkey.tally.failures)
@@ -434,6 +460,8 @@ async def _tally(
 
     names = [platform.prefix + t for t in Topics.ALL]
     names += [platform.prefix + Topics.dead_letter(g) for g in CONSUMER_GROUPS]
+    copies = await replication_of(infra.kafka, names)
+    report.topic_replication = min(copies.values(), default=0)
     records = await verify.read_topics(infra.kafka, names)
     facts = verify.topic_facts(platform.prefix, records, handled_deliveries)
     report.events_on_topics = len(facts.events)

@@ -7,7 +7,11 @@ The package behind ``deploy/local.py``: ``base`` (paths, tools, probes), ``compo
 Components (default ports; each overridable by the environment variable shown):
 
 * ``kafka``  - Apache Kafka, KRaft single node, 127.0.0.1:9092 (``HOSO_KAFKA_PORT``),
-  controller on 127.0.0.1:9093 (``HOSO_KAFKA_CONTROLLER_PORT``);
+  controller on 127.0.0.1:9093 (``HOSO_KAFKA_CONTROLLER_PORT``); with
+  ``HOSO_KAFKA_BROKERS=3`` (``up --kafka-brokers 3``) a cluster of three brokers, each also
+  a controller: ``kafka``, ``kafka-2``, ``kafka-3`` on 9092/9192/9292 (controllers
+  9093/9193/9293), data in ``kafka/cluster/broker-k``, topics and internal topics with
+  three copies and ``min.insync.replicas`` 2;
 * ``postgres`` - PostgreSQL 15 (Debian's) with the DocumentDB extension, pg_cron and
   pgvector built from their source archives (``deploy/store/``), 127.0.0.1:5433
   (``HOSO_POSTGRES_PORT``);
@@ -67,6 +71,9 @@ from deploy.launcher.components import (
     Smtp,
     Store,
     Zipkin,
+    component,
+    kafka_brokers,
+    kafka_replication,
 )
 from deploy.launcher.processes import (
     Status,
@@ -110,10 +117,13 @@ __all__ = [
     "Status",
     "Store",
     "Zipkin",
+    "component",
     "endpoints",
     "ensure_up",
     "env_file",
     "kafka_broker_count",
+    "kafka_brokers",
+    "kafka_replication",
     "kill",
     "layout",
     "main",

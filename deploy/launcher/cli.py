@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import time
 
@@ -47,6 +48,10 @@ def _env_lines(ep: dict[str, str]) -> list[str]:
         "zipkin": ("ZIPKIN_ENDPOINT", "{}/api/v2/spans"),
         "idp": ("JWT_JWKS_URL", "{}/.well-known/jwks.json"),
     }
+    mapping |= {
+        "kafka_replication_factor": ("KAFKA_REPLICATION_FACTOR", "{}"),
+        "kafka_min_insync_replicas": ("KAFKA_MIN_INSYNC_REPLICAS", "{}"),
+    }
     lines = [
         f"export {var}={shlex.quote(fmt.format(ep[k]))}"
         for k, (var, fmt) in mapping.items()
@@ -71,7 +76,18 @@ def main(argv: list[str] | None = None) -> int:
         description="Run the local infrastructure (kafka, store, smtp, zipkin, idp) as processes.",
         epilog="Ports: HOSO_KAFKA_PORT, HOSO_KAFKA_CONTROLLER_PORT, HOSO_MONGO_PORT, "
         "HOSO_SMTP_PORT, HOSO_SMTP_HTTP_PORT, HOSO_ZIPKIN_PORT, HOSO_IDP_PORT. "
-        "Paths: HOSO_LOCAL_DIR (default <repo>/.local), HOSO_MAIL_DIR, HOSO_IDP_DIR.",
+        "Paths: HOSO_LOCAL_DIR (default <repo>/.local), HOSO_MAIL_DIR, HOSO_IDP_DIR. "
+        "A Kafka cluster: HOSO_KAFKA_BROKERS or --kafka-brokers (broker k on both Kafka "
+        "ports + 100 x (k - 1)).",
+    )
+    brokers = argparse.ArgumentParser(add_help=False)
+    brokers.add_argument(
+        "--kafka-brokers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Kafka brokers, each also a controller (default HOSO_KAFKA_BROKERS, else as "
+        "many as are running, else 1); 3 makes a cluster that survives a broker's death",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for cmd, text in (
@@ -81,12 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         ("status", "show state; exit 3 if any listed component is not ready"),
         ("env", "print shell exports pointing the services at the components"),
     ):
-        p = sub.add_parser(cmd, help=text)
+        p = sub.add_parser(cmd, help=text, parents=[brokers])
         p.add_argument("components", nargs="*", metavar="COMPONENT", help=", ".join(ALL))
         if cmd == "down":
             p.add_argument("--services", action="store_true", help="stop the four services first")
     services = sub.add_parser(
         "services",
+        parents=[brokers],
         help="start the four services in the background (environment in .local/env) and "
         "wait until each is ready",
     )
@@ -98,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         "service listens on its port + 100 x (k - 1)",
     )
     args = parser.parse_args(argv)
+    if args.kafka_brokers is not None:
+        # The launcher reads it on every call, as it does the ports.
+        os.environ["HOSO_KAFKA_BROKERS"] = str(args.kafka_brokers)
     names = getattr(args, "components", None) or list(ALL)
 
     try:

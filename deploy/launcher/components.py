@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import signal
@@ -92,10 +93,72 @@ class Component:
         return []
 
 
+MAX_KAFKA_BROKERS = 5
+
+
+def _recorded_brokers(lay: Layout) -> int:
+    """The size of the Kafka cluster the launcher last started here and has a pid file
+    for (1 when none)."""
+    size = 1
+    for broker in range(1, MAX_KAFKA_BROKERS + 1):
+        path = lay.pidfile(Kafka.broker_name(broker))
+        try:
+            size = max(size, int(json.loads(path.read_text())["config"].get("brokers", 1)))
+        except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return size
+
+
+def kafka_brokers(lay: Layout) -> int:
+    """How many Kafka brokers to run: ``HOSO_KAFKA_BROKERS``, else as many as are running
+    (so `services` or a second `up` keep a cluster that `up --kafka-brokers 3` started),
+    else one."""
+    raw = os.environ.get("HOSO_KAFKA_BROKERS", "").strip()
+    if not raw:
+        return _recorded_brokers(lay)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise LauncherError("config", f"HOSO_KAFKA_BROKERS={raw!r} is not a number") from None
+    if not 1 <= value <= MAX_KAFKA_BROKERS:
+        raise LauncherError("config", f"{value} Kafka brokers: choose 1 to {MAX_KAFKA_BROKERS}")
+    return value
+
+
+def kafka_replication(brokers: int) -> tuple[int, int]:
+    """Replication factor and min.insync.replicas for a cluster of ``brokers``: 3 and 2
+    on three (one broker may die with no acknowledged write lost and none refused), one
+    copy on a lone broker."""
+    factor = min(3, brokers)
+    return factor, max(1, min(2, factor - 1))
+
+
 class Kafka(Component):
+    """One Kafka broker, combined broker and controller (KRaft).
+
+    Alone (the default) it is ``kafka`` on 9092 with its controller on 9093 and its data
+    in ``kafka/data``. In a cluster of n (``HOSO_KAFKA_BROKERS``), broker k is ``kafka``
+    for k = 1 and ``kafka-k`` otherwise, on both ports plus 100 x (k - 1), with its data,
+    configuration and formatted storage in ``kafka/cluster/broker-k``; the n controllers
+    form the quorum and every broker carries the same cluster id."""
+
     name = "kafka"
     timeout = 120.0
     grace = 30.0  # controlled shutdown flushes and snapshots the metadata log
+
+    def __init__(self, lay: Layout, broker: int = 1, brokers: int | None = None) -> None:
+        super().__init__(lay)
+        self.broker = broker
+        self.brokers = max(broker, brokers if brokers is not None else kafka_brokers(lay))
+        self.name = self.broker_name(broker)  # type: ignore[misc]
+
+    @staticmethod
+    def broker_name(broker: int) -> str:
+        return "kafka" if broker == 1 else f"kafka-{broker}"
+
+    @property
+    def clustered(self) -> bool:
+        return self.brokers > 1
 
     @property
     def home(self) -> Path:
@@ -106,31 +169,59 @@ class Kafka(Component):
         return self.home / "libs"
 
     @property
+    def own(self) -> Path:
+        """This broker's folder: the home itself when alone."""
+        return self.home / "cluster" / f"broker-{self.broker}" if self.clustered else self.home
+
+    @property
     def data(self) -> Path:
-        return self.home / "data"
+        return self.own / "data"
 
     @property
     def properties(self) -> Path:
-        return self.home / "server.properties"
+        return self.own / "server.properties"
 
     @property
     def log4j(self) -> Path:
-        return self.home / "log4j2.properties"
+        return self.own / "log4j2.properties"
+
+    @property
+    def cluster_id_file(self) -> Path:
+        return self.home / "cluster" / "cluster.id"
 
     def config(self) -> dict[str, Any]:
+        port = _port("HOSO_KAFKA_PORT", 9092)
+        cport = _port("HOSO_KAFKA_CONTROLLER_PORT", 9093)
+        if not self.clustered:
+            return {"port": port, "controller_port": cport}
+        step = 100 * (self.broker - 1)
+        nodes = range(1, self.brokers + 1)
         return {
-            "port": _port("HOSO_KAFKA_PORT", 9092),
-            "controller_port": _port("HOSO_KAFKA_CONTROLLER_PORT", 9093),
+            "port": port + step,
+            "controller_port": cport + step,
+            "brokers": self.brokers,
+            "bootstrap": ",".join(f"{HOST}:{port + 100 * (k - 1)}" for k in nodes),
+            "voters": ",".join(f"{k}@{HOST}:{cport + 100 * (k - 1)}" for k in nodes),
         }
 
     def endpoints(self, config: dict[str, Any]) -> dict[str, str]:
-        return {"kafka": f"{HOST}:{config['port']}"}
+        factor, min_insync = kafka_replication(int(config.get("brokers", 1)))
+        return {
+            "kafka": str(config.get("bootstrap") or f"{HOST}:{config['port']}"),
+            "kafka_replication_factor": str(factor),
+            "kafka_min_insync_replicas": str(min_insync),
+        }
+
+    def address(self, config: dict[str, Any]) -> str:
+        return f"{HOST}:{config['port']}"
 
     def marker(self) -> str:
-        return str(self.properties)
+        # Every broker's command line holds the home (its classpath), alone or in a
+        # cluster, so switching between the two finds the running broker to stop.
+        return f"{self.home}{os.sep}"
 
     def data_paths(self) -> list[Path]:
-        return [self.data]
+        return [self.own] if self.clustered else [self.data]
 
     def prepare(self) -> None:
         java = _java(self.name)
@@ -138,36 +229,11 @@ class Kafka(Component):
         stamp = self.libs / ".pom.sha256"
         digest = _sha256(pom)
         if not _stamp_matches(stamp, digest):
-            mvn = _maven(self.name, "the Kafka broker")
-            _say("kafka: downloading jars (first run)…")
-            started = time.monotonic()
-            # Fetch beside the old set and swap, so a failed download leaves no mixture of
-            # versions on the classpath.
-            staging = self.home / "libs.new"
-            shutil.rmtree(staging, ignore_errors=True)
-            _run_tool(
-                self.name,
-                [
-                    mvn,
-                    "-q",
-                    "-B",
-                    "-f",
-                    str(pom),
-                    "dependency:copy-dependencies",
-                    f"-DoutputDirectory={staging}",
-                    "-DincludeScope=runtime",
-                ],
-                cwd=REPO_ROOT,
-            )
-            shutil.rmtree(self.libs, ignore_errors=True)
-            staging.rename(self.libs)
-            stamp.write_text(digest + "\n")
-            jars = len(list(self.libs.glob("*.jar")))
-            _say(f"kafka: {jars} jars in {time.monotonic() - started:.1f} s")
+            self._fetch_libs(digest)
 
         self._write_config(self.config())
         if not (self.data / "meta.properties").exists():
-            _say("kafka: formatting storage (new data directory)…")
+            _say(f"{self.name}: formatting storage (new data directory)…")
             self.data.mkdir(parents=True, exist_ok=True)
             _run_tool(
                 self.name,
@@ -177,13 +243,61 @@ class Kafka(Component):
                     "kafka.tools.StorageTool",
                     "format",
                     "--cluster-id",
-                    _new_cluster_id(),
+                    self._cluster_id(),
                     "--config",
                     str(self.properties),
                     "--ignore-formatted",
                 ],
                 cwd=self.home,
             )
+
+    def _fetch_libs(self, digest: str) -> None:
+        # Fetch beside the old set and swap, so a failed download leaves no mixture of
+        # versions on the classpath.
+        staging = self.home / "libs.new"
+        shutil.rmtree(staging, ignore_errors=True)
+        shared = REPO_ROOT / ".local" / "kafka" / "libs"
+        if shared != self.libs and _stamp_matches(shared / ".pom.sha256", digest):
+            # Another folder (a test's cluster) takes the checkout's jars as they are.
+            shutil.copytree(shared, staging)
+        else:
+            mvn = _maven(self.name, "the Kafka broker")
+            _say("kafka: downloading jars (first run)…")
+            started = time.monotonic()
+            _run_tool(
+                self.name,
+                [
+                    mvn,
+                    "-q",
+                    "-B",
+                    "-f",
+                    str(DEPLOY_DIR / "kafka" / "pom.xml"),
+                    "dependency:copy-dependencies",
+                    f"-DoutputDirectory={staging}",
+                    "-DincludeScope=runtime",
+                ],
+                cwd=REPO_ROOT,
+            )
+            jars = len(list(staging.glob("*.jar")))
+            _say(f"kafka: {jars} jars in {time.monotonic() - started:.1f} s")
+        shutil.rmtree(self.libs, ignore_errors=True)
+        staging.rename(self.libs)
+        (self.libs / ".pom.sha256").write_text(digest + "\n")
+
+    def _cluster_id(self) -> str:
+        if not self.clustered:
+            return _new_cluster_id()
+        # Made by whichever broker is formatted first; the others must carry the same.
+        path = self.cluster_id_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            cid = _new_cluster_id()
+            handle.write(cid + "\n")
+        return cid
 
     def _jvm_common(self) -> list[str]:
         return [
@@ -193,29 +307,24 @@ class Kafka(Component):
             str(self.libs / "*"),
         ]
 
-    def _write_config(self, config: dict[str, Any]) -> None:
-        port, cport = config["port"], config["controller_port"]
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.lay.logs.mkdir(parents=True, exist_ok=True)
-        # Regenerated on every start so port changes take effect; a static voter set
-        # (rather than --standalone's dynamic quorum) keeps the controller port out of
-        # the formatted metadata, so it can change too.
-        self.properties.write_text(
-            f"""# Generated by deploy/local.py on each start; edits are overwritten.
-process.roles=broker,controller
+    def _quorum(self, config: dict[str, Any]) -> str:
+        if not self.clustered:
+            # A static voter set (rather than --standalone's dynamic quorum) keeps the
+            # controller port out of the formatted metadata, so it can change too.
+            return f"""process.roles=broker,controller
 node.id=1
-controller.quorum.voters=1@{HOST}:{cport}
-listeners=PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{cport}
-advertised.listeners=PLAINTEXT://{HOST}:{port}
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-log.dirs={self.data}
+controller.quorum.voters=1@{HOST}:{config["controller_port"]}
+"""
+        return f"""process.roles=broker,controller
+node.id={self.broker}
+# Every broker is also a controller: a quorum of {self.brokers} voters outlives the loss of
+# {(self.brokers - 1) // 2}.
+controller.quorum.voters={config["voters"]}
+"""
 
-# Topics are declared by the services; a typo must fail rather than create a topic.
-auto.create.topics.enable=false
-num.partitions=3
-default.replication.factor=1
+    def _replication(self) -> str:
+        if not self.clustered:
+            return """default.replication.factor=1
 min.insync.replicas=1
 
 # Single node: every internal topic must fit on one replica.
@@ -227,12 +336,48 @@ transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=10
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
+"""
+        factor, min_insync = kafka_replication(self.brokers)
+        return f"""default.replication.factor={factor}
+min.insync.replicas={min_insync}
 
+# The internal topics (committed offsets, transactions) survive a broker as the data does.
+offsets.topic.replication.factor={factor}
+# Fewer offset partitions than the default 50 make the first consumer group start faster.
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor={factor}
+transaction.state.log.min.isr={min_insync}
+transaction.state.log.num.partitions=10
+share.coordinator.state.topic.replication.factor={factor}
+share.coordinator.state.topic.min.isr={min_insync}
+# A replica that fell behind is never made leader: that would drop acknowledged writes.
+unclean.leader.election.enable=false
+"""
+
+    def _write_config(self, config: dict[str, Any]) -> None:
+        port, cport = config["port"], config["controller_port"]
+        self.own.mkdir(parents=True, exist_ok=True)
+        self.lay.logs.mkdir(parents=True, exist_ok=True)
+        # Regenerated on every start so port changes take effect.
+        self.properties.write_text(
+            f"""# Generated by deploy/local.py on each start; edits are overwritten.
+{self._quorum(config)}listeners=PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{cport}
+advertised.listeners=PLAINTEXT://{HOST}:{port}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs={self.data}
+
+# Topics are declared by the services; a typo must fail rather than create a topic.
+auto.create.topics.enable=false
+num.partitions=3
+{self._replication()}
 # Tests start consumer groups constantly; the default 3 s delay only slows them down.
 group.initial.rebalance.delay.ms=0
 
 # After a hard kill the restarted broker is refused registration until the old
 # incarnation's session expires (default 9 s); chaos tests restart the broker on purpose.
+# In a cluster the same timeout is how soon a dead broker's partitions get new leaders.
 broker.heartbeat.interval.ms=1000
 broker.session.timeout.ms=4000
 
@@ -246,7 +391,7 @@ num.io.threads=4
         self.log4j.write_text(
             f"""# Generated by deploy/local.py.
 status = warn
-name = hoso-kafka
+name = hoso-{self.name}
 appender.file.type = RollingFile
 appender.file.name = file
 appender.file.fileName = {log_file}
@@ -272,10 +417,11 @@ logger.request.level = WARN
 
     def command(self, config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
         self._write_config(config)
+        # Three JVMs share a developer's machine in a cluster: a smaller heap each.
+        heap = ["-Xms128m", "-Xmx384m"] if self.clustered else ["-Xms256m", "-Xmx768m"]
         argv = [
             _java(self.name),
-            "-Xms256m",
-            "-Xmx768m",
+            *heap,
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
             "-XX:+ExitOnOutOfMemoryError",
@@ -718,18 +864,61 @@ COMPONENTS: dict[str, type[Component]] = {
 }
 
 
-def _resolve(components: Iterable[str] | str | None, *, requirements: bool = True) -> list[str]:
+def component(name: str, lay: Layout) -> Component:
+    """The component called ``name`` (``kafka-2`` is the cluster's second broker)."""
+    base, _, number = name.partition("-")
+    if base == "kafka" and number.isdigit():
+        return Kafka(lay, int(number))
+    return COMPONENTS[name](lay)
+
+
+def _canonical(name: str) -> tuple[int, int]:
+    base, _, number = name.partition("-")
+    return ALL.index(base if number.isdigit() else name), int(number) if number.isdigit() else 1
+
+
+def _resolve(
+    components: Iterable[str] | str | None,
+    *,
+    requirements: bool = True,
+    lay: Layout | None = None,
+    brokers: int | None = None,
+) -> list[str]:
+    """Canonical names of ``components`` and what they require. With ``lay``, ``kafka``
+    stands for every broker of the cluster (``brokers`` of them, else as many as
+    :func:`kafka_brokers` says); without, for the first broker alone."""
     if components is None:
-        return list(ALL)
+        components = ALL
     if isinstance(components, str):
         components = [components]
     names: list[str] = []
     for raw in components:
         name = ALIASES.get(raw.lower(), raw.lower())
-        if name not in COMPONENTS:
+        base, _, number = name.partition("-")
+        if base == "kafka" and number.isdigit():
+            if not 1 <= int(number) <= MAX_KAFKA_BROKERS:
+                choose = f"choose kafka-2 to kafka-{MAX_KAFKA_BROKERS}"
+                raise LauncherError(raw, f"no such broker; {choose}")
+            name = Kafka.broker_name(int(number))
+            wanted = [name]
+        elif name not in COMPONENTS:
             raise LauncherError(raw, f"unknown component; choose from {', '.join(ALL)}")
-        for needed in (*(REQUIRES.get(name, ()) if requirements else ()), name):
+        else:
+            wanted = [*(REQUIRES.get(name, ()) if requirements else ()), name]
+            if name == "kafka" and lay is not None:
+                count = brokers if brokers is not None else kafka_brokers(lay)
+                wanted += [Kafka.broker_name(k) for k in range(2, count + 1)]
+        for needed in wanted:
             if needed not in names:
                 names.append(needed)
     # Always act in the canonical order so output and start-up are predictable.
-    return [n for n in ALL if n in names]
+    return sorted(names, key=_canonical)
+
+
+def extra_brokers(lay: Layout, keep: int) -> list[str]:
+    """Brokers beyond the first ``keep`` that have a pid file (a larger cluster ran)."""
+    return [
+        Kafka.broker_name(k)
+        for k in range(keep + 1, MAX_KAFKA_BROKERS + 1)
+        if lay.pidfile(Kafka.broker_name(k)).exists()
+    ]

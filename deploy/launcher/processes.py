@@ -28,10 +28,12 @@ from deploy.launcher.base import (
 )
 from deploy.launcher.components import (
     ALL,
-    COMPONENTS,
     REQUIRES,
     Component,
     _resolve,
+    component,
+    extra_brokers,
+    kafka_brokers,
 )
 
 # --------------------------------------------------------------------------- processes
@@ -227,7 +229,7 @@ def _up(names: list[str], lay: Layout) -> dict[str, str]:
 
 
 def _up_wave(names: list[str], lay: Layout) -> dict[str, str]:
-    comps = [COMPONENTS[n](lay) for n in names]
+    comps = [component(n, lay) for n in names]
     pending: dict[str, tuple[Component, Running, float]] = {}
     result: dict[str, str] = {}
     errors: list[LauncherError] = []
@@ -306,7 +308,13 @@ def ensure_up(components: Iterable[str] | str = ALL) -> dict[str, str]:
     """
     lay = layout()
     with _lock(lay):
-        return _up(_resolve(components), lay)
+        names = _resolve(components, lay=lay)
+        if "kafka" in names:
+            # A cluster shrinking (to the lone broker by default): its other brokers go.
+            for extra in extra_brokers(lay, kafka_brokers(lay)):
+                if _terminate(component(extra, lay)):
+                    _say(f"{extra}: stopped (asked for fewer Kafka brokers)")
+        return _up(names, lay)
 
 
 def stop(components: Iterable[str] | str = ALL) -> list[str]:
@@ -314,10 +322,21 @@ def stop(components: Iterable[str] | str = ALL) -> list[str]:
     lay = layout()
     stopped = []
     with _lock(lay):
-        for name in reversed(_resolve(components)):
-            if _terminate(COMPONENTS[name](lay)):
+        for name in reversed(_every(components, lay)):
+            if _terminate(component(name, lay)):
                 stopped.append(name)
     return stopped
+
+
+def _every(components: Iterable[str] | str, lay: Layout) -> list[str]:
+    """The components named, with every broker of a Kafka cluster that has a pid file."""
+    names = _resolve(components, lay=lay)
+    if "kafka" in names:
+        names += [n for n in extra_brokers(lay, 1) if n not in names]
+    return _resolve(names, requirements=False)
+
+
+_component = component
 
 
 def kill(component: str) -> bool:
@@ -325,7 +344,7 @@ def kill(component: str) -> bool:
     lay = layout()
     with _lock(lay):
         [name] = _resolve(component, requirements=False)
-        return _terminate(COMPONENTS[name](lay), force=True)
+        return _terminate(_component(name, lay), force=True)
 
 
 def restart(component: str) -> dict[str, str]:
@@ -333,7 +352,7 @@ def restart(component: str) -> dict[str, str]:
     lay = layout()
     with _lock(lay):
         [name] = _resolve(component, requirements=False)
-        _terminate(COMPONENTS[name](lay))
+        _terminate(_component(name, lay))
         return _up([name], lay)
 
 
@@ -342,8 +361,8 @@ def reset(components: Iterable[str] | str = ALL) -> list[str]:
     lay = layout()
     removed: list[str] = []
     with _lock(lay):
-        for name in reversed(_resolve(components)):
-            comp = COMPONENTS[name](lay)
+        for name in reversed(_every(components, lay)):
+            comp = component(name, lay)
             _terminate(comp)
             for path in comp.data_paths():
                 if not path.exists():
@@ -362,8 +381,8 @@ def endpoints(components: Iterable[str] | str = ALL) -> dict[str, str]:
     """Endpoints of running components (their recorded ports), else the configured ones."""
     lay = layout()
     result: dict[str, str] = {}
-    for name in _resolve(components):
-        comp = COMPONENTS[name](lay)
+    for name in _every(components, lay):
+        comp = component(name, lay)
         rec = _running(comp)
         result.update(comp.endpoints(rec.config if rec else comp.config()))
     return result
@@ -380,8 +399,8 @@ class Status:
 def status(components: Iterable[str] | str = ALL) -> list[Status]:
     lay = layout()
     rows = []
-    for name in _resolve(components):
-        comp = COMPONENTS[name](lay)
+    for name in _every(components, lay):
+        comp = component(name, lay)
         rec = _running(comp)
         config = rec.config if rec else comp.config()
         if rec is not None:

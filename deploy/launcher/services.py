@@ -89,6 +89,9 @@ def write_service_env(lay: Layout, ep: dict[str, str]) -> dict[str, str]:
     smtp_host, smtp_port = ep["smtp"].rsplit(":", 1)
     values |= {
         "KAFKA_BOOTSTRAP_SERVERS": ep["kafka"],
+        # One copy on the lone broker; 3 and 2 on a cluster of three.
+        "KAFKA_REPLICATION_FACTOR": ep.get("kafka_replication_factor", "1"),
+        "KAFKA_MIN_INSYNC_REPLICAS": ep.get("kafka_min_insync_replicas", "1"),
         "MONGODB_URI": ep["mongodb"],
         "NOTIFICATION_SMTP_HOST": smtp_host,
         "NOTIFICATION_SMTP_PORT": smtp_port,

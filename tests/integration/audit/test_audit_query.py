@@ -69,18 +69,26 @@ async def test_pagination_returns_every_entry_once_while_appends_go_on(
 
     appending = asyncio.create_task(keep_appending())
     seen: list[dict[str, Any]] = []
-    cursor = start
+    # Page to the end, then ask again after the last entry read: how a reader follows it.
+    after, cursor = start, None
     while True:
-        response = await get(http, audit, "/entries", after_seq=cursor, limit=5)
+        params: dict[str, Any] = {"after_seq": after, "limit": 5}
+        if cursor is not None:
+            params["cursor"] = cursor
+        response = await get(http, audit, "/entries", **params)
         assert response.status_code == 200, response.text
         body = response.json()
         seen.extend(body["entries"])
-        assert body["next_after_seq"] == (body["entries"][-1]["seq"] if body["entries"] else cursor)
-        cursor = body["next_after_seq"]
-        if appending.done() and not body["has_more"] and len(seen) >= len(published):
+        cursor = body["next_cursor"]
+        if cursor is not None:
+            assert body["entries"], body
+            assert f"cursor={cursor}" in response.headers["link"]
+            continue
+        assert "link" not in response.headers
+        after = seen[-1]["seq"] if seen else start
+        if appending.done() and len(seen) >= len(published):
             break
-        if not body["has_more"]:
-            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)
     await appending
 
     seqs = [e["seq"] for e in seen]
@@ -131,8 +139,7 @@ async def test_filters_select_by_dossier_actor_type_and_time(
             **{"from": (datetime.now(UTC) + timedelta(days=1)).isoformat()},
         )
     ).json()
-    assert later["entries"] == []
-    assert not later["has_more"]
+    assert later == {"entries": [], "next_cursor": None}
 
 
 @pytest.mark.parametrize(
@@ -161,7 +168,10 @@ async def test_filters_select_by_dossier_actor_type_and_time(
         ("/dossiers/$where", {}),
         ("/dossiers/a.b", {}),
         ("/verify", {"from_seq": 5, "to_seq": 2}),
-        ("/checkpoints", {"after_size": "x"}),
+        ("/checkpoints", {"cursor": "x!"}),
+        ("/checkpoints", {"cursor": "WyJlbnRyaWVzIiw0Ml0"}),
+        ("/entries", {"cursor": "WyJlbnRyaWVzIiwiNDIiXQ"}),
+        ("/entries", {"cursor": "WyJlbnRyaWVzIiwtMV0"}),
     ],
 )
 async def test_bad_parameters_are_refused_as_problems(
@@ -335,9 +345,17 @@ async def test_the_trail_shows_what_the_filtered_query_shows(
     filtered = (await get(http, audit, "/entries", dossier_id=dossier, limit=100)).json()
     assert trail == filtered["entries"]
     assert [e["event_id"] for e in trail] == [e.id for e in events]
+    first_page = (await get(http, audit, f"/dossiers/{dossier}", limit=2)).json()
+    assert first_page["entries"] == trail[:2]
     second_page = (
-        await get(http, audit, f"/dossiers/{dossier}", after_seq=trail[1]["seq"], limit=2)
+        await get(http, audit, f"/dossiers/{dossier}", cursor=first_page["next_cursor"], limit=2)
     ).json()
     assert second_page["entries"] == trail[2:4]
-    assert second_page["has_more"] is True
-    assert second_page["next_after_seq"] == trail[3]["seq"]
+    last_page = (
+        await get(http, audit, f"/dossiers/{dossier}", cursor=second_page["next_cursor"], limit=2)
+    ).json()
+    assert last_page == {"dossier_id": dossier, "entries": trail[4:], "next_cursor": None}
+    # A cursor of the trail is not one of the filtered query.
+    foreign = await get(http, audit, "/entries", cursor=first_page["next_cursor"])
+    assert foreign.status_code == 422
+    assert foreign.json()["errors"][0]["pointer"] == "query:/cursor"

@@ -292,12 +292,18 @@ async def test_queue_filters_and_keyset_pages(
             params = {"limit": 2, "procedure_code": "TNN-004"} | (
                 {"cursor": cursor} if cursor else {}
             )
-            page = (await client.get("/v1/officer/queue", params=params, headers=me)).json()
+            answer = await client.get("/v1/officer/queue", params=params, headers=me)
+            page = answer.json()
             assert len(page["items"]) <= 2
             seen.extend(i["dossier_id"] for i in page["items"])
             cursor = page["next_cursor"]
             if cursor is None:
+                assert "link" not in answer.headers
                 break
+            # The same next page, as a link that keeps the filters.
+            assert answer.headers["link"] == (
+                f'</v1/officer/queue?limit=2&procedure_code=TNN-004&cursor={cursor}>; rel="next"'
+            )
         assert sorted(seen) == sorted([old, incomplete, *fresh])
         assert len(seen) == len(set(seen))
         # Overdue first: the year-old dossier is due earliest.
@@ -322,7 +328,8 @@ async def test_queue_filters_and_keyset_pages(
             params={"sort": "received", "cursor": encode_cursor("due_date", "2026-01-01", "x")},
             headers=me,
         )
-        assert mixed.status_code == 400
+        assert mixed.status_code == 422
+        assert mixed.json()["errors"][0]["pointer"] == "query:/cursor"
         assert (
             await client.get("/v1/officer/queue", params={"limit": 1000}, headers=me)
         ).status_code == 422

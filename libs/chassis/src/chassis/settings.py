@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -25,6 +25,8 @@ SHARED_FIELDS = frozenset(
     {
         "kafka_bootstrap_servers",
         "kafka_topic_prefix",
+        "kafka_replication_factor",
+        "kafka_min_insync_replicas",
         "mongodb_uri",
         "jwt_jwks_url",
         "jwt_jwks_file",
@@ -72,6 +74,14 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Lets several environments (or test runs) share one cluster without sharing topics.
     kafka_topic_prefix: str = ""
+    # Copies of every record of the topics and dead-letter topics ``ensure_topics``
+    # creates, and how many of them must hold a record before the broker acknowledges it
+    # (the producers ask for acks=all). Unset: 3 and 2, so a cluster loses a broker without
+    # losing an acknowledged event or refusing a write; a lone broker (development, a
+    # trial) then gets 1 and 1 with a warning. Set, they are demanded: a cluster with fewer
+    # brokers refuses to create the topics (retried until the brokers are back).
+    kafka_replication_factor: int | None = Field(default=None, ge=1)
+    kafka_min_insync_replicas: int | None = Field(default=None, ge=1)
     kafka_consumer_batch: int = 500
     kafka_handler_attempts: int = 3
 
@@ -101,6 +111,16 @@ class ServiceSettings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+
+    @model_validator(mode="after")
+    def _writable_topics(self) -> ServiceSettings:
+        rf, isr = self.kafka_replication_factor, self.kafka_min_insync_replicas
+        if rf is not None and isr is not None and isr > rf:
+            # With acks=all no write could ever be acknowledged.
+            raise ValueError(
+                f"KAFKA_MIN_INSYNC_REPLICAS={isr} exceeds KAFKA_REPLICATION_FACTOR={rf}"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -27,6 +27,28 @@ from intake.service import ConcealedNotFound, FollowUp, Identities, Submissions
 from intake.settings import IntakeSettings
 
 ROUTERS = [catalogue.router, dossiers.router, follow_up.router, identities.router]
+TAGS = [
+    {
+        "name": "catalogue",
+        "description": "The public procedure catalogue: what the department handles, in what "
+        "time, with which documents and form. No token needed.",
+    },
+    {
+        "name": "dossiers",
+        "description": "Submitting a dossier, petition, complaint or denunciation: portal "
+        "clients online, officers at the counter. Answers with a receipt.",
+    },
+    {
+        "name": "follow-up",
+        "description": "The citizen's own look-up, supplement and withdrawal by receipt code "
+        "and follow-up secret (or phone number). No token; rate-limited per address.",
+    },
+    {
+        "name": "identities",
+        "description": "Resolving a denouncer's pseudonym, for cleared officers of the "
+        "handling agency only; every look is audited.",
+    },
+]
 
 
 def follow_up_keys(settings: IntakeSettings) -> FollowUpKeys | None:
@@ -92,6 +114,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     app = create_app(
         runtime,
         title="Intake",
+        tags=TAGS,
         description="Procedure catalogue, submissions, receipts and citizen follow-up.",
         routers=ROUTERS,
         max_body_bytes=settings.max_body_bytes,

@@ -25,6 +25,19 @@ from notification.settings import NotificationSettings
 
 log = logging.getLogger("notification")
 
+TAGS = [
+    {
+        "name": "deliveries",
+        "description": "Operators' view of the delivery log: every notice by dossier, status "
+        "and channel, its attempts, and resending a failed one. Addresses are masked.",
+    },
+    {
+        "name": "templates",
+        "description": "Operators' view of the wording: which notices exist, rendered with "
+        "sample data.",
+    },
+]
+
 
 def build_senders(
     settings: NotificationSettings, client: httpx.AsyncClient
@@ -82,6 +95,7 @@ def build_app(settings: NotificationSettings | None = None) -> FastAPI:
         title="Notification",
         description="Email, SMS and portal notices to citizens, with a delivery log.",
         routers=[deliveries.router, templates.router],
+        tags=TAGS,
     )
     # What the routes' `Service` dependency hands them (notification.api.dependencies).
     app.state.operators = Operators(settings, store, catalogue)

@@ -23,6 +23,20 @@ from processing.api import deps, officer, ops, public
 from processing.service import ProcessingService
 from processing.settings import ProcessingSettings
 
+TAGS = [
+    {
+        "name": "officers",
+        "description": "The officers' work: their agency's queue, a dossier with what they may "
+        "do next, workflow actions, assignment and notes. Changes need `If-Match`.",
+    },
+    {
+        "name": "transparency",
+        "description": "Public on-time statistics per procedure and per agency: counts only, "
+        "never one dossier. No token needed.",
+    },
+    {"name": "operations", "description": "Operators' controls of the background work."},
+]
+
 # The exit status of the test-only crash, so a test can tell it from a real failure.
 CRASH_EXIT_CODE = 86
 
@@ -67,6 +81,7 @@ def build_app(settings: ProcessingSettings | None = None) -> FastAPI:
         title="Processing",
         description="Dossier workflow, officers' queue, deadlines and public statistics.",
         routers=[officer.router, public.router, ops.router],
+        tags=TAGS,
     )
     deps.install(app, deps.Wiring(settings=settings, service=service))
     return app

@@ -9,7 +9,7 @@ import limits
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
-from chassis.problems import Problem
+from chassis.problems import TOO_MANY_REQUESTS
 
 __all__ = ["RateLimit"]
 
@@ -43,9 +43,7 @@ class RateLimit:
     async def enforce(self, key: str) -> None:
         wait = await self.retry_after(key)
         if wait is not None:
-            raise Problem(
-                429,
-                "Too many requests",
+            raise TOO_MANY_REQUESTS(
                 f"slow down and retry in {wait} s",
                 headers={"Retry-After": str(wait)},
             )

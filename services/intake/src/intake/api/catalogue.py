@@ -4,24 +4,32 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from chassis.catalogue import DossierKind, OnlineLevel, Sector
-from chassis.problems import PROBLEM_RESPONSES, Problem
+from chassis.openapi import headers, problem_responses
 from intake.api.deps import CatalogueDep
-from intake.api.models import ProcedureDetail, ProcedureList, ProcedureSummary
+from intake.api.models import EXAMPLE_PROCEDURE, ProcedureDetail, ProcedureList, ProcedureSummary
+from intake.problems import PROCEDURE_NOT_FOUND
 
 __all__ = ["router"]
 
 # The catalogue changes with a release, not by the minute; portals may cache it.
 _CACHE = {"Cache-Control": "public, max-age=300"}
+_CACHED = {"headers": headers("Cache-Control")}
 
-router = APIRouter(prefix="/v1", tags=["catalogue"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["catalogue"])
 
 
-@router.get("/procedures", response_model=ProcedureList, summary="Search the catalogue")
-async def procedures(
+@router.get(
+    "/procedures",
+    response_model=ProcedureList,
+    summary="Search the catalogue",
+    description="Every procedure matching all the filters given, in catalogue order.",
+    responses={200: _CACHED, **problem_responses()},
+)
+async def list_procedures(
     catalogue: CatalogueDep,
     sector: Sector | None = None,
     level: Annotated[OnlineLevel | None, Query(description="online level")] = None,
@@ -31,6 +39,7 @@ async def procedures(
         Query(
             max_length=200,
             description="words of the code or name, in any order; diacritics optional",
+            examples=["chat thai nguy hai"],
         ),
     ] = None,
 ) -> JSONResponse:
@@ -46,10 +55,15 @@ async def procedures(
     "/procedures/{code}",
     response_model=ProcedureDetail,
     summary="One procedure, with its documents and the JSON Schema of its form",
+    description="What a portal needs to build the procedure's form and check it before "
+    "submitting: the documents to attach and the form's JSON Schema (draft 2020-12).",
+    responses={200: _CACHED, **problem_responses(PROCEDURE_NOT_FOUND)},
 )
-async def procedure(code: str, catalogue: CatalogueDep) -> JSONResponse:
+async def get_procedure(
+    code: Annotated[str, Path(examples=[EXAMPLE_PROCEDURE])], catalogue: CatalogueDep
+) -> JSONResponse:
     found = catalogue.get(code)
     if found is None:
-        raise Problem(404, "Procedure not found", f"no procedure {code!r} in the catalogue")
+        raise PROCEDURE_NOT_FOUND(f"no procedure {code!r} in the catalogue")
     body = ProcedureDetail.of(found, catalogue.agency(found.agency))
     return JSONResponse(body.model_dump(mode="json", by_alias=True), headers=_CACHE)

@@ -13,9 +13,9 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
-from chassis.auth import Principal, Role, Scope, caller_with
+from chassis.auth import Principal, Role, Scope, caller_with, needs_scopes
 from chassis.catalogue import Catalogue
-from chassis.problems import Problem
+from chassis.problems import FORBIDDEN
 from intake.adapters.ratelimit import RateLimit
 from intake.service import FollowUp, Identities, Submissions
 
@@ -99,9 +99,10 @@ async def _caller(principal: Submitter, api: Api) -> Principal:
     return principal
 
 
+@needs_scopes(Scope.IDENTITY_RESOLVE)
 async def _cleared(principal: Staff, api: Api) -> Principal:
     if Scope.IDENTITY_RESOLVE.value not in principal.scopes:
-        raise Problem(403, "Forbidden", "resolving a pseudonym needs identity:resolve")
+        raise FORBIDDEN("resolving a pseudonym needs identity:resolve")
     await api.per_client.enforce(principal.actor())
     return principal
 

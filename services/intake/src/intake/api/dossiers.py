@@ -7,13 +7,23 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
-from chassis.problems import PROBLEM_RESPONSES
+from chassis.openapi import AUTH_PROBLEMS, BODY_PROBLEMS, headers, problem_responses
+from chassis.problems import SERVICE_UNAVAILABLE, TOO_MANY_REQUESTS
 from intake.api.deps import Caller, SubmissionService
 from intake.api.models import SubmissionAccepted, SubmissionIn
+from intake.problems import (
+    DENUNCIATIONS_NOT_ACCEPTED,
+    IDEMPOTENCY_KEY_REUSED,
+    NOT_FULLY_ONLINE,
+    SERVICE_NOT_CONFIGURED,
+    SUBMISSION_IN_PROGRESS,
+    SUBMISSION_INVALID,
+    UNKNOWN_PROCEDURE,
+)
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["dossiers"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["dossiers"])
 
 
 @router.post(
@@ -26,12 +36,37 @@ router = APIRouter(prefix="/v1", tags=["dossiers"], responses=PROBLEM_RESPONSES)
         "officers key paper dossiers of their agency on the counter channel. A retry "
         "with the same Idempotency-Key returns the first answer."
     ),
+    response_description="Accepted: the receipt, to hand to the applicant",
+    responses={
+        202: {"headers": headers("Location", "Idempotent-Replayed", "Cache-Control")},
+        **problem_responses(
+            *AUTH_PROBLEMS,
+            TOO_MANY_REQUESTS,
+            *BODY_PROBLEMS,
+            UNKNOWN_PROCEDURE,
+            NOT_FULLY_ONLINE,
+            SUBMISSION_INVALID,
+            IDEMPOTENCY_KEY_REUSED,
+            SUBMISSION_IN_PROGRESS,
+            SERVICE_UNAVAILABLE,
+            SERVICE_NOT_CONFIGURED,
+            DENUNCIATIONS_NOT_ACCEPTED,
+        ),
+    },
 )
-async def submit(
+async def submit_dossier(
     body: SubmissionIn,
     principal: Caller,
     submissions: SubmissionService,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Any 1-255 visible ASCII characters, new for each submission (a "
+            "UUID will do); a retry with the same key gets the first answer again",
+            examples=["5f0c2a9e-7d1b-4c3a-9e8f-2b6d4a1c0e97"],
+        ),
+    ] = None,
 ) -> JSONResponse:
     receipt = await submissions.submit(body, principal, idempotency_key)
     headers = {"Location": receipt.body.status_url, "Cache-Control": "no-store"}

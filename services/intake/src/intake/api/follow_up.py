@@ -7,18 +7,42 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Body, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 
-from chassis.problems import PROBLEM_RESPONSES, problem_response
+from chassis.openapi import BODY_PROBLEMS, headers, problem_responses
+from chassis.problems import (
+    SERVICE_UNAVAILABLE,
+    TOO_MANY_REQUESTS,
+    problem_response,
+)
 from intake.api.deps import FollowUpService, PerIpLimit, client_ip
-from intake.api.models import DossierStatusOut, FollowUpAccepted, SupplementIn, WithdrawalIn
+from intake.api.models import (
+    RECEIPT_CODE,
+    DossierStatusOut,
+    FollowUpAccepted,
+    SupplementIn,
+    WithdrawalIn,
+)
+from intake.problems import (
+    DOSSIER_NOT_FOUND,
+    DOSSIER_SETTLED,
+    NO_SUPPLEMENT_REQUESTED,
+    PROCEDURE_WITHDRAWN,
+    SECOND_FACTOR_REQUIRED,
+    SERVICE_NOT_CONFIGURED,
+    SUPPLEMENT_INVALID,
+)
 from intake.service import ConcealedNotFound, SecondFactor
 
 __all__ = ["render_concealed", "router"]
 
-router = APIRouter(prefix="/v1", tags=["follow-up"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["follow-up"])
 
+ReceiptCode = Annotated[
+    str,
+    Path(description="the code on the receipt (case and dashes optional)", examples=[RECEIPT_CODE]),
+]
 Secret = Annotated[
     str | None, Header(alias="X-Follow-Up-Secret", description="the secret from the receipt")
 ]
@@ -26,6 +50,14 @@ Phone = Annotated[
     str | None,
     Header(alias="X-Applicant-Phone", description="or the applicant's phone number"),
 ]
+# What opening a dossier by its receipt code can answer.
+_OPENING = (
+    SECOND_FACTOR_REQUIRED,
+    DOSSIER_NOT_FOUND,
+    TOO_MANY_REQUESTS,
+    SERVICE_NOT_CONFIGURED,
+    SERVICE_UNAVAILABLE,
+)
 
 
 async def render_concealed(request: Request, exc: Exception) -> Response:
@@ -37,10 +69,16 @@ async def render_concealed(request: Request, exc: Exception) -> Response:
     "/dossiers/{receipt_code}/status",
     response_model=DossierStatusOut,
     summary="Status of a dossier, for the citizen who holds its receipt",
+    description="Needs the receipt's follow-up secret or the applicant's phone number. An "
+    "unknown code and a wrong second factor get the same 404.",
+    responses={
+        200: {"headers": headers("Cache-Control")},
+        **problem_responses(*_OPENING, PROCEDURE_WITHDRAWN),
+    },
 )
-async def status(
+async def get_dossier_status(
     request: Request,
-    receipt_code: str,
+    receipt_code: ReceiptCode,
     follow_up: FollowUpService,
     per_ip: PerIpLimit,
     secret: Secret = None,
@@ -56,10 +94,19 @@ async def status(
     status_code=202,
     response_model=FollowUpAccepted,
     summary="Hand in the documents processing asked for",
+    description="Only while the dossier awaits a supplement; processing resumes its clock "
+    "when it receives them.",
+    responses=problem_responses(
+        *_OPENING,
+        *BODY_PROBLEMS,
+        NO_SUPPLEMENT_REQUESTED,
+        SUPPLEMENT_INVALID,
+        PROCEDURE_WITHDRAWN,
+    ),
 )
-async def supplement(
+async def supplement_dossier(
     request: Request,
-    receipt_code: str,
+    receipt_code: ReceiptCode,
     body: SupplementIn,
     follow_up: FollowUpService,
     per_ip: PerIpLimit,
@@ -76,13 +123,24 @@ async def supplement(
     status_code=202,
     response_model=FollowUpAccepted,
     summary="Ask to withdraw a dossier that is not yet settled",
+    description="Processing withdraws it unless it is decided meanwhile; the citizen is "
+    "told either way.",
+    responses=problem_responses(*_OPENING, *BODY_PROBLEMS, DOSSIER_SETTLED),
 )
-async def withdrawal(
+async def withdraw_dossier(
     request: Request,
-    receipt_code: str,
+    receipt_code: ReceiptCode,
     follow_up: FollowUpService,
     per_ip: PerIpLimit,
-    body: WithdrawalIn | None = None,
+    body: Annotated[
+        WithdrawalIn | None,
+        Body(
+            description="Optional: why the applicant withdraws",
+            openapi_examples={
+                "with a reason": {"value": {"reason": "Cơ sở đã ngừng hoạt động"}},
+            },
+        ),
+    ] = None,
     secret: Secret = None,
     phone: Phone = None,
 ) -> JSONResponse:

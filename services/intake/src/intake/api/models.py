@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -17,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from chassis.catalogue import Agency, Procedure, RequiredDocument
+from chassis.catalogue import Agency, Catalogue, Procedure, RequiredDocument, load_default_catalogue
 from chassis.events import ApplicantType, Channel
 from intake.domain.applicant import CITIZEN_ID_RE, normalise_phone, normalise_tax_code
 from intake.domain.submission import AttachmentRef
@@ -31,6 +32,21 @@ _MAX_CONTENT = 100_000
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
+RECEIPT_CODE = "MT-261126-XVQKYC"
+DOSSIER_ID = "0b6f1c3e-8d2a-4f5e-9a71-3c2d1e0f4a5b"
+_ATTACHMENT = {
+    "document_code": "application_form",
+    "name": "don-dang-ky.pdf",
+    "media_type": "application/pdf",
+    "size": 96000,
+    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+}
 
 
 def _plain_text(value: str | None) -> str | None:
@@ -101,6 +117,43 @@ class AttachmentIn(_Strict):
 
 
 class SubmissionIn(_Strict):
+    # The body of docs/examples/submission.json: a fully online procedure, accepted.
+    model_config = _examples(
+        {
+            "procedure_code": "MT-004",
+            "channel": "online",
+            "applicant": {
+                "type": "person",
+                "name": "Nguyễn Văn Mẫu",
+                "id_number": "001090000001",
+                "email": "mau@example.vn",
+                "language": "vi",
+            },
+            "form": {
+                "facility_name": "Xưởng sửa chữa ô tô Minh Khai",
+                "facility_address": "Phường Minh Khai, Bắc Từ Liêm, Hà Nội",
+                "waste_items": [
+                    {
+                        "waste_code": "17 02 03",
+                        "name": "Dầu thải",
+                        "state": "liquid",
+                        "quantity_kg_per_year": 200,
+                    }
+                ],
+            },
+            "attachments": [
+                _ATTACHMENT,
+                {
+                    "document_code": "business_registration",
+                    "name": "dang-ky-kinh-doanh.pdf",
+                    "media_type": "application/pdf",
+                    "size": 120000,
+                    "sha256": "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752",
+                },
+            ],
+        }
+    )
+
     procedure_code: str = Field(max_length=32, pattern=r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*$")
     channel: Channel = Channel.ONLINE
     applicant: ApplicantIn
@@ -110,6 +163,18 @@ class SubmissionIn(_Strict):
 
 
 class SubmissionAccepted(BaseModel):
+    model_config = _examples(
+        {
+            "dossier_id": DOSSIER_ID,
+            "receipt_code": RECEIPT_CODE,
+            "procedure_code": "MT-004",
+            "received_at": "2026-11-26T02:15:00Z",
+            "due_date": "2026-12-17",
+            "follow_up_secret": "K7QD-4XPM-2RTA-9B3C",
+            "status_url": f"/v1/dossiers/{RECEIPT_CODE}/status",
+        }
+    )
+
     dossier_id: str
     receipt_code: str = Field(
         description="read it out over the phone; the last character checks it"
@@ -124,21 +189,48 @@ class SubmissionAccepted(BaseModel):
 
 
 class SupplementIn(_Strict):
+    model_config = _examples(
+        {"attachments": [_ATTACHMENT], "note": "Bản đăng ký đã bổ sung chữ ký"}
+    )
+
     attachments: list[AttachmentIn] = Field(min_length=1, max_length=_MAX_ATTACHMENTS)
     note: str | None = Field(default=None, min_length=1, max_length=2000)
 
 
 class WithdrawalIn(_Strict):
+    model_config = _examples({"reason": "Cơ sở đã ngừng hoạt động"})
+
     reason: str | None = Field(default=None, min_length=1, max_length=1000)
 
 
 class FollowUpAccepted(BaseModel):
+    model_config = _examples(
+        {
+            "receipt_code": RECEIPT_CODE,
+            "request": "supplement",
+            "accepted_at": "2026-12-01T03:20:00Z",
+        }
+    )
+
     receipt_code: str
     request: Literal["supplement", "withdrawal"]
     accepted_at: datetime
 
 
 class DossierStatusOut(BaseModel):
+    model_config = _examples(
+        {
+            "receipt_code": RECEIPT_CODE,
+            "procedure_code": "MT-004",
+            "procedure_name_vi": "Đăng ký chủ nguồn thải chất thải nguy hại",
+            "procedure_name_en": "Registration as a hazardous waste source owner",
+            "status": "supplement_requested",
+            "due_date": None,
+            "missing_documents": ["business_registration"],
+            "updated_at": "2026-11-28T08:05:00Z",
+        }
+    )
+
     receipt_code: str
     procedure_code: str
     procedure_name_vi: str
@@ -150,6 +242,19 @@ class DossierStatusOut(BaseModel):
 
 
 class IdentityOut(BaseModel):
+    model_config = _examples(
+        {
+            "pseudonym": "den-3f9a1c7b2e4d6a8c0b1e",
+            "dossier_id": DOSSIER_ID,
+            "receipt_code": "TT-261126-SDVN61",
+            "name": "Phạm Văn Cường",
+            "id_number": "001088054321",
+            "address": "Số 9 Hàng Bài, Hoàn Kiếm, Hà Nội",
+            "phone": None,
+            "email": "cuong@example.vn",
+        }
+    )
+
     pseudonym: str
     dossier_id: str
     receipt_code: str
@@ -161,6 +266,33 @@ class IdentityOut(BaseModel):
 
 
 # --------------------------------------------------------------------------- catalogue
+
+EXAMPLE_PROCEDURE = "MT-004"
+
+
+def _from_catalogue(build: Callable[[Catalogue], BaseModel]) -> ConfigDict:
+    """An example made from the real catalogue when the schema is written, so that it
+    shows what the route answers today."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        example = build(load_default_catalogue()).model_dump(mode="json", by_alias=True)
+        schema["examples"] = [example]
+
+    return ConfigDict(json_schema_extra=extra)
+
+
+def _procedure_example(catalogue: Catalogue) -> ProcedureDetail:
+    procedure = catalogue.get(EXAMPLE_PROCEDURE)
+    assert procedure is not None
+    return ProcedureDetail.of(procedure, catalogue.agency(procedure.agency))
+
+
+def _list_example(catalogue: Catalogue) -> ProcedureList:
+    found = catalogue.search(text="chat thai nguy hai")
+    return ProcedureList(
+        count=len(found),
+        procedures=[ProcedureSummary.of(p, catalogue.agency(p.agency)) for p in found],
+    )
 
 
 class AgencyOut(BaseModel):
@@ -204,6 +336,8 @@ class ProcedureSummary(BaseModel):
 
 
 class ProcedureDetail(ProcedureSummary):
+    model_config = _from_catalogue(_procedure_example)
+
     extended_processing_days: int | None
     fee_note_vi: str | None
     fee_note_en: str | None
@@ -228,5 +362,7 @@ class ProcedureDetail(ProcedureSummary):
 
 
 class ProcedureList(BaseModel):
+    model_config = _from_catalogue(_list_example)
+
     count: int
     procedures: list[ProcedureSummary]

@@ -6,10 +6,11 @@ import logging
 from datetime import UTC, datetime
 from typing import NoReturn
 
-from chassis.problems import Problem
+from chassis.problems import SERVICE_UNAVAILABLE, Problem
 from intake.domain.follow_up import FollowUpKeys
 from intake.domain.submission import AttachmentLimits, Refusal
 from intake.ports import StoreUnavailable
+from intake.problems import DOSSIER_NOT_FOUND, REFUSALS, SERVICE_NOT_CONFIGURED
 from intake.settings import IntakeSettings
 
 __all__ = [
@@ -38,7 +39,10 @@ class ConcealedNotFound(Problem):
 
     def __init__(self) -> None:
         super().__init__(
-            404, "Dossier not found", "no dossier matches this receipt code and second factor"
+            404,
+            DOSSIER_NOT_FOUND.title,
+            "no dossier matches this receipt code and second factor",
+            kind=DOSSIER_NOT_FOUND,
         )
 
 
@@ -47,15 +51,13 @@ def refusal_problem(refusal: Refusal) -> Problem:
         refusal.status,
         refusal.title,
         refusal.detail,
-        type_=f"https://hoso.gov.vn/problems/{refusal.reason}",
+        kind=REFUSALS[refusal.reason],
         errors=[error.as_dict() for error in refusal.errors],
     )
 
 
 def unavailable(what: str, settings: IntakeSettings) -> Problem:
-    return Problem(
-        503,
-        "Service unavailable",
+    return SERVICE_UNAVAILABLE(
         f"{what}; nothing was recorded, retry later",
         headers={"Retry-After": str(settings.retry_after_s)},
     )
@@ -68,7 +70,7 @@ def store_failed(exc: StoreUnavailable, settings: IntakeSettings) -> NoReturn:
 
 def require_keys(keys: FollowUpKeys | None) -> FollowUpKeys:
     if keys is None:
-        raise Problem(503, "Service not configured", "no follow-up key is configured")
+        raise SERVICE_NOT_CONFIGURED("no follow-up key is configured")
     return keys
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from chassis.catalogue import Catalogue, Procedure
 from chassis.events import DossierSupplemented, DossierWithdrawalRequested, EventData, make_event
-from chassis.problems import Problem
+from chassis.problems import TOO_MANY_REQUESTS
 from intake.api.models import DossierStatusOut, FollowUpAccepted, SupplementIn, WithdrawalIn
 from intake.domain.applicant import normalise_phone
 from intake.domain.follow_up import FollowUpKeys, second_factor_matches
@@ -27,6 +27,12 @@ from intake.ports import (
     StoreUnavailable,
     SubmissionStore,
     Throttle,
+)
+from intake.problems import (
+    DOSSIER_SETTLED,
+    NO_SUPPLEMENT_REQUESTED,
+    PROCEDURE_WITHDRAWN,
+    SECOND_FACTOR_REQUIRED,
 )
 from intake.service.common import (
     SOURCE,
@@ -109,16 +115,22 @@ class FollowUp:
         opened = await self._open(receipt_code, factor)
         submission, projection = opened.submission, opened.status
         if projection is None or projection.get("status") != SUPPLEMENT_REQUESTED:
-            raise Problem(
-                409,
-                "No supplement requested",
-                "documents can be added only while the dossier awaits a supplement",
+            raise NO_SUPPLEMENT_REQUESTED(
+                "documents can be added only while the dossier awaits a supplement"
             )
         procedure = self._procedure(submission)
         refs = [a.ref() for a in body.attachments]
         errors = attachment_errors(procedure, refs, self._limits)
         if errors:
-            raise refusal_problem(Refusal(422, "Supplement is not valid", errors[0].detail, errors))
+            raise refusal_problem(
+                Refusal(
+                    422,
+                    "Supplement is not valid",
+                    errors[0].detail,
+                    errors,
+                    reason="supplement-invalid",
+                )
+            )
         now = self._clock()
         data = DossierSupplemented(
             dossier_id=submission["_id"],
@@ -146,9 +158,7 @@ class FollowUp:
         submission, projection = opened.submission, opened.status or {}
         current = projection.get("status", "submitted")
         if current in TERMINAL:
-            raise Problem(
-                409, "Dossier already settled", f"a dossier in status {current} cannot be withdrawn"
-            )
+            raise DOSSIER_SETTLED(f"a dossier in status {current} cannot be withdrawn")
         now = self._clock()
         reason = body.reason if body is not None else None
         data = DossierWithdrawalRequested(
@@ -174,9 +184,7 @@ class FollowUp:
         """The submission and its status if the second factor matches; else 404."""
         secret, phone = factor.secret, factor.phone
         if not secret and not phone:
-            raise Problem(
-                401,
-                "Second factor required",
+            raise SECOND_FACTOR_REQUIRED(
                 "send the follow-up secret (X-Follow-Up-Secret) or the applicant's phone "
                 "number (X-Applicant-Phone)",
             )
@@ -189,9 +197,7 @@ class FollowUp:
             # Phone numbers are few: guesses are counted per code, known or not.
             wait = await self._phone_failures.would_exceed(canonical)
             if wait is not None:
-                raise Problem(
-                    429,
-                    "Too many requests",
+                raise TOO_MANY_REQUESTS(
                     f"too many wrong phone numbers for this code; retry in {wait} s",
                     headers={"Retry-After": str(wait)},
                 )
@@ -220,7 +226,7 @@ class FollowUp:
     def _procedure(self, submission: dict[str, Any]) -> Procedure:
         procedure = self._catalogue.get(submission["procedure_code"])
         if procedure is None:
-            raise Problem(410, "Procedure withdrawn", "the procedure left the catalogue")
+            raise PROCEDURE_WITHDRAWN("the procedure left the catalogue")
         return procedure
 
     async def _publish(

@@ -12,10 +12,10 @@ import logging
 
 from chassis.auth import Principal
 from chassis.events import DossierIdentityResolved, make_event
-from chassis.problems import Problem
 from intake.api.models import IdentityOut
 from intake.domain.identity import PSEUDONYM_PREFIX, IdentitySeal, UnreadableIdentity
 from intake.ports import BrokerUnavailable, Clock, Publisher, StoreUnavailable, SubmissionStore
+from intake.problems import IDENTITY_UNREADABLE, PSEUDONYM_NOT_FOUND, SERVICE_NOT_CONFIGURED
 from intake.service.common import SOURCE, store_failed, unavailable, utc_now
 from intake.settings import IntakeSettings
 
@@ -41,7 +41,7 @@ class Identities:
         self._clock = clock
 
     async def resolve(self, pseudonym: str, principal: Principal) -> IdentityOut:
-        not_found = Problem(404, "Pseudonym not found", "no denunciation under this pseudonym")
+        not_found = PSEUDONYM_NOT_FOUND("no denunciation under this pseudonym")
         if not pseudonym.startswith(PSEUDONYM_PREFIX) or len(pseudonym) > 64:
             raise not_found
         try:
@@ -52,12 +52,12 @@ class Identities:
         if submission is None or submission.get("agency") != principal.agency:
             raise not_found
         if self._seal is None:
-            raise Problem(503, "Service not configured", "no identity key is configured")
+            raise SERVICE_NOT_CONFIGURED("no identity key is configured")
         try:
             identity = self._seal.open(submission["identity"])
         except UnreadableIdentity as exc:
             log.error("sealed identity of dossier %s cannot be opened", submission["_id"])
-            raise Problem(500, "Identity cannot be opened", "the error was logged") from exc
+            raise IDENTITY_UNREADABLE("the error was logged") from exc
         now = self._clock()
         event = make_event(
             DossierIdentityResolved(

@@ -24,7 +24,7 @@ from chassis.auth import Principal, Role
 from chassis.calendar import VN_TZ
 from chassis.catalogue import Catalogue, Procedure
 from chassis.events import Applicant, Channel, DossierSubmitted, Envelope, make_event
-from chassis.problems import Problem
+from chassis.problems import FORBIDDEN, VALIDATION_FAILED
 from intake.api.models import ApplicantIn, SubmissionAccepted, SubmissionIn
 from intake.domain.follow_up import FollowUpKeys, secret_hash
 from intake.domain.identity import IdentitySeal, SealedIdentity, new_pseudonym
@@ -48,6 +48,11 @@ from intake.ports import (
     Publisher,
     StoreUnavailable,
     SubmissionStore,
+)
+from intake.problems import (
+    DENUNCIATIONS_NOT_ACCEPTED,
+    IDEMPOTENCY_KEY_REUSED,
+    SUBMISSION_IN_PROGRESS,
 )
 from intake.service.common import (
     SOURCE,
@@ -123,14 +128,12 @@ class Submissions:
         """Portals lodge online; an officer keys paper dossiers of their own agency."""
         if channel is Channel.ONLINE:
             if not principal.has(Role.PORTAL):
-                raise Problem(403, "Forbidden", "the online channel is for portal clients")
+                raise FORBIDDEN("the online channel is for portal clients")
             return
         if not (principal.has(Role.OFFICER) or principal.has(Role.LEADER)):
-            raise Problem(403, "Forbidden", "the counter channel is for officers")
+            raise FORBIDDEN("the counter channel is for officers")
         if principal.agency != procedure.agency:
-            raise Problem(
-                403,
-                "Forbidden",
+            raise FORBIDDEN(
                 f"procedure {procedure.code} is received by {procedure.agency}, "
                 "not by the officer's agency",
             )
@@ -154,6 +157,7 @@ class Submissions:
                     "Submission is not valid",
                     f"{len(errors)} field(s) are not valid, first: {errors[0].pointer}",
                     errors,
+                    reason="submission-invalid",
                 )
             )
 
@@ -167,9 +171,7 @@ class Submissions:
         self.validate(body, procedure)
         keys = require_keys(self._keys)
         if procedure.confidential_applicant and self._seal is None:
-            raise Problem(
-                503,
-                "Denunciations are not accepted now",
+            raise DENUNCIATIONS_NOT_ACCEPTED(
                 "no identity key is configured to protect the denouncer",
             )
         if not self._publisher.started:
@@ -306,9 +308,7 @@ class Submissions:
         """Answer a retry: the first answer again, publishing the pending submission's
         event first if it never got out and no other request is publishing it now."""
         if existing["request_hash"] != request_hash:
-            raise Problem(
-                409,
-                "Idempotency-Key reused",
+            raise IDEMPOTENCY_KEY_REUSED(
                 "this Idempotency-Key was used for a different submission; use a new key",
             )
         dossier_id = existing["_id"]
@@ -325,9 +325,7 @@ class Submissions:
         except StoreUnavailable as exc:
             store_failed(exc, self._settings)
         if claimed is None:
-            raise Problem(
-                409,
-                "Submission in progress",
+            raise SUBMISSION_IN_PROGRESS(
                 "the first request with this Idempotency-Key is still being recorded",
                 headers={"Retry-After": "1"},
             )
@@ -376,9 +374,7 @@ def _idempotency_id(principal: Principal, idempotency_key: str | None) -> str | 
     if idempotency_key is None:
         return None
     if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-        raise Problem(
-            422,
-            "Request is not valid",
+        raise VALIDATION_FAILED(
             "Idempotency-Key must be 1-255 visible ASCII characters",
             errors=[{"pointer": "header:/Idempotency-Key", "detail": "malformed"}],
         )

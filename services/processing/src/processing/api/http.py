@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import date, datetime
 from typing import Any
 
-from chassis.problems import Problem
+from chassis import pagination
+from processing.api.problems import PRECONDITION_REQUIRED
 
 __all__ = ["decode_cursor", "encode_cursor", "etag", "parse_if_match", "require_if_match"]
 
@@ -46,37 +44,34 @@ def parse_if_match(header: str | None) -> frozenset[int] | None:
 def require_if_match(header: str | None) -> frozenset[int] | None:
     """Like `parse_if_match`, answering 428 when a state-changing call has no header."""
     if header is None or not header.strip():
-        raise Problem(
-            428,
-            "Precondition required",
+        raise PRECONDITION_REQUIRED(
             "send If-Match with the ETag of the dossier you read, so that a change made "
-            "meanwhile by someone else is not overwritten",
+            "meanwhile by someone else is not overwritten"
         )
     return parse_if_match(header)
+
+
+def _list(sort: str) -> str:
+    # Each order is its own list: a cursor of one order means nothing in the other.
+    return f"queue.{sort}"
 
 
 def encode_cursor(sort: str, value: Any, dossier_id: str) -> str:
     if isinstance(value, datetime | date):
         value = value.isoformat()
-    raw = json.dumps([sort, value, dossier_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return pagination.encode_cursor(_list(sort), value, dossier_id)
 
 
 def decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
-    """The (sort value, dossier id) a page ended with; 400 for a cursor not from us."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        kind, value, dossier_id = decoded
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise Problem(400, "Bad cursor", "the cursor is not one this API handed out") from exc
-    if kind != sort:
-        raise Problem(400, "Bad cursor", "the cursor belongs to a different sort order")
-    if not isinstance(value, str) or not isinstance(dossier_id, str):
-        raise Problem(400, "Bad cursor", "the cursor is not one this API handed out")
+    """The (sort value, dossier id) a page ended with; a 422 problem for a cursor not
+    from this queue and order."""
+    position = pagination.decode_cursor(cursor, _list(sort))
+    if len(position) != 2 or not all(isinstance(part, str) for part in position):
+        raise pagination.invalid_cursor()
+    value, dossier_id = position
     if sort == "received":
         try:
             return datetime.fromisoformat(value), dossier_id
         except ValueError as exc:
-            raise Problem(400, "Bad cursor", "the cursor is not one this API handed out") from exc
+            raise pagination.invalid_cursor() from exc
     return value, dossier_id

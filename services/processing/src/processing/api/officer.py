@@ -13,15 +13,24 @@ from collections.abc import Awaitable
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from chassis.auth import Principal, Role
-from chassis.problems import PROBLEM_RESPONSES, Problem
+from chassis.openapi import AUTH_PROBLEMS, BODY_PROBLEMS, headers, problem_responses
+from chassis.pagination import CursorParam, link_next
+from chassis.problems import (
+    FORBIDDEN,
+    SERVICE_UNAVAILABLE,
+    VALIDATION_FAILED,
+    Problem,
+    ProblemKind,
+)
 from processing.api.deps import Leader, Service, Staff
 from processing.api.http import decode_cursor, encode_cursor, etag, require_if_match
 from processing.api.models import (
     CODE_PATTERN,
+    DOSSIER_ID_EXAMPLE,
     OFFICER_ID_PATTERN,
     ActionIn,
     AssigneeIn,
@@ -30,6 +39,14 @@ from processing.api.models import (
     NoteOut,
     QueueItem,
     QueuePage,
+)
+from processing.api.problems import (
+    ACTION_NOT_ALLOWED,
+    ASSIGNED_ELSEWHERE,
+    DOSSIER_CLOSED,
+    DOSSIER_NOT_VISIBLE,
+    PRECONDITION_REQUIRED,
+    VERSION_MISMATCH,
 )
 from processing.domain.dossier import (
     ActionParams,
@@ -58,23 +75,30 @@ from processing.service import (
 
 __all__ = ["DEFAULT_QUEUE_STATUSES", "router"]
 
-NOT_VISIBLE = Problem(
-    403,
-    "Forbidden",
-    "there is no dossier with this identifier in your agency's queue",
-)
+NOT_VISIBLE = DOSSIER_NOT_VISIBLE("there is no dossier with this identifier in your agency's queue")
 
 IF_MATCH_DOC = "The ETag of the dossier as last read (its version)"
-IfMatch = Annotated[str | None, Header(description=IF_MATCH_DOC)]
-# Routes that take If-Match answer 428 when it is missing or blank.
-PRECONDITION_REQUIRED: dict[int | str, dict[str, Any]] = {
-    428: {**PROBLEM_RESPONSES[412], "description": "Precondition required"},
-}
+IfMatch = Annotated[
+    str | None, Header(alias="If-Match", description=IF_MATCH_DOC, examples=['"7"'])
+]
+DossierId = Annotated[str, Path(examples=[DOSSIER_ID_EXAMPLE])]
+# What every route can answer before it looks at the dossier: the token check, a token
+# without an agency (403), the store away.
+_OFFICER = (*AUTH_PROBLEMS, SERVICE_UNAVAILABLE)
+# What a change of one dossier can answer besides.
+_CHANGE: tuple[ProblemKind, ...] = (
+    *_OFFICER,
+    DOSSIER_NOT_VISIBLE,
+    VERSION_MISMATCH,
+    PRECONDITION_REQUIRED,
+)
+# The dossier as it is after the change, with its new version.
+_DOSSIER: dict[int | str, dict[str, Any]] = {200: {"headers": headers("ETag")}}
 
 
 def _officer(principal: Principal) -> Officer:
     if not principal.agency:
-        raise Problem(403, "Forbidden", "your token names no agency, so you have no queue")
+        raise FORBIDDEN("your token names no agency, so you have no queue")
     role = ActorRole.LEADER if principal.has(Role.LEADER) else ActorRole.OFFICER
     return Officer(
         subject=principal.subject, actor=principal.actor(), agency=principal.agency, role=role
@@ -85,46 +109,36 @@ def _problem(exc: Exception) -> Problem:
     if isinstance(exc, DossierNotVisible):
         return NOT_VISIBLE
     if isinstance(exc, VersionMismatch):
-        return Problem(
-            412,
-            "Precondition failed",
+        return VERSION_MISMATCH(
             "the dossier has changed since you read it; read it again and decide anew",
             headers={"ETag": etag(exc.current)},
             current_version=exc.current,
         )
     if isinstance(exc, TransitionNotAllowed):
-        return Problem(
-            409,
-            "Action not allowed",
+        return ACTION_NOT_ALLOWED(
             f"{exc.action} is not possible while the dossier is {exc.status}",
             dossier_status=exc.status.value,
             allowed_actions=[a.value for a in exc.allowed],
         )
     if isinstance(exc, RoleNotPermitted):
-        return Problem(403, "Forbidden", f"your role may not {exc.action} this dossier")
+        return FORBIDDEN(f"your role may not {exc.action} this dossier")
     if isinstance(exc, MissingParameter):
-        return Problem(
-            422,
-            "Request is not valid",
+        return VALIDATION_FAILED(
             f"{exc.action} needs: {', '.join(exc.missing)}",
             errors=[{"pointer": f"/{name}", "detail": "required"} for name in exc.missing],
         )
     if isinstance(exc, UnknownDocuments):
-        return Problem(
-            422,
-            "Request is not valid",
+        return VALIDATION_FAILED(
             "the procedure has no such documents: " + ", ".join(exc.codes),
             errors=[{"pointer": "/missing_documents", "detail": "unknown document code"}],
         )
     if isinstance(exc, AssignedElsewhere):
-        return Problem(
-            409,
-            "Assigned to another officer",
+        return ASSIGNED_ELSEWHERE(
             "another officer has taken this dossier; a leader can reassign it",
             assignee=exc.assignee,
         )
     if isinstance(exc, ClosedDossier):
-        return Problem(409, "Dossier closed", str(exc), dossier_status=exc.status.value)
+        return DOSSIER_CLOSED(str(exc), dossier_status=exc.status.value)
     raise exc
 
 
@@ -158,11 +172,21 @@ async def _changed(
     return await _current(service, dossier_id, officer)
 
 
-router = APIRouter(prefix="/v1/officer", tags=["officers"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/officer", tags=["officers"])
 
 
-@router.get("/queue", response_model=QueuePage, summary="The agency's work queue")
-async def queue(
+@router.get(
+    "/queue",
+    response_model=QueuePage,
+    summary="The agency's work queue",
+    description="The dossiers of the caller's agency, filtered and in the order asked, one "
+    "page at a time: pass `next_cursor` back as `cursor` (or follow the `Link` header) "
+    "with the same filters and order.",
+    responses={200: {"headers": headers("Link")}, **problem_responses(*_OFFICER)},
+)
+async def list_officer_queue(
+    request: Request,
+    response: Response,
     principal: Staff,
     service: Service,
     status: Annotated[
@@ -189,15 +213,15 @@ async def queue(
             description="`due_date`: overdue first, then the soonest due; `received`: oldest first",
         ),
     ] = "due_date",
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
-    limit: Annotated[int, Query(ge=1)] = 20,
+    cursor: CursorParam = None,
+    limit: Annotated[
+        int, Query(ge=1, description="Items per page, at most the deployment's maximum (100)")
+    ] = 20,
 ) -> QueuePage:
     officer = _officer(principal)
     page_max = service.settings.queue_page_max
     if limit > page_max:
-        raise Problem(
-            422,
-            "Request is not valid",
+        raise VALIDATION_FAILED(
             f"limit may be at most {page_max}",
             errors=[{"pointer": "query:/limit", "detail": "too large"}],
         )
@@ -234,6 +258,7 @@ async def queue(
         for entry in page.entries
     ]
     next_cursor = encode_cursor(sort, *page.next_after) if page.next_after else None
+    link_next(request, response, next_cursor)
     return QueuePage(items=items, next_cursor=next_cursor)
 
 
@@ -241,19 +266,28 @@ async def queue(
     "/dossiers/{dossier_id}",
     response_model=DossierOut,
     summary="One dossier, with the actions the caller may take; ETag is its version",
+    description="Its history, notes and documents, and `allowed_actions`: what the caller "
+    "may do next. Send the `ETag` back as `If-Match` to change it.",
+    responses={**_DOSSIER, **problem_responses(*_OFFICER, DOSSIER_NOT_VISIBLE)},
 )
-async def get_dossier(dossier_id: str, principal: Staff, service: Service) -> JSONResponse:
+async def get_dossier(dossier_id: DossierId, principal: Staff, service: Service) -> JSONResponse:
     return await _current(service, dossier_id, _officer(principal))
 
 
 @router.post(
     "/dossiers/{dossier_id}/actions",
-    responses=PRECONDITION_REQUIRED,
     response_model=DossierOut,
     summary="Take a workflow action (409 lists the allowed ones)",
+    description="Receive, request a supplement, review, forward, approve, reject, return "
+    "the result, withdraw or extend the deadline, if the dossier is still at the `If-Match` "
+    "version. Answers with the dossier as it is now.",
+    responses={
+        **_DOSSIER,
+        **problem_responses(*_CHANGE, *BODY_PROBLEMS, ACTION_NOT_ALLOWED, ASSIGNED_ELSEWHERE),
+    },
 )
-async def act(
-    dossier_id: str,
+async def act_on_dossier(
+    dossier_id: DossierId,
     body: ActionIn,
     principal: Staff,
     service: Service,
@@ -276,12 +310,16 @@ async def act(
 
 @router.post(
     "/dossiers/{dossier_id}/claim",
-    responses=PRECONDITION_REQUIRED,
     response_model=DossierOut,
     summary="Take the dossier into your own hands",
+    description="An officer may not take a dossier another officer holds; a leader may.",
+    responses={
+        **_DOSSIER,
+        **problem_responses(*_CHANGE, ASSIGNED_ELSEWHERE, DOSSIER_CLOSED),
+    },
 )
-async def claim(
-    dossier_id: str, principal: Staff, service: Service, if_match: IfMatch = None
+async def claim_dossier(
+    dossier_id: DossierId, principal: Staff, service: Service, if_match: IfMatch = None
 ) -> JSONResponse:
     officer = _officer(principal)
     expected = require_if_match(if_match)
@@ -292,12 +330,13 @@ async def claim(
 
 @router.put(
     "/dossiers/{dossier_id}/assignee",
-    responses=PRECONDITION_REQUIRED,
     response_model=DossierOut,
     summary="A leader assigns the dossier to an officer of the agency",
+    description="Replaces whoever held it; a settled dossier is no longer assigned.",
+    responses={**_DOSSIER, **problem_responses(*_CHANGE, *BODY_PROBLEMS, DOSSIER_CLOSED)},
 )
-async def assign(
-    dossier_id: str,
+async def assign_dossier(
+    dossier_id: DossierId,
     body: AssigneeIn,
     principal: Leader,
     service: Service,
@@ -315,13 +354,15 @@ async def assign(
 
 @router.post(
     "/dossiers/{dossier_id}/notes",
-    responses=PRECONDITION_REQUIRED,
     response_model=NoteOut,
     status_code=201,
     summary="Add an internal note (If-Match optional: a note changes no state)",
+    description="Officers' notes are never shown to the applicant. The dossier's version "
+    "does not change, so a pending decision's `If-Match` still holds.",
+    responses=problem_responses(*_CHANGE, *BODY_PROBLEMS),
 )
-async def add_note(
-    dossier_id: str,
+async def add_dossier_note(
+    dossier_id: DossierId,
     body: NoteIn,
     principal: Staff,
     service: Service,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from chassis.problems import PROBLEM_RESPONSES
+from chassis.openapi import AUTH_PROBLEMS, problem_responses
+from chassis.problems import SERVICE_UNAVAILABLE
 from processing.api.deps import Operator, Service
 from processing.api.models import ScanOut
 
-router = APIRouter(prefix="/v1/ops", tags=["operations"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/ops", tags=["operations"])
 
 
 @router.post(
@@ -20,7 +21,8 @@ router = APIRouter(prefix="/v1/ops", tags=["operations"], responses=PROBLEM_RESP
         "Running it again is harmless: each dossier gets its overdue event and its "
         "apology slip at most once."
     ),
+    responses=problem_responses(*AUTH_PROBLEMS, SERVICE_UNAVAILABLE),
 )
-async def deadline_scan(principal: Operator, service: Service) -> ScanOut:
+async def run_deadline_scan(principal: Operator, service: Service) -> ScanOut:
     report = await service.scan_deadlines()
     return ScanOut(overdue_emitted=report.overdue, apologies_issued=report.apologies)

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BeforeValidator
 
-from chassis.problems import PROBLEM_RESPONSES, Problem
+from chassis.openapi import problem_responses
+from chassis.problems import SERVICE_UNAVAILABLE, VALIDATION_FAILED
 from processing.api.deps import Service
 from processing.api.models import (
     CODE_PATTERN,
@@ -49,7 +50,7 @@ def _figures(tally: Tally) -> dict[str, int | float | None]:
     ).model_dump()
 
 
-router = APIRouter(prefix="/v1", tags=["transparency"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["transparency"])
 
 
 @router.get(
@@ -61,20 +62,23 @@ router = APIRouter(prefix="/v1", tags=["transparency"], responses=PROBLEM_RESPON
         "still in progress, were withdrawn, were decided on time or late, and how many "
         "are past their due date today. Defaults to the current month so far."
     ),
+    responses=problem_responses(SERVICE_UNAVAILABLE),
 )
-async def statistics(
+async def get_statistics(
     service: Service,
-    period_from: Annotated[IsoDate | None, Query(alias="from")] = None,
-    period_to: Annotated[IsoDate | None, Query(alias="to")] = None,
+    period_from: Annotated[
+        IsoDate | None, Query(alias="from", description="first day (YYYY-MM-DD), inclusive")
+    ] = None,
+    period_to: Annotated[
+        IsoDate | None, Query(alias="to", description="last day (YYYY-MM-DD), inclusive")
+    ] = None,
     agency: Annotated[str | None, Query(max_length=64, pattern=CODE_PATTERN)] = None,
     procedure_code: Annotated[str | None, Query(max_length=64, pattern=CODE_PATTERN)] = None,
 ) -> StatisticsOut:
     try:
         figures = await service.statistics(period_from, period_to, agency, procedure_code)
     except InvalidPeriod as exc:
-        raise Problem(
-            422,
-            "Request is not valid",
+        raise VALIDATION_FAILED(
             str(exc),
             errors=[{"pointer": f"query:/{exc.parameter}", "detail": exc.detail}],
         ) from exc
