@@ -19,8 +19,8 @@ tools:  ## install uv if the machine lacks it
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
 
-run: tools  ## start Kafka, the store, SMTP, Zipkin and the four services (REPLICAS=2: two of each)
-	@$(UV) run --frozen python deploy/local.py up
+run: tools  ## start Kafka, the store, SMTP, Zipkin and the four services (REPLICAS=2: two of each; KAFKA_BROKERS=3: a Kafka cluster)
+	@$(UV) run --frozen python deploy/local.py up $(if $(KAFKA_BROKERS),--kafka-brokers $(KAFKA_BROKERS))
 	@$(UV) run --frozen python deploy/local.py services $(if $(REPLICAS),--replicas $(REPLICAS))
 
 stop: tools  ## stop the services and the infrastructure

@@ -84,7 +84,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, bool, KafkaCluster 
     parser.add_argument("--drain-timeout", type=_positive_float, default=defaults.drain_timeout_s)
     parser.add_argument("--out", type=Path, default=defaults.work_dir, help="logs and report")
     parser.add_argument(
-        "--keep", action="store_true", help="keep the run's topics and databases afterwards"
+        "--keep",
+        action="store_true",
+        help="keep the run's topics and databases afterwards (and its Kafka cluster running)",
     )
     parser.add_argument(
         "--kafka-brokers",
@@ -172,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     except asyncio.CancelledError:
         print("chaos: interrupted; the services were stopped", file=sys.stderr)
         return 130
+    finally:
+        if cluster is not None and not keep:
+            # Three JVMs: memory the machine wants back. Their data stays for the next run.
+            cluster.stop()
     print(report.table())
     out = Path(plan.work_dir)
     out.mkdir(parents=True, exist_ok=True)

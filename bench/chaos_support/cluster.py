@@ -76,6 +76,12 @@ class KafkaCluster:
         with self._settings():
             return getattr(launcher(), what)(*args)
 
+    def up_now(self) -> float:
+        """Start the cluster; the seconds it took."""
+        started = time.monotonic()
+        self.up()
+        return time.monotonic() - started
+
     def up(self) -> str:
         """Start the brokers that are not running and wait for each; the bootstrap list."""
         return str(self._call("ensure_up", ["kafka"])["kafka"])
@@ -84,6 +90,10 @@ class KafkaCluster:
         return list(self._call("stop", ["kafka"]))
 
     def reset(self) -> list[str]:
+        """Stop the brokers and delete their data (the jars stay). They are killed: what
+        a graceful stop would save is deleted right after."""
+        for name in self.names:
+            self._call("kill", name)
         return list(self._call("reset", ["kafka"]))
 
     async def kill(self, name: str) -> None:

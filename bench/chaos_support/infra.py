@@ -69,7 +69,7 @@ class ChaosInfra:
         if self.restartable:
             return None
         if self.cluster is not None:
-            return "skipped: the store is not the run's; its brokers are killed one by one"
+            return "skipped: the run kills its cluster's brokers instead; the store is not its own"
         if self.how == "local launcher":
             return "skipped: the launcher does not own the running broker, store and database"
         return f"skipped: {self.how} servers are not the run's to restart"

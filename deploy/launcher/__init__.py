@@ -37,6 +37,7 @@ own), ``logs/<component>.log`` and ``run/<component>.pid``.
 CLI::
 
     uv run python deploy/local.py up [COMPONENT...]      # start (idempotent), wait until ready
+    uv run python deploy/local.py up --kafka-brokers 3   # Kafka as a cluster of three
     uv run python deploy/local.py down [COMPONENT...]    # SIGTERM, then SIGKILL after a grace
     uv run python deploy/local.py reset [COMPONENT...]   # down + delete data, keep downloads
     uv run python deploy/local.py status [COMPONENT...]  # table; exit 3 if any is not ready

@@ -322,8 +322,21 @@ def stop(components: Iterable[str] | str = ALL) -> list[str]:
     lay = layout()
     stopped = []
     with _lock(lay):
-        for name in reversed(_every(components, lay)):
-            if _terminate(component(name, lay)):
+        names = _every(components, lay)
+        brokers = [n for n in names if n.partition("-")[0] == "kafka"]
+        told: set[str] = set()
+        if len(brokers) > 1:
+            # A cluster's brokers are told together: one by one, the last would wait out
+            # its grace for a controller quorum that has already gone.
+            for name in brokers:
+                comp = component(name, lay)
+                rec = _running(comp)
+                if rec is not None:
+                    _signal(rec.pid, comp.stop_signal)
+                    told.add(name)
+        for name in reversed(names):
+            # A broker told above may be gone already.
+            if _terminate(component(name, lay)) or name in told:
                 stopped.append(name)
     return stopped
 
