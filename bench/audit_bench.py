@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import random
 import statistics
@@ -80,12 +79,8 @@ def _store_uri() -> str:
     uri = os.environ.get("MONGODB_URI")
     if uri:
         return uri
-    spec = importlib.util.spec_from_file_location("hoso_local", ROOT / "deploy" / "local.py")
-    if spec is None or spec.loader is None:
-        raise RuntimeError("deploy/local.py cannot be loaded")
-    launcher = importlib.util.module_from_spec(spec)
-    sys.modules["hoso_local"] = launcher
-    spec.loader.exec_module(launcher)
+    import deploy.launcher as launcher
+
     return str(launcher.ensure_up(["store"])["mongodb"])
 
 

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import contextlib
 import email.policy
-import importlib.util
 import os
 import secrets
 import signal
@@ -65,12 +64,8 @@ def _infra() -> tuple[str, str]:
     mongodb = os.environ.get("MONGODB_URI")
     if kafka and mongodb:
         return kafka, mongodb
-    spec = importlib.util.spec_from_file_location("hoso_local", ROOT / "deploy" / "local.py")
-    if spec is None or spec.loader is None:
-        raise RuntimeError("deploy/local.py cannot be loaded")
-    launcher = importlib.util.module_from_spec(spec)
-    sys.modules["hoso_local"] = launcher
-    spec.loader.exec_module(launcher)
+    import deploy.launcher as launcher
+
     endpoints = launcher.ensure_up(["kafka", "store"])
     return endpoints["kafka"], endpoints["mongodb"]
 

@@ -277,11 +277,11 @@ async def sweep_replicas(
     try:
         progress.show(f"replicas {replicas}: starting {4 * replicas} service processes", force=True)
         services = await start_services(env, workdir, replicas=replicas)
-        watched = [Watched(name, s.process.pid) for name, s in services.items()]
+        watched = [Watched(name, s.process.pid) for name, s in services.items() if s.process]
         assert smtp.process is not None
         watched += [Watched(SMTP_SINK, smtp.process.pid), Watched(LOAD_GENERATOR, os.getpid())]
         token = mint_token(secret, "portal-bench", ["portal"], ttl_s=4 * 3600)
-        intakes = [s.url for s in services.values() if s.service == "intake"]
+        intakes = [s.url for s in services.values() if s.name == "intake"]
         rig = _Rig(
             replicas,
             Sender(intakes, token, Submissions(f"{run}c{replicas}"), plan.in_flight),

@@ -11,9 +11,7 @@ database under it, while FerretDB stays up).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -28,16 +26,9 @@ RESTARTABLE = ("kafka", "store", "postgres")
 
 
 def launcher() -> ModuleType:
-    loaded = sys.modules.get("hoso_local")
-    if loaded is not None:
-        return loaded
-    spec = importlib.util.spec_from_file_location("hoso_local", ROOT / "deploy" / "local.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["hoso_local"] = module
-    spec.loader.exec_module(module)
-    return module
+    import deploy.launcher
+
+    return deploy.launcher
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from bench.chaos_support.services import free_port
+from deploy.launcher.spawn import free_port
 
 
 @dataclass(frozen=True)

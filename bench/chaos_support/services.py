@@ -11,65 +11,21 @@ import asyncio
 import itertools
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
-
-import httpx
 
 from bench.chaos_support.plan import SERVICES
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from deploy.launcher.spawn import ServiceProcess, instance_id
 
 
 @dataclass
-class Service:
-    """One replica of a service."""
+class Service(ServiceProcess):
+    """One replica of a service, which the run kills -9 and starts again on its port."""
 
-    name: str
-    env: dict[str, str]
-    log_path: Path
-    replica: int = 1
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
     kills: int = 0
-    _log: IO[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def instance(self) -> str:
-        return instance_id(self.name, self.replica)
-
-    def start(self) -> None:
-        if self._log is None:
-            self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        env = {
-            **self.env,
-            f"{self.name.upper()}_HTTP_PORT": str(self.port),
-            # Tells the replicas apart in traces, should the run export any.
-            "OTEL_RESOURCE_ATTRIBUTES": f"service.instance.id={self.instance}",
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", f"{self.name}.main"],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
 
     def kill9(self) -> None:
-        """SIGKILL, as a power cut or the OOM killer would."""
+        """SIGKILL, as a power cut or the OOM killer would; the log says where."""
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
@@ -83,48 +39,8 @@ class Service:
         self.kill9()
         self.start()
 
-    def terminate(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-
-    def stop(self) -> None:
-        self.terminate()
-        if self.process is not None:
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    async def wait_ready(self, timeout_s: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        last = ""
-        async with httpx.AsyncClient(timeout=2) as client:
-            while time.monotonic() < deadline:
-                if self.process is not None and self.process.poll() is not None:
-                    raise RuntimeError(f"{self.instance} exited: {self.tail()}")
-                try:
-                    response = await client.get(f"{self.url}/readyz")
-                    if response.status_code == 200:
-                        return
-                    last = response.text
-                except httpx.HTTPError as exc:
-                    last = repr(exc)
-                await asyncio.sleep(0.25)
-        raise TimeoutError(
-            f"{self.instance} not ready after {timeout_s:.0f} s: {last}\n{self.tail()}"
-        )
-
-    def tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+    async def wait_ready(self, timeout_s: float = 120.0) -> None:  # type: ignore[override]
+        await self.wait_ready_async(timeout_s)
 
 
 class Platform:
@@ -176,10 +92,6 @@ class Platform:
     @property
     def databases(self) -> dict[str, str]:
         return {name: database(self.prefix, name) for name in SERVICES}
-
-
-def instance_id(name: str, replica: int) -> str:
-    return f"{name}-{replica}"
 
 
 def database(prefix: str, service: str) -> str:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import os
 import platform
 import re
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -30,13 +28,9 @@ KAFKA_LIBS = ROOT / ".local" / "kafka" / "libs"
 
 
 def _launcher() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hoso_local", ROOT / "deploy" / "local.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["hoso_local"] = module
-    spec.loader.exec_module(module)
-    return module
+    import deploy.launcher
+
+    return deploy.launcher
 
 
 @dataclass

@@ -16,8 +16,6 @@ import itertools
 import os
 import secrets
 import signal
-import socket
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,16 +32,10 @@ from bench.pipeline.infra import Infra, drop
 from bench.pipeline.processes import Watched, infrastructure, sample, spent
 from bench.pipeline.stats import Progress, summary_ms
 from chassis.auth import mint_token, new_signing_key, publish_jwks
+from deploy.launcher.spawn import SERVICES, ServiceProcess, free_port
 
-SERVICES = ("intake", "processing", "notification", "audit")
 NOTIFICATION_SENT = "notification.sent.v1"
 PROCEDURE = "MT-004"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --------------------------------------------------------------------------- mail
@@ -67,7 +59,7 @@ class MailSink:
 
     def __init__(self) -> None:
         self._arrivals = _Arrivals()
-        self.port = _free_port()
+        self.port = free_port()
         self._controller = Controller(self._arrivals, hostname="127.0.0.1", port=self.port)
 
     def start(self) -> None:
@@ -84,19 +76,9 @@ class MailSink:
 # --------------------------------------------------------------------------- services
 
 
-@dataclass
-class Service:
-    name: str  # the service, or "<service>-<k>" for its k-th replica (k > 1)
-    port: int
-    process: asyncio.subprocess.Process
-    service: str = ""
-
-    def __post_init__(self) -> None:
-        self.service = self.service or self.name
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+# One process of one service, as the tests run them too (``deploy.launcher.spawn``); its
+# label in the dicts below is the service's name, "<service>-<k>" for the k-th replica.
+Service = ServiceProcess
 
 
 def service_env(
@@ -139,39 +121,14 @@ async def start_services(
     for name in SERVICES:
         for replica in range(1, replicas + 1):
             label = name if replica == 1 else f"{name}-{replica}"
-            port = _free_port()
-            log = (logs / f"{label}.log").open("ab")
-            module = ["-m", f"{name}.main"]
+            wrapper: list[str] = []
             if profile:
                 report = logs / f"profile-{label}.txt"
-                module = ["-m", "pyinstrument", "-r", "text", "-o", str(report), *module]
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                *module,
-                env={
-                    **env,
-                    f"{name.upper()}_HTTP_PORT": str(port),
-                    # Tells the replicas' spans and metrics apart, as the launcher does.
-                    "OTEL_RESOURCE_ATTRIBUTES": f"service.instance.id={label}",
-                },
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-            )
-            log.close()
-            services[label] = Service(label, port, process, name)
-    async with httpx.AsyncClient(timeout=2) as client:
-        deadline = time.monotonic() + 120
-        for service in services.values():
-            while True:
-                if service.process.returncode is not None:
-                    raise RuntimeError(f"{service.name} exited; see {logs / service.name}.log")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"{service.url}/readyz")).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{service.name} not ready; see {logs}")
-                await asyncio.sleep(0.25)
+                wrapper = ["-m", "pyinstrument", "-r", "text", "-o", str(report)]
+            service = Service(name, env, logs / f"{label}.log", replica=replica, wrapper=wrapper)
+            service.start()
+            services[label] = service
+    await asyncio.gather(*(s.wait_ready_async(120) for s in services.values()))
     return services
 
 
@@ -180,16 +137,10 @@ async def stop_services(services: dict[str, Service], *, profiled: bool = False)
     # which pyinstrument survives to write its report, where SIGTERM would kill it first.
     sig = signal.SIGINT if profiled else signal.SIGTERM
     for service in services.values():
-        if service.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                service.process.send_signal(sig)
-    for service in services.values():
-        try:
-            await asyncio.wait_for(service.process.wait(), timeout=20)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                service.process.kill()
-            await service.process.wait()
+        service.send(sig)
+    await asyncio.gather(
+        *(asyncio.to_thread(service.stop, sig, 20.0) for service in services.values())
+    )
 
 
 # --------------------------------------------------------------------------- metrics
@@ -415,7 +366,9 @@ class _Measurement:
         self.notified = 0
         # The broker and the whole store: FerretDB and PostgreSQL with its backends.
         self.watched, _ = infrastructure(infra.kafka, infra.mongodb)
-        self.watched += [Watched(s.name, s.process.pid) for s in services.values()]
+        self.watched += [
+            Watched(label, s.process.pid) for label, s in services.items() if s.process
+        ]
         self.watched.append(Watched("bench (load, SMTP sink)", os.getpid()))
 
     def accepted(self) -> int:
@@ -436,10 +389,10 @@ class _Measurement:
 
     async def sample_stages(self, client: httpx.AsyncClient) -> None:
         at = time.time()
-        for service in self.services.values():
+        for label, service in self.services.items():
             with contextlib.suppress(httpx.HTTPError):
                 consumed, lag = await scrape(client, service)
-                self.stages.add(service.name, at, consumed, lag)
+                self.stages.add(label, at, consumed, lag)
 
     async def run(self, token: str, run: str) -> dict[str, float]:
         """Send the load, wait for delivery; the CPU each process spent meanwhile."""

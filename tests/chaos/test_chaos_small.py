@@ -15,7 +15,7 @@ import pytest
 from bench.chaos_support.infra import ChaosInfra
 from bench.chaos_support.plan import SERVICES, Plan
 from bench.chaos_support.run import run_chaos
-from bench.chaos_support.services import instance_id
+from deploy.launcher.spawn import instance_id
 from tests.support.infra import Infra
 from tests.support.services import replica_count
 
