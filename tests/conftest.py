@@ -89,3 +89,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         marker = _DIRECTORY_MARKERS.get(top)
         if marker is not None and item.get_closest_marker(marker) is None:
             item.add_marker(marker)
+
+
+@pytest.fixture(autouse=True)
+def _no_client_tracing_left_behind() -> Iterator[None]:
+    """A test that builds a service in this process installs the chassis's tracing, which
+    instruments httpx for the whole process. Its sampler drops root client spans, so every
+    later request of the test client would carry `traceparent` with sampled=0, and the
+    services, honouring their parent, would record no span of it: the tests that read the
+    services' spans would find none. Each test leaves the client as it found it."""
+    yield
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    instrumentor = HTTPXClientInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()
