@@ -121,9 +121,12 @@ prometheus-check:  ## check Prometheus's config and alert rules, run the rules' 
 	@promtool check rules deploy/prometheus/alerts.yml
 	@promtool test rules deploy/prometheus/alerts_test.yml
 
-browser:  ## Debian's headless Chromium and its WebDriver, for the docs' link test (root)
-	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+# Debian packages the tests and the services use: headless Chromium and its WebDriver (the
+# browser tests), the DejaVu fonts (Vietnamese PDFs) and hey (the HTTP benchmarks' load).
+DEBIAN_PACKAGES := chromium chromium-driver fonts-dejavu-core hey
+browser:  ## Debian packages for the browser tests, the PDFs and the benchmarks (root)
+	@missing="$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
+	[ -z "$$missing" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }
 
 typecheck: tools  ## mypy: strict on libs/chassis and every domain/, standard elsewhere
 	@$(UV) run --frozen mypy -p chassis -p intake -p processing -p notification -p audit

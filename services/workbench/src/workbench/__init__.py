@@ -1,0 +1,1 @@
+"""Web pages for the one-stop desk, officers, leaders, auditors and citizens."""
