@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: typecheck run stop reset status test test-fast test-containers image-check compose-check lint bench chaos screenshot tools asyncapi asyncapi-check openapi openapi-lint prometheus-check browser
+.PHONY: catalogue-check axe typecheck run stop reset status test test-fast test-containers image-check compose-check lint bench bench-alternatives chaos screenshot tools asyncapi asyncapi-check openapi openapi-lint prometheus-check browser
 
 # The AsyncAPI CLI validates docs/asyncapi.yaml; npm installs it into .local/node on first use.
 # 4.1.1 is the last release that runs on Node 20 (5.x and later need Node 24).
@@ -14,6 +14,11 @@ ASYNCAPI_STAMP := $(ASYNCAPI_DIR)/.asyncapi-cli-$(ASYNCAPI_CLI_VERSION)
 SPECTRAL_VERSION := 6.16.3
 SPECTRAL_DIR := $(ASYNCAPI_DIR)/spectral
 SPECTRAL_STAMP := $(SPECTRAL_DIR)/.spectral-cli-$(SPECTRAL_VERSION)
+# axe-core checks the workbench's pages for accessibility in the browser tests, which
+# inject it into each page; npm installs it into its own prefix under .local/node.
+AXE_VERSION := 4.10.3
+AXE_DIR := $(ASYNCAPI_DIR)/axe
+AXE_STAMP := $(AXE_DIR)/.axe-core-$(AXE_VERSION)
 
 tools:  ## install uv if the machine lacks it
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -34,6 +39,10 @@ status: tools  ## the operators' table of the live system
 
 screenshot: tools  ## a dossier's trace in the Zipkin UI, to docs/img/trace.png (after `make run`)
 	@$(UV) run --frozen python deploy/screenshot.py
+
+screenshots: tools axe  ## the workbench's pages, to docs/img/workbench-*.png (starts its own stack)
+	@HOSO_SCREENSHOTS_DIR=docs/img $(UV) run --frozen pytest -q -p no:cacheprovider \
+		tests/browser/test_workbench_screenshots.py
 
 test: tools  ## everything: lint, unit, integration, end-to-end, chaos, fuzzing, permissions; then the containers path
 	@$(UV) run --frozen ruff check .
@@ -74,6 +83,10 @@ $(COMPOSE_CHECK): deploy/compose-check/main.go deploy/compose-check/go.mod deplo
 test-fast: tools  ## pure domain tests only, no servers
 	@$(UV) run --frozen pytest tests/unit
 
+# The province's catalogue file before it goes live: FILE=..., else CATALOGUE_PATH, else the packaged one.
+catalogue-check: tools  ## check a catalogue file and print its problems as a table (FILE=path)
+	@$(UV) run --frozen python -m chassis.catalogue check $(or $(FILE),$(CATALOGUE_PATH),libs/chassis/src/chassis/catalogue/procedures.yaml)
+
 asyncapi: tools  ## write docs/asyncapi.yaml from the event contract (libs/chassis/src/chassis/events.py)
 	@$(UV) run --frozen python -m chassis.asyncapi > docs/asyncapi.yaml.new
 	@mv docs/asyncapi.yaml.new docs/asyncapi.yaml
@@ -111,6 +124,16 @@ $(SPECTRAL_STAMP):
 		@stoplight/spectral-cli@$(SPECTRAL_VERSION)
 	@touch $@
 
+axe: $(AXE_STAMP)  ## install axe-core (pinned) for the browser tests' accessibility checks
+
+$(AXE_STAMP):
+	@command -v npm >/dev/null 2>&1 || { echo "axe needs Node.js and npm"; exit 1; }
+	@echo "installing axe-core $(AXE_VERSION) into $(AXE_DIR) (once)"
+	@mkdir -p $(AXE_DIR)
+	@npm install --prefix $(AXE_DIR) --save-exact --no-audit --no-fund --loglevel=error \
+		axe-core@$(AXE_VERSION)
+	@touch $@
+
 # promtool from Debian's `prometheus` package (2.42): installed in seconds, where building
 # it from the Go module proxy takes six minutes on these machines. The rule syntax and
 # `promtool test rules` are the same for the 2.x server docker-compose runs.
@@ -129,13 +152,18 @@ browser:  ## Debian packages for the browser tests, the PDFs and the benchmarks 
 	[ -z "$$missing" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }
 
 typecheck: tools  ## mypy: strict on libs/chassis and every domain/, standard elsewhere
-	@$(UV) run --frozen mypy -p chassis -p intake -p processing -p notification -p audit
+	@$(UV) run --frozen mypy -p chassis -p intake -p processing -p notification -p audit -p workbench
 	@$(UV) run --frozen mypy deploy/launcher deploy/local.py
 
 lint: tools
 	@$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .
 
-bench: tools  ## the pipeline beside the alternatives; prints a table
+# BENCH_ARGS: options of bench/perf.py, e.g. BENCH_ARGS=--long or BENCH_ARGS=--quick.
+bench: tools  ## CPU budget per dossier, intake vs bare FastAPI (hey), capacity sweep; ~5 min
+	@command -v hey >/dev/null 2>&1 || $(MAKE) --no-print-directory browser
+	@$(UV) run --frozen python -m bench.perf $(BENCH_ARGS)
+
+bench-alternatives: tools  ## the processing + audit core beside naive and FastStream versions
 	@$(UV) run --frozen python -m bench
 
 chaos: tools  ## kill everything under load, then check nothing was lost or duplicated

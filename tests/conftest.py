@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from chassis.auth import new_signing_key, write_jwks
+from deploy.launcher.pki import TestPki, ensure_test_pki
 from tests.support.infra import Infra, provide
 
 # The suite's broker is a single node: every topic a test makes, in this process or in a
@@ -48,9 +49,18 @@ def jwks_file(jwt_secret: str, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 @pytest.fixture(scope="session")
-def base_env(infra: Infra, run_id: str, jwks_file: Path) -> dict[str, str]:
+def document_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    """The session's test CA and agency signing certificate (deploy/launcher/pki.py):
+    intake signs result documents with it, verifiers trust its root."""
+    return ensure_test_pki(tmp_path_factory.mktemp("pki-root"))
+
+
+@pytest.fixture(scope="session")
+def base_env(infra: Infra, run_id: str, jwks_file: Path, document_pki: TestPki) -> dict[str, str]:
     """The environment every service process of this session gets."""
     return {
+        "INTAKE_SIGNING_PKCS12": str(document_pki.pkcs12_path),
+        "INTAKE_SIGNING_PKCS12_PASSWORD": document_pki.password,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         "MONGODB_URI": infra.mongodb,
         "KAFKA_TOPIC_PREFIX": f"{run_id}.",
@@ -74,6 +84,7 @@ _DIRECTORY_MARKERS = {
     "permissions": "e2e",
     "chaos": "chaos",
     "fuzz": "fuzz",
+    "browser": "browser",
 }
 
 

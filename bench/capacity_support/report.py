@@ -49,6 +49,7 @@ def render_replicas(result: dict[str, Any], p99_limit_s: float) -> str:
                 "p99 s",
                 "max s",
                 "not audited",
+                "lag when sent",
                 "load 1m",
                 "held",
             ],
@@ -61,6 +62,7 @@ def render_replicas(result: dict[str, Any], p99_limit_s: float) -> str:
                     s["latency_s"]["p99"],
                     s["latency_s"]["max"],
                     s["accepted"] - s["finished"],
+                    _lags(s.get("lag_at_sent") or {}),
                     s["load_average_1m"],
                     _verdict(s),
                 ]
@@ -95,6 +97,15 @@ def render_replicas(result: dict[str, Any], p99_limit_s: float) -> str:
     if result.get("not_found"):
         out.append(f"not found, so not measured: {', '.join(result['not_found'])}")
     return "\n".join(out)
+
+
+def _lags(lags: dict[str, float]) -> str:
+    """The consumers' lag when sending ended, largest first, by the first letters of
+    the service's name."""
+    busy = {name: int(lag) for name, lag in lags.items() if lag}
+    if not busy:
+        return "0"
+    return " ".join(f"{name[:5]} {lag}" for name, lag in sorted(busy.items(), key=lambda x: -x[1]))
 
 
 def _verdict(step: dict[str, Any]) -> str:

@@ -10,10 +10,11 @@ import os
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from motor.motor_asyncio import AsyncIOMotorClient
 
 from bench.capacity_support.load import NotificationWatch, Sender, Submissions
@@ -21,12 +22,14 @@ from bench.pipeline.infra import Infra, drop
 from bench.pipeline.platform import (
     SERVICES,
     Posted,
+    scrape,
     service_env,
     start_services,
     stop_services,
 )
 from bench.pipeline.processes import Watched, infrastructure, sample, spent
 from bench.pipeline.stats import Progress, percentile
+from bench.profiling import profiled
 from chassis.auth import mint_token, new_signing_key
 
 LOAD_GENERATOR = "load generator"
@@ -45,6 +48,13 @@ class SweepPlan:
     p99_limit_s: float
     warmup_s: float
     idle_s: float
+    # A step at this rate before the ladder, for the CPU budget per dossier; with
+    # ``profile``, every service process is sampled by py-spy during it.
+    budget_rate: float | None = None
+    budget_s: float = 30.0
+    profile: bool = False
+    # Settings the services get besides the benchmark's own (``KEY=VALUE``), to try one.
+    service_env: tuple[str, ...] = ()
 
 
 def _free_port() -> int:
@@ -112,6 +122,8 @@ class _Rig:
     kafka: str
     mongodb: str
     missing: list[str]
+    # The service processes, for their consumer lag (``/metrics``) when sending ends.
+    services: dict[str, Any] = field(default_factory=dict)
 
 
 def _seconds(value: float) -> float | None:
@@ -144,6 +156,7 @@ async def _step(rig: _Rig, rate: float, duration: float, label: str) -> dict[str
     sending.result()
     sent = time.time()
     cpu_sent = sample(rig.watched)
+    lag_at_sent = await _lags(rig.services)
     accepted = [p for p in posted if p.status == 202 and p.dossier_id]
     deadline = sent + plan.drain_s
     while True:
@@ -212,6 +225,9 @@ async def _step(rig: _Rig, rate: float, duration: float, label: str) -> dict[str
             )[:20]
         ],
         "behind": behind,
+        # Events each consumer had still to handle when the last submission was sent:
+        # the stage that fell behind is the one with a lag that grew.
+        "lag_at_sent": lag_at_sent,
         "held": held,
         "restarted": restarted,
         "window_s": round(window, 2),
@@ -235,10 +251,21 @@ async def _step(rig: _Rig, rate: float, duration: float, label: str) -> dict[str
     progress.done(
         f"{label}: accepted {accepted_per_s:.1f}/s, finished {finished_per_s:.1f}/s, "
         f"p50 {_text(latency['p50'])}, p99 {_text(latency['p99'])}, "
-        f"max {_text(latency['max'])}, load generator "
+        f"max {_text(latency['max'])}, lag at the end of sending {lag_at_sent}, load generator "
         f"{result['cores_while_sending'].get(LOAD_GENERATOR, 0):.2f} cores -> {verdict}"
     )
     return result
+
+
+async def _lags(services: dict[str, Any]) -> dict[str, float]:
+    lags: dict[str, float] = {}
+    async with httpx.AsyncClient(timeout=5) as client:
+        for label, service in services.items():
+            if label.startswith("intake"):
+                continue
+            with contextlib.suppress(httpx.HTTPError):
+                lags[label] = (await scrape(client, service))[1]
+    return lags
 
 
 def _text(seconds: float | None) -> str:
@@ -270,6 +297,7 @@ async def sweep_replicas(
     databases = {name: f"bench{run}_cap{replicas}_{name}" for name in SERVICES}
     secret = new_signing_key()
     env = service_env(infra, prefix, databases, secret, smtp.port)
+    env.update(item.split("=", 1) for item in plan.service_env if "=" in item)
     workdir = logs / f"replicas-{replicas}"
     workdir.mkdir(parents=True, exist_ok=True)
     store: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb)
@@ -292,6 +320,7 @@ async def sweep_replicas(
             infra.kafka,
             infra.mongodb,
             [],
+            services,
         )
         result: dict[str, Any] = {"replicas": replicas}
         if plan.warmup_s > 0:
@@ -302,6 +331,16 @@ async def sweep_replicas(
                 rig, warm, plan.warmup_s, f"replicas {replicas}, warm-up {warm:g}/s"
             )
         result["idle_cores"] = await _idle(rig) if plan.idle_s > 0 else {}
+        if plan.budget_rate:
+            pids = {label: s.process.pid for label, s in services.items() if s.process}
+            with profiled(pids if plan.profile else {}, workdir / "profiles") as written:
+                result["budget"] = await _step(
+                    rig,
+                    plan.budget_rate,
+                    plan.budget_s,
+                    f"replicas {replicas}, CPU budget at {plan.budget_rate:g}/s",
+                )
+            result["profiles"] = {name: str(path) for name, path in written.items()}
         steps: list[dict[str, Any]] = []
         result["steps"] = steps
         for rate in plan.rates:

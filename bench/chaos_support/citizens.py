@@ -14,7 +14,6 @@ first attempt and its retry are often answered by different processes.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import random
 import time
 import uuid
@@ -25,6 +24,7 @@ from typing import Any
 import httpx
 
 from bench.chaos_support.plan import Plan
+from tests.support.documents import attachment_for, upload_samples
 
 PROCEDURE = "MT-004"
 # Portal clients sharing the load: each is held to intake's per-client rate limit.
@@ -57,14 +57,9 @@ class CitizenTally:
     done: bool = False
 
 
-def _attachment(code: str, salt: str) -> dict[str, Any]:
-    return {
-        "document_code": code,
-        "name": f"{code}.pdf",
-        "media_type": "application/pdf",
-        "size": 150_000,
-        "sha256": hashlib.sha256(f"{salt}/{code}".encode()).hexdigest(),
-    }
+# The documents every dossier names: uploaded once before the first submission (intake
+# keeps one copy of identical bytes), as a portal uploads before it submits.
+DOCUMENT_CODES = ("application_form", "business_registration")
 
 
 def body_for(submission: Submission) -> dict[str, Any]:
@@ -98,8 +93,7 @@ def body_for(submission: Submission) -> dict[str, Any]:
             ],
         },
         "attachments": [
-            _attachment("application_form", submission.idempotency_key),
-            _attachment("business_registration", submission.idempotency_key),
+            *(attachment_for(code) for code in DOCUMENT_CODES),
         ],
     }
 
@@ -138,7 +132,13 @@ class Citizens:
         # Accepted dossiers, for the officers' bookkeeping and the final checks.
         self.accepted: dict[str, Submission] = {}
 
+    async def upload_documents(self) -> None:
+        base_url = self._urls[0].removesuffix("/v1/dossiers")
+        token = {"Authorization": f"Bearer {self._tokens[0]}"}
+        await asyncio.to_thread(upload_samples, base_url, lambda code: token, DOCUMENT_CODES)
+
     async def run(self) -> None:
+        await self.upload_documents()
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
         async with httpx.AsyncClient(timeout=30, limits=limits) as client:
             started = time.monotonic()

@@ -57,6 +57,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "NOTIFICATION_DB_PASSWORD": _password,
     "INTAKE_IDENTITY_KEY": _fernet,
     "INTAKE_FOLLOW_UP_KEY": _password,
+    "PROCESSING_SEARCH_KEY": _password,
     "AUDIT_SIGNING_KEY": _ed25519_seed,
     "AUDIT_PII_KEY": _fernet,
     "NOTIFICATION_DELIVERY_KEY_PEPPER": _password,

@@ -13,16 +13,32 @@ process alone.
   ``role`` and ``scope`` (space-separated), ``agency``, ``sub`` and ``expires_in``. Each
   client may have only the roles, agency and scopes ``clients.json`` grants it; the
   ``developer`` client may ask for any (``hoso-token`` uses it);
+* ``GET /authorize`` - OAuth 2.0 authorization code with PKCE (RFC 6749 §4.1, RFC 7636,
+  ``S256`` only): a sign-in form (username and password) for a registered client and
+  redirect URI; ``POST /authorize`` checks the user and redirects back with ``code`` and
+  ``state``. ``POST /token`` with ``grant_type=authorization_code``, ``code``,
+  ``redirect_uri``, ``client_id`` and ``code_verifier`` answers with an access token
+  carrying the user's ``roles``, ``agency``, ``scope`` and an opaque ``sub``. A code is
+  good once, for 60 seconds;
+* ``POST /users`` - the developer client only: add or replace a user (form fields
+  ``username``, ``password``, ``role`` and ``scope`` space-separated, ``agency``), as the
+  ``add-user`` command does without the server;
 * ``POST /rotate`` - the developer client only: a new current key, the old one published
   for ``grace_s`` more seconds (form field, default ``--grace-s``) and then dropped.
 
 State directory: ``keys.json`` (private keys), ``clients.json`` (clients and the SHA-256
-of their secrets) and one credentials file per client (``developer.json``,
-``status.json``, ``screenshot.json``: token endpoint, id, secret), all made on first start.
+of their secrets; public clients with their redirect URIs), one credentials file per
+confidential client (``developer.json``, ``status.json``, ``screenshot.json``: token
+endpoint, id, secret), ``users.json`` (users: roles, agency, opaque subject, scrypt hash of
+the password) and ``passwords.json`` (the default users' passwords in clear, for the
+developer), all made on first start. A loopback redirect URI (127.0.0.1, localhost,
+[::1]) matches a registered one whatever its port (RFC 8252 §7.3).
 
 Run: ``python deploy/idp/server.py serve --dir DIR [--host H] [--port P]``;
 ``python deploy/idp/server.py rotate --dir DIR [--grace-s S]`` rotates without the server
-(a running server picks the change up at its next request).
+(a running server picks the change up at its next request);
+``python deploy/idp/server.py add-user --dir DIR --username U --password P --role R
+[--agency A] [--scope S]`` adds a user (read by a running server at its next sign-in).
 """
 
 from __future__ import annotations
@@ -46,11 +62,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html import escape
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -66,12 +83,37 @@ AUDIENCE = "hoso"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$")
 _MAX_BODY = 16 * 1024
 
-# The clients made on first start. Only "developer" may ask for anything.
+# The clients made on first start. Only "developer" may ask for anything. The workbench
+# is a public client (no secret): it signs people in with the authorization code and PKCE.
 DEFAULT_CLIENTS: dict[str, dict[str, Any]] = {
     "developer": {"any": True, "credentials": "developer.json"},
     "hoso-status": {"roles": ["auditor"], "credentials": "status.json"},
     "hoso-screenshot": {"roles": ["portal"], "credentials": "screenshot.json"},
+    "hoso-workbench": {
+        "public": True,
+        "redirect_uris": ["http://127.0.0.1:8005/auth/callback"],
+    },
 }
+CODE_TTL_S = 60
+# A person signed in through the form works for a while: the longest lifetime there is.
+SIGN_IN_TTL_S = MAX_TTL_S
+# scrypt's cost: 16 MiB and some 50 ms per check, far beyond a guessing budget.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+# The people made on first start: a desk clerk, an officer and a leader of two agencies,
+# an auditor and an operator. Passwords are random, written to passwords.json.
+DEFAULT_USERS: dict[str, dict[str, Any]] = {
+    "desk.mt": {"roles": ["desk"], "agency": "STNMT-MT"},
+    "officer.mt": {"roles": ["officer"], "agency": "STNMT-MT"},
+    "leader.mt": {"roles": ["leader"], "agency": "STNMT-MT"},
+    "desk.vpdk": {"roles": ["desk"], "agency": "STNMT-VPDK"},
+    "officer.vpdk": {"roles": ["officer"], "agency": "STNMT-VPDK"},
+    "leader.vpdk": {"roles": ["leader"], "agency": "STNMT-VPDK"},
+    "auditor": {"roles": ["auditor"]},
+    "operator": {"roles": ["operator"]},
+}
+_PKCE_VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
+_PKCE_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def _b64url(raw: bytes) -> str:
@@ -234,10 +276,31 @@ class Client:
     roles: tuple[str, ...] = ()
     agency: str | None = None
     scopes: tuple[str, ...] = ()
+    public: bool = False
+    redirect_uris: tuple[str, ...] = ()
 
     def authenticates(self, secret: str) -> bool:
+        if self.public:
+            return False
         offered = hashlib.sha256(secret.encode()).hexdigest()
         return hmac.compare_digest(offered, self.secret_sha256)
+
+    def redirects_to(self, uri: str) -> bool:
+        """``uri`` is registered, or is a loopback URI differing from a registered
+        loopback one only in its port (RFC 8252 §7.3: a local app's port is not fixed)."""
+        if uri in self.redirect_uris:
+            return True
+        asked = urlsplit(uri)
+        if asked.scheme != "http" or asked.hostname not in _LOOPBACK or asked.query:
+            return False
+        for registered in map(urlsplit, self.redirect_uris):
+            if (
+                registered.scheme == "http"
+                and registered.hostname == asked.hostname
+                and registered.path == asked.path
+            ):
+                return True
+        return False
 
 
 class TokenError(Exception):
@@ -258,6 +321,11 @@ def ensure_clients(directory: Path, token_endpoint: str) -> dict[str, Client]:
         registry: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
         changed = False
         for client_id, spec in DEFAULT_CLIENTS.items():
+            if spec.get("public"):
+                if client_id not in registry:
+                    registry[client_id] = dict(spec)
+                    changed = True
+                continue
             credentials = directory / spec["credentials"]
             if client_id in registry and credentials.exists():
                 stored = json.loads(credentials.read_text())
@@ -281,11 +349,13 @@ def ensure_clients(directory: Path, token_endpoint: str) -> dict[str, Client]:
     return {
         client_id: Client(
             client_id,
-            spec["secret_sha256"],
+            spec.get("secret_sha256", ""),
             any=bool(spec.get("any")),
             roles=tuple(spec.get("roles", ())),
             agency=spec.get("agency"),
             scopes=tuple(spec.get("scopes", ())),
+            public=bool(spec.get("public")),
+            redirect_uris=tuple(spec.get("redirect_uris", ())),
         )
         for client_id, spec in registry.items()
     }
@@ -360,6 +430,264 @@ def grant(client: Client, form: dict[str, str]) -> dict[str, Any]:
     return claims
 
 
+# --------------------------------------------------------------------------- users
+
+
+def _hash_password(password: str) -> dict[str, Any]:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
+    )
+    return {
+        "scheme": "scrypt",
+        "n": SCRYPT_N,
+        "r": SCRYPT_R,
+        "p": SCRYPT_P,
+        "salt": _b64url(salt),
+        "hash": _b64url(digest),
+    }
+
+
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _password_matches(record: dict[str, Any], password: str) -> bool:
+    stored = record.get("password") or {}
+    if stored.get("scheme") != "scrypt":
+        return False
+    digest = hashlib.scrypt(
+        password.encode(),
+        salt=_unb64url(stored["salt"]),
+        n=int(stored["n"]),
+        r=int(stored["r"]),
+        p=int(stored["p"]),
+        dklen=32,
+        maxmem=128 * int(stored["n"]) * int(stored["r"]) * 2,
+    )
+    return hmac.compare_digest(digest, _unb64url(stored["hash"]))
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    subject: str
+    roles: tuple[str, ...]
+    agency: str | None
+    scopes: tuple[str, ...]
+
+
+def user_record(
+    roles: list[str], password: str, agency: str | None = None, scopes: list[str] | None = None
+) -> dict[str, Any]:
+    """A ``users.json`` entry; the subject is opaque, so tokens and events never carry a
+    person's name."""
+    for word in [*roles, *(scopes or [])]:
+        if not _NAME.match(word):
+            raise ValueError(f"malformed role or scope {word!r}")
+    if agency is not None and not _NAME.match(agency):
+        raise ValueError(f"malformed agency {agency!r}")
+    if not roles:
+        raise ValueError("a user needs at least one role")
+    if len(password) < 8:
+        raise ValueError("a password needs at least 8 characters")
+    record: dict[str, Any] = {
+        "sub": f"u-{secrets.token_hex(8)}",
+        "roles": list(roles),
+        "password": _hash_password(password),
+    }
+    if agency:
+        record["agency"] = agency
+    if scopes:
+        record["scopes"] = list(scopes)
+    return record
+
+
+class UserStore:
+    """``users.json``: username → roles, agency, scopes, opaque ``sub``, scrypt hash.
+    Re-read when the file changes, so ``add-user`` needs no restart."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.path = directory / "users.json"
+        self._users: dict[str, dict[str, Any]] = {}
+        self._seen: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    def ensure(self) -> None:
+        """Make the default users with random passwords on first start; the passwords go
+        to ``passwords.json`` (0600) for the developer, never anywhere else."""
+        with self._lock, _locked(self.directory):
+            if self.path.exists():
+                return
+            users: dict[str, Any] = {}
+            clear: dict[str, str] = {}
+            for username, spec in DEFAULT_USERS.items():
+                password = secrets.token_urlsafe(12)
+                users[username] = user_record(spec["roles"], password, spec.get("agency"))
+                clear[username] = password
+            _write_private(self.directory / "passwords.json", clear)
+            _write_private(self.path, users)
+
+    def put(
+        self,
+        username: str,
+        password: str,
+        roles: list[str],
+        agency: str | None = None,
+        scopes: list[str] | None = None,
+    ) -> User:
+        if not _NAME.match(username):
+            raise ValueError("malformed username")
+        record = user_record(roles, password, agency, scopes)
+        with self._lock, _locked(self.directory):
+            users = json.loads(self.path.read_text()) if self.path.exists() else {}
+            previous = users.get(username)
+            if previous:
+                record["sub"] = previous["sub"]  # the same person keeps their subject
+            users[username] = record
+            _write_private(self.path, users)
+            self._seen = None
+        return self._user(username, record)
+
+    @staticmethod
+    def _user(username: str, record: dict[str, Any]) -> User:
+        return User(
+            username,
+            record["sub"],
+            tuple(record.get("roles", ())),
+            record.get("agency"),
+            tuple(record.get("scopes", ())),
+        )
+
+    def check(self, username: str, password: str) -> User | None:
+        with self._lock:
+            st = self.path.stat()
+            if (st.st_mtime_ns, st.st_ino) != self._seen:
+                self._users = json.loads(self.path.read_text())
+                self._seen = (st.st_mtime_ns, st.st_ino)
+            record = self._users.get(username)
+        if record is None:
+            # The same work as for a known user, so timing tells no usernames apart.
+            _password_matches({"password": _DUMMY_PASSWORD}, password)
+            return None
+        return self._user(username, record) if _password_matches(record, password) else None
+
+
+_DUMMY_PASSWORD = _hash_password(secrets.token_urlsafe(12))
+
+
+@dataclass(frozen=True)
+class PendingCode:
+    """An authorization code waiting to be exchanged: who signed in, for which client,
+    redirect URI and PKCE challenge."""
+
+    client_id: str
+    redirect_uri: str
+    challenge: str
+    user: User
+    expires_at: float
+
+
+def s256(verifier: str) -> str:
+    return _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
+
+
+# --------------------------------------------------------------------------- sign-in page
+
+_TEXTS = {
+    "vi": {
+        "title": "Đăng nhập",
+        "heading": "Đăng nhập hệ thống một cửa",
+        "intro": "Dùng tài khoản do Sở cấp.",
+        "username": "Tên đăng nhập",
+        "password": "Mật khẩu",
+        "submit": "Đăng nhập",
+        "wrong": "Tên đăng nhập hoặc mật khẩu không đúng.",
+        "bad_request": "Yêu cầu đăng nhập không hợp lệ",
+    },
+    "en": {
+        "title": "Sign in",
+        "heading": "Sign in to the one-stop system",
+        "intro": "Use the account the department gave you.",
+        "username": "Username",
+        "password": "Password",
+        "submit": "Sign in",
+        "wrong": "Wrong username or password.",
+        "bad_request": "Invalid sign-in request",
+    },
+}
+_AUTHORIZE_FIELDS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "ui_locales",
+)
+_PAGE_HEADERS = {
+    "Content_Security_Policy": "default-src 'none'; style-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "X_Frame_Options": "DENY",
+    "Referrer_Policy": "no-referrer",
+    "X_Content_Type_Options": "nosniff",
+}
+LOGIN_CSS = b"""\
+body{font-family:system-ui,sans-serif;margin:0;background:#f4f6f8;color:#1b1f24;line-height:1.5}
+main{max-width:24rem;margin:3rem auto;padding:1.5rem;background:#fff;border-radius:.5rem;
+box-shadow:0 1px 3px #0003}
+h1{font-size:1.4rem;margin-top:0}
+label{display:block;font-weight:600;margin-top:1rem}
+input{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #59636e;
+border-radius:.3rem}
+button{margin-top:1.5rem;width:100%;padding:.7rem;font-size:1rem;font-weight:600;color:#fff;
+background:#0b5cad;border:0;border-radius:.3rem;cursor:pointer}
+:focus-visible{outline:3px solid #b35900;outline-offset:2px}
+.error{color:#a4161a;font-weight:600}
+"""
+
+
+def _language(value: str | None) -> str:
+    return "en" if (value or "").split(" ")[0].lower().startswith("en") else "vi"
+
+
+def sign_in_page(params: dict[str, str], error: bool = False, username: str = "") -> bytes:
+    lang = _language(params.get("ui_locales"))
+    t = _TEXTS[lang]
+    hidden = "".join(
+        f'<input type="hidden" name="{name}" value="{escape(params.get(name, ""))}">'
+        for name in _AUTHORIZE_FIELDS
+    )
+    described = ' aria-describedby="sign-in-error" aria-invalid="true"' if error else ""
+    alert = f'<p id="sign-in-error" class="error" role="alert">{t["wrong"]}</p>' if error else ""
+    html = f"""<!doctype html>
+<html lang="{lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{t["title"]}</title><link rel="stylesheet" href="/login.css"></head>
+<body><main><h1>{t["heading"]}</h1><p>{t["intro"]}</p>{alert}
+<form method="post" action="/authorize">{hidden}
+<label for="username">{t["username"]}</label>
+<input id="username" name="username" autocomplete="username" required
+ value="{escape(username)}"{described}>
+<label for="password">{t["password"]}</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required
+{described}>
+<button type="submit">{t["submit"]}</button></form></main></body></html>"""
+    return html.encode()
+
+
+def error_page(params: dict[str, str], detail: str) -> bytes:
+    lang = _language(params.get("ui_locales"))
+    heading = _TEXTS[lang]["bad_request"]
+    return (
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        f"<title>{heading}</title>"
+        '<link rel="stylesheet" href="/login.css"></head>'
+        f"<body><main><h1>{heading}</h1><p>{escape(detail)}</p></main></body></html>"
+    ).encode()
+
+
 # --------------------------------------------------------------------------- HTTP
 
 
@@ -372,16 +700,23 @@ class Provider:
         self.ring = KeyRing(directory)
         self.ring.ensure()
         self.clients = ensure_clients(directory, f"{self.issuer}/token")
+        self.users = UserStore(directory)
+        self.users.ensure()
+        self._codes: dict[str, PendingCode] = {}
+        self._codes_lock = threading.Lock()
 
     def discovery(self) -> dict[str, Any]:
         return {
             "issuer": self.issuer,
             "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
             "token_endpoint": f"{self.issuer}/token",
-            "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+            "authorization_endpoint": f"{self.issuer}/authorize",
+            "grant_types_supported": ["client_credentials", "authorization_code"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
+            "code_challenge_methods_supported": ["S256"],
             "id_token_signing_alg_values_supported": ["EdDSA"],
-            "response_types_supported": ["token"],
+            "response_types_supported": ["code", "token"],
+            "ui_locales_supported": ["vi", "en"],
             "subject_types_supported": ["public"],
         }
 
@@ -404,8 +739,99 @@ class Provider:
             raise unauthorised
         return client
 
+    def authorization_request(self, params: dict[str, str]) -> Client:
+        """The client of a valid authorization request, or a :class:`TokenError` shown on
+        the provider's own page: with an unknown client or redirect URI nothing may be
+        sent back (RFC 6749 §4.1.2.1)."""
+        client = self.clients.get(params.get("client_id", ""))
+        if client is None or not client.redirect_uris:
+            raise TokenError(HTTPStatus.BAD_REQUEST, "invalid_client", "unknown client")
+        if not client.redirects_to(params.get("redirect_uri", "")):
+            raise TokenError(
+                HTTPStatus.BAD_REQUEST, "invalid_request", "redirect_uri is not registered"
+            )
+        if params.get("response_type") != "code":
+            raise TokenError(
+                HTTPStatus.BAD_REQUEST, "unsupported_response_type", "response_type=code only"
+            )
+        if params.get("code_challenge_method") != "S256" or not _PKCE_CHALLENGE.match(
+            params.get("code_challenge", "")
+        ):
+            raise TokenError(
+                HTTPStatus.BAD_REQUEST, "invalid_request", "PKCE with S256 is required"
+            )
+        if not params.get("state"):
+            raise TokenError(HTTPStatus.BAD_REQUEST, "invalid_request", "state is required")
+        return client
+
+    def issue_code(self, client: Client, params: dict[str, str], user: User) -> str:
+        code = secrets.token_urlsafe(32)
+        now = _now()
+        with self._codes_lock:
+            # Forget the codes nobody came for.
+            for stale in [c for c, p in self._codes.items() if p.expires_at <= now]:
+                del self._codes[stale]
+            self._codes[code] = PendingCode(
+                client.client_id,
+                params["redirect_uri"],
+                params["code_challenge"],
+                user,
+                now + CODE_TTL_S,
+            )
+        log.info("sign-in of %s for %s", user.subject, client.client_id)
+        return code
+
+    def exchange(self, client: Client, form: dict[str, str]) -> dict[str, Any]:
+        """The authorization code grant: the code is gone after its first use, good or
+        bad, so a stolen one can be tried at most once."""
+        with self._codes_lock:
+            pending = self._codes.pop(form.get("code", ""), None)
+        invalid = TokenError(HTTPStatus.BAD_REQUEST, "invalid_grant", "invalid or expired code")
+        if pending is None or pending.expires_at <= _now():
+            raise invalid
+        if pending.client_id != client.client_id:
+            raise invalid
+        if form.get("redirect_uri") != pending.redirect_uri:
+            raise invalid
+        verifier = form.get("code_verifier", "")
+        if not _PKCE_VERIFIER.match(verifier) or not hmac.compare_digest(
+            s256(verifier), pending.challenge
+        ):
+            raise TokenError(HTTPStatus.BAD_REQUEST, "invalid_grant", "code_verifier mismatch")
+        user = pending.user
+        claims: dict[str, Any] = {
+            "sub": user.subject,
+            "roles": list(user.roles),
+            "client_id": client.client_id,
+            "ttl": SIGN_IN_TTL_S,
+        }
+        if user.agency:
+            claims["agency"] = user.agency
+        if user.scopes:
+            claims["scope"] = " ".join(user.scopes)
+        return self._sign(claims)
+
+    def add_user(self, client: Client, form: dict[str, str]) -> dict[str, Any]:
+        if not client.any:
+            raise TokenError(
+                HTTPStatus.FORBIDDEN, "unauthorized_client", "only the developer client adds users"
+            )
+        try:
+            user = self.users.put(
+                form.get("username", ""),
+                form.get("password", ""),
+                _words(form.get("role"), "role"),
+                form.get("agency") or None,
+                _words(form.get("scope"), "scope"),
+            )
+        except ValueError as exc:
+            raise TokenError(HTTPStatus.BAD_REQUEST, "invalid_request", str(exc)) from None
+        return {"username": user.username, "sub": user.subject, "roles": list(user.roles)}
+
     def token(self, client: Client, form: dict[str, str]) -> dict[str, Any]:
-        claims = grant(client, form)
+        return self._sign(grant(client, form))
+
+    def _sign(self, claims: dict[str, Any]) -> dict[str, Any]:
         ttl = claims.pop("ttl")
         now = int(_now())
         claims |= {
@@ -418,7 +844,9 @@ class Provider:
         }
         key = self.ring.current()
         token = jwt.encode(claims, key.private, algorithm="EdDSA", headers={"kid": key.kid})
-        log.info("token for %s (%s), key %s", client.client_id, " ".join(claims["roles"]), key.kid)
+        log.info(
+            "token for %s (%s), key %s", claims["client_id"], " ".join(claims["roles"]), key.kid
+        )
         answer: dict[str, Any] = {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
         if "scope" in claims:
             answer["scope"] = claims["scope"]
@@ -445,15 +873,26 @@ class Handler(BaseHTTPRequestHandler):
     provider: Provider
 
     def _send(self, status: HTTPStatus, body: dict[str, Any], **headers: str) -> None:
-        data = json.dumps(body).encode()
+        self._send_bytes(status, json.dumps(body).encode(), "application/json", **headers)
+
+    def _send_bytes(
+        self, status: HTTPStatus, data: bytes, content_type: str, **headers: str
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
         for name, value in headers.items():
             self.send_header(name.replace("_", "-"), value)
         self.end_headers()
         self.wfile.write(data)
+
+    def _page(self, status: HTTPStatus, html: bytes) -> None:
+        self._send_bytes(status, html, "text/html; charset=utf-8", **_PAGE_HEADERS)
+
+    def _query(self) -> dict[str, str]:
+        query = self.path.split("?", 1)[1] if "?" in self.path else ""
+        return {k: v[0] for k, v in parse_qs(query).items()}
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -463,29 +902,82 @@ class Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, self.provider.jwks())
         elif path == "/healthz":
             self._send(HTTPStatus.OK, {"status": "ok"})
+        elif path == "/authorize":
+            params = self._query()
+            try:
+                self.provider.authorization_request(params)
+            except TokenError as exc:
+                self._page(exc.status, error_page(params, exc.description))
+                return
+            self._page(HTTPStatus.OK, sign_in_page(params))
+        elif path == "/login.css":
+            self._send_bytes(HTTPStatus.OK, LOGIN_CSS, "text/css; charset=utf-8")
         else:
             self._send(HTTPStatus.NOT_FOUND, {"error": "not_found"})
 
+    def _form(self) -> dict[str, str]:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > _MAX_BODY:
+            raise TokenError(HTTPStatus.BAD_REQUEST, "invalid_request", "body too large")
+        if "?" in self.path:
+            # RFC 6749 §3.2: credentials and parameters never in the URL.
+            raise TokenError(HTTPStatus.BAD_REQUEST, "invalid_request", "no query string")
+        raw = self.rfile.read(length).decode("utf-8", "replace")
+        parsed = parse_qs(raw, keep_blank_values=True)
+        if any(len(v) > 1 for v in parsed.values()):
+            raise TokenError(HTTPStatus.BAD_REQUEST, "invalid_request", "repeated parameter")
+        return {k: v[0] for k, v in parsed.items()}
+
+    def _sign_in(self) -> None:
+        """``POST /authorize``: the form's username and password; back to the client
+        with a code, or the form again with the error."""
+        try:
+            form = self._form()
+            client = self.provider.authorization_request(form)
+        except TokenError as exc:
+            self._page(exc.status, error_page({}, exc.description))
+            return
+        username = form.get("username", "")
+        user = self.provider.users.check(username, form.get("password", ""))
+        if user is None:
+            log.info("sign-in refused for %s", client.client_id)
+            self._page(HTTPStatus.UNAUTHORIZED, sign_in_page(form, True, username))
+            return
+        code = self.provider.issue_code(client, form, user)
+        query = urlencode({"code": code, "state": form["state"]})
+        self.send_response(HTTPStatus.SEE_OTHER)
+        self.send_header("Location", f"{form['redirect_uri']}?{query}")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _client(self, form: dict[str, str]) -> Client:
+        """The authenticated client; a public client names itself for the code grant
+        alone (PKCE stands in for its secret)."""
+        header = self.headers.get("Authorization")
+        if header is None and form.get("grant_type") == "authorization_code":
+            client = self.provider.clients.get(form.get("client_id", ""))
+            if client is not None and client.public:
+                return client
+        return self.provider.authenticate(header)
+
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
-        if path not in ("/token", "/rotate"):
+        if path == "/authorize":
+            self._sign_in()
+            return
+        if path not in ("/token", "/rotate", "/users"):
             self._send(HTTPStatus.NOT_FOUND, {"error": "not_found"})
             return
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > _MAX_BODY:
-                raise TokenError(HTTPStatus.BAD_REQUEST, "invalid_request", "body too large")
-            if "?" in self.path:
-                # RFC 6749 §3.2: credentials and parameters never in the URL.
-                raise TokenError(HTTPStatus.BAD_REQUEST, "invalid_request", "no query string")
-            raw = self.rfile.read(length).decode("utf-8", "replace")
-            parsed = parse_qs(raw, keep_blank_values=True)
-            if any(len(v) > 1 for v in parsed.values()):
-                raise TokenError(HTTPStatus.BAD_REQUEST, "invalid_request", "repeated parameter")
-            form = {k: v[0] for k, v in parsed.items()}
-            client = self.provider.authenticate(self.headers.get("Authorization"))
-            if path == "/token":
+            form = self._form()
+            client = self._client(form)
+            if path == "/token" and form.get("grant_type") == "authorization_code":
+                self._send(HTTPStatus.OK, self.provider.exchange(client, form), Pragma="no-cache")
+            elif path == "/token":
                 self._send(HTTPStatus.OK, self.provider.token(client, form), Pragma="no-cache")
+            elif path == "/users":
+                self._send(HTTPStatus.OK, self.provider.add_user(client, form))
             else:
                 self._send(HTTPStatus.OK, self.provider.rotate(client, form))
         except TokenError as exc:
@@ -494,7 +986,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(exc.status, body, **headers)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.info("%s %s", self.address_string(), format % args)
+        # The request line only: a query string may hold a code or a state.
+        log.info("%s %s", self.address_string(), (format % args).split("?", 1)[0])
 
 
 def serve(directory: Path, host: str, port: int, issuer: str | None, grace_s: float) -> None:
@@ -533,10 +1026,30 @@ def main(argv: list[str] | None = None) -> int:
         "--dir", type=Path, default=Path(os.environ.get("HOSO_IDP_DIR") or DEFAULT_DIR)
     )
     rotate.add_argument("--grace-s", type=float, default=DEFAULT_GRACE_S)
+    add = sub.add_parser("add-user", help="add or replace a user (roles, agency, password)")
+    add.add_argument(
+        "--dir", type=Path, default=Path(os.environ.get("HOSO_IDP_DIR") or DEFAULT_DIR)
+    )
+    add.add_argument("--username", required=True)
+    add.add_argument("--password", required=True)
+    add.add_argument("--role", action="append", required=True)
+    add.add_argument("--agency")
+    add.add_argument("--scope", action="append", default=[])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.command == "serve":
         serve(args.dir.resolve(), args.host, args.port, args.issuer, args.grace_s)
+    elif args.command == "add-user":
+        args.dir.mkdir(parents=True, exist_ok=True)
+        args.dir.chmod(0o700)
+        try:
+            user = UserStore(args.dir.resolve()).put(
+                args.username, args.password, args.role, args.agency, args.scope
+            )
+        except ValueError as exc:
+            print(f"add-user: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps({"username": user.username, "sub": user.subject}))
     else:
         ring = KeyRing(args.dir.resolve())
         if not ring.path.exists():

@@ -32,7 +32,8 @@ first run (mode 0600) and the components' addresses; never a token signing key.
 Everything downloaded, built or written lives under ``<repo>/.local`` (``HOSO_LOCAL_DIR``):
 ``bin/``, ``kafka/``, ``zipkin/``, ``store/`` (``pg`` the built server, ``pgdata``,
 ``ferretdb-state``), ``mail/``, ``idp/`` (the identity provider's keys and clients, its
-own), ``logs/<component>.log`` and ``run/<component>.pid``.
+own), ``pki/`` (the test CA and the document-signing PKCS#12, :mod:`deploy.launcher.pki`),
+``logs/<component>.log`` and ``run/<component>.pid``.
 
 CLI::
 
@@ -47,7 +48,7 @@ CLI::
 
 Python API (``import deploy.launcher``; tests and benchmarks): :func:`ensure_up`,
 :func:`stop`, :func:`restart`, :func:`kill`, :func:`reset`, :func:`status`,
-:func:`endpoints`, :func:`start_services`.
+:func:`endpoints`, :func:`start_services`, :func:`ensure_test_pki`.
 """
 
 from deploy.launcher.base import (
@@ -76,6 +77,7 @@ from deploy.launcher.components import (
     kafka_brokers,
     kafka_replication,
 )
+from deploy.launcher.pki import TestPki, ensure_test_pki
 from deploy.launcher.processes import (
     Status,
     endpoints,
@@ -117,9 +119,11 @@ __all__ = [
     "Smtp",
     "Status",
     "Store",
+    "TestPki",
     "Zipkin",
     "component",
     "endpoints",
+    "ensure_test_pki",
     "ensure_up",
     "env_file",
     "kafka_broker_count",

@@ -1,4 +1,5 @@
-"""The four services as local processes, one or several replicas each."""
+"""The four services as local processes, one or several replicas each, and the
+workbench (the people's pages over their APIs) started after them."""
 
 from __future__ import annotations
 
@@ -39,10 +40,27 @@ from deploy.launcher.processes import (
 
 # --------------------------------------------------------------------------- services
 
-SERVICES: tuple[str, ...] = ("intake", "processing", "notification", "audit")
-SERVICE_PORTS = {"intake": 8001, "processing": 8002, "notification": 8003, "audit": 8004}
+# The workbench comes last: it talks to the four through their APIs, so it starts once
+# they are ready.
+BACKEND: tuple[str, ...] = ("intake", "processing", "notification", "audit")
+SERVICES: tuple[str, ...] = (*BACKEND, "workbench")
+SERVICE_PORTS = {
+    "intake": 8001,
+    "processing": 8002,
+    "notification": 8003,
+    "audit": 8004,
+    "workbench": 8005,
+}
 # Names .local/env holds that are secrets: made once, kept across runs.
-_SECRETS = ("INTAKE_FOLLOW_UP_KEY", "INTAKE_IDENTITY_KEY", "AUDIT_SIGNING_KEY", "AUDIT_PII_KEY")
+_SECRETS = (
+    "INTAKE_FOLLOW_UP_KEY",
+    "INTAKE_IDENTITY_KEY",
+    "PROCESSING_SEARCH_KEY",
+    "AUDIT_SIGNING_KEY",
+    "AUDIT_PII_KEY",
+    # Seals the workbench's session cookies; every replica has the same.
+    "WORKBENCH_SESSION_KEY",
+)
 # Names earlier versions wrote that must not linger: a shared token secret let every
 # service mint any role.
 _RETIRED = ("JWT_SECRET",)
@@ -66,7 +84,7 @@ def _read_env_file(path: Path) -> dict[str, str]:
 def _new_secret(name: str) -> str:
     from cryptography.fernet import Fernet
 
-    if name == "INTAKE_FOLLOW_UP_KEY":
+    if name in ("INTAKE_FOLLOW_UP_KEY", "PROCESSING_SEARCH_KEY"):
         return base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
     if name == "AUDIT_SIGNING_KEY":
         from audit.domain.checkpoint import generate_private_key, private_key_to_base64
@@ -98,12 +116,26 @@ def write_service_env(lay: Layout, ep: dict[str, str]) -> dict[str, str]:
         "ZIPKIN_ENDPOINT": f"{ep['zipkin']}/api/v2/spans",
         "LOG_JSON": values.get("LOG_JSON") or "true",
     }
+    # The test PKI stands in for the province's: intake signs issued results with it,
+    # audit trusts its root when anyone verifies a document. An operator who pointed
+    # INTAKE_SIGNING_PKCS12 at another file keeps it.
+    if values.get("INTAKE_SIGNING_PKCS12", "") in ("", str(lay.root / "pki" / "signing.p12")):
+        from deploy.launcher.pki import ensure_test_pki
+
+        pki = ensure_test_pki(lay.root)
+        values |= {
+            "INTAKE_SIGNING_PKCS12": str(pki.pkcs12_path),
+            "INTAKE_SIGNING_PKCS12_PASSWORD": pki.password,
+            "AUDIT_DOCUMENT_TRUST_ROOTS": str(pki.ca_pem),
+        }
     if "idp" in ep:
         # Public keys only: the services can check tokens, not make them.
         values |= {
             "JWT_JWKS_URL": f"{ep['idp']}/.well-known/jwks.json",
             "JWT_ISSUER": ep["idp"],
             "JWT_AUDIENCE": "hoso",
+            # Where people sign in to the workbench.
+            "WORKBENCH_IDP_URL": ep["idp"],
         }
     text = (
         "# The local services' environment, written by deploy/local.py. Secrets for this\n"
@@ -185,10 +217,48 @@ def _service_replicas(lay: Layout) -> list[Service]:
     return found
 
 
+def _start_wave(lay: Layout, comps: list[Service]) -> list[LauncherError]:
+    """Start ``comps`` side by side (those not running, or running with another
+    configuration) and wait until each is ready; the failures."""
+    pending: dict[str, tuple[Component, Running, float]] = {}
+    errors: list[LauncherError] = []
+    for comp in comps:
+        rec = _running(comp)
+        if rec is not None and rec.config != comp.config():
+            _say(f"{comp.name}: configuration changed, restarting")
+            _terminate(comp)
+            rec = None
+        if rec is None:
+            try:
+                rec = _launch(comp, comp.config())
+            except LauncherError as exc:
+                errors.append(exc)
+                continue
+            _say(f"{comp.name}: starting (pid {rec.pid}, log {lay.log(comp.name)})")
+        pending[comp.name] = (comp, rec, time.monotonic() + comp.timeout)
+    while pending:
+        for name, (waiting, rec, deadline) in list(pending.items()):
+            if waiting.probe(rec.config):
+                del pending[name]
+            elif not _alive(rec.pid, waiting.marker()):
+                lay.pidfile(name).unlink(missing_ok=True)
+                errors.append(_failure(waiting, "exited during start-up"))
+                del pending[name]
+            elif time.monotonic() > deadline:
+                message = (
+                    f"not ready within {waiting.timeout:.0f} s (pid {rec.pid} left running)"
+                )
+                errors.append(_failure(waiting, message))
+                del pending[name]
+        if pending:
+            time.sleep(0.25)
+    return errors
+
+
 def start_services(lay: Layout | None = None, replicas: int | None = None) -> list[Status]:
     """Start ``replicas`` processes of each of the four services against the running
-    infrastructure (started first if need be), stop replicas beyond that number, and wait
-    until each is ready; returns their status rows."""
+    infrastructure (started first if need be), then as many of the workbench, stop
+    replicas beyond that number, and wait until each is ready; returns their status rows."""
     lay = lay or layout()
     count = _replicas(replicas)
     ep = ensure_up(ALL)
@@ -197,39 +267,12 @@ def start_services(lay: Layout | None = None, replicas: int | None = None) -> li
         for extra in _service_replicas(lay):
             if extra.replica > count and _terminate(extra):
                 _say(f"{extra.name}: stopped (asked for {count} replicas)")
-        comps = [Service(lay, n, k) for n in SERVICES for k in range(1, count + 1)]
-        pending: dict[str, tuple[Component, Running, float]] = {}
         errors: list[LauncherError] = []
-        for comp in comps:
-            rec = _running(comp)
-            if rec is not None and rec.config != comp.config():
-                _say(f"{comp.name}: configuration changed, restarting")
-                _terminate(comp)
-                rec = None
-            if rec is None:
-                try:
-                    rec = _launch(comp, comp.config())
-                except LauncherError as exc:
-                    errors.append(exc)
-                    continue
-                _say(f"{comp.name}: starting (pid {rec.pid}, log {lay.log(comp.name)})")
-            pending[comp.name] = (comp, rec, time.monotonic() + comp.timeout)
-        while pending:
-            for name, (waiting, rec, deadline) in list(pending.items()):
-                if waiting.probe(rec.config):
-                    del pending[name]
-                elif not _alive(rec.pid, waiting.marker()):
-                    lay.pidfile(name).unlink(missing_ok=True)
-                    errors.append(_failure(waiting, "exited during start-up"))
-                    del pending[name]
-                elif time.monotonic() > deadline:
-                    message = (
-                        f"not ready within {waiting.timeout:.0f} s (pid {rec.pid} left running)"
-                    )
-                    errors.append(_failure(waiting, message))
-                    del pending[name]
-            if pending:
-                time.sleep(0.25)
+        for wave in (BACKEND, ("workbench",)):
+            if errors:
+                break  # the workbench is no use without the services
+            comps = [Service(lay, n, k) for n in wave for k in range(1, count + 1)]
+            errors += _start_wave(lay, comps)
     if errors:
         joined = "; ".join(str(e) for e in errors)
         tails = "\n".join(e.log_tail for e in errors if e.log_tail)
@@ -279,6 +322,8 @@ def _print_services(rows: list[Status], ep: dict[str, str], lay: Layout) -> None
     print(f"traces (Zipkin UI)   {ep['zipkin']}/zipkin/")
     print(f"sent mail            {ep['smtp_http']}/messages")
     print(f"identity provider    {ep['idp']}/.well-known/openid-configuration")
+    passwords = lay.root / "idp" / "passwords.json"
+    print(f"workbench sign-in    users and passwords in {passwords} (mode 0600)")
     print("operators' status    make status")
     print(f"environment          {shown} (secrets, mode 0600)")
     print("a token, e.g. for an officer of the environment division:")

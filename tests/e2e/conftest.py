@@ -10,6 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from audit.domain.checkpoint import generate_private_key, private_key_to_base64
+from tests.support.documents import catalogue_document_codes, upload_samples
 from tests.support.infra import load_launcher
 from tests.support.mail import MailSink
 from tests.support.services import (
@@ -20,6 +21,7 @@ from tests.support.services import (
     service_env,
     with_instance,
 )
+from tests.support.tokens import bearer
 
 # Tests that read what all the other end-to-end tests left behind (logs, spans, metrics)
 # carry this marker and run after them.
@@ -122,6 +124,7 @@ def platform(
     base_env: dict[str, str],
     run_id: str,
     mail_sink: MailSink,
+    jwt_secret: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Platform]:
     work = tmp_path_factory.mktemp("platform")
@@ -169,6 +172,12 @@ def platform(
     try:
         for process in processes:
             process.wait_ready()
+        # The attachments the tests submit name these files (tests.support.documents).
+        upload_samples(
+            replicas["intake"][0].url,
+            lambda code: bearer(jwt_secret, f"samples-{code}", "portal"),
+            catalogue_document_codes(),
+        )
         yield platform
     finally:
         for process in processes:

@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.documents import attachment_for
+
 SERVICES = ("intake", "processing", "notification", "audit")
 
 # Every value of a person the tests below send; the final scan looks for each of them.
@@ -68,13 +70,8 @@ def new_applicant(family: str = "Trần Thị") -> Applicant:
 
 
 def attachment(document_code: str) -> dict[str, Any]:
-    return {
-        "document_code": document_code,
-        "name": f"{document_code}.pdf",
-        "media_type": "application/pdf",
-        "size": 84_000,
-        "sha256": secrets.token_hex(32),
-    }
+    """The code's sample PDF, which the platform fixture uploaded."""
+    return attachment_for(document_code)
 
 
 def waste_registration(applicant: Applicant) -> dict[str, Any]:

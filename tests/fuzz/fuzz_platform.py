@@ -7,8 +7,6 @@ fuzzer sends never disturbs the permission matrix, nor either of them anybody el
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from typing import Any
 import httpx
 from cryptography.fernet import Fernet
 
+from tests.support.documents import attachment_for, catalogue_document_codes, upload_samples
 from tests.support.mail import MailSink
 from tests.support.services import SERVICES, ServiceProcess, service_env
 from tests.support.tokens import bearer
@@ -82,6 +81,12 @@ def running_platform(
     try:
         for process in processes.values():
             process.wait_ready()
+        # The attachments the seeding submits name these files (tests.support.documents).
+        upload_samples(
+            processes["intake"].url,
+            lambda code: bearer(signing_key, f"samples-{code}", "portal"),
+            catalogue_document_codes(),
+        )
         databases = {
             name: p.env[f"{name.upper()}_MONGODB_DATABASE"] for name, p in processes.items()
         }
@@ -104,13 +109,8 @@ def running_platform(
 
 
 def attachment(code: str) -> dict[str, Any]:
-    return {
-        "document_code": code,
-        "name": f"{code}.pdf",
-        "media_type": "application/pdf",
-        "size": 120_000,
-        "sha256": hashlib.sha256(secrets.token_bytes(8)).hexdigest(),
-    }
+    """The code's sample PDF, which `running_platform` uploaded."""
+    return attachment_for(code)
 
 
 def waste_registration(email: str) -> dict[str, Any]:

@@ -15,7 +15,8 @@ Columns, in order:
   portal a portal client             auditor    auditor without clearance
   offA   officer of agency A         auditorP   auditor with audit:pii
   offAc  officer of agency A with    operator   operator
-         identity:resolve
+         identity:resolve            desk       the one-stop desk (STNMT-VP)
+                                     hotline    the hotline officer
 """
 
 # ruff: noqa: E501 - the table keeps one route per line, whatever its width
@@ -50,57 +51,68 @@ PRINCIPALS = (
     "auditor",
     "auditorP",
     "operator",
+    "desk",
+    "hotline",
 )
 
-# service  method  path[#variant]                                anon exp forged portal offA offAc officer_b leader_a inspector auditor auditorP operator
+# service  method  path[#variant]                                anon exp forged portal offA offAc officer_b leader_a inspector auditor auditorP operator desk hotline
 TABLE = """
-intake        GET   /healthz                                       200 200 200 200 200 200 200 200 200 200 200 200
-intake        GET   /readyz                                        200 200 200 200 200 200 200 200 200 200 200 200
-intake        GET   /metrics                                       200 200 200 200 200 200 200 200 200 200 200 200
-intake        GET   /v1/procedures                                 200 200 200 200 200 200 200 200 200 200 200 200
-intake        GET   /v1/procedures/{code}                          200 200 200 200 200 200 200 200 200 200 200 200
-intake        POST  /v1/dossiers#online                            401 401 401 202 403 403 403 403 403 403 403 403
-intake        POST  /v1/dossiers#counter                           401 401 401 403 202 202 403 202 403 403 403 403
-intake        GET   /v1/dossiers/{receipt_code}/status             200 200 200 200 200 200 200 200 200 200 200 200
-intake        POST  /v1/dossiers/{receipt_code}/supplements        409 409 409 409 409 409 409 409 409 409 409 409
-intake        POST  /v1/dossiers/{receipt_code}/withdrawal         409 409 409 409 409 409 409 409 409 409 409 409
-intake        GET   /v1/identities/{pseudonym}                     401 401 401 403 403 404 403 403 200 403 403 403
-processing    GET   /healthz                                       200 200 200 200 200 200 200 200 200 200 200 200
-processing    GET   /readyz                                        200 200 200 200 200 200 200 200 200 200 200 200
-processing    GET   /metrics                                       200 200 200 200 200 200 200 200 200 200 200 200
-processing    GET   /v1/officer/queue                              401 401 401 403 200 200 200 200 200 403 403 403
-processing    GET   /v1/officer/dossiers/{dossier_id}              401 401 401 403 200 200 403 200 403 403 403 403
-processing    POST  /v1/officer/dossiers/{dossier_id}/actions      401 401 401 403 412 412 403 412 403 403 403 403
-processing    POST  /v1/officer/dossiers/{dossier_id}/claim        401 401 401 403 412 412 403 412 403 403 403 403
-processing    PUT   /v1/officer/dossiers/{dossier_id}/assignee     401 401 401 403 403 403 403 412 403 403 403 403
-processing    POST  /v1/officer/dossiers/{dossier_id}/notes        401 401 401 403 201 201 403 201 403 403 403 403
-processing    GET   /v1/statistics                                 200 200 200 200 200 200 200 200 200 200 200 200
-processing    POST  /v1/ops/deadline-scan                          401 401 401 403 403 403 403 403 403 403 403 200
-notification  GET   /healthz                                       200 200 200 200 200 200 200 200 200 200 200 200
-notification  GET   /readyz                                        200 200 200 200 200 200 200 200 200 200 200 200
-notification  GET   /metrics                                       200 200 200 200 200 200 200 200 200 200 200 200
-notification  GET   /v1/deliveries                                 401 401 401 403 403 403 403 403 403 403 403 200
-notification  GET   /v1/deliveries/{delivery_id}                   401 401 401 403 403 403 403 403 403 403 403 200
-notification  POST  /v1/deliveries/{delivery_id}/resend            401 401 401 403 403 403 403 403 403 403 403 409
-notification  GET   /v1/templates                                  401 401 401 403 403 403 403 403 403 403 403 200
-notification  GET   /v1/templates/{event_type}/{language}/{channel}/preview  401 401 401 403 403 403 403 403 403 403 403 200
-audit         GET   /healthz                                       200 200 200 200 200 200 200 200 200 200 200 200
-audit         GET   /readyz                                        200 200 200 200 200 200 200 200 200 200 200 200
-audit         GET   /metrics                                       200 200 200 200 200 200 200 200 200 200 200 200
-audit         GET   /v1/audit/dossiers/{dossier_id}                401 401 401 403 403 403 403 403 403 200 200 403
-audit         GET   /v1/audit/entries                              401 401 401 403 403 403 403 403 403 200 200 403
-audit         GET   /v1/audit/entries.ndjson                       401 401 401 403 403 403 403 403 403 200 200 403
-audit         GET   /v1/audit/entries.csv                          401 401 401 403 403 403 403 403 403 200 200 403
-audit         GET   /v1/audit/checkpoints                          401 401 401 403 403 403 403 403 403 200 200 403
-audit         GET   /v1/audit/checkpoints/latest                   401 401 401 403 403 403 403 403 403 200 200 403
-audit         GET   /v1/audit/checkpoints.ndjson                   401 401 401 403 403 403 403 403 403 200 200 403
-audit         GET   /v1/audit/proofs/inclusion                     401 401 401 403 403 403 403 403 403 200 200 403
-audit         GET   /v1/audit/proofs/consistency                   401 401 401 403 403 403 403 403 403 200 200 403
-audit         GET   /v1/audit/verify                               401 401 401 403 403 403 403 403 403 200 200 403
-audit         POST  /v1/audit/verify                               401 401 401 403 403 403 403 403 403 200 200 403
-audit         GET   /v1/audit/public-key                           200 200 200 200 200 200 200 200 200 200 200 200
-audit         GET   /v1/audit/public-key.pem                       200 200 200 200 200 200 200 200 200 200 200 200
+intake        GET   /healthz                                       200 200 200 200 200 200 200 200 200 200 200 200 200 200
+intake        GET   /readyz                                        200 200 200 200 200 200 200 200 200 200 200 200 200 200
+intake        GET   /metrics                                       200 200 200 200 200 200 200 200 200 200 200 200 200 200
+intake        GET   /v1/catalogue                                  200 200 200 200 200 200 200 200 200 200 200 200 200 200
+intake        GET   /v1/procedures                                 200 200 200 200 200 200 200 200 200 200 200 200 200 200
+intake        GET   /v1/procedures/{code}                          200 200 200 200 200 200 200 200 200 200 200 200 200 200
+intake        POST  /v1/dossiers#online                            401 401 401 202 403 403 403 403 403 403 403 403 403 403
+intake        POST  /v1/dossiers#counter                           401 401 401 403 202 202 403 202 403 403 403 403 202 403
+intake        POST  /v1/dossiers#post                              401 401 401 403 202 202 403 202 403 403 403 403 202 403
+intake        POST  /v1/dossiers#phone                             401 401 401 403 403 403 403 403 403 403 403 403 403 202
+intake        GET   /v1/dossiers/{receipt_code}/status             200 200 200 200 200 200 200 200 200 200 200 200 200 200
+intake        GET   /v1/dossiers/{receipt_code}/slip.pdf           401 401 401 403 200 200 404 200 404 403 403 403 200 403
+intake        POST  /v1/dossiers/{receipt_code}/supplements        409 409 409 409 409 409 409 409 409 409 409 409 409 409
+intake        POST  /v1/dossiers/{receipt_code}/withdrawal         409 409 409 409 409 409 409 409 409 409 409 409 409 409
+intake        GET   /v1/identities/{pseudonym}                     401 401 401 403 403 404 403 403 200 403 403 403 403 403
+processing    GET   /healthz                                       200 200 200 200 200 200 200 200 200 200 200 200 200 200
+processing    GET   /readyz                                        200 200 200 200 200 200 200 200 200 200 200 200 200 200
+processing    GET   /metrics                                       200 200 200 200 200 200 200 200 200 200 200 200 200 200
+processing    GET   /v1/officer/queue                              401 401 401 403 200 200 200 200 200 403 403 403 403 403
+processing    POST  /v1/officer/dossiers/search                    401 401 401 403 200 200 200 200 200 403 403 403 403 403
+processing    GET   /v1/officer/dossiers/{dossier_id}              401 401 401 403 200 200 403 200 403 403 403 403 403 403
+processing    POST  /v1/officer/dossiers/{dossier_id}/actions      401 401 401 403 412 412 403 412 403 403 403 403 403 403
+processing    POST  /v1/officer/dossiers/{dossier_id}/claim        401 401 401 403 412 412 403 412 403 403 403 403 403 403
+processing    PUT   /v1/officer/dossiers/{dossier_id}/assignee     401 401 401 403 403 403 403 412 403 403 403 403 403 403
+processing    POST  /v1/officer/dossiers/{dossier_id}/notes        401 401 401 403 201 201 403 201 403 403 403 403 403 403
+processing    GET   /v1/statistics                                 200 200 200 200 200 200 200 200 200 200 200 200 200 200
+processing    POST  /v1/ops/deadline-scan                          401 401 401 403 403 403 403 403 403 403 403 200 403 403
+notification  GET   /healthz                                       200 200 200 200 200 200 200 200 200 200 200 200 200 200
+notification  GET   /readyz                                        200 200 200 200 200 200 200 200 200 200 200 200 200 200
+notification  GET   /metrics                                       200 200 200 200 200 200 200 200 200 200 200 200 200 200
+notification  GET   /v1/deliveries                                 401 401 401 403 403 403 403 403 403 403 403 200 403 403
+notification  GET   /v1/deliveries/{delivery_id}                   401 401 401 403 403 403 403 403 403 403 403 200 403 403
+notification  POST  /v1/deliveries/{delivery_id}/resend            401 401 401 403 403 403 403 403 403 403 403 409 403 403
+notification  GET   /v1/templates                                  401 401 401 403 403 403 403 403 403 403 403 200 403 403
+notification  GET   /v1/templates/{event_type}/{language}/{channel}/preview  401 401 401 403 403 403 403 403 403 403 403 200 403 403
+audit         GET   /healthz                                       200 200 200 200 200 200 200 200 200 200 200 200 200 200
+audit         GET   /readyz                                        200 200 200 200 200 200 200 200 200 200 200 200 200 200
+audit         GET   /metrics                                       200 200 200 200 200 200 200 200 200 200 200 200 200 200
+audit         GET   /v1/audit/dossiers/{dossier_id}                401 401 401 403 403 403 403 403 403 200 200 403 403 403
+audit         GET   /v1/audit/entries                              401 401 401 403 403 403 403 403 403 200 200 403 403 403
+audit         GET   /v1/audit/entries.ndjson                       401 401 401 403 403 403 403 403 403 200 200 403 403 403
+audit         GET   /v1/audit/entries.csv                          401 401 401 403 403 403 403 403 403 200 200 403 403 403
+audit         GET   /v1/audit/checkpoints                          401 401 401 403 403 403 403 403 403 200 200 403 403 403
+audit         GET   /v1/audit/checkpoints/latest                   401 401 401 403 403 403 403 403 403 200 200 403 403 403
+audit         GET   /v1/audit/checkpoints.ndjson                   401 401 401 403 403 403 403 403 403 200 200 403 403 403
+audit         GET   /v1/audit/proofs/inclusion                     401 401 401 403 403 403 403 403 403 200 200 403 403 403
+audit         GET   /v1/audit/proofs/consistency                   401 401 401 403 403 403 403 403 403 200 200 403 403 403
+audit         GET   /v1/audit/verify                               401 401 401 403 403 403 403 403 403 200 200 403 403 403
+audit         POST  /v1/audit/verify                               401 401 401 403 403 403 403 403 403 200 200 403 403 403
+audit         GET   /v1/audit/public-key                           200 200 200 200 200 200 200 200 200 200 200 200 200 200
+audit         GET   /v1/audit/public-key.pem                       200 200 200 200 200 200 200 200 200 200 200 200 200 200
+audit         POST  /v1/documents/verify                           422 422 422 422 422 422 422 422 422 422 422 422 422 422
 """
+
+# The one-stop desk's unit: it receives dossiers for every unit (agency A's among them).
+DESK_UNIT = "STNMT-VP"
 
 # Routes left out of the OpenAPI documents on purpose, still classified above.
 UNDOCUMENTED = frozenset({"/metrics"})
@@ -161,6 +173,8 @@ def credentials(platform: RunningPlatform, principal: str) -> dict[str, str]:
         "auditor": lambda: mint_token(secret, "auditor-1", ["auditor"]),
         "auditorP": lambda: mint_token(secret, "auditor-2", ["auditor"], scopes=["audit:pii"]),
         "operator": lambda: mint_token(secret, "operator-1", ["operator"]),
+        "desk": lambda: mint_token(secret, "desk-1", ["desk"], agency=DESK_UNIT),
+        "hotline": lambda: mint_token(secret, "hotline-1", ["hotline"], agency=DESK_UNIT),
     }
     if principal == "anon":
         return {}
@@ -181,10 +195,26 @@ class Call:
     path_params: dict[str, str] = field(default_factory=dict)
 
 
-def _counter_registration() -> dict[str, Any]:
-    body = waste_registration("counter.applicant@example.vn")
-    body["channel"] = "counter"
+def _counter_registration(channel: str = "counter") -> dict[str, Any]:
+    body = waste_registration(f"{channel}.applicant@example.vn")
+    body["channel"] = channel
     return body
+
+
+def _phone_petition() -> dict[str, Any]:
+    """A petition the hotline officer takes by phone: the caller's number is the contact."""
+    return {
+        "procedure_code": "PAKN-001",
+        "channel": "phone",
+        "applicant": {
+            "type": "person",
+            "name": "Lê Thị Hoa",
+            "id_number": "001199004321",
+            "phone": "0987 654 321",
+        },
+        "form": {"subject": "Khói bụi ban đêm", "content": "Bãi cát tổ 5 gây bụi."},
+        "content": "Đề nghị Sở kiểm tra.",
+    }
 
 
 STALE = {"If-Match": '"999999"'}
@@ -198,6 +228,7 @@ def requests_for(seeded: Seeded) -> dict[Row, Call]:
     dossier = received.dossier_id
     preview = "/v1/templates/dossier.status-changed.v1/vi/email/preview"
     calls: dict[tuple[str, str, str, str], Call] = {
+        ("intake", "GET", "/v1/catalogue", ""): Call("GET", "/v1/catalogue"),
         ("intake", "GET", "/v1/procedures", ""): Call(
             "GET", "/v1/procedures", {"kind": "procedure"}
         ),
@@ -209,6 +240,17 @@ def requests_for(seeded: Seeded) -> dict[Row, Call]:
         ),
         ("intake", "POST", "/v1/dossiers", "counter"): Call(
             "POST", "/v1/dossiers", json=_counter_registration()
+        ),
+        ("intake", "POST", "/v1/dossiers", "post"): Call(
+            "POST", "/v1/dossiers", json=_counter_registration("post")
+        ),
+        ("intake", "POST", "/v1/dossiers", "phone"): Call(
+            "POST", "/v1/dossiers", json=_phone_petition()
+        ),
+        ("intake", "GET", "/v1/dossiers/{receipt_code}/slip.pdf", ""): Call(
+            "GET",
+            f"/v1/dossiers/{received.receipt_code}/slip.pdf",
+            path_params={"receipt_code": received.receipt_code},
         ),
         ("intake", "GET", "/v1/dossiers/{receipt_code}/status", ""): Call(
             "GET",
@@ -237,6 +279,9 @@ def requests_for(seeded: Seeded) -> dict[Row, Call]:
         ),
         ("processing", "GET", "/v1/officer/queue", ""): Call(
             "GET", "/v1/officer/queue", {"sort": "received", "limit": 50}
+        ),
+        ("processing", "POST", "/v1/officer/dossiers/search", ""): Call(
+            "POST", "/v1/officer/dossiers/search", json={"statuses": ["received"], "limit": 10}
         ),
         ("processing", "GET", "/v1/officer/dossiers/{dossier_id}", ""): Call(
             "GET", f"/v1/officer/dossiers/{dossier}", path_params={"dossier_id": dossier}
@@ -328,6 +373,10 @@ def requests_for(seeded: Seeded) -> dict[Row, Call]:
         ("audit", "GET", "/v1/audit/verify", ""): Call("GET", "/v1/audit/verify", {"from_seq": 1}),
         ("audit", "POST", "/v1/audit/verify", ""): Call(
             "POST", "/v1/audit/verify", json={"from_seq": 1}
+        ),
+        # Public: anyone gets a verdict; JSON instead of a PDF is refused the same for all.
+        ("audit", "POST", "/v1/documents/verify", ""): Call(
+            "POST", "/v1/documents/verify", json={"pdf": "not a PDF"}
         ),
     }
     built = {Row(*key): call for key, call in calls.items()}

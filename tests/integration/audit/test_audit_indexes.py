@@ -1,10 +1,11 @@
 """Every query the audit service makes on a hot path is served by an index on the real store:
-the chain head, the event id look-up, a dossier's trail and the filtered query with its
-keyset pages. Each plan is asked for through the store's own query builders, so a query
-changed in the store is the query checked here."""
+the chain head, the event id look-up, a dossier's trail, the filtered query with its keyset
+pages and the look-up of an issued document by its hash. Each plan is asked for through the
+store's own query builders, so a query changed in the store is the query checked here."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -131,3 +132,17 @@ async def test_filtered_queries_and_their_keyset_pages_use_an_index(
     assert first_page
     assert [d["seq"] for d in first_page] == sorted(d["seq"] for d in first_page)
     assert all(d["seq"] > pages[0] for d in first_page)
+
+
+async def test_the_issue_look_up_by_document_hash_uses_an_index(
+    filled: tuple[AuditStore, list[AuditEntry]],
+) -> None:
+    store, _ = filled
+    # A verifier's question is mostly about bytes nobody issued: the index must answer
+    # "none" without reading the log.
+    sha256 = uuid.uuid4().hex * 2
+    assert await _served_by_an_index(store.issue_cursor(sha256))
+    # By the hash's own index, not by reading every issue through the event type's.
+    explained = await store.issue_cursor(sha256).explain()
+    assert "payload.sha256_1_seq_1" in json.dumps(explained, default=str)
+    assert await store.find_issue(sha256) is None

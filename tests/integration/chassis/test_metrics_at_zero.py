@@ -17,7 +17,7 @@ READS = {
     "intake": [Topics.LIFECYCLE],
     "processing": [Topics.SUBMISSIONS],
     "notification": [Topics.LIFECYCLE],
-    "audit": [Topics.SUBMISSIONS, Topics.LIFECYCLE, Topics.NOTIFICATIONS],
+    "audit": [Topics.SUBMISSIONS, Topics.LIFECYCLE, Topics.NOTIFICATIONS, Topics.CATALOGUE],
 }
 Labels = frozenset[tuple[str, str]]
 
@@ -84,6 +84,16 @@ async def test_labelled_counters_start_at_zero(four_services: InProcess) -> None
     for outcome in ("sent", "failed"):
         if not at_zero(notification, "hoso_notifications_total", channel="email", outcome=outcome):
             missing.append(f"notifications email/{outcome}")
+    # The services that hold the catalogue count its reloads and refused files.
+    for service in ("intake", "processing"):
+        found = await scrape(four_services, service)
+        if not at_zero(found, "hoso_catalogue_reloads_total", service=service):
+            missing.append(f"catalogue reloads {service}")
+        for reason in ("invalid", "unreadable", "version_reused"):
+            if not at_zero(
+                found, "hoso_catalogue_reload_failures_total", service=service, reason=reason
+            ):
+                missing.append(f"catalogue reload failures {service}/{reason}")
     audit = await scrape(four_services, "audit")
     if not at_zero(audit, "hoso_audit_chain_failures_total"):
         missing.append("audit chain failures")

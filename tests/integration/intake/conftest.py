@@ -9,6 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.integration.intake.intake_support import CLIENT_LIMIT, Intake
+from tests.support.documents import catalogue_document_codes, upload_samples
 from tests.support.services import ServiceProcess, service_env
 
 
@@ -35,6 +36,8 @@ def intake_service(
             "INTAKE_RATE_LIMIT_PER_CLIENT": f"{CLIENT_LIMIT}/minute",
             "INTAKE_RATE_LIMIT_FOLLOW_UP_PER_IP": "30/minute",
             "INTAKE_MAX_BODY_BYTES": "65536",
+            # Small enough for a test to upload a file over it.
+            "INTAKE_ATTACHMENT_MAX_BYTES": str(1024 * 1024),
             "SPANS_FILE": str(spans),
         },
     )
@@ -42,6 +45,11 @@ def intake_service(
     process.start()
     try:
         process.wait_ready()
-        yield Intake(process, prefix, database, infra.kafka, infra.mongodb, jwt_secret, spans)
+        intake = Intake(process, prefix, database, infra.kafka, infra.mongodb, jwt_secret, spans)
+        # The attachments of the tests' submissions name these files (intake_bodies).
+        upload_samples(
+            intake.url, lambda code: intake.portal(f"samples-{code}"), catalogue_document_codes()
+        )
+        yield intake
     finally:
         process.stop()

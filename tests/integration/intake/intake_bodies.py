@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from typing import Any
+
+from tests.support.documents import attachment_for
 
 
 def unique_email(tag: str = "citizen") -> str:
     return f"{tag}.{secrets.token_hex(4)}@example.vn"
 
 
-def attachment(document_code: str, size: int = 120_000) -> dict[str, Any]:
-    return {
-        "document_code": document_code,
-        "name": f"{document_code}.pdf",
-        "media_type": "application/pdf",
-        "size": size,
-        "sha256": hashlib.sha256(secrets.token_bytes(8)).hexdigest(),
-    }
+def attachment(document_code: str, size: int | None = None) -> dict[str, Any]:
+    """The code's sample PDF, uploaded once per intake database (tests.support.documents);
+    ``size`` declares another size, for the tests of the size limits."""
+    found = attachment_for(document_code)
+    if size is not None:
+        found["size"] = size
+    return found
 
 
 def waste_registration(email: str | None = None, **changes: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from motor.motor_asyncio import AsyncIOMotorClient
 from chassis.events import TOPIC_PARTITIONS, Topics
 from tests.integration.intake.intake_bodies import denunciation, waste_registration
 from tests.integration.intake.intake_support import events_of, read_topic
+from tests.support.documents import upload_samples
 from tests.support.services import ServiceProcess, service_env
 from tests.support.tokens import bearer
 from tests.support.waiting import eventually
@@ -119,6 +120,12 @@ async def test_retry_after_a_refused_publish_sends_the_same_event(
     await admin.start()
     try:
         await asyncio.to_thread(process.wait_ready)
+        await asyncio.to_thread(
+            upload_samples,
+            process.url,
+            lambda code: bearer(jwt_secret, f"samples-{code}", "portal"),
+            ["application_form", "business_registration"],
+        )
         # The broker loses the topic (auto-creation is off): its writes fail until an
         # operator restores it.
         await admin.delete_topics([topic])

@@ -6,6 +6,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
+from chassis.catalogue import load_default_catalogue
 from tests.integration.intake.intake_bodies import waste_registration
 from tests.integration.intake.intake_support import Intake
 
@@ -56,3 +57,32 @@ async def test_procedure_detail_carries_a_usable_form_schema(intake_service: Int
     assert list(validator.iter_errors({"facility_name": "x"}))
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_the_version_in_force_and_each_procedures_online_steps(
+    intake_service: Intake,
+) -> None:
+    async with httpx.AsyncClient(base_url=intake_service.url, timeout=15) as client:
+        version = await client.get("/v1/catalogue")
+        listed = (await client.get("/v1/procedures")).json()["procedures"]
+        complaint = (await client.get("/v1/procedures/KN-001")).json()
+        denunciation = (await client.get("/v1/procedures/TC-001")).json()
+
+    assert version.status_code == 200
+    body = version.json()
+    catalogue = load_default_catalogue()
+    assert body["version_id"] == catalogue.version_id
+    assert body["sha256"] == catalogue.sha256
+    assert body["published_on"] == "2026-12-07"
+    assert body["department"]["name_vi"] == "Sở Nông nghiệp và Môi trường"
+    assert body["procedure_count"] == len(listed)
+    assert {a["code"] for a in body["agencies"]} == set(catalogue.agencies)
+    assert "max-age" in version.headers["cache-control"]
+    steps = {p["code"]: p["online_steps"] for p in listed}
+    assert steps["MT-004"] == {"lodging": True, "payment": True, "result": True}
+    assert steps["DD-001"] == {"lodging": True, "payment": True, "result": False}
+    assert steps["BHD-001"] == {"lodging": False, "payment": False, "result": False}
+    assert (complaint["acceptance_days"], complaint["acceptance_clock"]) == (10, "calendar_days")
+    assert complaint["remote_area_processing_days"] == 45
+    assert (denunciation["extension_days"], denunciation["max_extensions"]) == (30, 2)
+    assert denunciation["extended_processing_days"] == 90

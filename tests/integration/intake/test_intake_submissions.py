@@ -207,9 +207,10 @@ async def test_every_refusal_is_a_problem_with_a_pointer_and_publishes_nothing(
         for what, path, value, pointer in FIELD_REFUSALS
     ]
     cases.append(("person with a tax code", person, "/applicant/id_number"))
-    not_online = land_change_at_counter() | {"channel": "online"}
+    # Full and partial procedures are lodged online; one offered at the desk only is not.
+    not_online = land_change_at_counter() | {"procedure_code": "BHD-001", "channel": "online"}
     not_online["applicant"] = not_online["applicant"] | {"email": marker}
-    cases.append(("partial procedure online", not_online, "/channel"))
+    cases.append(("procedure without online lodging", not_online, "/channel"))
 
     async with httpx.AsyncClient(base_url=intake_service.url, timeout=15) as client:
         for index, (what, body, pointer) in enumerate(cases):
@@ -230,6 +231,13 @@ async def test_every_refusal_is_a_problem_with_a_pointer_and_publishes_nothing(
                 intake_service.officer("STNMT-MT"),
             ),
             ("officer on the online channel", valid, intake_service.officer("STNMT-MT")),
+            ("desk on the online channel", valid, intake_service.officer("STNMT-VP", role="desk")),
+            (
+                "hotline at the counter",
+                land_change_at_counter(),
+                intake_service.officer("STNMT-VP", role="hotline"),
+            ),
+            ("portal on the phone channel", valid | {"channel": "phone"}, intake_service.portal()),
             ("auditor", valid, intake_service.officer("STNMT-MT", role="auditor")),
         ]
         for what, body, headers in forbidden:

@@ -23,6 +23,7 @@ from chassis.events import (
     Attachment,
     Channel,
     DossierKind,
+    DossierResultIssued,
     DossierSubmitted,
     Envelope,
     EventData,
@@ -37,6 +38,7 @@ from tests.support.tokens import bearer
 from tests.support.waiting import eventually
 
 CATALOGUE = load_default_catalogue()
+SEARCH_KEY = secrets.token_urlsafe(32)
 
 
 def processing_process(
@@ -59,6 +61,8 @@ def processing_process(
             "PROCESSING_DEADLINE_SCAN_INTERVAL_S": "3600",
             "PROCESSING_STATISTICS_CACHE_S": "0",
             "PROCESSING_OUTBOX_POLL_INTERVAL_S": "0.1",
+            # The officers' search by phone or ID number hashes with it.
+            "PROCESSING_SEARCH_KEY": SEARCH_KEY,
             **(extra or {}),
         },
     )
@@ -150,6 +154,20 @@ class Intake:
         envelope = make_event(data, source="/hoso/intake", actor=actor, event_id=event_id)
         await self.publisher.publish(envelope)
         return envelope
+
+    async def issue_result(self, dossier_id: str) -> DossierResultIssued:
+        """What intake announces once it signed an approved dossier's result document."""
+        issued = DossierResultIssued(
+            dossier_id=dossier_id,
+            receipt_code="T-RESULT",
+            document_id=secrets.token_hex(12),
+            sha256=secrets.token_hex(32),
+            size=48_000,
+            decision_number="T-RESULT/QĐ",
+            issued_at=datetime.now(UTC),
+        )
+        await self.send(issued, actor="system:intake")
+        return issued
 
     async def resend(self, envelope: Envelope) -> None:
         """The same envelope again, as a redelivery after a crash would bring it."""

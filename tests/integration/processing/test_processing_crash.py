@@ -168,9 +168,17 @@ async def test_state_changes_survive_a_crash_between_store_and_kafka(
     assert stored is not None
     assert (stored["status"], stored["version"], len(stored["outbox"])) == ("approved", 3, 1)
 
-    # 4. Restarted normally: the decision goes out, and the result is handed back.
+    # 4. Restarted normally: the decision goes out, intake issues the signed result,
+    # and the result is handed back.
     revived = _start(base_env, run_id, log_dir, processes)
+    await crash_intake.issue_result(dossier_id)
     async with httpx.AsyncClient(base_url=revived.url, timeout=15) as client:
+
+        async def recorded() -> bool:
+            view = await client.get(f"/v1/officer/dossiers/{dossier_id}", headers=me)
+            return view.status_code == 200 and view.json().get("result_document") is not None
+
+        await eventually(recorded, timeout_s=30, what="the issued result recorded")
         returned = await act(client, revived.url, dossier_id, me, 3, "return_result")
         assert returned.status_code == 200, returned.text
 

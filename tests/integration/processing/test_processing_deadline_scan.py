@@ -1,5 +1,6 @@
-"""The deadline scan against the real store and broker: one overdue event and at most one
-apology slip per dossier, however often and however concurrently the scan runs."""
+"""The deadline scan against the real store and broker: one overdue event per dossier,
+however often and however concurrently the scan runs, and no apology slip of its own
+(the responsible unit sets its date and its leader signs it)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from chassis.calendar import DEFAULT_CALENDAR, VN_TZ, due_date
-from chassis.events import DossierApologyIssued, DossierOverdue
+from chassis.events import DossierOverdue
 from tests.integration.processing.processing_harness import (
     Deployed,
     Intake,
@@ -42,7 +43,7 @@ def submitted_to_fall_due_on(target: date, working_days: int) -> datetime:
             return morning(day)
 
 
-async def test_scan_emits_overdue_once_and_one_apology(
+async def test_scan_emits_overdue_once_and_no_apology(
     processing: Deployed, intake: Intake, jwt_secret: str, run_id: str
 ) -> None:
     operator = bearer(jwt_secret, "ops-1", "operator")
@@ -50,8 +51,8 @@ async def test_scan_emits_overdue_once_and_one_apology(
     ttr = officer(jwt_secret, "officer-t", "STNMT-TTR")
     today = datetime.now(VN_TZ).date()
     long_ago = morning(today - timedelta(days=70))
-    # Due today, or on the next working day when today is a day off: the slip is owed,
-    # the dossier is not late yet.
+    # Due today, or on the next working day when today is a day off: the slip used to be
+    # sent by itself then; the dossier is not late yet.
     due_next = today if CAL.is_working_day(today) else CAL.next_working_day(today)
 
     late = await intake.submit("MT-004", submitted_at=long_ago)
@@ -76,7 +77,8 @@ async def test_scan_emits_overdue_once_and_one_apology(
 
         view = (await client.get(f"/v1/officer/dossiers/{late}", headers=mt)).json()
         assert view["overdue"] is True
-        assert view["appointment_date"] > view["due_date"]
+        assert view["appointment_date"] == view["due_date"]
+        assert view["apology"] is None
         soon_view = (await client.get(f"/v1/officer/dossiers/{due_soon}", headers=mt)).json()
         assert soon_view["due_date"] == due_next.isoformat()
         assert soon_view["overdue"] is False
@@ -101,15 +103,11 @@ async def test_scan_emits_overdue_once_and_one_apology(
     events = await eventually(all_notes_published, timeout_s=30, what="the barrier notes")
     counted = {d: kinds(of_dossier(events, d)) for d in ours}
     overdue, apology = "dossier.overdue.v1", "dossier.apology-issued.v1"
-    assert (counted[late][overdue], counted[late][apology]) == (1, 1)
-    assert (counted[due_soon][overdue], counted[due_soon][apology]) == (0, 1)
+    assert (counted[late][overdue], counted[late][apology]) == (1, 0)
+    assert (counted[due_soon][overdue], counted[due_soon][apology]) == (0, 0)
     assert (counted[fresh][overdue], counted[fresh][apology]) == (0, 0)
     assert (counted[paused][overdue], counted[paused][apology]) == (0, 0)
-    # A complaint is late like anything else, but its remedy is the statutory extension.
+    # A complaint not accepted within its acceptance time is late like anything else.
     assert (counted[complaint][overdue], counted[complaint][apology]) == (1, 0)
-
-    slips = [d for e, d in of_dossier(events, due_soon) if isinstance(d, DossierApologyIssued)]
-    assert slips[0].old_due_date == due_next
-    assert slips[0].new_due_date == CAL.add_working_days(due_next, 5)
     notices = [d for e, d in of_dossier(events, late) if isinstance(d, DossierOverdue)]
     assert notices[0].due_date.isoformat() == view["due_date"]

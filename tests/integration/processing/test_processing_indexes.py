@@ -20,7 +20,6 @@ from chassis.mongo import uses_index
 from processing.adapters.store import (
     DossierStore,
     QueueFilter,
-    apology_query,
     claimable_query,
     outcome_pipeline,
     overdue_pipeline,
@@ -54,6 +53,8 @@ def _document(n: int) -> dict[str, Any]:
         "received_on": received.isoformat(),
         "due_date": (received + timedelta(days=15 + n % 40)).isoformat(),
         "assignee": None if n % 3 else f"officer-{n % 11}",
+        "receipt_code": f"MT-{n:06d}",
+        "applicant_lookup": [f"{n:064x}", f"{n + DOSSIERS:064x}"],
         "overdue_at": None,
         "apology": None,
         "outcome": "in_progress",
@@ -190,8 +191,28 @@ async def test_the_relays_scan_and_claim_use_indexes(
 async def test_the_deadline_scan_uses_an_index(dossiers: AsyncIOMotorCollection[Any]) -> None:
     overdue = await _explained(dossiers, overdue_query(TODAY), limit=500)
     assert _served_by_a_secondary_index(overdue), overdue
-    apology = await _explained(dossiers, apology_query(TODAY + timedelta(days=2)), limit=500)
-    assert _served_by_a_secondary_index(apology), apology
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        pytest.param(
+            QueueFilter(agency="STNMT-MT", statuses=STATUSES, applicant_lookup=[f"{5:064x}"]),
+            id="by-phone-hash",
+        ),
+        pytest.param(
+            QueueFilter(agency="STNMT-MT", statuses=STATUSES, receipt_code="MT-000005"),
+            id="by-receipt-code",
+        ),
+    ],
+)
+async def test_the_officers_search_by_number_or_receipt_uses_an_index(
+    dossiers: AsyncIOMotorCollection[Any], where: QueueFilter
+) -> None:
+    explained = await _explained(
+        dossiers, queue_query(where, "submitted_at", None), queue_order("submitted_at")
+    )
+    assert _served_by_a_secondary_index(explained), explained
 
 
 @pytest.mark.parametrize("agency", [None, "STNMT-MT"])

@@ -152,7 +152,11 @@ async def test_preconditions_and_refusals_change_nothing(
             client, processing.url, dossier_id, me, 1, "approve", result_reference="GP-3"
         )
         assert too_early.status_code == 409
-        assert too_early.json()["allowed_actions"] == ["request_supplement", "start_review"]
+        assert too_early.json()["allowed_actions"] == [
+            "request_supplement",
+            "start_review",
+            "propose_apology",
+        ]
         citizens_only = await act(client, processing.url, dossier_id, me, 1, "withdraw")
         assert citizens_only.status_code == 403
         unknown = await act(client, processing.url, dossier_id, me, 1, "teleport")
@@ -189,7 +193,11 @@ async def test_a_leader_signs_off_where_the_catalogue_asks_for_it(
     url = processing.url
     async with httpx.AsyncClient(base_url=url, timeout=15) as client:
         read = await wait_for_dossier(client, url, dossier_id, me)
-        assert read.json()["allowed_actions"] == ["request_supplement", "start_review"]
+        assert read.json()["allowed_actions"] == [
+            "request_supplement",
+            "start_review",
+            "propose_apology",
+        ]
         assert (await act(client, url, dossier_id, me, 1, "start_review")).status_code == 200
         officer_approves = await act(
             client, url, dossier_id, me, 2, "approve", result_reference="QĐ-1"
@@ -199,6 +207,7 @@ async def test_a_leader_signs_off_where_the_catalogue_asks_for_it(
             "request_supplement",
             "forward_for_approval",
             "reject",
+            "propose_apology",
         ]
         forwarded = await act(client, url, dossier_id, me, 2, "forward_for_approval")
         assert forwarded.json()["status"] == "awaiting_approval"
@@ -209,7 +218,21 @@ async def test_a_leader_signs_off_where_the_catalogue_asks_for_it(
         assert signed.status_code == 200, signed.text
         body = signed.json()
         assert (body["status"], body["result_reference"]) == ("approved", "QĐ-1")
+        # An approved result is handed over with its signed document, once intake
+        # announced it.
+        early = await act(client, url, dossier_id, me, 4, "return_result")
+        assert early.status_code == 409
+        assert early.json()["type"].endswith("/result-not-issued")
+        issued = await intake.issue_result(dossier_id)
+
+        async def recorded() -> bool:
+            view = await client.get(f"/v1/officer/dossiers/{dossier_id}", headers=me)
+            return view.json().get("result_document") is not None
+
+        await eventually(recorded, timeout_s=30, what="the issued result recorded")
         returned = await act(client, url, dossier_id, me, 4, "return_result")
+        assert returned.status_code == 200, returned.text
+        assert returned.json()["result_document"]["sha256"] == issued.sha256
         assert returned.json()["status"] == "result_returned"
         assert returned.json()["allowed_actions"] == []
 

@@ -17,7 +17,7 @@ from chassis.catalogue import load_default_catalogue
 from chassis.events import Applicant, ApplicantType, Channel, DossierKind, DossierSubmitted
 from processing.adapters.store import DossierStore
 from processing.domain import dossier as rules
-from processing.domain.dossier import Apology, Dossier
+from processing.domain.dossier import Dossier
 from processing.domain.workflow import Action, ActorRole
 from tests.integration.processing.processing_harness import attachment
 from tests.support.infra import Infra
@@ -181,7 +181,7 @@ async def test_a_released_claim_is_free_at_once(db: Store) -> None:
     assert await db.outbox(dossier.id) == [entry["id"]]
 
 
-async def test_overdue_and_apology_are_recorded_once(db: Store) -> None:
+async def test_overdue_is_recorded_once_and_cleared_only_when_asked(db: Store) -> None:
     store = db.adapter
     dossier = _received(datetime.now(UTC) - timedelta(days=60))
     await store.insert(dossier, [], "submitted-4")
@@ -190,16 +190,19 @@ async def test_overdue_and_apology_are_recorded_once(db: Store) -> None:
         *(store.flag_overdue(dossier.id, dossier.due_date, now, [_entry()]) for _ in range(5))
     )
     assert sorted(outcomes) == [False, False, False, False, True]
-    apology = Apology(old_due_date=dossier.due_date, new_due_date=date.today(), issued_at=now)
-    assert await store.record_apology(dossier.id, apology, [_entry()])
-    assert not await store.record_apology(dossier.id, apology, [_entry()])
-    assert len(await db.outbox(dossier.id)) == 2
-    # An officer's change afterwards leaves what the scan wrote alone.
+    assert len(await db.outbox(dossier.id)) == 1
+    # An officer's change afterwards leaves what the scan wrote alone ...
     assert await store.commit(dossier.model_copy(update={"version": 2}), 1, [])
     stored = await store.get(dossier.id)
     assert stored is not None
     assert stored.overdue_at is not None
-    assert stored.apology is not None
+    # ... but a due date started afresh (a late acceptance) clears it.
+    later = dossier.model_copy(update={"version": 3, "due_date": date.today()})
+    assert await store.commit(later, 2, [], clear_overdue=True)
+    stored = await store.get(dossier.id)
+    assert stored is not None
+    assert stored.overdue_at is None
+    assert stored.due_date == date.today()
 
 
 async def test_a_note_is_written_only_in_its_agency_and_at_a_named_version(db: Store) -> None:

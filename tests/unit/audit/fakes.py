@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from audit.domain.chain import AuditEntry, MalformedEntryError
 from audit.domain.checkpoint import Checkpoint
+from audit.domain.documents import ISSUE_EVENT_TYPE
 from audit.domain.export import MalformedCheckpointError
 from audit.domain.recording import ChainHead
 from audit.service.ports import DuplicateEntry, EntryFilter, StoredCheckpoint
@@ -124,6 +125,19 @@ class FakeAuditLog:
     async def entry_at(self, position: int) -> dict[str, Any] | None:
         found = self.documents.get(position)
         return dict(found) if found is not None else None
+
+    async def find_issue(self, sha256: str) -> dict[str, Any] | None:
+        self._reachable()
+        for position in sorted(self.documents):
+            document = self.documents[position]
+            payload = document.get("payload")
+            if (
+                document.get("event_type") == ISSUE_EVENT_TYPE
+                and isinstance(payload, dict)
+                and payload.get("sha256") == sha256
+            ):
+                return dict(document)
+        return None
 
     def log_entries(self, *, after_position: int, batch: int) -> Generator[AuditEntry, None, None]:
         for position in sorted(p for p in self.documents if p > after_position):

@@ -1,4 +1,7 @@
-"""The procedure catalogue: packaged data, validation at load, look-up and search."""
+"""The procedure catalogue: packaged data, validation at load, look-up and search.
+
+The rules the catalogue holds for complaints, denunciations and online levels are tested
+in test_catalogue_rules.py, the reloading in test_catalogue_holder.py."""
 
 from __future__ import annotations
 
@@ -85,11 +88,14 @@ class TestPackagedData:
         assert complaint.extended_processing_days == 45
         assert complaint.clock is Clock.CALENDAR_DAYS
 
-    def test_denunciation_is_confidential_and_extendable_once(self, catalogue: Catalogue) -> None:
+    def test_denunciation_is_confidential_and_extendable_twice(self, catalogue: Catalogue) -> None:
+        """Law on Denunciation 2018, Art. 30: 30 days, twice 30 more at most."""
         (denunciation,) = catalogue.search(kind=DossierKind.DENUNCIATION)
         assert denunciation.confidential_applicant
         assert denunciation.processing_days == 30
-        assert denunciation.extended_processing_days == 60
+        assert denunciation.extension_days == 30
+        assert denunciation.max_extensions == 2
+        assert denunciation.extended_processing_days == 90
         assert denunciation.clock is Clock.CALENDAR_DAYS
 
     def test_only_denunciations_hide_the_applicant(self, catalogue: Catalogue) -> None:
@@ -314,7 +320,7 @@ class TestValidationAtLoad:
 
     def test_unknown_top_level_key(self, tmp_path: Path, raw: dict[str, Any]) -> None:
         raw["procedure"] = []
-        with pytest.raises(CatalogueError, match="procedure"):
+        with pytest.raises(CatalogueError, match="unknown top-level keys: procedure"):
             Catalogue.load(write(tmp_path, raw))
 
     def test_broken_yaml(self, tmp_path: Path) -> None:

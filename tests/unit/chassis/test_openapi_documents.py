@@ -30,6 +30,8 @@ ROLE_OF = {
     "auditor": "auditor",
     "auditorP": "auditor",
     "operator": "operator",
+    "desk": "desk",
+    "hotline": "hotline",
 }
 WITHOUT_TOKEN = ("anon", "exp", "forged")
 METHODS = ("get", "put", "post", "delete", "patch")

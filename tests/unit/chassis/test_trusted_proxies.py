@@ -46,6 +46,7 @@ def _app() -> FastAPI:
         submissions=cast(Any, None),
         follow_up=cast(Any, _NoSuchDossier()),
         identities=cast(Any, None),
+        slips=cast(Any, None),
         per_client=cast(Any, None),
         per_ip=limit,
     )

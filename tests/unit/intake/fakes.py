@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +38,21 @@ _FOLLOW_UP_FIELDS = (
     "received_at",
     "pseudonym",
     "state",
+)
+
+# What the real store's slip read projects.
+_SLIP_FIELDS = (
+    "_id",
+    "receipt_code",
+    "procedure_code",
+    "agency",
+    "channel",
+    "received_at",
+    "received_by",
+    "due_date",
+    "actor",
+    "state",
+    "event",
 )
 
 
@@ -122,6 +138,13 @@ class FakeStore:
                 return {k: submission[k] for k in wanted if k in submission}
         return None
 
+    async def for_slip(self, receipt_code: str) -> dict[str, Any] | None:
+        self._check("for_slip")
+        for submission in self.submissions.values():
+            if submission["receipt_code"] == receipt_code:
+                return {k: copy.deepcopy(v) for k, v in submission.items() if k in _SLIP_FIELDS}
+        return None
+
     # ----------------------------------------------------------------- status projection
 
     async def status(self, dossier_id: str) -> dict[str, Any] | None:
@@ -185,3 +208,118 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+
+
+class FakeUpload:
+    """An upload into `FakeDocuments`: invisible until closed, gone once discarded."""
+
+    def __init__(self, files: FakeDocuments, file_id: str) -> None:
+        self._files = files
+        self.file_id = file_id
+        self.written = bytearray()
+
+    async def write(self, chunk: bytes) -> None:
+        self._files.check("write")
+        self.written += chunk
+        self._files.chunks[self.file_id] = bytes(self.written)
+
+    async def close(self) -> None:
+        self._files.check("close")
+        self._files.files[self.file_id] = bytes(self.written)
+
+    async def discard(self) -> None:
+        self._files.check("discard")
+        self._files.files.pop(self.file_id, None)
+        self._files.chunks.pop(self.file_id, None)
+        await self.settled()
+
+    async def settled(self) -> None:
+        self._files.markers.discard(self.file_id)
+
+
+class FakeDocuments:
+    """What the GridFS adapter keeps: files (closed uploads), chunks (any upload's bytes
+    so far), one record per SHA-256, crash markers and links to dossiers."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.chunks: dict[str, bytes] = {}
+        self.records: dict[str, dict[str, Any]] = {}
+        self.markers: set[str] = set()
+        self.links: set[tuple[str, str]] = set()
+        self.failing: set[str] = set()
+        self._next = 0
+
+    def check(self, method: str) -> None:
+        if method in self.failing:
+            raise StoreUnavailable("ServerSelectionTimeoutError")
+
+    @classmethod
+    def with_samples(cls, codes: list[str]) -> FakeDocuments:
+        """Holding the sample PDF of every code, as if uploaded (tests.support.documents)."""
+        from tests.support.documents import attachment_for, sample_pdf
+
+        documents = cls()
+        for code in codes:
+            data = sample_pdf(f"hoso sample: {code}")
+            meta = attachment_for(code)
+            file_id = f"sample-{code}"
+            documents.files[file_id] = data
+            documents.records[file_id] = {
+                "_id": file_id,
+                "sha256": meta["sha256"],
+                "size": meta["size"],
+                "media_type": meta["media_type"],
+                "name": meta["name"],
+                "referenced": False,
+            }
+        return documents
+
+    async def begin_upload(self, name: str, media_type: str, now: datetime) -> FakeUpload:
+        self.check("begin_upload")
+        self._next += 1
+        file_id = f"{self._next:024x}"
+        self.markers.add(file_id)
+        return FakeUpload(self, file_id)
+
+    async def record(self, document: dict[str, Any]) -> dict[str, Any]:
+        self.check("record")
+        for existing in self.records.values():
+            if existing["sha256"] == document["sha256"]:
+                return copy.deepcopy(existing)
+        self.records[document["_id"]] = copy.deepcopy(document)
+        return copy.deepcopy(document)
+
+    async def by_sha256(self, sha256: str) -> dict[str, Any] | None:
+        self.check("by_sha256")
+        for existing in self.records.values():
+            if existing["sha256"] == sha256:
+                return copy.deepcopy(existing)
+        return None
+
+    async def by_id(self, document_id: str) -> dict[str, Any] | None:
+        self.check("by_id")
+        found = self.records.get(document_id)
+        return None if found is None else copy.deepcopy(found)
+
+    async def attach(self, dossier_id: str, document_ids: list[str], now: datetime) -> int:
+        self.check("attach")
+        kept = 0
+        for document_id in set(document_ids):
+            if document_id in self.records:
+                self.records[document_id]["referenced"] = True
+                kept += 1
+            self.links.add((dossier_id, document_id))
+        return kept
+
+    async def is_attached(self, dossier_id: str, document_id: str) -> bool:
+        self.check("is_attached")
+        return (dossier_id, document_id) in self.links
+
+    async def read(self, document_id: str, start: int, end: int) -> AsyncIterator[bytes]:
+        data = self.files[document_id][start : end + 1]
+        for at in range(0, len(data), 4):
+            yield data[at : at + 4]
+
+    async def sweep(self, older_than: datetime) -> int:
+        return 0

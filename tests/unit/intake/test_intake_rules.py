@@ -142,22 +142,27 @@ class TestAttachments:
 
 
 class TestChannelAndContent:
-    def test_fully_online_procedure_is_accepted_online(self) -> None:
-        assert channel_refusal(CATALOGUE.procedures["MT-004"], "online") is None
+    @pytest.mark.parametrize("code", ["MT-004", "MT-003", "KN-001", "TC-001"])
+    def test_fully_and_partly_online_procedures_are_lodged_online(self, code: str) -> None:
+        """Decree 42/2022/NĐ-CP, Art. 11: full (toàn trình) and partial (một phần) online
+        public services both take the dossier online; complaints and denunciations too."""
+        assert channel_refusal(CATALOGUE.procedures[code], "online") is None
 
-    @pytest.mark.parametrize("code", ["MT-003", "TC-001", "BHD-001"])
-    def test_other_levels_are_refused_online_with_the_reason(self, code: str) -> None:
-        procedure = CATALOGUE.procedures[code]
+    def test_a_procedure_without_online_lodging_is_refused_online_with_the_reason(self) -> None:
+        procedure = CATALOGUE.procedures["BHD-001"]
+        assert not procedure.accepts_online_lodging
         refusal = channel_refusal(procedure, "online")
         assert refusal is not None
         assert refusal.status == 422
+        assert refusal.reason == "not-fully-online"
         assert pointers(refusal.errors) == ["/channel"]
         assert procedure.code in refusal.detail
         assert "counter" in refusal.detail
 
-    @pytest.mark.parametrize("code", ["MT-003", "TC-001", "BHD-001", "MT-004"])
-    def test_counter_takes_every_level(self, code: str) -> None:
-        assert channel_refusal(CATALOGUE.procedures[code], "counter") is None
+    @pytest.mark.parametrize("channel", ["counter", "post"])
+    @pytest.mark.parametrize("code", ["MT-003", "TC-001", "BHD-001", "MT-004", "PAKN-001"])
+    def test_counter_and_post_take_every_level_and_kind(self, code: str, channel: str) -> None:
+        assert channel_refusal(CATALOGUE.procedures[code], channel) is None
 
     def test_free_text_only_for_petitions_complaints_denunciations(self) -> None:
         assert pointers(content_errors(CATALOGUE.procedures["MT-004"], "text", 100)) == ["/content"]

@@ -43,6 +43,7 @@ from intake.service import (
     project_new_appointment,
     project_status_change,
 )
+from intake.service.documents import Documents
 from intake.settings import IntakeSettings
 from tests.integration.intake.intake_bodies import (
     attachment,
@@ -50,7 +51,14 @@ from tests.integration.intake.intake_bodies import (
     denunciation,
     waste_registration,
 )
-from tests.unit.intake.fakes import FakeClock, FakePublisher, FakeStore, FakeThrottle
+from tests.support.documents import catalogue_document_codes
+from tests.unit.intake.fakes import (
+    FakeClock,
+    FakeDocuments,
+    FakePublisher,
+    FakeStore,
+    FakeThrottle,
+)
 
 CATALOGUE = load_default_catalogue()
 PORTAL = Principal("portal-a", frozenset({"portal"}))
@@ -98,6 +106,25 @@ def make_world(*, keys: bool = True, seal: bool = True) -> World:
     identity_seal = IdentitySeal(Fernet.generate_key().decode())
     store, publisher, clock = FakeStore(), FakePublisher(), FakeClock()
     throttle = FakeThrottle(limit=PHONE_FAILURES)
+    files = FakeDocuments.with_samples(catalogue_document_codes())
+    follow_up = FollowUp(
+        store=store,
+        publisher=publisher,
+        catalogue=CATALOGUE,
+        keys=follow_up_keys if keys else None,
+        phone_failures=throttle,
+        settings=settings,
+        documents=files,
+        clock=clock,
+    )
+    documents = Documents(
+        documents=files,
+        submissions=store,
+        publisher=publisher,
+        follow_up=follow_up,
+        settings=settings,
+        clock=clock,
+    )
     return World(
         store=store,
         publisher=publisher,
@@ -113,17 +140,10 @@ def make_world(*, keys: bool = True, seal: bool = True) -> World:
             keys=follow_up_keys if keys else None,
             seal=identity_seal if seal else None,
             settings=settings,
+            documents=documents,
             clock=clock,
         ),
-        follow_up=FollowUp(
-            store=store,
-            publisher=publisher,
-            catalogue=CATALOGUE,
-            keys=follow_up_keys if keys else None,
-            phone_failures=throttle,
-            settings=settings,
-            clock=clock,
-        ),
+        follow_up=follow_up,
         identities=Identities(
             store=store,
             publisher=publisher,

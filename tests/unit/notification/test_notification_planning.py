@@ -5,6 +5,8 @@ the publisher are fakes."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -190,15 +192,22 @@ def test_email_carries_a_stable_message_id_and_both_parts() -> None:
         p for p in handlers(config).plan(consumed(), NOW) if p.document["channel"] == "email"
     )
     document = planned.document
-    message = SmtpSender(config).compose(
+    composed = SmtpSender(config).compose(
         Outgoing(document["_id"], document["address"], document["language"], document["content"])
     )
-    assert message["Message-ID"] == f"<{document['_id']}@hoso>"
-    assert message["X-Hoso-Delivery"] == document["_id"]
+    # As a mail program reads it off the wire.
+    message = email.message_from_bytes(composed.as_bytes(), policy=email.policy.default)
+    assert message["Message-ID"].strip() == f"<{document['_id']}@hoso>"
+    assert message["X-Hoso-Delivery"].strip() == document["_id"]
     assert message["Content-Language"] == "vi"
     assert message["To"] == "an@example.vn"
-    assert message.get_body(preferencelist=("plain",)) is not None
-    assert message.get_body(preferencelist=("html",)) is not None
+    assert message["Subject"] == document["content"]["subject"]
+    plain = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert plain is not None
+    assert html is not None
+    assert plain.get_content() == document["content"]["text"]  # type: ignore[attr-defined]
+    assert html.get_content() == document["content"]["html"]  # type: ignore[attr-defined]
 
 
 def test_webhook_without_a_secret_is_refused_at_start() -> None:

@@ -14,7 +14,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chassis.events import Envelope
-from processing.domain.dossier import RUNNING_STATUSES, SCAN_FIELDS, Apology, Dossier, Outcome
+from processing.domain.dossier import (
+    RUNNING_STATUSES,
+    SCAN_FIELDS,
+    Dossier,
+    IssuedResult,
+    Outcome,
+)
 from processing.domain.statistics import OutcomeCount, OverdueCount
 from processing.service.ports import (
     ClaimedOutbox,
@@ -116,6 +122,7 @@ class FakeDossierStore:
         expected_version: int,
         outbox: Sequence[OutboxEntry],
         event_id: str | None = None,
+        clear_overdue: bool = False,
     ) -> bool:
         self._write("commit")
         record = self.records.get(dossier.id)
@@ -124,10 +131,25 @@ class FakeDossierStore:
         if event_id is not None and event_id in record.applied:
             return False
         kept = {name: getattr(record.dossier, name) for name in SCAN_FIELDS}
+        # As the real store: the issued result is written by record_result alone.
+        kept["result_document"] = record.dossier.result_document
+        if clear_overdue:
+            kept["overdue_at"] = None
         record.dossier = dossier.model_copy(update=kept, deep=True)
         if event_id is not None:
             record.applied.append(event_id)
         self._append(record, outbox)
+        return True
+
+    async def record_result(self, dossier_id: str, result: dict[str, Any]) -> bool:
+        self._write("record_result")
+        record = self.records.get(dossier_id)
+        if record is None:
+            return False
+        if record.dossier.result_document is None:
+            record.dossier = record.dossier.model_copy(
+                update={"result_document": IssuedResult.model_validate(result)}
+            )
         return True
 
     async def mark_applied(self, dossier_id: str, event_id: str) -> None:
@@ -172,24 +194,6 @@ class FakeDossierStore:
         self._append(record, outbox)
         return True
 
-    async def record_apology(
-        self, dossier_id: str, apology: Apology, outbox: Sequence[OutboxEntry]
-    ) -> bool:
-        self._write("record_apology")
-        record = self.records.get(dossier_id)
-        if record is None:
-            return False
-        stored = record.dossier
-        if (
-            stored.apology is not None
-            or stored.status not in RUNNING_STATUSES
-            or stored.due_date != apology.old_due_date
-        ):
-            return False
-        record.dossier = stored.model_copy(update={"apology": apology})
-        self._append(record, outbox)
-        return True
-
     # ------------------------------------------------------------ reads
 
     async def get(self, dossier_id: str) -> Dossier | None:
@@ -230,6 +234,14 @@ class FakeDossierStore:
                 continue
             if where.procedure_code and d.procedure_code != where.procedure_code:
                 continue
+            if where.receipt_code and d.receipt_code != where.receipt_code:
+                continue
+            if where.received_from is not None and d.received_on < where.received_from:
+                continue
+            if where.received_to is not None and d.received_on > where.received_to:
+                continue
+            if not set(where.applicant_lookup) <= set(d.applicant_lookup):
+                continue
             if where.due_on_or_before is not None and d.due_date > where.due_on_or_before:
                 continue
             if where.overdue_before is not None and d.due_date >= where.overdue_before:
@@ -267,15 +279,6 @@ class FakeDossierStore:
             if r.dossier.status in RUNNING_STATUSES
             and r.dossier.due_date < today
             and r.dossier.overdue_at is None
-        ][:limit]
-
-    async def apology_candidates(self, due_up_to: date, limit: int = 500) -> list[Dossier]:
-        return [
-            r.dossier.model_copy(deep=True)
-            for r in self.records.values()
-            if r.dossier.status in RUNNING_STATUSES
-            and r.dossier.due_date <= due_up_to
-            and r.dossier.apology is None
         ][:limit]
 
     def _cohort(

@@ -16,12 +16,12 @@ import pytest
 from chassis.calendar import DEFAULT_CALENDAR, VN_TZ, WorkingCalendar
 from processing.domain.deadlines import (
     Pause,
-    apology_due,
     compute_due_date,
     counting_starts_on,
+    due_after,
     is_overdue,
-    new_appointment,
     resolved_on_time,
+    time_limit,
     working_days_taken,
 )
 from processing.domain.workflow import WorkflowPolicy
@@ -316,48 +316,59 @@ def test_working_days_taken_uses_vietnamese_dates() -> None:
     assert working_days_taken(at(date(2026, 3, 2)), resolved, [], None) == 10
 
 
-# --- apology slip and new appointment ------------------------------------------------
+# --- acceptance and the limits chosen at it -------------------------------------------
+
+
+def accepted_complaint() -> WorkflowPolicy:
+    return WorkflowPolicy(
+        extra_approval=False,
+        clock="calendar_days",
+        processing_days=30,
+        extended_processing_days=45,
+        kind="complaint",
+        acceptance_days=10,
+        acceptance_clock="calendar_days",
+        remote_area_processing_days=45,
+        remote_area_extended_processing_days=60,
+    )
+
+
+def test_complaint_acceptance_due_ten_days_after_receipt_law_on_complaints_art_27() -> None:
+    """Law on Complaints 2011, Art. 27: accepted or declined within 10 days of receipt.
+    Received Monday 2 March: 10 calendar days later is Thursday 12 March."""
+    assert due_after(at(date(2026, 3, 2)), 10, "calendar_days", calendar=CAL) == date(2026, 3, 12)
+
+
+def test_denunciation_acceptance_due_seven_working_days_law_on_denunciation_art_29() -> None:
+    """Law on Denunciation 2018, Art. 29: 7 working days from receipt. Received
+    Wednesday 4 March: Thursday 5 to Friday 13 March are the seven working days."""
+    assert due_after(at(date(2026, 3, 4)), 7, "working_days", calendar=CAL) == date(2026, 3, 13)
 
 
 @pytest.mark.parametrize(
-    ("due", "today", "warn", "owed"),
+    ("complex_case", "remote_area", "days"),
     [
-        pytest.param(date(2026, 3, 9), date(2026, 3, 5), 1, False, id="two-days-ahead"),
-        pytest.param(date(2026, 3, 9), date(2026, 3, 5), 2, True, id="two-days-ahead-warn-2"),
-        pytest.param(date(2026, 3, 9), date(2026, 3, 6), 1, True, id="friday-before-monday"),
-        pytest.param(date(2026, 3, 9), date(2026, 3, 7), 1, True, id="weekend-before-monday"),
-        pytest.param(date(2026, 3, 9), date(2026, 3, 9), 1, True, id="on-the-due-day"),
-        pytest.param(date(2026, 3, 9), date(2026, 3, 12), 1, True, id="already-late"),
-        pytest.param(date(2026, 3, 9), date(2026, 3, 6), 0, False, id="no-warning-window"),
-        # Tết lies between: from Fri 13 February only Mon 23 and Tue 24 remain.
-        pytest.param(date(2026, 2, 24), date(2026, 2, 13), 1, False, id="before-tet"),
-        pytest.param(date(2026, 2, 24), date(2026, 2, 13), 2, True, id="before-tet-warn-2"),
-        pytest.param(date(2026, 2, 24), date(2026, 2, 20), 1, False, id="during-tet"),
-        pytest.param(date(2026, 2, 24), date(2026, 2, 23), 1, True, id="after-tet"),
+        pytest.param(False, False, 30, id="ordinary"),
+        pytest.param(True, False, 45, id="complex"),
+        pytest.param(False, True, 45, id="remote"),
+        pytest.param(True, True, 60, id="complex-remote"),
     ],
 )
-def test_apology_due(due: date, today: date, warn: int, owed: bool) -> None:
-    assert apology_due(due, today, CAL, warn_working_days=warn) is owed
+def test_complaint_limits_law_on_complaints_art_28(
+    complex_case: bool, remote_area: bool, days: int
+) -> None:
+    """Law on Complaints 2011, Art. 28: 30 days from acceptance, 45 for a complex case;
+    in remote areas with difficult travel 45, and 60 for a complex case."""
+    assert time_limit(accepted_complaint(), complex_case, remote_area) == days
 
 
-def test_apology_warning_window_cannot_be_negative() -> None:
-    with pytest.raises(ValueError, match="negative"):
-        apology_due(date(2026, 3, 9), date(2026, 3, 2), None, warn_working_days=-1)
+def test_remote_area_limit_missing_from_the_catalogue_is_refused() -> None:
+    policy = procedure()
+    with pytest.raises(ValueError, match="remote-area"):
+        time_limit(policy, remote_area=True)
 
 
-@pytest.mark.parametrize(
-    ("due", "extra", "appointment"),
-    [
-        (date(2026, 3, 9), 3, date(2026, 3, 12)),
-        (date(2026, 3, 13), 1, date(2026, 3, 16)),
-        # Due on the eve of Tết: the new date is after it.
-        (date(2026, 2, 13), 2, date(2026, 2, 24)),
-    ],
-)
-def test_new_appointment(due: date, extra: int, appointment: date) -> None:
-    assert new_appointment(due, CAL, extra) == appointment
-
-
-def test_new_appointment_must_be_later() -> None:
-    with pytest.raises(ValueError, match="at least one working day"):
-        new_appointment(date(2026, 3, 9), None, 0)
+def test_compute_due_date_counts_a_given_limit() -> None:
+    # 45 calendar days from Monday 2 March is Thursday 16 April.
+    due = compute_due_date(at(date(2026, 3, 2)), accepted_complaint(), [], calendar=CAL, days=45)
+    assert due == date(2026, 4, 16)

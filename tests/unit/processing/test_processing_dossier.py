@@ -17,7 +17,6 @@ from chassis.catalogue import Agency, Procedure
 from chassis.events import (
     Applicant,
     Attachment,
-    DossierApologyIssued,
     DossierAssigned,
     DossierDeadlineExtended,
     DossierOverdue,
@@ -33,7 +32,6 @@ from processing.domain.dossier import (
     UnknownDocuments,
     add_note,
     assign,
-    issue_apology,
     notice_overdue,
     open_dossier,
     take_action,
@@ -98,6 +96,10 @@ COMPLAINT = _procedure(
     clock="calendar_days",
     processing_days=30,
     extended_processing_days=45,
+    acceptance_days=10,
+    acceptance_clock="calendar_days",
+    remote_area_processing_days=45,
+    remote_area_extended_processing_days=60,
     required_documents=[{"code": "complaint_letter", "name_vi": "Đơn", "name_en": "Letter"}],
 )
 DENUNCIATION = _procedure(
@@ -106,7 +108,11 @@ DENUNCIATION = _procedure(
     sector="general",
     clock="calendar_days",
     processing_days=30,
-    extended_processing_days=60,
+    extended_processing_days=90,
+    acceptance_days=7,
+    acceptance_clock="working_days",
+    extension_days=30,
+    max_extensions=2,
     confidential_applicant=True,
     required_documents=[{"code": "denunciation_letter", "name_vi": "Đơn", "name_en": "Letter"}],
 )
@@ -307,7 +313,7 @@ def test_procedure_missing_from_the_catalogue_is_received_on_intakes_date() -> N
     )
 
 
-def test_denunciation_keeps_only_the_pseudonym_and_counts_calendar_days() -> None:
+def test_denunciation_keeps_only_the_pseudonym_and_waits_for_acceptance() -> None:
     pseudonymous = Applicant(type="person", pseudonym="den-7f3a", portal_account=None)
     change = open_dossier(
         _submitted(
@@ -323,8 +329,9 @@ def test_denunciation_keeps_only_the_pseudonym_and_counts_calendar_days() -> Non
         CAL,
     )
     dossier = change.dossier
-    # 30 calendar days from Monday 2 March: Wednesday 1 April.
-    assert dossier.due_date == date(2026, 4, 1)
+    # Accepted or not within 7 working days of Monday 2 March: by Wednesday 11 March.
+    assert dossier.status is S.AWAITING_ACCEPTANCE
+    assert dossier.acceptance_due_date == dossier.due_date == date(2026, 3, 11)
     assert dossier.applicant_pseudonym == "den-7f3a"
     assert dossier.content == "Xả thải trái phép ra sông"
     assert dossier.recipient.display_name is None
@@ -361,7 +368,13 @@ def test_decision_on_or_before_the_due_date_is_on_time() -> None:
 
 
 def test_decision_after_the_due_date_is_late_and_pauses_do_not_count_as_work() -> None:
-    dossier = _act(_received(), Action.REQUEST_SUPPLEMENT, date(2026, 3, 4), reason="thiếu")
+    dossier = _act(
+        _received(),
+        Action.REQUEST_SUPPLEMENT,
+        date(2026, 3, 4),
+        reason="thiếu",
+        missing_documents=["site_plan"],
+    )
     dossier = take_action(
         dossier, Action.SUPPLEMENT, CITIZEN, "portal:c", ActionParams(), at(date(2026, 3, 6)), CAL
     ).dossier
@@ -404,7 +417,11 @@ def test_workflow_refusals_reach_the_caller() -> None:
     received = _received()
     with pytest.raises(TransitionNotAllowed) as caught:
         _act(received, Action.APPROVE, date(2026, 3, 3), result_reference="x")
-    assert caught.value.allowed == [Action.REQUEST_SUPPLEMENT, Action.START_REVIEW]
+    assert caught.value.allowed == [
+        Action.REQUEST_SUPPLEMENT,
+        Action.START_REVIEW,
+        Action.PROPOSE_APOLOGY,
+    ]
     with pytest.raises(RoleNotPermitted):
         _act(received, Action.WITHDRAW, date(2026, 3, 3))
     in_review = _act(received, Action.START_REVIEW, date(2026, 3, 3))
@@ -414,7 +431,9 @@ def test_workflow_refusals_reach_the_caller() -> None:
 
 
 def test_complaint_deadline_extends_once() -> None:
-    dossier = _received(COMPLAINT, documents=("complaint_letter",))
+    waiting = _received(COMPLAINT, documents=("complaint_letter",))
+    dossier = _act(waiting, Action.ACCEPT, date(2026, 3, 2))
+    # 30 calendar days from acceptance on Monday 2 March: Wednesday 1 April.
     assert dossier.due_date == date(2026, 4, 1)
     change = take_action(
         dossier,
@@ -429,7 +448,8 @@ def test_complaint_deadline_extends_once() -> None:
     # 45 calendar days from 2 March: 16 April.
     assert extended.due_date == date(2026, 4, 16)
     assert extended.deadline_extended
-    assert extended.status is S.RECEIVED
+    assert extended.complex_case
+    assert extended.status is S.IN_REVIEW
     [event] = change.events
     assert isinstance(event, DossierDeadlineExtended)
     assert (event.old_due_date, event.new_due_date) == (date(2026, 4, 1), date(2026, 4, 16))
@@ -462,7 +482,9 @@ def test_overdue_is_noticed_once_and_only_while_the_clock_runs() -> None:
     assert event.due_date == date(2026, 3, 23)
     flagged = dossier.model_copy(update={"overdue_at": at(date(2026, 3, 24))})
     assert notice_overdue(flagged, at(date(2026, 3, 25)), CAL) is None
-    paused = _act(dossier, Action.REQUEST_SUPPLEMENT, date(2026, 3, 10), reason="thiếu")
+    paused = _act(
+        dossier, Action.REQUEST_SUPPLEMENT, date(2026, 3, 10), reason="thiếu", missing_items=["x"]
+    )
     assert notice_overdue(paused, at(date(2026, 3, 30)), CAL) is None
     decided = _act(
         _act(dossier, Action.START_REVIEW, date(2026, 3, 3)),
@@ -471,32 +493,3 @@ def test_overdue_is_noticed_once_and_only_while_the_clock_runs() -> None:
         reason="x",
     )
     assert notice_overdue(decided, at(date(2026, 3, 30)), CAL) is None
-
-
-def test_apology_slip_goes_out_the_working_day_before_with_a_new_date() -> None:
-    dossier = _received()
-    # Due Monday 23 March: on Thursday the 19th two working days remain, on Friday one.
-    assert issue_apology(dossier, at(date(2026, 3, 19)), CAL, 1, 5) is None
-    issued = issue_apology(dossier, at(date(2026, 3, 20)), CAL, 1, 5)
-    assert issued is not None
-    apology, event = issued
-    assert isinstance(event, DossierApologyIssued)
-    # Five working days after the 23rd: 24-27 and 30 March.
-    assert (apology.old_due_date, apology.new_due_date) == (date(2026, 3, 23), date(2026, 3, 30))
-    assert (event.old_due_date, event.new_due_date) == (date(2026, 3, 23), date(2026, 3, 30))
-    slipped = dossier.model_copy(update={"apology": apology})
-    assert slipped.appointment_date == date(2026, 3, 30)
-    assert slipped.due_date == date(2026, 3, 23)
-    assert issue_apology(slipped, at(date(2026, 3, 23)), CAL, 1, 5) is None
-
-
-def test_apology_for_a_dossier_already_late_promises_a_day_still_ahead() -> None:
-    issued = issue_apology(_received(), at(date(2026, 4, 6)), CAL, 1, 2)
-    assert issued is not None
-    # Two working days after Monday 6 April.
-    assert issued[0].new_due_date == date(2026, 4, 8)
-
-
-def test_complaints_get_no_apology_slip() -> None:
-    complaint = _received(COMPLAINT, documents=("complaint_letter",))
-    assert issue_apology(complaint, at(date(2026, 3, 31)), CAL, 1, 5) is None

@@ -185,7 +185,11 @@ async def test_a_supplement_answers_the_officers_request() -> None:
     world = World()
     dossier_id = await world.submit()
     await world.service.act(
-        dossier_id, ALICE, None, Action.REQUEST_SUPPLEMENT, ActionParams(reason="Sign it")
+        dossier_id,
+        ALICE,
+        None,
+        Action.REQUEST_SUPPLEMENT,
+        ActionParams(reason="Sign it", missing_items=["Chữ ký"]),
     )
     assert world.status(dossier_id) is S.SUPPLEMENT_REQUESTED
     await world.service.supplement(supplement(dossier_id), "supplement-1", "citizen:an")
@@ -425,7 +429,11 @@ async def test_the_queue_filters_by_assignee_status_and_deadline() -> None:
     assert await ids(overdue=True) == set()
     world.clock.advance(days=30)
     await world.service.act(
-        nobodys, ALICE, None, Action.REQUEST_SUPPLEMENT, ActionParams(reason="Sign it")
+        nobodys,
+        ALICE,
+        None,
+        Action.REQUEST_SUPPLEMENT,
+        ActionParams(reason="Sign it", missing_items=["Chữ ký"]),
     )
     assert await ids(overdue=True) == {mine, theirs}
     page = await world.service.queue(ALICE, QueueQuery(sort="received"))
@@ -440,27 +448,27 @@ async def test_the_queue_filters_by_assignee_status_and_deadline() -> None:
 # --------------------------------------------------------------------------- deadlines
 
 
-async def test_the_scan_sends_the_apology_then_the_overdue_notice_each_once() -> None:
+async def test_the_scan_sends_the_overdue_notice_once_and_no_apology_slip() -> None:
+    """Decree 61/2018, Art. 19 as amended: the apology slip's new date is the unit's to
+    set and sign; the scan only notices lateness."""
     world = World()
     dossier_id = await world.submit()
-    # The working day before the due date: the apology slip falls due.
+    # The working day before the due date, when the slip used to go out by itself.
     world.clock.current = datetime.combine(date(2026, 3, 20), time(9), tzinfo=VN_TZ)
     report = await world.service.scan_deadlines()
-    assert (report.overdue, report.apologies) == (0, 1)
-    apology = world.store.records[dossier_id].dossier.apology
-    assert apology is not None
-    assert apology.old_due_date == DUE
+    assert report.overdue == 0
+    assert world.store.records[dossier_id].dossier.apology is None
     world.clock.current = datetime.combine(date(2026, 3, 24), time(9), tzinfo=VN_TZ)
     report = await world.service.scan_deadlines()
-    assert (report.overdue, report.apologies) == (1, 0)
+    assert report.overdue == 1
     report = await world.service.scan_deadlines()
-    assert (report.overdue, report.apologies) == (0, 0)
-    assert world.store.events(dossier_id) == [STATUS_CHANGED, APOLOGY, OVERDUE]
+    assert report.overdue == 0
+    assert world.store.events(dossier_id) == [STATUS_CHANGED, OVERDUE]
     # An officer's later command leaves what the scan recorded alone.
     await world.service.act(dossier_id, ALICE, None, Action.START_REVIEW, ActionParams())
     stored = world.store.records[dossier_id].dossier
     assert stored.overdue_at is not None
-    assert stored.apology is not None
+    assert stored.apology is None
 
 
 async def test_the_scan_counts_nothing_for_a_dossier_that_moved_on_meanwhile() -> None:
@@ -474,7 +482,7 @@ async def test_the_scan_counts_nothing_for_a_dossier_that_moved_on_meanwhile() -
 
     world.store.before_next_write(decided)
     report = await world.service.scan_deadlines()
-    assert (report.overdue, report.apologies) == (0, 0)
+    assert report.overdue == 0
     assert world.store.events(dossier_id) == [STATUS_CHANGED]
     assert world.woken == [dossier_id]
 

@@ -7,6 +7,7 @@ The expected tables below are the specification: they are typed in, not computed
 from __future__ import annotations
 
 import itertools
+from datetime import date
 from enum import StrEnum
 from types import SimpleNamespace
 from typing import Any
@@ -14,12 +15,14 @@ from typing import Any
 import pytest
 
 from chassis.catalogue import Clock, DossierKind, Procedure
+from chassis.events import Decision
 from processing.domain.workflow import (
     TERMINAL_STATUSES,
     Action,
     ActorRole,
     DossierStatus,
     MissingParameter,
+    Progress,
     RoleNotPermitted,
     TransitionNotAllowed,
     WorkflowPolicy,
@@ -45,6 +48,9 @@ FULL_PARAMS: dict[str, Any] = {
     "reason": "Thiếu bản sao sổ đỏ",
     "missing_documents": ["GCN_QSDD"],
     "result_reference": "QD-123/STNMT",
+    "decision": Decision(number="12/QĐ-STNMT", issued_on=date(2026, 3, 20), summary="Giữ nguyên"),
+    "new_due_date": date(2026, 3, 30),
+    "apology_text": "Xin lỗi vì chậm trả kết quả",
 }
 
 Table = dict[tuple[DossierStatus, Action], tuple[frozenset[ActorRole], DossierStatus]]
@@ -103,6 +109,34 @@ EXTEND_AWAITING_ROW: Table = {
     (S.AWAITING_APPROVAL, A.EXTEND_DEADLINE): (STAFF, S.AWAITING_APPROVAL),
 }
 
+# Procedures and petitions: the responsible unit's officer drafts the apology slip while
+# the clock runs (signing needs a draft, so it is not in the tables; see below).
+APOLOGY_ROWS: Table = {
+    (S.RECEIVED, A.PROPOSE_APOLOGY): (STAFF, S.RECEIVED),
+    (S.IN_REVIEW, A.PROPOSE_APOLOGY): (STAFF, S.IN_REVIEW),
+    (S.SUPPLEMENTED, A.PROPOSE_APOLOGY): (STAFF, S.SUPPLEMENTED),
+}
+APOLOGY_AWAITING_ROW: Table = {
+    (S.AWAITING_APPROVAL, A.PROPOSE_APOLOGY): (STAFF, S.AWAITING_APPROVAL),
+}
+
+# A complete complaint or denunciation waits for acceptance (thụ lý) after the automatic
+# check, an incomplete one once supplemented; it is reviewed only once accepted (Law on
+# Complaints 2011, Art. 27; Law on Denunciation 2018, Art. 29). The tables are for a
+# case not accepted yet; `test_review_follows_acceptance` covers the accepted one.
+ACCEPTANCE_TABLE: Table = {
+    k: v
+    for k, v in PLAIN_TABLE.items()
+    if k not in {(S.SUBMITTED, A.RECEIVE), (S.SUPPLEMENTED, A.START_REVIEW)}
+} | {
+    (S.SUBMITTED, A.RECEIVE): (frozenset({SYSTEM}), S.AWAITING_ACCEPTANCE),
+    (S.AWAITING_ACCEPTANCE, A.ACCEPT): (STAFF, S.IN_REVIEW),
+    (S.AWAITING_ACCEPTANCE, A.DECLINE): (STAFF, S.REJECTED),
+    (S.AWAITING_ACCEPTANCE, A.WITHDRAW): (frozenset({CITIZEN}), S.WITHDRAWN),
+    (S.SUPPLEMENTED, A.ACCEPT): (STAFF, S.IN_REVIEW),
+    (S.SUPPLEMENTED, A.DECLINE): (STAFF, S.REJECTED),
+}
+
 
 def _policy(
     *,
@@ -111,6 +145,7 @@ def _policy(
     clock: str = "working_days",
     processing_days: int = 10,
     extended: int | None = None,
+    **more: Any,
 ) -> WorkflowPolicy:
     return WorkflowPolicy(
         extra_approval=extra_approval,
@@ -118,17 +153,21 @@ def _policy(
         processing_days=processing_days,
         extended_processing_days=extended,
         kind=kind,
+        **more,
     )
 
 
 POLICIES: dict[str, tuple[WorkflowPolicy, Table]] = {
-    "procedure": (_policy(), PLAIN_TABLE),
-    "procedure_with_approval": (_policy(extra_approval=True), APPROVAL_TABLE),
+    "procedure": (_policy(), PLAIN_TABLE | APOLOGY_ROWS),
+    "procedure_with_approval": (
+        _policy(extra_approval=True),
+        APPROVAL_TABLE | APOLOGY_ROWS | APOLOGY_AWAITING_ROW,
+    ),
     # Petitions may carry an extended figure in the catalogue, yet only complaints and
     # denunciations may actually be extended.
     "petition_with_extension_figure": (
         _policy(kind="petition", processing_days=15, extended=30),
-        PLAIN_TABLE,
+        PLAIN_TABLE | APOLOGY_ROWS,
     ),
     "complaint_without_extension_figure": (
         _policy(kind="complaint", clock="calendar_days", processing_days=30),
@@ -148,6 +187,31 @@ POLICIES: dict[str, tuple[WorkflowPolicy, Table]] = {
         ),
         APPROVAL_TABLE | EXTEND_ROWS | EXTEND_AWAITING_ROW,
     ),
+    "complaint_with_acceptance": (
+        _policy(
+            kind="complaint",
+            clock="calendar_days",
+            processing_days=30,
+            extended=45,
+            acceptance_days=10,
+            acceptance_clock="calendar_days",
+            remote_area_processing_days=45,
+            remote_area_extended_processing_days=60,
+        ),
+        ACCEPTANCE_TABLE,
+    ),
+    "denunciation_with_acceptance": (
+        _policy(
+            kind="denunciation",
+            clock="calendar_days",
+            processing_days=30,
+            extended=90,
+            acceptance_days=7,
+            extension_days=30,
+            max_extensions=2,
+        ),
+        ACCEPTANCE_TABLE,
+    ),
 }
 
 CROSS_PRODUCT = [
@@ -158,7 +222,7 @@ CROSS_PRODUCT = [
 
 
 def test_cross_product_is_complete() -> None:
-    assert len(CROSS_PRODUCT) == len(POLICIES) * 10 * 10 * 4
+    assert len(CROSS_PRODUCT) == len(POLICIES) * 11 * 14 * 4
 
 
 @pytest.mark.parametrize(("policy_name", "status", "action", "role"), CROSS_PRODUCT)
@@ -199,6 +263,15 @@ def test_transitions_cover_exactly_the_table(policy_name: str) -> None:
     expected = {
         (status, action, role) for (status, action), (roles, _) in table.items() for role in roles
     }
+    # Signing the apology slip: wherever it may be drafted, once a draft exists.
+    expected |= {
+        (status, A.SIGN_APOLOGY, LEADER) for (status, a) in table if a is A.PROPOSE_APOLOGY
+    }
+    # Reviewing a supplemented complaint or denunciation, once it has been accepted.
+    # and extending its deadline.
+    if policy.needs_acceptance:
+        expected |= {(S.SUPPLEMENTED, A.START_REVIEW, role) for role in STAFF}
+        expected |= {(status, a, role) for (status, a) in EXTEND_ROWS for role in STAFF}
     assert derived == expected
 
 
@@ -206,7 +279,7 @@ def test_transition_not_allowed_lists_what_the_role_may_do() -> None:
     policy = _policy()
     with pytest.raises(TransitionNotAllowed) as caught:
         apply(S.RECEIVED, A.APPROVE, OFFICER, policy, FULL_PARAMS)
-    assert caught.value.allowed == [A.REQUEST_SUPPLEMENT, A.START_REVIEW]
+    assert caught.value.allowed == [A.REQUEST_SUPPLEMENT, A.START_REVIEW, A.PROPOSE_APOLOGY]
 
 
 def test_awaiting_approval_does_not_exist_without_extra_approval() -> None:
@@ -272,6 +345,33 @@ REQUIRED_CASES = [
         id="leader-reject",
     ),
     pytest.param("complaint", S.IN_REVIEW, A.EXTEND_DEADLINE, OFFICER, ["reason"], id="extend"),
+    pytest.param(
+        "complaint_with_acceptance",
+        S.AWAITING_ACCEPTANCE,
+        A.DECLINE,
+        OFFICER,
+        ["reason"],
+        id="decline-law-on-complaints-art-27",
+    ),
+    pytest.param(
+        "complaint", S.IN_REVIEW, A.APPROVE, OFFICER, ["decision"], id="complaint-decision"
+    ),
+    pytest.param(
+        "denunciation_with_acceptance",
+        S.IN_REVIEW,
+        A.REJECT,
+        LEADER,
+        ["decision", "reason"],
+        id="denunciation-conclusion",
+    ),
+    pytest.param(
+        "procedure",
+        S.IN_REVIEW,
+        A.PROPOSE_APOLOGY,
+        OFFICER,
+        ["apology_text", "new_due_date"],
+        id="apology-slip-decree-61-art-19",
+    ),
 ]
 
 
@@ -484,7 +584,11 @@ def test_policy_reads_the_catalogue_model() -> None:
             "online_level": "full",
             "processing_days": 30,
             "clock": Clock.CALENDAR_DAYS,
-            "extended_processing_days": 60,
+            "extended_processing_days": 90,
+            "acceptance_days": 7,
+            "acceptance_clock": Clock.WORKING_DAYS,
+            "extension_days": 30,
+            "max_extensions": 2,
             "extra_approval": True,
             "legal_basis": "Luật Tố cáo 2018",
             "required_documents": [],
@@ -498,8 +602,14 @@ def test_policy_reads_the_catalogue_model() -> None:
         kind="denunciation",
         clock="calendar_days",
         processing_days=30,
-        extended=60,
+        extended=90,
+        acceptance_days=7,
+        acceptance_clock="working_days",
+        extension_days=30,
+        max_extensions=2,
     )
+    assert policy.needs_acceptance
+    assert policy.deadline_extensions == 2
     # Every kind and clock the catalogue can publish must make a valid policy.
     for kind, clock in itertools.product(DossierKind, Clock):
         _policy(kind=kind.value, clock=clock.value)
@@ -533,3 +643,89 @@ def test_check_required_documents() -> None:
 def test_check_required_documents_accepts_iterators_and_duplicates() -> None:
     required = iter([("DON", True), ("DON", True), ("CCCD", True)])
     assert check_required_documents(required, iter(["CCCD"])) == ["DON"]
+
+
+# --- issue 17: acceptance, extensions, supplement once, apology ----------------------
+
+
+def test_denunciation_extends_twice_law_on_denunciation_art_30() -> None:
+    """Law on Denunciation 2018, Art. 30: extended once for a complex case and twice for
+    a particularly complex one; a third extension does not exist."""
+    policy, _ = POLICIES["denunciation_with_acceptance"]
+    params = {"reason": "Vụ việc phức tạp"}
+    for used in (0, 1):
+        progress = Progress(extensions=used, accepted=True)
+        assert A.EXTEND_DEADLINE in allowed_actions(S.IN_REVIEW, OFFICER, policy, progress=progress)
+        assert apply(S.IN_REVIEW, A.EXTEND_DEADLINE, OFFICER, policy, params, progress=progress)
+    with pytest.raises(TransitionNotAllowed):
+        apply(
+            S.IN_REVIEW,
+            A.EXTEND_DEADLINE,
+            LEADER,
+            policy,
+            params,
+            progress=Progress(2, accepted=True),
+        )
+
+
+def test_complaint_extends_once_law_on_complaints_art_28() -> None:
+    """Law on Complaints 2011, Art. 28: one longer limit for a complex case."""
+    policy, _ = POLICIES["complaint_with_acceptance"]
+    assert policy.deadline_extensions == 1
+    assert A.EXTEND_DEADLINE not in allowed_actions(
+        S.IN_REVIEW, LEADER, policy, progress=Progress(extensions=1, accepted=True)
+    )
+    assert A.EXTEND_DEADLINE in allowed_actions(
+        S.IN_REVIEW, LEADER, policy, progress=Progress(accepted=True)
+    )
+
+
+def test_no_acceptance_step_without_its_time_in_the_catalogue() -> None:
+    """Law on Complaints 2011, Art. 27 gives the acceptance its time; without the figure
+    the catalogue has not adopted the step and the dossier is received as before."""
+    policy, _ = POLICIES["complaint"]
+    assert not policy.needs_acceptance
+    assert apply(S.SUBMITTED, A.RECEIVE, SYSTEM, policy, {}) is S.RECEIVED
+    accepting, _ = POLICIES["complaint_with_acceptance"]
+    assert apply(S.SUBMITTED, A.RECEIVE, SYSTEM, accepting, {}) is S.AWAITING_ACCEPTANCE
+
+
+def test_a_second_supplement_request_is_offered_to_a_leader_only_decree_61_art_15() -> None:
+    """Decree 61/2018, Art. 15: the applicant is asked once for everything missing."""
+    policy = _policy()
+    asked = Progress(supplement_requests=1)
+    assert A.REQUEST_SUPPLEMENT not in allowed_actions(S.IN_REVIEW, OFFICER, policy, progress=asked)
+    assert A.REQUEST_SUPPLEMENT in allowed_actions(S.IN_REVIEW, LEADER, policy, progress=asked)
+    assert A.REQUEST_SUPPLEMENT in allowed_actions(S.IN_REVIEW, OFFICER, policy)
+
+
+def test_apology_slip_is_signed_by_a_leader_once_drafted_decree_61_art_19() -> None:
+    """Decree 61/2018, Art. 19: the slip with the new date is the unit's, signed off by
+    its leader; there is nothing to sign before a draft exists."""
+    policy = _policy()
+    drafted = Progress(apology_proposed=True)
+    assert A.SIGN_APOLOGY not in allowed_actions(S.IN_REVIEW, LEADER, policy)
+    assert A.SIGN_APOLOGY in allowed_actions(S.IN_REVIEW, LEADER, policy, progress=drafted)
+    assert A.SIGN_APOLOGY not in allowed_actions(S.IN_REVIEW, OFFICER, policy, progress=drafted)
+    assert apply(S.IN_REVIEW, A.SIGN_APOLOGY, LEADER, policy, {}, progress=drafted) is S.IN_REVIEW
+    with pytest.raises(RoleNotPermitted):
+        apply(S.IN_REVIEW, A.SIGN_APOLOGY, OFFICER, policy, {}, progress=drafted)
+    complaint, _ = POLICIES["complaint_with_acceptance"]
+    with pytest.raises(TransitionNotAllowed):
+        apply(S.IN_REVIEW, A.PROPOSE_APOLOGY, OFFICER, complaint, FULL_PARAMS)
+
+
+def test_review_follows_acceptance_law_on_complaints_art_27() -> None:
+    """Law on Complaints 2011, Art. 27: a case is settled only once accepted; accepting
+    or declining is done once."""
+    policy, _ = POLICIES["complaint_with_acceptance"]
+    accepted = Progress(accepted=True)
+    assert allowed_actions(S.SUPPLEMENTED, OFFICER, policy) == [A.ACCEPT, A.DECLINE]
+    assert allowed_actions(S.SUPPLEMENTED, OFFICER, policy, progress=accepted) == [
+        A.START_REVIEW,
+        A.EXTEND_DEADLINE,
+    ]
+    with pytest.raises(TransitionNotAllowed):
+        apply(S.SUPPLEMENTED, A.ACCEPT, OFFICER, policy, {}, progress=accepted)
+    with pytest.raises(TransitionNotAllowed):
+        apply(S.SUPPLEMENTED, A.START_REVIEW, OFFICER, policy, {})

@@ -341,21 +341,23 @@ def _failed_delivery_message() -> dict[str, Any]:
 
 
 def _envelope_schema(event_type: str, model: type[EventData]) -> dict[str, Any]:
+    about: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "type": {"const": event_type},
+            "subject": {"type": "string", "description": "The dossier id."},
+            "data": {"$ref": _SCHEMAS + model.__name__},
+        },
+        "required": ["subject"],
+    }
+    if "dossier_id" not in model.model_fields:
+        # A catalogue version is nobody's dossier.
+        about["properties"]["subject"] = {"type": "null", "description": "No dossier."}
+        del about["required"]
     return {
         "title": _envelope_name(model),
         "description": f"The CloudEvents envelope of {event_type}.",
-        "allOf": [
-            {"$ref": _SCHEMAS + Envelope.__name__},
-            {
-                "type": "object",
-                "properties": {
-                    "type": {"const": event_type},
-                    "subject": {"type": "string", "description": "The dossier id."},
-                    "data": {"$ref": _SCHEMAS + model.__name__},
-                },
-                "required": ["subject"],
-            },
-        ],
+        "allOf": [{"$ref": _SCHEMAS + Envelope.__name__}, about],
     }
 
 
@@ -400,6 +402,12 @@ def _topic_text(topic: str) -> str:
     readers = [
         g for g in CONSUMER_GROUPS if any(EVENT_TYPES[t].topic == topic for t in SUBSCRIPTIONS[g])
     ]
+    if topic == Topics.CATALOGUE:
+        # Not a dossier's event: its key is the event id, derived from the version's content.
+        return (
+            f"Published by {publisher}, read by {_listing(readers)}. Keyed by event id, one "
+            "partition: catalogue versions keep the order they came into force in."
+        )
     return (
         f"Published by {publisher}, read by {_listing(readers)}. Keyed by dossier id, "
         f"{TOPIC_PARTITIONS[topic]} partitions: one dossier's events keep their order."

@@ -5,9 +5,10 @@ Tokens are JWTs signed by the province's identity provider (locally the launcher
 only, from the provider's JWKS (``JWT_JWKS_URL``) or a JWKS file (``JWT_JWKS_FILE``),
 chosen by the token's ``kid``: it can check a token but no service can make one. Claims:
 ``iss`` and ``aud`` (``JWT_ISSUER``, ``JWT_AUDIENCE``), ``exp`` and ``nbf`` (give or take
-``JWT_LEEWAY_S``), ``sub``; ``roles`` (portal, officer, leader, auditor, operator);
-``agency`` for officers, who only see their own agency's dossiers; ``scope`` for
-clearances such as ``audit:pii`` (see personal data in the audit log) and
+``JWT_LEEWAY_S``), ``sub``; ``roles`` (portal, officer, leader, desk, hotline, auditor,
+operator); ``agency`` for officers, who only see their own agency's dossiers, and for the
+one-stop desk (its own unit, e.g. ``STNMT-VP``: it receives dossiers for every unit);
+``scope`` for clearances such as ``audit:pii`` (see personal data in the audit log) and
 ``identity:resolve`` (resolve a denouncer's pseudonym).
 
 ``hoso-token`` asks the identity provider for a token (OAuth 2.0 client credentials);
@@ -71,6 +72,10 @@ class Role(StrEnum):
     PORTAL = "portal"
     OFFICER = "officer"
     LEADER = "leader"
+    # The one-stop desk (Bộ phận Một cửa) receives counter and postal dossiers for every
+    # unit of the department; the hotline officer keys petitions taken by phone.
+    DESK = "desk"
+    HOTLINE = "hotline"
     AUDITOR = "auditor"
     OPERATOR = "operator"
 
@@ -92,7 +97,15 @@ class Principal:
 
     def actor(self) -> str:
         """How events name this caller: a role and an opaque subject, never a name."""
-        for role in (Role.LEADER, Role.OFFICER, Role.AUDITOR, Role.OPERATOR, Role.PORTAL):
+        for role in (
+            Role.LEADER,
+            Role.OFFICER,
+            Role.DESK,
+            Role.HOTLINE,
+            Role.AUDITOR,
+            Role.OPERATOR,
+            Role.PORTAL,
+        ):
             if role.value in self.roles:
                 kind = "officer" if role is Role.LEADER else role.value
                 return f"{kind}:{self.subject}"

@@ -31,8 +31,9 @@ class Topics:
     SUBMISSIONS = "dossier.submissions"  # intake -> processing: what citizens and counters send
     LIFECYCLE = "dossier.lifecycle"  # processing -> everyone: what happened to a dossier
     NOTIFICATIONS = "notification.outcomes"  # notification -> audit: what the citizen was told
+    CATALOGUE = "catalogue.changes"  # intake -> audit: which catalogue version is in force
 
-    ALL: ClassVar[tuple[str, ...]] = (SUBMISSIONS, LIFECYCLE, NOTIFICATIONS)
+    ALL: ClassVar[tuple[str, ...]] = (SUBMISSIONS, LIFECYCLE, NOTIFICATIONS, CATALOGUE)
 
     @staticmethod
     def dead_letter(group: str) -> str:
@@ -45,6 +46,8 @@ TOPIC_PARTITIONS: dict[str, int] = {
     Topics.SUBMISSIONS: 3,
     Topics.LIFECYCLE: 3,
     Topics.NOTIFICATIONS: 3,
+    # A few events a year, in the order they happened.
+    Topics.CATALOGUE: 1,
 }
 DEAD_LETTER_PARTITIONS = 1
 CONSUMER_GROUPS = ("intake", "processing", "notification", "audit")
@@ -54,6 +57,7 @@ PUBLISHERS: dict[str, str] = {
     Topics.SUBMISSIONS: "intake",
     Topics.LIFECYCLE: "processing",
     Topics.NOTIFICATIONS: "notification",
+    Topics.CATALOGUE: "intake",
 }
 
 
@@ -64,6 +68,8 @@ class EventType(StrEnum):
     SUPPLEMENTED = "dossier.supplemented.v1"
     WITHDRAWAL_REQUESTED = "dossier.withdrawal-requested.v1"
     IDENTITY_RESOLVED = "dossier.identity-resolved.v1"
+    DOCUMENT_READ = "dossier.document-read.v1"
+    RESULT_ISSUED = "dossier.result-issued.v1"
     STATUS_CHANGED = "dossier.status-changed.v1"
     OVERDUE = "dossier.overdue.v1"
     APOLOGY_ISSUED = "dossier.apology-issued.v1"
@@ -72,13 +78,19 @@ class EventType(StrEnum):
     DEADLINE_EXTENDED = "dossier.deadline-extended.v1"
     NOTIFICATION_SENT = "notification.sent.v1"
     NOTIFICATION_FAILED = "notification.failed.v1"
+    CATALOGUE_VERSION_ACTIVATED = "catalogue.version-activated.v1"
 
 
 # The event types each consumer group acts on. A group reads every record of the topics
 # these types travel on; records of other types there are committed without effect.
 SUBSCRIPTIONS: dict[str, tuple[EventType, ...]] = {
     "intake": (EventType.STATUS_CHANGED, EventType.APOLOGY_ISSUED, EventType.DEADLINE_EXTENDED),
-    "processing": (EventType.SUBMITTED, EventType.SUPPLEMENTED, EventType.WITHDRAWAL_REQUESTED),
+    "processing": (
+        EventType.SUBMITTED,
+        EventType.SUPPLEMENTED,
+        EventType.WITHDRAWAL_REQUESTED,
+        EventType.RESULT_ISSUED,
+    ),
     "notification": (EventType.STATUS_CHANGED, EventType.OVERDUE, EventType.APOLOGY_ISSUED),
     "audit": tuple(EventType),
 }
@@ -104,8 +116,9 @@ class Envelope(BaseModel):
     subject: str | None = Field(default=None, max_length=128)
     time: datetime
     datacontenttype: Literal["application/json"] = "application/json"
-    # Who caused the event: "officer:<id>", "system:<service>", "citizen:<pseudonym>",
-    # "portal:<client>". Never a name or an ID number.
+    # Who caused the event: "officer:<id>", "desk:<id>", "hotline:<id>",
+    # "system:<service>", "citizen:<pseudonym>", "portal:<client>". Never a name or an
+    # ID number.
     actor: str = Field(min_length=1, max_length=128)
     data: dict[str, Any]
 
@@ -132,10 +145,13 @@ class DossierKind(StrEnum):
 
 
 class Channel(StrEnum):
-    """Where a dossier was lodged: the portal or the department's counter."""
+    """Where a dossier was lodged: the portal, the department's counter, the post (keyed
+    by the one-stop desk) or the hotline (petitions taken by phone)."""
 
     ONLINE = "online"
     COUNTER = "counter"
+    POST = "post"
+    PHONE = "phone"
 
 
 class DeliveryChannel(StrEnum):
@@ -151,6 +167,9 @@ class DossierStatus(StrEnum):
 
     SUBMITTED = "submitted"
     RECEIVED = "received"
+    # A complaint or denunciation received and waiting for the decision to accept it
+    # (thụ lý) or not; its time limit runs from acceptance.
+    AWAITING_ACCEPTANCE = "awaiting_acceptance"
     IN_REVIEW = "in_review"
     SUPPLEMENT_REQUESTED = "supplement_requested"
     SUPPLEMENTED = "supplemented"
@@ -217,6 +236,8 @@ class Attachment(BaseModel):
     media_type: str
     size: int
     sha256: str
+    # The uploaded file's id at intake (GET /v1/dossiers/{code}/documents/{id}).
+    document_id: str | None = None
 
 
 class FieldChange(BaseModel):
@@ -265,6 +286,9 @@ class DossierSubmitted(EventData):
     attachments: list[Attachment] = Field(default_factory=list)
     # The citizen's own words for a petition, complaint or denunciation.
     content: str | None = None
+    # The catalogue version the dossier was lodged under (`Catalogue.version_id`): its
+    # rules stay those of that version whatever the province changes later.
+    catalogue_version: str | None = None
 
 
 class DossierSupplemented(EventData):
@@ -305,7 +329,49 @@ class DossierIdentityResolved(EventData):
     resolved_at: datetime
 
 
+class DossierDocumentRead(EventData):
+    """An officer opened one of the dossier's documents; who, which and when, never the
+    bytes. ``range`` is the byte range read (``bytes=0-1023``), None for the whole file."""
+
+    event_type: ClassVar[str] = EventType.DOCUMENT_READ.value
+    topic: ClassVar[str] = Topics.SUBMISSIONS
+
+    dossier_id: str
+    receipt_code: str
+    document_id: str
+    sha256: str
+    read_at: datetime
+    range: str | None = None
+
+
+class DossierResultIssued(EventData):
+    """Intake issued the signed result document (licence, certificate or decision) of an
+    approved dossier; one per dossier, its id and hash fixed once issued."""
+
+    event_type: ClassVar[str] = EventType.RESULT_ISSUED.value
+    topic: ClassVar[str] = Topics.SUBMISSIONS
+
+    dossier_id: str
+    receipt_code: str
+    document_id: str
+    sha256: str
+    size: int
+    decision_number: str
+    issued_at: datetime
+
+
 # --------------------------------------------------------------------------- processing -> all
+
+
+class Decision(BaseModel):
+    """The written answer to a complaint or denunciation: the settlement decision or the
+    conclusion (or the notice declining to accept it), as the officer recorded it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: str
+    issued_on: date
+    summary: str
 
 
 class DossierStatusChanged(DossierRef):
@@ -319,8 +385,15 @@ class DossierStatusChanged(DossierRef):
     action: str
     reason: str | None = None
     missing_documents: list[str] | None = None
+    # What else the applicant must bring, in the officer's words (not catalogue documents).
+    missing_items: list[str] | None = None
     due_date: date | None = None
     result_reference: str | None = None
+    decision: Decision | None = None
+    # The signed result document handed to the applicant (result_returned of an approved
+    # dossier): its id at intake and its SHA-256.
+    result_document_id: str | None = None
+    result_sha256: str | None = None
     occurred_at: datetime
     version: int
     recipient: Recipient
@@ -425,6 +498,30 @@ class NotificationFailed(EventData):
     failed_at: datetime
 
 
+# --------------------------------------------------------------------------- intake -> audit
+
+
+class CatalogueVersionActivated(EventData):
+    """A catalogue version came into force: the audit trail of every catalogue change.
+
+    The event id is derived from ``sha256``, so replicas announcing one version leave one
+    entry. ``added``, ``removed`` and ``changed`` are procedure codes against the version
+    the announcing process had before (all added at its start)."""
+
+    event_type: ClassVar[str] = EventType.CATALOGUE_VERSION_ACTIVATED.value
+    topic: ClassVar[str] = Topics.CATALOGUE
+
+    version: str
+    version_id: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    published_on: date | None = None
+    department_name_vi: str
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    changed: list[str] = Field(default_factory=list)
+    activated_at: datetime
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     cls.event_type: cls
     for cls in (
@@ -432,6 +529,8 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         DossierSupplemented,
         DossierWithdrawalRequested,
         DossierIdentityResolved,
+        DossierDocumentRead,
+        DossierResultIssued,
         DossierStatusChanged,
         DossierOverdue,
         DossierApologyIssued,
@@ -440,6 +539,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         DossierDeadlineExtended,
         NotificationSent,
         NotificationFailed,
+        CatalogueVersionActivated,
     )
 }
 

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import uvicorn
@@ -20,7 +20,6 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chassis import metrics
@@ -181,71 +180,110 @@ class _BodyLimit:
     """Counts the bytes of a body sent without Content-Length (chunked), which the
     header check in `_HttpMetrics` cannot see."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, body_limits: Mapping[str, int] | None = None
+    ) -> None:
         self._app = app
         self._max_body = max_body_bytes
+        self._limits = dict(body_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
         seen = 0
+        limit = self._limits.get(scope["path"], self._max_body)
 
         async def limited_receive() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self._max_body:
+                if seen > limit:
                     # An HTTPException, which FastAPI lets through its body parsing (any
                     # other error there becomes a 400); answered as `body-too-large`.
-                    raise StarletteHTTPException(
-                        413, f"Body too large: at most {self._max_body} bytes"
-                    )
+                    raise StarletteHTTPException(413, f"Body too large: at most {limit} bytes")
             return message
 
         await self._app(scope, limited_receive, send)
 
 
-class _HttpMetrics(BaseHTTPMiddleware):
-    def __init__(self, app: Any, service: str, max_body_bytes: int) -> None:
-        super().__init__(app)
+class _HttpMetrics:
+    """Counts and times every request, writes its access line, and refuses a declared
+    body over the limit before it is read.
+
+    A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` runs every request
+    through a task group and memory streams, a cost each request paid for nothing here.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: str,
+        max_body_bytes: int,
+        body_limits: Mapping[str, int] | None = None,
+    ) -> None:
+        self._app = app
         self._service = service
         self._max_body = max_body_bytes
+        self._limits = dict(body_limits or {})
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        length = request.headers.get("content-length")
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        length = _header(scope, b"content-length")
+        limit = self._limits.get(scope["path"], self._max_body)
         # isdigit() alone admits "²" or "٣", which int() then reads or fails on.
         if length is not None and (
-            not (length.isascii() and length.isdigit()) or int(length) > self._max_body
+            not (length.isascii() and length.isdigit()) or int(length) > limit
         ):
-            return problem_response(BODY_TOO_LARGE(f"at most {self._max_body} bytes"), request)
+            refusal = problem_response(BODY_TOO_LARGE(f"at most {limit} bytes"), Request(scope))
+            await refusal(scope, receive, send)
+            return
+        status = 500  # what the client gets if the app fails before it answers
         started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        route = request.scope.get("route")
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_and_note)
+        finally:
+            self._record(scope, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+        method = scope["method"]
+        route = scope.get("route")
         path = getattr(route, "path", "unmatched")
-        metrics.HTTP_REQUESTS.labels(
-            self._service, request.method, path, str(response.status_code)
-        ).inc()
-        metrics.HTTP_DURATION.labels(self._service, request.method, path).observe(elapsed)
+        metrics.HTTP_REQUESTS.labels(self._service, method, path, str(status)).inc()
+        metrics.HTTP_DURATION.labels(self._service, method, path).observe(elapsed)
         if path not in _QUIET_ROUTES:
             # The route template, never the raw path: a path can carry a receipt code.
             _access.info(
                 "%s %s %d",
-                request.method,
+                method,
                 path,
-                response.status_code,
+                status,
                 extra={
                     "fields": {
-                        "http.request.method": request.method,
+                        "http.request.method": method,
                         "http.route": path,
-                        "http.response.status_code": response.status_code,
+                        "http.response.status_code": status,
                         "duration_ms": round(elapsed * 1000, 1),
                     }
                 },
             )
-        return response
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 class Liveness(BaseModel):
@@ -278,8 +316,11 @@ def create_app(
     routers: list[APIRouter],
     tags: Sequence[dict[str, Any]] = (),
     max_body_bytes: int = 1_000_000,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
-    """The service's app; ``tags`` describe its routers' tags (OpenAPI ``tags``)."""
+    """The service's app; ``tags`` describe its routers' tags (OpenAPI ``tags``);
+    ``body_limits`` raises or lowers ``max_body_bytes`` for the routes at these exact
+    paths (a file upload that streams its body)."""
     settings = runtime.settings
     setup_logging(
         settings.service_name, settings.log_level, settings.log_json, settings.instance_id()
@@ -309,8 +350,13 @@ def create_app(
     app.state.runtime = runtime
     install_problem_handlers(app)
     install_openapi(app)
-    app.add_middleware(_BodyLimit, max_body_bytes=max_body_bytes)
-    app.add_middleware(_HttpMetrics, service=settings.service_name, max_body_bytes=max_body_bytes)
+    app.add_middleware(_BodyLimit, max_body_bytes=max_body_bytes, body_limits=body_limits)
+    app.add_middleware(
+        _HttpMetrics,
+        service=settings.service_name,
+        max_body_bytes=max_body_bytes,
+        body_limits=body_limits,
+    )
 
     health = APIRouter(tags=["health"])
 

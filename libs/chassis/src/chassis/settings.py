@@ -42,6 +42,8 @@ SHARED_FIELDS = frozenset(
         "log_level",
         "log_json",
         "forwarded_allow_ips",
+        "catalogue_path",
+        "catalogue_reload_interval_s",
     }
 )
 
@@ -111,6 +113,11 @@ class ServiceSettings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+
+    # The procedure catalogue the province edits (docs/catalogue.md): a YAML file outside
+    # the package, looked at every interval and on SIGHUP. Unset: the packaged default.
+    catalogue_path: str | None = None
+    catalogue_reload_interval_s: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")
     def _writable_topics(self) -> ServiceSettings:

@@ -12,18 +12,31 @@ the process list). Same table and exit statuses; without ``--public-key`` the ch
 tree are recomputed but the checkpoints are not checked.
 
 ``python -m audit.cli keygen --out DIR`` creates the Ed25519 checkpoint signing key pair.
+
+``python -m audit.cli verify-document FILE [--url AUDIT_URL] [--trust-roots PEM]
+[--public-key PEM] [--proof FILE]`` verifies a document the department issued without
+trusting the service: the PDF's signature is validated here with pyHanko, its SHA-256
+computed here, and the entry recording its issue, the inclusion proof and the checkpoint
+(asked of the service, or read from ``--proof``, a saved answer of ``POST
+/v1/documents/verify``) are checked here with the audit public key. Exit status: 0 the
+signature is valid (and trusted, when trust roots are given) and the issue is proved, 1
+not, 2 the inputs could not be read or the service not reached.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import io
+import json
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.domain.chain import AuditEntry
@@ -35,6 +48,7 @@ from audit.domain.checkpoint import (
     private_key_to_pem,
     public_key_to_pem,
 )
+from audit.domain.documents import ProofCheck, check_issue_proof, looks_like_pdf
 from audit.domain.export import MalformedCheckpointError, iter_checkpoints, iter_entries
 from audit.domain.verification import VerificationReport, verify_log
 from audit.service.verification import (
@@ -103,6 +117,42 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     store.add_argument("--from-seq", type=int, default=1, metavar="N", help="first seq to verify")
     store.add_argument("--to-seq", type=int, metavar="M", help="last seq to verify (default: end)")
+
+    document = commands.add_parser(
+        "verify-document",
+        help="verify an issued document: its signature and the log's proof of its issue",
+        description="Validate the PDF's signature locally, compute its SHA-256, get the "
+        "entry recording its issue with an inclusion proof (from the service or --proof) and "
+        "check proof and checkpoint locally with the audit public key. Exit 0 if the "
+        "signature is valid and the issue proved, 1 if not, 2 if the inputs cannot be used.",
+    )
+    document.add_argument("file", type=Path, metavar="FILE", help="the PDF")
+    document.add_argument(
+        "--url",
+        default=os.environ.get("AUDIT_URL", "http://127.0.0.1:8004"),
+        help="the audit service (default: $AUDIT_URL, then http://127.0.0.1:8004)",
+    )
+    document.add_argument(
+        "--trust-roots",
+        type=Path,
+        default=os.environ.get("AUDIT_DOCUMENT_TRUST_ROOTS") or None,
+        help="CA certificates (PEM) the signer must chain to "
+        "(default: $AUDIT_DOCUMENT_TRUST_ROOTS; without, trust is not checked)",
+    )
+    document.add_argument(
+        "--public-key",
+        type=Path,
+        help="the audit checkpoint key (PEM or raw base64), kept from the deployment; "
+        "without it the key is fetched from the service, which then vouches for itself",
+    )
+    document.add_argument(
+        "--proof",
+        type=Path,
+        help="a saved answer of POST /v1/documents/verify to use instead of asking the service",
+    )
+    document.add_argument(
+        "--timeout", type=float, default=30.0, metavar="S", help="seconds to wait for the service"
+    )
 
     keygen = commands.add_parser(
         "keygen",
@@ -311,6 +361,126 @@ def _keygen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def _service_answer(args: argparse.Namespace, pdf: bytes) -> dict[str, Any]:
+    """The service's verdict on the document: read from ``--proof`` or asked for."""
+    if args.proof is not None:
+        answer = json.loads(args.proof.read_bytes())
+    else:
+        response = httpx.post(
+            f"{args.url.rstrip('/')}/v1/documents/verify",
+            content=pdf,
+            headers={"Content-Type": "application/pdf"},
+            timeout=args.timeout,
+        )
+        response.raise_for_status()
+        answer = response.json()
+    if not isinstance(answer, dict):
+        raise ValueError("the answer is not a JSON object")
+    return answer
+
+
+def _audit_key(args: argparse.Namespace) -> tuple[Ed25519PublicKey, str]:
+    """The checkpoint key, and where it came from."""
+    if args.public_key is not None:
+        return load_public_key(args.public_key.read_bytes()), str(args.public_key)
+    response = httpx.get(f"{args.url.rstrip('/')}/v1/audit/public-key.pem", timeout=args.timeout)
+    response.raise_for_status()
+    return load_public_key(response.content), "fetched from the service (give --public-key)"
+
+
+def _issue_rows(
+    answer: dict[str, Any], sha256: str, public_key: Ed25519PublicKey
+) -> tuple[bool, list[tuple[str, str]]]:
+    """Whether the issue is proved here, and the rows that say how."""
+    entry = answer.get("entry") if isinstance(answer.get("entry"), dict) else None
+    proof = answer.get("inclusion_proof")
+    if entry is None or not answer.get("issued"):
+        return False, [("Issued", "NO: the audit log records no issue of these bytes")]
+    rows = [
+        ("Issued", f"entry {entry.get('seq')} ({entry.get('type')}) at {entry.get('time')}"),
+        ("Receipt code", str(entry.get("receipt_code"))),
+    ]
+    if not isinstance(proof, dict):
+        rows.append(
+            (
+                "Inclusion proof",
+                "NONE YET: recorded after the newest checkpoint; retry after the next one",
+            )
+        )
+        return False, rows
+    try:
+        checkpoint = Checkpoint.model_validate(proof.get("checkpoint"))
+        result = check_issue_proof(
+            sha256=sha256,
+            entry=proof["entry"],
+            leaf_index=int(proof["leaf_index"]),
+            tree_size=int(proof["tree_size"]),
+            path=[str(h) for h in proof["path"]],
+            checkpoint=checkpoint,
+            public_key=public_key,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        result = ProofCheck(False, f"the proof is malformed: {type(exc).__name__}")
+    if not result.ok:
+        rows.append(("Inclusion proof", f"FAILED: {result.failure}"))
+        return False, rows
+    rows.append(
+        (
+            "Inclusion proof",
+            f"verified: leaf {proof['leaf_index']} of {checkpoint.tree_size} entries, "
+            f"checkpoint signed {checkpoint.issued_at}",
+        )
+    )
+    return True, rows
+
+
+def _verify_document(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from audit.adapters.signatures import PdfSignatureChecker, load_trust_roots
+
+    try:
+        pdf = args.file.read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc}", file=err)
+        return EXIT_UNUSABLE_INPUT
+    if not looks_like_pdf(pdf):
+        print(f"error: {args.file} is not a PDF", file=err)
+        return EXIT_UNUSABLE_INPUT
+    try:
+        roots = load_trust_roots(args.trust_roots)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot use trust roots {args.trust_roots}: {exc}", file=err)
+        return EXIT_UNUSABLE_INPUT
+    sha256 = hashlib.sha256(pdf).hexdigest()
+    signature = PdfSignatureChecker(roots).check(io.BytesIO(pdf))
+    try:
+        public_key, key_source = _audit_key(args)
+        answer = _service_answer(args, pdf)
+    except (OSError, ValueError, httpx.HTTPError) as exc:
+        print(f"error: cannot get the proof or the key: {type(exc).__name__}: {exc}", file=err)
+        return EXIT_UNUSABLE_INPUT
+    proved, issue_rows = _issue_rows(answer, sha256, public_key)
+    signature_ok = signature.valid and (signature.trusted or not roots)
+    rows = [
+        ("File", str(args.file)),
+        ("SHA-256", sha256),
+        ("Signature", "valid" if signature.valid else f"INVALID: {signature.problem}"),
+        (
+            "Trusted signer",
+            ("yes" if signature.trusted else f"NO: {signature.problem}")
+            if roots
+            else "not checked (give --trust-roots)",
+        ),
+        ("Signer", signature.signer or "-"),
+        ("Signed at", signature.signed_at or "-"),
+        *issue_rows,
+        ("Audit key", f"{key_id(public_key)}, {key_source}"),
+        ("Result", "VALID AND ISSUED" if signature_ok and proved else "NOT VERIFIED"),
+    ]
+    print("Document verification", file=out)
+    _print_table(rows, out)
+    return EXIT_OK if signature_ok and proved else EXIT_FAILED
+
+
 def main(
     argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
@@ -322,6 +492,8 @@ def main(
         return _verify_export(args, stdout, stderr)
     if args.command == "verify-store":
         return _verify_store(args, stdout, stderr)
+    if args.command == "verify-document":
+        return _verify_document(args, stdout, stderr)
     return _keygen(args, stdout, stderr)
 
 

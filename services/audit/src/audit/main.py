@@ -10,12 +10,14 @@ from pymongo.errors import ConnectionFailure
 
 from audit.adapters.checkpointer import Checkpointer
 from audit.adapters.consumer import AuditRecorder
+from audit.adapters.signatures import PdfSignatureChecker, load_trust_roots
 from audit.adapters.store import AuditStore
-from audit.api import entries, integrity
+from audit.api import documents, entries, integrity
 from audit.api.dependencies import ApiContext
 from audit.domain.checkpoint import generate_private_key, load_private_key
 from audit.domain.personal_data import PersonalDataCipher
 from audit.service.auditors import AuditService
+from audit.service.documents import DocumentVerifier
 from audit.settings import AuditSettings
 from chassis.events import Topics
 from chassis.kafka import ConsumerLoop
@@ -29,6 +31,11 @@ TAGS = [
         "name": "entries",
         "description": "Auditors reading the log: a dossier's trail, filtered pages, streamed "
         "NDJSON and CSV exports. Personal data in clear only with the `audit:pii` scope.",
+    },
+    {
+        "name": "documents",
+        "description": "Anyone verifying a document the department issued: its signature, "
+        "and the audit log's proof that these exact bytes were issued. No token.",
     },
     {
         "name": "integrity",
@@ -84,15 +91,19 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
         trail_size_max=settings.trail_size_max,
         read_batch=settings.read_batch,
     )
+    checker = PdfSignatureChecker(load_trust_roots(settings.document_trust_roots))
+    verifier = DocumentVerifier(store, checker, settings.document_verify_concurrency)
     app = create_app(
         runtime,
         title="Audit",
         description="Append-only, hash-chained audit log of every dossier event, with signed "
-        "Merkle checkpoints, proofs and verification for auditors.",
-        routers=[entries.router, integrity.router],
+        "Merkle checkpoints, proofs and verification for auditors; verification of issued "
+        "documents for anyone.",
+        routers=[entries.router, integrity.router, documents.router],
         tags=TAGS,
+        body_limits={documents.VERIFY_PATH: settings.document_max_bytes},
     )
-    app.state.audit = ApiContext(service, settings)
+    app.state.audit = ApiContext(service, settings, verifier)
 
     @app.exception_handler(ConnectionFailure)
     async def _store_unreachable(request: Request, exc: ConnectionFailure) -> ProblemResponse:
@@ -108,6 +119,11 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
         log.warning(
             "AUDIT_SIGNING_KEY is not set: checkpoints are signed with a key that dies with "
             "this process and will not verify after a restart"
+        )
+    if not checker.has_trust_roots:
+        log.warning(
+            "AUDIT_DOCUMENT_TRUST_ROOTS is not set: document signatures are checked but "
+            "never trusted"
         )
     if not cipher.encrypts:
         log.warning(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -35,3 +37,12 @@ class AuditSettings(ServiceSettings):
     trail_size_max: int = Field(default=5000, ge=1, le=5000)
     # Documents fetched per round trip when exporting or verifying.
     read_batch: int = Field(default=2000, ge=1)
+
+    # Verifying issued documents (POST /v1/documents/verify, public). The CA certificates
+    # (PEM bundle) a signer's certificate must chain to: the province's in production, the
+    # test CA `make run` makes locally. Without it no signature is trusted (warning).
+    document_trust_roots: Path | None = None
+    # The largest PDF accepted, and how many verifications run at once (each parses a PDF
+    # and reads the log's leaf hashes).
+    document_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    document_verify_concurrency: int = Field(default=2, ge=1, le=64)

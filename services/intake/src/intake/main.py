@@ -10,23 +10,37 @@ import gc
 
 from fastapi import FastAPI
 
-from chassis.catalogue import load_default_catalogue
-from chassis.events import Topics
+from chassis.catalogue import Catalogue, CatalogueHolder
+from chassis.events import DossierStatusChanged, Topics
 from chassis.kafka import ConsumerLoop
 from chassis.service import Runtime, create_app, serve
+from intake.adapters.catalogue_changes import CatalogueAnnouncer
+from intake.adapters.gridfs import DocumentFiles, document_sweep
 from intake.adapters.projection import StatusProjection
 from intake.adapters.publisher import KafkaPublisher
 from intake.adapters.ratelimit import RateLimit
+from intake.adapters.results import issuing_after, result_signer
+from intake.adapters.slip_pdf import render_slip
 from intake.adapters.store import IntakeStore
-from intake.api import catalogue, dossiers, follow_up, identities
+from intake.api import catalogue, documents, dossiers, follow_up, identities, slips
 from intake.api.deps import IntakeApi, install
+from intake.api.documents import UPLOAD_PATH
 from intake.api.follow_up import render_concealed
 from intake.domain.follow_up import FollowUpKeys
 from intake.domain.identity import IdentitySeal
-from intake.service import ConcealedNotFound, FollowUp, Identities, Submissions
+from intake.service import ConcealedNotFound, FollowUp, Identities, Slips, Submissions
+from intake.service.documents import Documents
+from intake.service.results import ResultIssuer, announce_with
 from intake.settings import IntakeSettings
 
-ROUTERS = [catalogue.router, dossiers.router, follow_up.router, identities.router]
+ROUTERS = [
+    catalogue.router,
+    dossiers.router,
+    documents.router,
+    slips.router,
+    follow_up.router,
+    identities.router,
+]
 TAGS = [
     {
         "name": "catalogue",
@@ -36,12 +50,20 @@ TAGS = [
     {
         "name": "dossiers",
         "description": "Submitting a dossier, petition, complaint or denunciation: portal "
-        "clients online, officers at the counter. Answers with a receipt.",
+        "clients online, the one-stop desk at the counter and by post for every unit, "
+        "officers for their own unit, the hotline by phone. Answers with a receipt; the "
+        "desk prints the receipt-and-appointment slip.",
     },
     {
         "name": "follow-up",
         "description": "The citizen's own look-up, supplement and withdrawal by receipt code "
         "and follow-up secret (or phone number). No token; rate-limited per address.",
+    },
+    {
+        "name": "documents",
+        "description": "Uploading the files a submission names, and reading a dossier's "
+        "documents: officers of its agency (every read audited) and the citizen with the "
+        "receipt code and second factor.",
     },
     {
         "name": "identities",
@@ -64,12 +86,37 @@ def identity_seal(settings: IntakeSettings) -> IdentitySeal | None:
     return IdentitySeal(settings.identity_key.get_secret_value())
 
 
-def build_api(settings: IntakeSettings, store: IntakeStore, publisher: KafkaPublisher) -> IntakeApi:
+def build_api(
+    settings: IntakeSettings,
+    store: IntakeStore,
+    publisher: KafkaPublisher,
+    catalogue: Catalogue | None = None,
+    files: DocumentFiles | None = None,
+) -> IntakeApi:
     # The catalogue is validated in full here: a broken entry stops the start-up.
-    procedures = load_default_catalogue()
+    procedures = catalogue or CatalogueHolder.from_settings(settings)
     keys = follow_up_keys(settings)
     seal = identity_seal(settings)
     storage = settings.rate_limit_storage
+    files = files if files is not None else DocumentFiles(store.database)
+    follow_up = FollowUp(
+        store=store,
+        publisher=publisher,
+        catalogue=procedures,
+        keys=keys,
+        phone_failures=RateLimit(
+            "phone-failures", settings.rate_limit_follow_up_failures_per_code, storage
+        ),
+        settings=settings,
+        documents=files,
+    )
+    documents = Documents(
+        documents=files,
+        submissions=store,
+        publisher=publisher,
+        follow_up=follow_up,
+        settings=settings,
+    )
     return IntakeApi(
         catalogue=procedures,
         submissions=Submissions(
@@ -79,20 +126,14 @@ def build_api(settings: IntakeSettings, store: IntakeStore, publisher: KafkaPubl
             keys=keys,
             seal=seal,
             settings=settings,
+            documents=documents,
         ),
-        follow_up=FollowUp(
-            store=store,
-            publisher=publisher,
-            catalogue=procedures,
-            keys=keys,
-            phone_failures=RateLimit(
-                "phone-failures", settings.rate_limit_follow_up_failures_per_code, storage
-            ),
-            settings=settings,
-        ),
+        follow_up=follow_up,
         identities=Identities(store=store, publisher=publisher, seal=seal, settings=settings),
+        slips=Slips(store=store, catalogue=procedures, render=render_slip, settings=settings),
         per_client=RateLimit("client", settings.rate_limit_per_client, storage),
         per_ip=RateLimit("follow-up-ip", settings.rate_limit_follow_up_per_ip, storage),
+        documents=documents,
     )
 
 
@@ -101,16 +142,33 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     runtime = Runtime(settings)
     store = IntakeStore(runtime.db)
     runtime.on_startup(store.create_indexes)
+    files = DocumentFiles(runtime.db)
+    runtime.on_startup(files.create_indexes)
+    runtime.add_worker("document-sweep", document_sweep(files, settings))
+    # The catalogue follows CATALOGUE_PATH; each version that comes into force is audited.
+    procedures = CatalogueHolder.from_settings(settings)
+    procedures.on_activated(CatalogueAnnouncer(runtime.publisher).announce)
+    runtime.add_worker("catalogue-watch", procedures.watch)
+    handlers = StatusProjection(store).handlers()
+    # An approval also issues the dossier's signed result document.
+    issuer = ResultIssuer(
+        results=files,
+        catalogue=procedures,
+        sign=result_signer(settings),
+        announce=announce_with(runtime.publisher.publish),
+    )
+    changed = DossierStatusChanged.event_type
+    handlers[changed] = issuing_after(handlers[changed], issuer)
     runtime.add_consumer(
         ConsumerLoop(
             settings=settings,
             group="intake",
             topics=[Topics.LIFECYCLE],
             publisher=runtime.publisher,
-            handlers=StatusProjection(store).handlers(),
+            handlers=handlers,
         )
     )
-    api = build_api(settings, store, KafkaPublisher(runtime.publisher))
+    api = build_api(settings, store, KafkaPublisher(runtime.publisher), procedures, files)
     app = create_app(
         runtime,
         title="Intake",
@@ -118,6 +176,9 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         description="Procedure catalogue, submissions, receipts and citizen follow-up.",
         routers=ROUTERS,
         max_body_bytes=settings.max_body_bytes,
+        # An upload streams its file: the route counts its bytes and answers its own
+        # problem before the body limit, a server read (64 KiB) or so higher, cuts it.
+        body_limits={UPLOAD_PATH: settings.attachment_max_bytes + 1024 * 1024},
     )
     install(app, api)
     app.add_exception_handler(ConcealedNotFound, render_concealed)

@@ -8,20 +8,25 @@ tests run the use cases against in-memory fakes of the same protocols.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
 
 from chassis.events import Envelope
+from intake.domain.slip import Slip
 
 __all__ = [
     "ACCEPTED",
     "PENDING",
     "BrokerUnavailable",
     "Clock",
+    "DocumentStore",
+    "FileUpload",
     "Insert",
     "Publisher",
+    "ResultStore",
+    "SlipRenderer",
     "StatusStore",
     "StoreUnavailable",
     "SubmissionStore",
@@ -33,6 +38,8 @@ PENDING = "pending"
 ACCEPTED = "accepted"
 
 Clock = Callable[[], datetime]
+# Lays a slip's content out as PDF bytes (`intake.adapters.slip_pdf.render_slip`).
+SlipRenderer = Callable[[Slip], bytes]
 
 
 class StoreUnavailable(Exception):
@@ -84,6 +91,11 @@ class SubmissionStore(Protocol):
 
     async def by_pseudonym(self, pseudonym: str) -> dict[str, Any] | None: ...
 
+    async def for_slip(self, receipt_code: str) -> dict[str, Any] | None:
+        """The submission under a receipt code with what its slip prints: the stored
+        fields and the published event."""
+        ...
+
     async def status(self, dossier_id: str) -> dict[str, Any] | None:
         """The citizen-facing status projected from processing's events, if any yet."""
         ...
@@ -121,4 +133,75 @@ class Throttle(Protocol):
 
     async def retry_after(self, key: str) -> int | None:
         """Count one use of ``key``; the seconds to wait if it went over the limit."""
+        ...
+
+
+class FileUpload(Protocol):
+    """One file being written to the store; invisible until `close` returns."""
+
+    @property
+    def file_id(self) -> str: ...
+
+    async def write(self, chunk: bytes) -> None: ...
+
+    async def close(self) -> None:
+        """Make the file whole and readable under `file_id`."""
+        ...
+
+    async def discard(self) -> None:
+        """Delete whatever was written, closed or not; nothing of it stays."""
+        ...
+
+    async def settled(self) -> None:
+        """The file is recorded or discarded: the crash marker of the upload goes."""
+        ...
+
+
+class DocumentStore(Protocol):
+    """Uploaded files, one per distinct content, and which dossier refers to which.
+    Every method raises `StoreUnavailable` when the store fails."""
+
+    async def begin_upload(self, name: str, media_type: str, now: datetime) -> FileUpload: ...
+
+    async def record(self, document: dict[str, Any]) -> dict[str, Any]:
+        """Record a closed upload, unless a document with its SHA-256 is recorded
+        already: the one recorded (the caller's or the earlier one)."""
+        ...
+
+    async def by_sha256(self, sha256: str) -> dict[str, Any] | None: ...
+
+    async def by_id(self, document_id: str) -> dict[str, Any] | None: ...
+
+    async def attach(self, dossier_id: str, document_ids: list[str], now: datetime) -> int:
+        """Link the documents to the dossier and keep them from the sweep; how many of
+        them are still stored."""
+        ...
+
+    async def is_attached(self, dossier_id: str, document_id: str) -> bool: ...
+
+    def read(self, document_id: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """The file's bytes ``start`` to ``end`` inclusive, chunk by chunk."""
+        ...
+
+    async def sweep(self, older_than: datetime) -> int:
+        """Delete uploads nobody referenced and the chunks of cut-short uploads, begun
+        before ``older_than``; how many files went."""
+        ...
+
+
+class ResultStore(Protocol):
+    """Issued result documents, one per dossier. Used by a consumer: failures are the
+    driver's own errors, which the consumer loop tells apart (outage or defect)."""
+
+    async def result_of(self, dossier_id: str) -> dict[str, Any] | None: ...
+
+    async def store_result(
+        self, dossier_id: str, name: str, pdf: bytes, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Store ``pdf`` as the dossier's result, linked to the dossier, unless one is
+        stored already: the one stored (this one or the earlier one)."""
+        ...
+
+    async def link_result(self, dossier_id: str, document_id: str, now: datetime) -> None:
+        """Let the dossier's officers and citizen read its result (again: idempotent)."""
         ...

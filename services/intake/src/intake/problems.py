@@ -5,7 +5,10 @@ from __future__ import annotations
 from chassis.problems import problem_kind
 
 __all__ = [
+    "CHANNEL_NOT_ACCEPTED",
     "DENUNCIATIONS_NOT_ACCEPTED",
+    "DOCUMENT_REFUSED",
+    "DOCUMENT_TOO_LARGE",
     "DOSSIER_NOT_FOUND",
     "DOSSIER_SETTLED",
     "IDEMPOTENCY_KEY_REUSED",
@@ -15,6 +18,7 @@ __all__ = [
     "PROCEDURE_NOT_FOUND",
     "PROCEDURE_WITHDRAWN",
     "PSEUDONYM_NOT_FOUND",
+    "RECEIPT_NOT_FOUND",
     "REFUSALS",
     "SECOND_FACTOR_REQUIRED",
     "SERVICE_NOT_CONFIGURED",
@@ -60,10 +64,24 @@ UNKNOWN_PROCEDURE = problem_kind(
 NOT_FULLY_ONLINE = problem_kind(
     "not-fully-online",
     422,
-    "Procedure is not fully online",
-    "The procedure cannot be lodged on the online channel; it is lodged at the agency's "
-    "one-stop desk (counter channel).",
+    "Procedure is not lodged online",
+    "The procedure accepts no online lodging (neither fully nor partly online); the "
+    "one-stop desk receives it at the counter or by post.",
     members=["errors"],
+)
+CHANNEL_NOT_ACCEPTED = problem_kind(
+    "channel-not-accepted",
+    422,
+    "Channel not accepted",
+    "The procedure cannot be lodged on this channel: the phone channel takes petitions only.",
+    members=["errors"],
+)
+RECEIPT_NOT_FOUND = problem_kind(
+    "receipt-not-found",
+    404,
+    "Receipt not found",
+    "No accepted dossier of the caller's unit has this receipt code (another unit's "
+    "dossier gets this same answer; the one-stop desk sees every unit's).",
 )
 SUBMISSION_INVALID = problem_kind(
     "submission-invalid",
@@ -134,10 +152,33 @@ DENUNCIATIONS_NOT_ACCEPTED = problem_kind(
     "rather than stored in the clear.",
 )
 
+DOCUMENT_REFUSED = problem_kind(
+    "document-refused",
+    422,
+    "Document refused",
+    "The uploaded file's type is not accepted or its bytes are not its declared media "
+    "type, or it is a PDF carrying JavaScript, a launch or automatic action, embedded "
+    "files or encryption (`risks` names each); nothing was stored.",
+    members=["risks"],
+)
+DOCUMENT_TOO_LARGE = problem_kind(
+    "document-too-large",
+    413,
+    "Document too large",
+    "The uploaded file is larger than one attachment may be; nothing was stored.",
+)
+RANGE_NOT_SATISFIABLE = problem_kind(
+    "range-not-satisfiable",
+    416,
+    "Range not satisfiable",
+    "The `Range` starts beyond the document's end; the `Content-Range` header gives its size.",
+)
+
 # The kind of each submission refusal of the domain, by its reason.
 REFUSALS = {
     "unknown-procedure": UNKNOWN_PROCEDURE,
     "not-fully-online": NOT_FULLY_ONLINE,
+    "channel-not-accepted": CHANNEL_NOT_ACCEPTED,
     "submission-invalid": SUBMISSION_INVALID,
     "supplement-invalid": SUPPLEMENT_INVALID,
 }

@@ -48,6 +48,15 @@ class IntakeSettings(ServiceSettings):
     attachment_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     attachment_max_total_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     attachment_media_types: tuple[str, ...] = DEFAULT_MEDIA_TYPES
+    # Uploaded files nobody's submission referenced are deleted after this long (and
+    # the chunks of an upload a crash cut short), by a sweep every `document_sweep_every_s`.
+    document_unreferenced_ttl_s: int = Field(default=24 * 3600, ge=60)
+    document_sweep_every_s: float = Field(default=600.0, gt=0)
+    # The agency's key and certificate that sign result documents (PAdES), as PKCS#12.
+    # Without them approved dossiers get no result document: the issuing consumer
+    # dead-letters their approvals, to be replayed once the key is configured.
+    signing_pkcs12: str | None = None
+    signing_pkcs12_password: SecretStr | None = None
     content_max_chars: int = Field(default=10_000, gt=0)
     max_body_bytes: int = Field(default=512 * 1024, gt=0)
 
@@ -55,3 +64,11 @@ class IntakeSettings(ServiceSettings):
     # retry with the same Idempotency-Key; longer than the publisher's send timeout.
     publish_lease_s: float = Field(default=15.0, gt=0)
     retry_after_s: int = Field(default=5, ge=1)
+
+    # The receipt-and-appointment slip (giấy tiếp nhận hồ sơ và hẹn trả kết quả):
+    # where the citizen follows the dossier up, with "{receipt_code}" where the code goes
+    # (https://dichvucong.example.vn/tra-cuu?ma={receipt_code}); the slip's QR code holds
+    # this URL, or the bare receipt code when unset. Never the follow-up secret.
+    follow_up_url: str | None = Field(default=None, pattern=r"^https?://\S*\{receipt_code\}")
+    # A letter is keyed in at most this many days after the department received it.
+    post_received_max_days: int = Field(default=30, ge=0)

@@ -6,12 +6,13 @@ routers, the consumer loop and the background workers to the chassis's runtime.
 
 from __future__ import annotations
 
+import logging
 import os
 
 from fastapi import FastAPI
 
 from chassis.calendar import DEFAULT_CALENDAR
-from chassis.catalogue import load_default_catalogue
+from chassis.catalogue import CatalogueHolder
 from chassis.events import Topics
 from chassis.kafka import ConsumerLoop
 from chassis.service import Runtime, create_app, serve
@@ -37,6 +38,8 @@ TAGS = [
     {"name": "operations", "description": "Operators' controls of the background work."},
 ]
 
+log = logging.getLogger(__name__)
+
 # The exit status of the test-only crash, so a test can tell it from a real failure.
 CRASH_EXIT_CODE = 86
 
@@ -44,6 +47,11 @@ CRASH_EXIT_CODE = 86
 def build_app(settings: ProcessingSettings | None = None) -> FastAPI:
     settings = settings or ProcessingSettings()
     runtime = Runtime(settings)
+    if settings.search_key is None:
+        log.warning(
+            "PROCESSING_SEARCH_KEY is not set: dossiers are stored without the hashes officers "
+            "find them by phone or ID number, and that search answers 503"
+        )
     store = DossierStore(runtime.db)
     relay = OutboxRelay(
         store,
@@ -59,9 +67,10 @@ def build_app(settings: ProcessingSettings | None = None) -> FastAPI:
             os._exit(CRASH_EXIT_CODE)
         relay.wake(dossier_id)
 
-    service = ProcessingService(
-        store, settings, load_default_catalogue(), DEFAULT_CALENDAR, wake_relay=written
-    )
+    # The catalogue follows CATALOGUE_PATH; a dossier keeps the version it was lodged under.
+    catalogue = CatalogueHolder.from_settings(settings)
+    runtime.add_worker("catalogue-watch", catalogue.watch)
+    service = ProcessingService(store, settings, catalogue, DEFAULT_CALENDAR, wake_relay=written)
     runtime.on_startup(store.create_indexes)
     runtime.add_consumer(
         ConsumerLoop(

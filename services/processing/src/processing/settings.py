@@ -1,4 +1,4 @@
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from chassis.settings import ServiceSettings
@@ -17,12 +17,14 @@ class ProcessingSettings(ServiceSettings):
     # them over only after this, so it must outlast a publish (10 s at most) by far.
     outbox_lease_s: float = Field(default=30.0, gt=10)
 
-    # How often the deadline scan looks for overdue dossiers and owed apology slips.
+    # How often the deadline scan looks for overdue dossiers.
     deadline_scan_interval_s: float = Field(default=300.0, gt=0)
-    # The apology slip goes out this many working days before the due date …
-    apology_warning_working_days: int = Field(default=1, ge=0)
-    # … and promises a new appointment this many working days after it.
-    apology_extension_working_days: int = Field(default=5, ge=1)
+
+    # Key of the hashes officers find a dossier by the applicant's phone or ID number
+    # with (HMAC-SHA256; at least 16 bytes). Without it the dossiers are stored without
+    # them and that search answers 503; changing it loses the search of every dossier
+    # received before.
+    search_key: SecretStr | None = Field(default=None, min_length=16)
 
     # The public statistics are cached this long; 0 turns the cache off.
     statistics_cache_s: float = Field(default=30.0, ge=0)

@@ -1,1 +1,2 @@
-"""Web pages for the one-stop desk, officers, leaders, auditors and citizens."""
+"""The workbench: the pages people work in (desk, officers, leaders, auditors, citizens),
+server-rendered, talking to the services only through their public APIs."""

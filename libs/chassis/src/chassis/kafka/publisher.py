@@ -17,6 +17,16 @@ from chassis.settings import ServiceSettings
 from chassis.telemetry import context_from, inject_headers, messaging_attributes, span_name, tracer
 
 
+# Bytes one partition's batch may hold. aiokafka keeps a single produce request in flight
+# per broker and a single open batch per partition; a sender finding that batch full waits
+# for it to drain, racing every other waiter, for up to the request timeout. At the
+# library's 16 KB (about nine dossier events) a burst of concurrent submissions queued
+# behind the one request in flight and some lost that race until the 10 s timeout. At
+# 512 KB a round trip carries every event waiting; the broker accepts up to 1 MB a batch
+# (``message.max.bytes``), and the consumers fetch up to 1 MB per partition.
+MAX_BATCH_BYTES = 512 * 1024
+
+
 class KafkaUnavailable(Exception):
     """The broker did not acknowledge a write; the caller must not claim success."""
 
@@ -54,6 +64,7 @@ class EventPublisher:
             acks="all",
             enable_idempotence=True,
             linger_ms=2,
+            max_batch_size=MAX_BATCH_BYTES,
             request_timeout_ms=int(self._send_timeout_s * 1000),
         )
         await producer.start()

@@ -34,6 +34,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from audit.domain.chain import AuditEntry, MalformedEntryError
 from audit.domain.checkpoint import Checkpoint
+from audit.domain.documents import ISSUE_EVENT_TYPE
 from audit.domain.export import MalformedCheckpointError
 from audit.domain.recording import ChainHead
 from audit.service.ports import DuplicateEntry, EntryFilter, StoredCheckpoint
@@ -57,6 +58,9 @@ INDEXES: tuple[tuple[str | None, list[tuple[str, int]], bool], ...] = (
     (None, [("actor", ASCENDING), ("seq", ASCENDING)], False),
     (None, [("event_type", ASCENDING), ("seq", ASCENDING)], False),
     (None, [("occurred_at", ASCENDING), ("seq", ASCENDING)], False),
+    # A document's entries by its SHA-256: the issue a verifier looks up (and the reads
+    # of one document). Only result-issued and document-read events carry the field.
+    (None, [("payload.sha256", ASCENDING), ("seq", ASCENDING)], False),
 )
 
 
@@ -228,6 +232,16 @@ class AuditStore:
     async def entry_at(self, position: int) -> dict[str, Any] | None:
         document = await self._entries.find_one({"_id": position})
         return _stored_fields(document) if document is not None else None
+
+    def issue_cursor(self, sha256: str) -> AsyncIOMotorCursor[dict[str, Any]]:
+        query = {"payload.sha256": sha256, "event_type": ISSUE_EVENT_TYPE}
+        return self._entries.find(query).sort("seq", ASCENDING).limit(1)
+
+    async def find_issue(self, sha256: str) -> dict[str, Any] | None:
+        """The first entry recording the issue of the document with ``sha256``."""
+        async for document in self.issue_cursor(sha256):
+            return _stored_fields(document)
+        return None
 
     def log_entries(self, *, after_position: int, batch: int) -> Generator[AuditEntry, None, None]:
         """Every stored document after ``after_position`` in log order, parsed as entries.

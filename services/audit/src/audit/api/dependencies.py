@@ -19,6 +19,7 @@ from audit.api.models import ACTOR_PATTERN, DOSSIER_ID_PATTERN, EVENT_TYPE_PATTE
 from audit.domain.canonical import MAX_SAFE_INTEGER
 from audit.domain.chain import iso_utc
 from audit.service.auditors import AuditService, LimitTooLarge
+from audit.service.documents import DocumentVerifier
 from audit.service.ports import EntryFilter
 from audit.settings import AuditSettings
 from chassis.auth import Principal, Role, Scope, caller_with
@@ -37,6 +38,7 @@ class ApiContext:
 
     service: AuditService
     settings: AuditSettings
+    documents: DocumentVerifier
 
 
 def context(request: Request) -> ApiContext:
@@ -52,7 +54,13 @@ def service(request: Request) -> AuditService:
 # declare it.
 auditor = caller_with(Role.AUDITOR)
 
+
+def documents(request: Request) -> DocumentVerifier:
+    return context(request).documents
+
+
 Service = Annotated[AuditService, Depends(service)]
+Documents = Annotated[DocumentVerifier, Depends(documents)]
 Auditor = Annotated[Principal, Depends(auditor)]
 Context = Annotated[ApiContext, Depends(context)]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -230,4 +230,94 @@ class PublicKeyOut(BaseModel):
     ephemeral: bool = Field(
         description="true when the service runs without a configured key: its checkpoints "
         "will not verify after it restarts"
+    )
+
+
+# ---------------------------------------------------------------------------- documents
+
+_ISSUE_ENTRY: dict[str, Any] = {
+    **_ENTRY,
+    "event_type": "dossier.result-issued.v1",
+    "actor": "system:intake",
+    "changes": [],
+    "payload": {
+        "dossier_id": DOSSIER_ID_EXAMPLE,
+        "receipt_code": "MT-261126-7KQ4XP",
+        "document_id": "6750e0f1c2a4b3d5e6f70819",
+        "sha256": _HASH_A,
+        "size": 48213,
+        "decision_number": "123/QĐ-STNMT",
+        "issued_at": "2026-11-27T01:29:05.000Z",
+    },
+}
+
+
+class SignatureOut(BaseModel):
+    valid: bool = Field(description="intact, cryptographically sound and covering the whole file")
+    trusted: bool = Field(description="valid, and the signer chains to a trusted root")
+    signer: str | None = Field(description="the signing certificate's subject")
+    signed_at: str | None = Field(description="signing time (a timestamp's if trusted)")
+    problem: str | None = Field(description="why the signature is not valid or not trusted")
+
+
+class IssueEntryOut(BaseModel):
+    """The entry recording the issue, as anyone may see it (no personal data)."""
+
+    seq: int
+    type: str
+    time: str = Field(description="when the document was issued (the event's time)")
+    receipt_code: str | None
+    decision_number: str | None
+
+
+class DocumentVerdictOut(BaseModel):
+    """The verdict on a PDF. ``issued`` is true only for these exact bytes; the inclusion
+    proof is checked like the auditors' (`InclusionProofOut`), offline with `python -m
+    audit.cli verify-document`."""
+
+    model_config = _examples(
+        {
+            "sha256": _HASH_A,
+            "size": 48213,
+            "signature": {
+                "valid": True,
+                "trusted": True,
+                "signer": "Common Name: So Tai nguyen va Moi truong, Country: VN",
+                "signed_at": "2026-11-27T01:29:04.000000Z",
+                "problem": None,
+            },
+            "issued": True,
+            "proof_status": "proven",
+            "entry": {
+                "seq": 42,
+                "type": "dossier.result-issued.v1",
+                "time": "2026-11-27T01:29:05.000Z",
+                "receipt_code": "MT-261126-7KQ4XP",
+                "decision_number": "123/QĐ-STNMT",
+            },
+            "inclusion_proof": {
+                "seq": 42,
+                "leaf_index": 41,
+                "tree_size": 42,
+                "entry_hash": _HASH_B,
+                "path": [_HASH_A],
+                "checkpoint": _CHECKPOINT,
+                "entry": _ISSUE_ENTRY,
+            },
+            "checkpoint": _CHECKPOINT,
+        }
+    )
+
+    sha256: str = Field(description="SHA-256 of the bytes received")
+    size: int
+    signature: SignatureOut
+    issued: bool = Field(description="the audit log records these exact bytes as issued")
+    proof_status: Literal["proven", "awaiting_checkpoint", "not_issued"] = Field(
+        description="`awaiting_checkpoint`: issued after the newest signed checkpoint; the "
+        "proof exists after the next one (within `AUDIT_CHECKPOINT_INTERVAL_S`)"
+    )
+    entry: IssueEntryOut | None
+    inclusion_proof: InclusionProofOut | None
+    checkpoint: CheckpointOut | None = Field(
+        description="the checkpoint the proof leads to; without a proof, the newest"
     )

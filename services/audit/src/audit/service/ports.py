@@ -93,6 +93,11 @@ class AuditLog(Protocol):
 
     async def entry_at(self, position: int) -> dict[str, Any] | None: ...
 
+    async def find_issue(self, sha256: str) -> dict[str, Any] | None:
+        """The first stored ``dossier.result-issued.v1`` entry whose document has this
+        SHA-256, as a document; None when no entry records it."""
+        ...
+
     def log_entries(self, *, after_position: int, batch: int) -> Generator[AuditEntry, None, None]:
         """Every entry after ``after_position`` in log (position) order; blocking, for a
         worker thread. Raises ``MalformedEntryError`` where a document is not an entry."""

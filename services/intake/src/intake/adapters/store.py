@@ -50,6 +50,22 @@ _FOLLOW_UP_FIELDS = {
     "state": 1,
 }
 
+# What the receipt-and-appointment slip is made of; the event holds the applicant and
+# the attachments as published.
+_SLIP_FIELDS = {
+    "_id": 1,
+    "receipt_code": 1,
+    "procedure_code": 1,
+    "agency": 1,
+    "channel": 1,
+    "received_at": 1,
+    "received_by": 1,
+    "due_date": 1,
+    "actor": 1,
+    "state": 1,
+    "event": 1,
+}
+
 
 @contextmanager
 def _request_path() -> Iterator[None]:
@@ -67,6 +83,11 @@ class IntakeStore:
         self._statuses = db["statuses"]
         self._inserts: GroupCommit[dict[str, Any], Insert] = GroupCommit(self._insert_many)
         self._accepts: GroupCommit[tuple[str, datetime], None] = GroupCommit(self._accept_many)
+
+    @property
+    def database(self) -> AsyncIOMotorDatabase[Any]:
+        """The service's database, which the documents' bucket shares."""
+        return self._db
 
     async def create_indexes(self) -> None:
         await self._submissions.create_index(_RECEIPT_CODE, unique=True)
@@ -166,6 +187,13 @@ class IntakeStore:
                 {"pseudonym": pseudonym},
                 {"_id": 1, "receipt_code": 1, "agency": 1, "identity": 1},
                 hint=_PSEUDONYM,
+            )
+        return found
+
+    async def for_slip(self, receipt_code: str) -> dict[str, Any] | None:
+        with _request_path():
+            found: dict[str, Any] | None = await self._submissions.find_one(
+                {"receipt_code": receipt_code}, _SLIP_FIELDS, hint=_RECEIPT_CODE
             )
         return found
 

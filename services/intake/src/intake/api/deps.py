@@ -17,16 +17,21 @@ from chassis.auth import Principal, Role, Scope, caller_with, needs_scopes
 from chassis.catalogue import Catalogue
 from chassis.problems import FORBIDDEN
 from intake.adapters.ratelimit import RateLimit
-from intake.service import FollowUp, Identities, Submissions
+from intake.service import FollowUp, Identities, Slips, Submissions
+from intake.service.documents import Documents
 
 __all__ = [
     "Caller",
     "CatalogueDep",
     "Cleared",
+    "DocumentService",
     "FollowUpService",
     "IdentityService",
     "IntakeApi",
+    "PerClientLimit",
     "PerIpLimit",
+    "SlipPrinter",
+    "SlipService",
     "SubmissionService",
     "client_ip",
     "install",
@@ -39,8 +44,10 @@ class IntakeApi:
     submissions: Submissions
     follow_up: FollowUp
     identities: Identities
+    slips: Slips
     per_client: RateLimit
     per_ip: RateLimit
+    documents: Documents
 
 
 def install(app: FastAPI, api: IntakeApi) -> None:
@@ -75,23 +82,43 @@ async def _identities(api: Api) -> Identities:
     return api.identities
 
 
+async def _slips(api: Api) -> Slips:
+    return api.slips
+
+
 async def _per_ip(api: Api) -> RateLimit:
     return api.per_ip
+
+
+async def _per_client(api: Api) -> RateLimit:
+    return api.per_client
+
+
+async def _documents(api: Api) -> Documents:
+    return api.documents
 
 
 CatalogueDep = Annotated[Catalogue, Depends(_catalogue)]
 SubmissionService = Annotated[Submissions, Depends(_submissions)]
 FollowUpService = Annotated[FollowUp, Depends(_follow_up)]
 IdentityService = Annotated[Identities, Depends(_identities)]
+SlipService = Annotated[Slips, Depends(_slips)]
 # Citizens' follow-up requests per IP address. The route counts the request itself
 # rather than have a dependency do it, so that a request refused as malformed is not
 # counted.
 PerIpLimit = Annotated[RateLimit, Depends(_per_ip)]
+# Per authenticated caller, counted by the route once it knows the caller.
+PerClientLimit = Annotated[RateLimit, Depends(_per_client)]
+DocumentService = Annotated[Documents, Depends(_documents)]
 
 # ----------------------------------------------------------------- callers
 
-Submitter = Annotated[Principal, Depends(caller_with(Role.PORTAL, Role.OFFICER, Role.LEADER))]
+Submitter = Annotated[
+    Principal,
+    Depends(caller_with(Role.PORTAL, Role.OFFICER, Role.LEADER, Role.DESK, Role.HOTLINE)),
+]
 Staff = Annotated[Principal, Depends(caller_with(Role.OFFICER, Role.LEADER))]
+DeskOrUnit = Annotated[Principal, Depends(caller_with(Role.DESK, Role.OFFICER, Role.LEADER))]
 
 
 async def _caller(principal: Submitter, api: Api) -> Principal:
@@ -107,8 +134,15 @@ async def _cleared(principal: Staff, api: Api) -> Principal:
     return principal
 
 
-# A portal client or an officer, within the per-client rate limit.
+async def _slip_printer(principal: DeskOrUnit, api: Api) -> Principal:
+    await api.per_client.enforce(principal.actor())
+    return principal
+
+
+# A portal client, the desk, the hotline or an officer, within the per-client rate limit.
 Caller = Annotated[Principal, Depends(_caller)]
+# The one-stop desk, or an officer or leader of the dossier's unit, within the same limit.
+SlipPrinter = Annotated[Principal, Depends(_slip_printer)]
 # An officer or leader holding the identity:resolve clearance, within the same limit.
 Cleared = Annotated[Principal, Depends(_cleared)]
 

@@ -12,6 +12,7 @@ from chassis.problems import SERVICE_UNAVAILABLE, TOO_MANY_REQUESTS
 from intake.api.deps import Caller, SubmissionService
 from intake.api.models import SubmissionAccepted, SubmissionIn
 from intake.problems import (
+    CHANNEL_NOT_ACCEPTED,
     DENUNCIATIONS_NOT_ACCEPTED,
     IDEMPOTENCY_KEY_REUSED,
     NOT_FULLY_ONLINE,
@@ -32,9 +33,11 @@ router = APIRouter(prefix="/v1", tags=["dossiers"])
     response_model=SubmissionAccepted,
     summary="Submit a dossier, petition, complaint or denunciation",
     description=(
-        "Portal clients submit on the online channel (fully online procedures only); "
-        "officers key paper dossiers of their agency on the counter channel. A retry "
-        "with the same Idempotency-Key returns the first answer."
+        "Portal clients submit on the online channel (procedures that accept online "
+        "lodging); the one-stop desk keys paper dossiers of every unit on the counter "
+        "and post channels, officers and leaders those of their own unit; the hotline "
+        "officer keys petitions taken by phone. The dossier goes to the procedure's "
+        "unit. A retry with the same Idempotency-Key returns the first answer."
     ),
     response_description="Accepted: the receipt, to hand to the applicant",
     responses={
@@ -45,6 +48,7 @@ router = APIRouter(prefix="/v1", tags=["dossiers"])
             *BODY_PROBLEMS,
             UNKNOWN_PROCEDURE,
             NOT_FULLY_ONLINE,
+            CHANNEL_NOT_ACCEPTED,
             SUBMISSION_INVALID,
             IDEMPOTENCY_KEY_REUSED,
             SUBMISSION_IN_PROGRESS,

@@ -18,7 +18,14 @@ from pydantic import (
     model_validator,
 )
 
-from chassis.catalogue import Agency, Catalogue, Procedure, RequiredDocument, load_default_catalogue
+from chassis.catalogue import (
+    Agency,
+    Catalogue,
+    OnlineSteps,
+    Procedure,
+    RequiredDocument,
+    load_default_catalogue,
+)
 from chassis.events import ApplicantType, Channel
 from intake.domain.applicant import CITIZEN_ID_RE, normalise_phone, normalise_tax_code
 from intake.domain.submission import AttachmentRef
@@ -160,6 +167,28 @@ class SubmissionIn(_Strict):
     form: dict[str, Any] = Field(default_factory=dict)
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=_MAX_ATTACHMENTS)
     content: str | None = Field(default=None, min_length=1, max_length=_MAX_CONTENT)
+    received_on: date | None = Field(
+        default=None,
+        description="post channel only: the day the letter reached the department (its "
+        "incoming mail register), from which the statutory time runs; today if left out",
+        examples=["2026-11-25"],
+    )
+
+
+class DocumentOut(BaseModel):
+    model_config = _examples(
+        {
+            "document_id": "6751c0a2e4b0f1a2b3c4d5e6",
+            "sha256": _ATTACHMENT["sha256"],
+            "size": _ATTACHMENT["size"],
+            "media_type": "application/pdf",
+        }
+    )
+
+    document_id: str
+    sha256: str = Field(description="name the document by it in a submission's attachment")
+    size: int
+    media_type: str
 
 
 class SubmissionAccepted(BaseModel):
@@ -312,6 +341,8 @@ class ProcedureSummary(BaseModel):
     kind: str
     sector: str
     online_level: str
+    # Which steps need no visit: lodging, payment, result (Decree 42/2022/NĐ-CP).
+    online_steps: OnlineSteps
     agency: AgencyOut
     processing_days: int
     clock: str
@@ -327,6 +358,7 @@ class ProcedureSummary(BaseModel):
             kind=procedure.kind.value,
             sector=procedure.sector.value,
             online_level=procedure.online_level.value,
+            online_steps=procedure.online_steps,
             agency=AgencyOut.of(agency),
             processing_days=procedure.processing_days,
             clock=procedure.clock.value,
@@ -339,6 +371,13 @@ class ProcedureDetail(ProcedureSummary):
     model_config = _from_catalogue(_procedure_example)
 
     extended_processing_days: int | None
+    # Complaints and denunciations: accepted (thụ lý) first, their time runs from then.
+    acceptance_days: int | None
+    acceptance_clock: str | None
+    remote_area_processing_days: int | None
+    remote_area_extended_processing_days: int | None
+    extension_days: int | None
+    max_extensions: int
     fee_note_vi: str | None
     fee_note_en: str | None
     legal_basis: str
@@ -352,6 +391,14 @@ class ProcedureDetail(ProcedureSummary):
         return cls(
             **summary.model_dump(),
             extended_processing_days=procedure.extended_processing_days,
+            acceptance_days=procedure.acceptance_days,
+            acceptance_clock=(
+                procedure.acceptance_clock.value if procedure.has_acceptance_step else None
+            ),
+            remote_area_processing_days=procedure.remote_area_processing_days,
+            remote_area_extended_processing_days=procedure.remote_area_extended_processing_days,
+            extension_days=procedure.extension_days,
+            max_extensions=procedure.max_extensions,
             fee_note_vi=procedure.fee_note_vi,
             fee_note_en=procedure.fee_note_en,
             legal_basis=procedure.legal_basis,

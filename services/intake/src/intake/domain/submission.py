@@ -24,7 +24,9 @@ from chassis.calendar import (
     calendar_days_due_date,
     due_date,
 )
-from chassis.catalogue import Clock, DossierKind, OnlineLevel, Procedure
+from chassis.catalogue import Clock, DossierKind, Procedure
+from chassis.events import Channel
+from intake.domain.lodging import accepts_online_lodging, kind_refusal
 
 __all__ = [
     "AttachmentLimits",
@@ -133,19 +135,26 @@ def form_errors(validator: Draft202012Validator, form: Mapping[str, Any]) -> lis
 
 
 def channel_refusal(procedure: Procedure, channel: str) -> Refusal | None:
-    """Only fully online procedures are lodged online; the counter takes any procedure."""
-    if channel == "online" and procedure.online_level is not OnlineLevel.FULL:
-        how = {
-            OnlineLevel.PARTIAL: "only partially online: its forms are published online",
-            OnlineLevel.INFORMATION: "published online for information only",
-        }[procedure.online_level]
+    """Online only what accepts online lodging, by phone only petitions; the counter and
+    the post take any procedure."""
+    if channel == Channel.ONLINE and not accepts_online_lodging(procedure):
         return Refusal(
             422,
-            "Procedure is not fully online",
-            f"procedure {procedure.code} is {how}, and the dossier must be lodged at the "
-            f"one-stop desk of {procedure.agency} (counter channel)",
+            "Procedure is not lodged online",
+            f"procedure {procedure.code} (online level: {procedure.online_level.value}) is "
+            f"not lodged online: the one-stop desk receives it for {procedure.agency}, at "
+            "the counter (counter channel) or by post",
             [FieldError("/channel", "this procedure cannot be lodged online")],
             reason="not-fully-online",
+        )
+    refused = kind_refusal(procedure, Channel(channel))
+    if refused is not None:
+        return Refusal(
+            422,
+            "Channel not accepted",
+            refused,
+            [FieldError("/channel", "this procedure cannot be lodged on this channel")],
+            reason="channel-not-accepted",
         )
     return None
 

@@ -9,6 +9,7 @@ from intake.service.common import ConcealedNotFound
 from intake.service.follow_up import FollowUp, SecondFactor
 from intake.service.identities import Identities
 from intake.service.projection import project_new_appointment, project_status_change
+from intake.service.slips import Slips
 from intake.service.submissions import Receipt, Submissions
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Identities",
     "Receipt",
     "SecondFactor",
+    "Slips",
     "Submissions",
     "project_new_appointment",
     "project_status_change",

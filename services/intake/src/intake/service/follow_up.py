@@ -18,11 +18,12 @@ from intake.api.models import DossierStatusOut, FollowUpAccepted, SupplementIn, 
 from intake.domain.applicant import normalise_phone
 from intake.domain.follow_up import FollowUpKeys, second_factor_matches
 from intake.domain.receipt import is_valid_receipt_code, normalise_receipt_code
-from intake.domain.submission import Refusal, attachment_errors, fingerprint
+from intake.domain.submission import FieldError, Refusal, attachment_errors, fingerprint
 from intake.ports import (
     ACCEPTED,
     BrokerUnavailable,
     Clock,
+    DocumentStore,
     Publisher,
     StoreUnavailable,
     SubmissionStore,
@@ -44,6 +45,7 @@ from intake.service.common import (
     unavailable,
     utc_now,
 )
+from intake.service.documents import resolve_attachments
 from intake.settings import IntakeSettings
 
 __all__ = ["FollowUp", "SecondFactor"]
@@ -80,9 +82,11 @@ class FollowUp:
         keys: FollowUpKeys | None,
         phone_failures: Throttle,
         settings: IntakeSettings,
+        documents: DocumentStore,
         clock: Clock = utc_now,
     ) -> None:
         self._store = store
+        self._documents = documents
         self._publisher = publisher
         self._catalogue = catalogue
         self._keys = keys
@@ -121,6 +125,19 @@ class FollowUp:
         procedure = self._procedure(submission)
         refs = [a.ref() for a in body.attachments]
         errors = attachment_errors(procedure, refs, self._limits)
+        document_ids: list[str] = []
+        if not errors:
+            try:
+                errors, document_ids = await resolve_attachments(self._documents, body.attachments)
+                kept = 0
+                if not errors:
+                    kept = await self._documents.attach(
+                        submission["_id"], document_ids, self._clock()
+                    )
+                if not errors and kept != len(set(document_ids)):
+                    errors = [FieldError("/attachments", "upload the documents again")]
+            except StoreUnavailable as exc:
+                store_failed(exc, self._settings)
         if errors:
             raise refusal_problem(
                 Refusal(
@@ -136,7 +153,10 @@ class FollowUp:
             dossier_id=submission["_id"],
             receipt_code=submission["receipt_code"],
             supplemented_at=now,
-            attachments=[a.model_dump() for a in body.attachments],
+            attachments=[
+                {**a.model_dump(), "document_id": document_id}
+                for a, document_id in zip(body.attachments, document_ids, strict=True)
+            ],
             note=body.note,
         )
         event_id = _event_id(
@@ -177,6 +197,11 @@ class FollowUp:
         return FollowUpAccepted(
             receipt_code=submission["receipt_code"], request="withdrawal", accepted_at=now
         )
+
+    async def opened_submission(self, receipt_code: str, factor: SecondFactor) -> dict[str, Any]:
+        """The submission the receipt code and second factor open (its documents are read
+        through this same door); the concealed 404 otherwise."""
+        return (await self._open(receipt_code, factor)).submission
 
     # ----------------------------------------------------------------- steps
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from chassis.auth import Principal, Role
+from chassis.auth import Principal
 from chassis.calendar import VN_TZ
 from chassis.catalogue import Catalogue, Procedure
 from chassis.events import Applicant, Channel, DossierSubmitted, Envelope, make_event
@@ -28,6 +28,13 @@ from chassis.problems import FORBIDDEN, VALIDATION_FAILED
 from intake.api.models import ApplicantIn, SubmissionAccepted, SubmissionIn
 from intake.domain.follow_up import FollowUpKeys, secret_hash
 from intake.domain.identity import IdentitySeal, SealedIdentity, new_pseudonym
+from intake.domain.lodging import (
+    STAFF_CHANNELS,
+    Lodger,
+    lodging_refusal,
+    postal_receipt_errors,
+    receipt_moment,
+)
 from intake.domain.receipt import new_receipt_code
 from intake.domain.submission import (
     FieldError,
@@ -63,6 +70,7 @@ from intake.service.common import (
     unavailable,
     utc_now,
 )
+from intake.service.documents import Documents
 from intake.settings import IntakeSettings
 
 __all__ = ["Receipt", "Submissions", "status_url"]
@@ -96,9 +104,11 @@ class Submissions:
         keys: FollowUpKeys | None,
         seal: IdentitySeal | None,
         settings: IntakeSettings,
+        documents: Documents,
         clock: Clock = utc_now,
     ) -> None:
         self._store = store
+        self._documents = documents
         self._publisher = publisher
         self._catalogue = catalogue
         self._keys = keys
@@ -125,18 +135,13 @@ class Submissions:
 
     @staticmethod
     def authorise(procedure: Procedure, channel: Channel, principal: Principal) -> None:
-        """Portals lodge online; an officer keys paper dossiers of their own agency."""
-        if channel is Channel.ONLINE:
-            if not principal.has(Role.PORTAL):
-                raise FORBIDDEN("the online channel is for portal clients")
-            return
-        if not (principal.has(Role.OFFICER) or principal.has(Role.LEADER)):
-            raise FORBIDDEN("the counter channel is for officers")
-        if principal.agency != procedure.agency:
-            raise FORBIDDEN(
-                f"procedure {procedure.code} is received by {procedure.agency}, "
-                "not by the officer's agency",
-            )
+        """Portals lodge online, the hotline by phone; the one-stop desk keys counter and
+        postal dossiers of every unit, an officer those of his own unit."""
+        refused = lodging_refusal(
+            procedure, channel, Lodger(roles=principal.roles, agency=principal.agency)
+        )
+        if refused is not None:
+            raise FORBIDDEN(refused)
 
     def validate(self, body: SubmissionIn, procedure: Procedure) -> None:
         refused = channel_refusal(procedure, body.channel.value)
@@ -147,6 +152,18 @@ class Submissions:
             errors = form_errors(self._catalogue.form_validator(procedure.code), body.form)
         errors += attachment_errors(procedure, [a.ref() for a in body.attachments], self._limits)
         errors += content_errors(procedure, body.content, self._settings.content_max_chars)
+        errors += [
+            FieldError(at, detail)
+            for at, detail in postal_receipt_errors(
+                body.channel,
+                body.received_on,
+                self._clock().astimezone(VN_TZ).date(),
+                self._settings.post_received_max_days,
+            )
+        ]
+        if body.channel is Channel.PHONE and body.applicant.phone is None:
+            # The caller's number is how the department answers a petition taken by phone.
+            errors.append(FieldError("/applicant/phone", "the caller's phone number is needed"))
         if procedure.confidential_applicant and body.applicant.address is None:
             # The Law on Denunciation asks for the denouncer's name and address.
             errors.append(FieldError("/applicant/address", "a denunciation needs an address"))
@@ -160,6 +177,23 @@ class Submissions:
                     reason="submission-invalid",
                 )
             )
+
+    async def uploaded_attachments(self, body: SubmissionIn) -> list[str]:
+        """The stored document behind each attachment (its declared SHA-256, size and
+        type must be an upload's); the submission is refused, naming each, otherwise."""
+        errors, document_ids = await self._documents.resolve(body.attachments)
+        if errors:
+            raise refusal_problem(
+                Refusal(
+                    422,
+                    "Submission is not valid",
+                    f"{len(errors)} attachment(s) are not uploaded documents, first: "
+                    f"{errors[0].pointer}",
+                    errors,
+                    reason="submission-invalid",
+                )
+            )
+        return document_ids
 
     # ----------------------------------------------------------------- accept
 
@@ -176,13 +210,16 @@ class Submissions:
             )
         if not self._publisher.started:
             raise unavailable("the message broker cannot be reached", self._settings)
+        document_ids = await self.uploaded_attachments(body)
 
         request_hash = fingerprint(body.model_dump(mode="json"))
         idempotency_id = _idempotency_id(principal, idempotency_key)
         now = self._clock()
+        # A letter counts from its day of receipt at the department, not from keying.
+        received = receipt_moment(body.channel, body.received_on, now)
         dossier_id = str(uuid.uuid4())
         lease_owner = uuid.uuid4().hex
-        due = appointment_date(procedure, now)
+        due = appointment_date(procedure, received)
         applicant, sealed, pseudonym = self._applicant_for_event(body.applicant, procedure)
         data = DossierSubmitted(
             dossier_id=dossier_id,
@@ -191,15 +228,19 @@ class Submissions:
             agency=procedure.agency,
             kind=procedure.kind.value,
             channel=body.channel,
-            submitted_at=now,
+            submitted_at=received,
             due_date=due,
             applicant=applicant,
             form=body.form,
-            attachments=[a.model_dump() for a in body.attachments],
+            attachments=[
+                {**a.model_dump(), "document_id": document_id}
+                for a, document_id in zip(body.attachments, document_ids, strict=True)
+            ],
             content=body.content,
+            catalogue_version=self._catalogue.version_id,
         )
         prefix = self._catalogue.agency(procedure.agency).receipt_prefix
-        received_day = now.astimezone(VN_TZ).date()
+        received_day = received.astimezone(VN_TZ).date()
         document: dict[str, Any] = {
             "_id": dossier_id,
             "idempotency_id": idempotency_id or f"none:{dossier_id}",
@@ -209,18 +250,23 @@ class Submissions:
             "agency": procedure.agency,
             "kind": procedure.kind.value,
             "channel": body.channel.value,
-            "received_at": now,
+            "received_at": received,
             "due_date": due.isoformat(),
             "lease_until": now + timedelta(seconds=self._settings.publish_lease_s),
             "lease_owner": lease_owner,
             "secret_hash": secret_hash(keys.secret_for(dossier_id)),
         }
+        if body.channel in STAFF_CHANNELS and principal.agency is not None:
+            # The unit whose desk or officer took the paper in: the slip's heading.
+            document["received_by"] = principal.agency
         if body.applicant.phone is not None:
             document["phone_hash"] = keys.phone_hash(dossier_id, body.applicant.phone)
         if pseudonym is not None:
             document["pseudonym"] = pseudonym
             document["identity"] = sealed
 
+        if not await self._documents.attach(dossier_id, document_ids):
+            raise refusal_problem(_attachments_gone())
         envelope: Envelope | None = None
         for _ in range(_RECEIPT_DRAWS):
             receipt_code = new_receipt_code(prefix, received_day)
@@ -232,7 +278,7 @@ class Submissions:
                 "dossier_id": dossier_id,
                 "receipt_code": receipt_code,
                 "procedure_code": procedure.code,
-                "received_at": now.isoformat(),
+                "received_at": received.isoformat(),
                 "due_date": due.isoformat(),
                 "status_url": status_url(receipt_code),
             }
@@ -368,6 +414,17 @@ class Submissions:
             **response, follow_up_secret=keys.secret_for(response["dossier_id"])
         )
         return Receipt(body, replayed)
+
+
+def _attachments_gone() -> Refusal:
+    return Refusal(
+        422,
+        "Submission is not valid",
+        "an uploaded document was deleted meanwhile (unreferenced uploads are swept after "
+        "a day): upload it again",
+        [FieldError("/attachments", "upload the documents again")],
+        reason="submission-invalid",
+    )
 
 
 def _idempotency_id(principal: Principal, idempotency_key: str | None) -> str | None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from email.utils import formatdate
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 
 import aiosmtplib
@@ -15,6 +19,10 @@ from notification.service.ports import DeliveryFailure, Handover, Outgoing
 from notification.settings import NotificationSettings
 
 __all__ = ["SmtpSender"]
+
+# Bodies in quoted-printable UTF-8: readable in a raw message, safe on any relay.
+_UTF8 = Charset("utf-8")
+_UTF8.body_encoding = QP
 
 
 class _TrackedSmtp(aiosmtplib.SMTP):
@@ -49,21 +57,26 @@ class SmtpSender:
         self._settings = settings
         self._host = settings.smtp_host
 
-    def compose(self, message: Outgoing) -> EmailMessage:
+    def compose(self, message: Outgoing) -> Message:
+        """The message, built with the email package's classic MIME classes and encoded
+        headers: its modern header objects re-parse and re-fold every header when the
+        message is written out, which was half of this service's CPU per dossier."""
         content = message.content
-        email = EmailMessage()
-        email["From"] = self._settings.mail_from
+        text = MIMEText(content["text"], "plain", _UTF8)
+        email: Message = text
+        if content.get("html"):
+            email = MIMEMultipart("alternative")
+            email.attach(text)
+            email.attach(MIMEText(content["html"], "html", _UTF8))
+        name, address = parseaddr(self._settings.mail_from)
+        email["From"] = formataddr((name, address), charset="utf-8")
         email["To"] = message.address
-        email["Subject"] = content["subject"]
+        email["Subject"] = Header(content["subject"], "utf-8")
         email["Date"] = formatdate(localtime=False, usegmt=True)
         email["Message-ID"] = message_id(message.delivery_id)
         email["X-Hoso-Delivery"] = message.delivery_id
         # Tells auto-responders not to answer a notice nobody reads replies to.
         email["Auto-Submitted"] = "auto-generated"
-        email.set_content(content["text"])
-        if content.get("html"):
-            email.add_alternative(content["html"], subtype="html")
-        # After the body: setting content drops every Content-* header set before.
         email["Content-Language"] = message.language
         return email
 

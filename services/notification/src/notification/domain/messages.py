@@ -475,7 +475,13 @@ class TemplateCatalogue:
         lang: Language,
     ) -> dict[str, Any]:
         english = lang == "en"
-        documents = [d.strip() for d in getattr(model, "missing_documents", None) or [] if d]
+        # The catalogue's document codes and the officer's own words for anything else:
+        # the one request lists everything missing.
+        listed = [
+            *(getattr(model, "missing_documents", None) or []),
+            *(getattr(model, "missing_items", None) or []),
+        ]
+        documents = [d.strip() for d in listed if d and d.strip()]
         # Every name a template may use is present, None when not applicable,
         # so StrictUndefined flags misspelt names instead of hiding them.
         return {
@@ -488,6 +494,9 @@ class TemplateCatalogue:
             "procedure_name": (english and model.procedure_name_en) or model.procedure_name_vi,
             "agency_name": (english and model.agency_name_en) or model.agency_name_vi,
             "old_status": getattr(model, "old_status", None),
+            # The step that moved it: a complaint declined (không thụ lý) reads otherwise
+            # than one rejected after settlement.
+            "action": getattr(model, "action", None),
             "new_status": status.value if status else None,
             "reason": _clean(getattr(model, "reason", None)),
             "missing_documents": documents,

@@ -1,4 +1,5 @@
-"""Handlers for what intake publishes: submissions, supplements, withdrawal requests.
+"""Handlers for what intake publishes: submissions, supplements, withdrawal requests and
+the issued result documents.
 
 Each hands the event's payload to its use case, which is idempotent on the event id (the
 dossier document remembers the ids it applied), as the consumer loop redelivers a batch
@@ -7,7 +8,12 @@ that was not committed.
 
 from __future__ import annotations
 
-from chassis.events import DossierSubmitted, DossierSupplemented, DossierWithdrawalRequested
+from chassis.events import (
+    DossierResultIssued,
+    DossierSubmitted,
+    DossierSupplemented,
+    DossierWithdrawalRequested,
+)
 from chassis.kafka import ConsumedEvent, Handler
 from processing.service import ProcessingService
 
@@ -25,8 +31,13 @@ def submission_handlers(service: ProcessingService) -> dict[str, Handler]:
         assert isinstance(event.payload, DossierWithdrawalRequested)
         await service.withdraw(event.payload, event.id, event.envelope.actor)
 
+    async def result_issued(event: ConsumedEvent) -> None:
+        assert isinstance(event.payload, DossierResultIssued)
+        await service.record_result(event.payload)
+
     return {
         DossierSubmitted.event_type: submitted,
+        DossierResultIssued.event_type: result_issued,
         DossierSupplemented.event_type: supplemented,
         DossierWithdrawalRequested.event_type: withdrawal_requested,
     }

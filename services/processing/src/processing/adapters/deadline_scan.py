@@ -21,9 +21,7 @@ class DeadlineScanner:
         # down are reported without waiting a whole interval.
         while True:
             report = await self._service.scan_deadlines()
-            if report.overdue or report.apologies:
-                log.info(
-                    "deadline scan: %d overdue, %d apology slips", report.overdue, report.apologies
-                )
+            if report.overdue:
+                log.info("deadline scan: %d overdue", report.overdue)
             metrics.set_dossiers_overdue(await self._service.overdue_by_agency())
             await asyncio.sleep(self._interval_s)

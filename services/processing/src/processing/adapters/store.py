@@ -24,7 +24,6 @@ from chassis.events import DossierKind
 from processing.domain.dossier import (
     RUNNING_STATUSES,
     SCAN_FIELDS,
-    Apology,
     Dossier,
     Outcome,
 )
@@ -44,7 +43,6 @@ __all__ = [
     "OutboxClaim",
     "OutboxEntry",
     "QueueFilter",
-    "apology_query",
     "claimable_query",
     "outcome_pipeline",
     "overdue_pipeline",
@@ -124,6 +122,12 @@ class DossierStore:
         )
         # The deadline scan and the overdue counts: running statuses due before a date.
         await self._dossiers.create_index([("status", ASCENDING), ("due_date", ASCENDING)])
+        # The officers' search by receipt code, and by the applicant's keyed hashes (a
+        # multikey index; sparse, as a dossier without them has nothing to find it by).
+        await self._dossiers.create_index([("receipt_code", ASCENDING)])
+        await self._dossiers.create_index(
+            [("applicant_lookup", ASCENDING), ("agency", ASCENDING)], sparse=True
+        )
         # The public statistics: a cohort by date of receipt.
         await self._dossiers.create_index(
             [("received_on", ASCENDING), ("agency", ASCENDING), ("procedure_code", ASCENDING)]
@@ -168,6 +172,7 @@ class DossierStore:
         expected_version: int,
         outbox: Sequence[OutboxEntry],
         event_id: str | None = None,
+        clear_overdue: bool = False,
     ) -> bool:
         """Write a changed dossier and its events if nobody changed it since it was read
         (and, for an inbound event, if that event was not applied yet)."""
@@ -176,7 +181,12 @@ class DossierStore:
         if event_id is not None:
             condition["applied_events"] = {"$ne": event_id}
             push["applied_events"] = event_id
-        fields = dossier_document(dossier, exclude={"id", *SCAN_FIELDS})
+        # The issued result is written by its own announcement only (record_result),
+        # which leaves the version alone: a command read before it must not erase it.
+        fields = dossier_document(dossier, exclude={"id", "result_document", *SCAN_FIELDS})
+        if clear_overdue:
+            # A new due date: the scan may flag it again once it passes.
+            fields["overdue_at"] = None
         return await self._update_if(
             dossier.id,
             condition,
@@ -186,6 +196,15 @@ class DossierStore:
                 "$inc": {"outbox_seq": len(outbox)},
             },
         )
+
+    async def record_result(self, dossier_id: str, result: dict[str, Any]) -> bool:
+        """The first issued result stays: intake issues one per dossier, and a
+        redelivered announcement carries the same one."""
+        if await self._update_if(
+            dossier_id, {"result_document": None}, {"$set": {"result_document": result}}
+        ):
+            return True
+        return await self._dossiers.find_one({"_id": dossier_id}, {"_id": 1}) is not None
 
     async def mark_applied(self, dossier_id: str, event_id: str) -> None:
         """Remember an inbound event that changed nothing, so a redelivery is skipped too."""
@@ -234,23 +253,6 @@ class DossierStore:
             },
         )
 
-    async def record_apology(
-        self, dossier_id: str, apology: Apology, outbox: Sequence[OutboxEntry]
-    ) -> bool:
-        return await self._update_if(
-            dossier_id,
-            {
-                "apology": None,
-                "status": {"$in": _RUNNING},
-                "due_date": apology.old_due_date.isoformat(),
-            },
-            {
-                "$set": {"apology": to_document(apology.model_dump()), "outbox_pending": True},
-                "$push": {"outbox": {"$each": list(outbox)}},
-                "$inc": {"outbox_seq": len(outbox)},
-            },
-        )
-
     # ----------------------------------------------------------------- reads
 
     async def get(self, dossier_id: str) -> Dossier | None:
@@ -292,10 +294,6 @@ class DossierStore:
 
     async def overdue_candidates(self, today: date, limit: int = 500) -> list[Dossier]:
         cursor = self._dossiers.find(overdue_query(today), _SCAN_PROJECTION, limit=limit)
-        return [Dossier.model_validate(document) async for document in cursor]
-
-    async def apology_candidates(self, due_up_to: date, limit: int = 500) -> list[Dossier]:
-        cursor = self._dossiers.find(apology_query(due_up_to), _SCAN_PROJECTION, limit=limit)
         return [Dossier.model_validate(document) async for document in cursor]
 
     async def outcome_counts(
@@ -461,6 +459,17 @@ def queue_query(
     }
     if where.procedure_code:
         query["procedure_code"] = where.procedure_code
+    if where.receipt_code:
+        query["receipt_code"] = where.receipt_code
+    received: dict[str, Any] = {}
+    if where.received_from is not None:
+        received["$gte"] = where.received_from.isoformat()
+    if where.received_to is not None:
+        received["$lte"] = where.received_to.isoformat()
+    if received:
+        query["received_on"] = received
+    if where.applicant_lookup:
+        query["applicant_lookup"] = {"$all": list(where.applicant_lookup)}
     due: dict[str, Any] = {}
     if where.due_on_or_before is not None:
         due["$lte"] = where.due_on_or_before.isoformat()
@@ -490,14 +499,6 @@ def overdue_query(today: date) -> dict[str, Any]:
         "status": {"$in": _RUNNING},
         "due_date": {"$lt": today.isoformat()},
         "overdue_at": None,
-    }
-
-
-def apology_query(due_up_to: date) -> dict[str, Any]:
-    return {
-        "status": {"$in": _RUNNING},
-        "due_date": {"$lte": due_up_to.isoformat()},
-        "apology": None,
     }
 
 

@@ -69,7 +69,7 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
     if len(position) != 2 or not all(isinstance(part, str) for part in position):
         raise pagination.invalid_cursor()
     value, dossier_id = position
-    if sort == "received":
+    if sort in ("received", "search"):
         try:
             return datetime.fromisoformat(value), dossier_id
         except ValueError as exc:

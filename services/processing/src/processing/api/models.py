@@ -7,8 +7,15 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from chassis.events import Attachment, DossierKind
-from processing.domain.dossier import Dossier, HistoryEntry
+from chassis.events import Attachment, Decision, DossierKind
+from processing.domain.dossier import (
+    Apology,
+    ApologyProposal,
+    Dossier,
+    Extension,
+    HistoryEntry,
+    IssuedResult,
+)
 from processing.domain.workflow import Action, DossierStatus
 
 DocumentCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -176,8 +183,24 @@ class DossierOut(BaseModel):
     content: str | None
     attachments: list[Attachment]
     missing_documents: list[str]
+    missing_items: list[str] = Field(default_factory=list)
     result_reference: str | None
+    # The signed result document intake issued for the approval (read it at intake:
+    # GET /v1/dossiers/{receipt_code}/documents/{document_id}).
+    result_document: IssuedResult | None = None
+    decision: Decision | None = None
     decided_at: datetime | None
+    acceptance_due_date: date | None = Field(
+        default=None, description="Complaints and denunciations: the day to accept or decline by"
+    )
+    accepted_at: datetime | None = None
+    complex_case: bool = False
+    remote_area: bool = False
+    extensions: list[Extension] = Field(default_factory=list)
+    apology: Apology | None = Field(default=None, description="The signed apology slip")
+    apology_proposal: ApologyProposal | None = Field(
+        default=None, description="An apology slip drafted, waiting for a leader's signature"
+    )
     allowed_actions: list[Action] = Field(
         description="What the caller may do next, in workflow order"
     )
@@ -218,12 +241,33 @@ class DossierOut(BaseModel):
             content=dossier.content,
             attachments=dossier.attachments,
             missing_documents=dossier.missing_documents,
+            missing_items=dossier.missing_items,
             result_reference=dossier.result_reference,
+            result_document=dossier.result_document,
+            decision=dossier.decision,
             decided_at=dossier.decided_at,
+            acceptance_due_date=dossier.acceptance_due_date,
+            accepted_at=dossier.accepted_at,
+            complex_case=dossier.complex_case,
+            remote_area=dossier.remote_area,
+            extensions=dossier.extensions,
+            apology=dossier.apology,
+            apology_proposal=dossier.apology_proposal,
             allowed_actions=allowed,
             history=dossier.history,
             notes=[NoteOut.model_validate(n) for n in notes],
         )
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(min_length=1, max_length=100)
+    issued_on: date
+    summary: str = Field(min_length=1, max_length=4000)
+
+    def decision(self) -> Decision:
+        return Decision(number=self.number, issued_on=self.issued_on, summary=self.summary)
 
 
 class ActionIn(BaseModel):
@@ -231,8 +275,34 @@ class ActionIn(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"action": "request_supplement", "missing_documents": ["business_registration"]},
+                {
+                    "action": "request_supplement",
+                    "reason": "Hồ sơ còn thiếu giấy tờ",
+                    "missing_documents": ["business_registration"],
+                    "missing_items": ["Bản vẽ mặt bằng có chữ ký của đơn vị thiết kế"],
+                },
                 {"action": "approve", "result_reference": "GP-2026-0412"},
+                {"action": "accept", "complex": True, "remote_area": False},
+                {
+                    "action": "extend_deadline",
+                    "reason": "Vụ việc đặc biệt phức tạp",
+                    "extension_days": 30,
+                    "particularly_complex": True,
+                },
+                {
+                    "action": "reject",
+                    "reason": "Khiếu nại không có cơ sở",
+                    "decision": {
+                        "number": "125/QĐ-STNMT",
+                        "issued_on": "2026-12-01",
+                        "summary": "Giữ nguyên quyết định bị khiếu nại",
+                    },
+                },
+                {
+                    "action": "propose_apology",
+                    "new_due_date": "2026-12-24",
+                    "apology_text": "Hồ sơ cần xác minh thực địa nên chưa kịp trả kết quả",
+                },
             ]
         },
     )
@@ -241,6 +311,71 @@ class ActionIn(BaseModel):
     reason: str | None = Field(default=None, min_length=1, max_length=2000)
     result_reference: str | None = Field(default=None, min_length=1, max_length=200)
     missing_documents: list[DocumentCode] = Field(default_factory=list, max_length=50)
+    missing_items: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="`request_supplement`: what else is missing, in words",
+    )
+    decision: DecisionIn | None = Field(
+        default=None,
+        description="`approve`, `reject` (required for complaints and denunciations), "
+        "`decline`: the written decision or conclusion",
+    )
+    complex: bool = Field(
+        default=False, description="`accept`: a complex complaint (the longer time limit)"
+    )
+    remote_area: bool = Field(
+        default=False, description="`accept`: a complaint from a remote area (longer limits)"
+    )
+    extension_days: int | None = Field(
+        default=None, ge=1, le=366, description="`extend_deadline` of a denunciation: days added"
+    )
+    particularly_complex: bool = Field(
+        default=False,
+        description="`extend_deadline`: the case is particularly complex (needed for the "
+        "second extension of a denunciation)",
+    )
+    new_due_date: date | None = Field(
+        default=None, description="`propose_apology`: the new appointment date"
+    )
+    apology_text: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="`propose_apology`: the apology and its reason, as the applicant reads it",
+    )
+
+
+class SearchIn(BaseModel):
+    """Every criterion given must hold. In the body, not the URL, so that a phone or ID
+    number never reaches an access log."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"phone": "0912345678"},
+                {"id_number": "001085012345", "statuses": ["in_review"]},
+                {"procedure_code": "MT-004", "submitted_from": "2026-11-01", "limit": 50},
+            ]
+        },
+    )
+
+    receipt_code: str | None = Field(
+        default=None, min_length=1, max_length=40, pattern=r"^[A-Z0-9][A-Z0-9-]*$"
+    )
+    statuses: list[DossierStatus] | None = Field(
+        default=None, max_length=20, description="Only these statuses (default: all)"
+    )
+    procedure_code: str | None = Field(default=None, max_length=64, pattern=CODE_PATTERN)
+    submitted_from: date | None = Field(default=None, description="Received on or after")
+    submitted_to: date | None = Field(default=None, description="Received on or before")
+    phone: str | None = Field(default=None, min_length=3, max_length=32)
+    id_number: str | None = Field(default=None, min_length=3, max_length=32)
+    cursor: str | None = Field(
+        default=None, max_length=512, description="`next_cursor` of the previous page"
+    )
+    limit: int = Field(default=20, ge=1, description="Items per page, at most 100")
 
 
 class AssigneeIn(BaseModel):
@@ -263,10 +398,9 @@ class NoteIn(BaseModel):
 
 
 class ScanOut(BaseModel):
-    model_config = _examples({"overdue_emitted": 3, "apologies_issued": 1})
+    model_config = _examples({"overdue_emitted": 3})
 
     overdue_emitted: int
-    apologies_issued: int
 
 
 class Figures(BaseModel):

@@ -1,4 +1,5 @@
-"""The officers' API: the work queue, a dossier, actions, assignment and notes.
+"""The officers' API: the work queue, the search, a dossier, actions, assignment and
+notes.
 
 Every route is scoped to the agency in the caller's token. A dossier of another agency
 and a dossier that does not exist get the very same 403 problem, so an officer cannot
@@ -39,6 +40,7 @@ from processing.api.models import (
     NoteOut,
     QueueItem,
     QueuePage,
+    SearchIn,
 )
 from processing.api.problems import (
     ACTION_NOT_ALLOWED,
@@ -46,6 +48,9 @@ from processing.api.problems import (
     DOSSIER_CLOSED,
     DOSSIER_NOT_VISIBLE,
     PRECONDITION_REQUIRED,
+    RESULT_NOT_ISSUED,
+    SEARCH_NOT_CONFIGURED,
+    SUPPLEMENT_ALREADY_REQUESTED,
     VERSION_MISMATCH,
 )
 from processing.domain.dossier import (
@@ -53,6 +58,12 @@ from processing.domain.dossier import (
     AssignedElsewhere,
     ClosedDossier,
     Dossier,
+    InvalidAcceptance,
+    InvalidApology,
+    InvalidExtension,
+    OwnApology,
+    ResultNotIssued,
+    SupplementAlreadyRequested,
     UnknownDocuments,
 )
 from processing.domain.workflow import (
@@ -67,10 +78,16 @@ from processing.domain.workflow import (
 from processing.service import (
     DEFAULT_QUEUE_STATUSES,
     DossierNotVisible,
+    InvalidLookup,
     Officer,
     ProcessingService,
     QueueQuery,
+    SearchQuery,
+    SearchUnavailable,
     VersionMismatch,
+)
+from processing.service import (
+    QueuePage as ServiceQueuePage,
 )
 
 __all__ = ["DEFAULT_QUEUE_STATUSES", "router"]
@@ -132,6 +149,20 @@ def _problem(exc: Exception) -> Problem:
             "the procedure has no such documents: " + ", ".join(exc.codes),
             errors=[{"pointer": "/missing_documents", "detail": "unknown document code"}],
         )
+    if isinstance(exc, SupplementAlreadyRequested):
+        return SUPPLEMENT_ALREADY_REQUESTED(str(exc), supplement_requests=1)
+    if isinstance(exc, InvalidAcceptance | InvalidExtension):
+        return VALIDATION_FAILED(
+            str(exc), errors=[{"pointer": f"/{exc.field_name}", "detail": str(exc)}]
+        )
+    if isinstance(exc, InvalidApology):
+        return VALIDATION_FAILED(
+            str(exc), errors=[{"pointer": "/new_due_date", "detail": str(exc)}]
+        )
+    if isinstance(exc, OwnApology):
+        return FORBIDDEN(str(exc))
+    if isinstance(exc, ResultNotIssued):
+        return RESULT_NOT_ISSUED(str(exc))
     if isinstance(exc, AssignedElsewhere):
         return ASSIGNED_ELSEWHERE(
             "another officer has taken this dossier; a leader can reassign it",
@@ -146,7 +177,11 @@ def _respond(
     dossier: Dossier, notes: list[dict[str, Any]], officer: Officer, today: date
 ) -> JSONResponse:
     allowed = allowed_actions(
-        dossier.status, officer.role, dossier.workflow_policy, dossier.deadline_extended
+        dossier.status,
+        officer.role,
+        dossier.workflow_policy,
+        dossier.deadline_extended,
+        dossier.progress,
     )
     body = DossierOut.of(dossier, notes, allowed, today)
     return JSONResponse(body.model_dump(mode="json"), headers={"ETag": etag(dossier.version)})
@@ -238,7 +273,14 @@ async def list_officer_queue(
             limit=limit,
         ),
     )
-    items = [
+    items = _items(page)
+    next_cursor = encode_cursor(sort, *page.next_after) if page.next_after else None
+    link_next(request, response, next_cursor)
+    return QueuePage(items=items, next_cursor=next_cursor)
+
+
+def _items(page: ServiceQueuePage) -> list[QueueItem]:
+    return [
         QueueItem(
             dossier_id=entry.row.dossier_id,
             receipt_code=entry.row.receipt_code,
@@ -257,9 +299,53 @@ async def list_officer_queue(
         )
         for entry in page.entries
     ]
-    next_cursor = encode_cursor(sort, *page.next_after) if page.next_after else None
-    link_next(request, response, next_cursor)
-    return QueuePage(items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "/dossiers/search",
+    response_model=QueuePage,
+    summary="Find the agency's dossiers by receipt code, status, procedure, dates, phone or ID",
+    description="Every criterion given must hold; oldest received first, one page at a time "
+    "(pass `next_cursor` back as `cursor` with the same criteria). The applicant's phone "
+    "and ID number are matched through keyed hashes, never stored or logged in clear; "
+    "they travel in the body so that no URL carries them. Without the deployment's "
+    "search key, a search by them answers 503.",
+    responses=problem_responses(*_OFFICER, *BODY_PROBLEMS, SEARCH_NOT_CONFIGURED),
+)
+async def search_dossiers(body: SearchIn, principal: Staff, service: Service) -> QueuePage:
+    officer = _officer(principal)
+    page_max = service.settings.queue_page_max
+    if body.limit > page_max:
+        raise VALIDATION_FAILED(
+            f"limit may be at most {page_max}",
+            errors=[{"pointer": "/limit", "detail": "too large"}],
+        )
+    if body.submitted_from and body.submitted_to and body.submitted_from > body.submitted_to:
+        raise VALIDATION_FAILED(
+            "the period starts after it ends",
+            errors=[{"pointer": "/submitted_from", "detail": "after submitted_to"}],
+        )
+    query = SearchQuery(
+        receipt_code=body.receipt_code,
+        statuses=body.statuses,
+        procedure_code=body.procedure_code,
+        submitted_from=body.submitted_from,
+        submitted_to=body.submitted_to,
+        phone=body.phone,
+        id_number=body.id_number,
+        after=decode_cursor(body.cursor, "search") if body.cursor else None,
+        limit=body.limit,
+    )
+    try:
+        page = await service.search(officer, query)
+    except InvalidLookup as exc:
+        raise VALIDATION_FAILED(
+            str(exc), errors=[{"pointer": f"/{exc.field_name}", "detail": str(exc)}]
+        ) from exc
+    except SearchUnavailable as exc:
+        raise SEARCH_NOT_CONFIGURED(str(exc)) from exc
+    next_cursor = encode_cursor("search", *page.next_after) if page.next_after else None
+    return QueuePage(items=_items(page), next_cursor=next_cursor)
 
 
 @router.get(
@@ -278,12 +364,22 @@ async def get_dossier(dossier_id: DossierId, principal: Staff, service: Service)
     "/dossiers/{dossier_id}/actions",
     response_model=DossierOut,
     summary="Take a workflow action (409 lists the allowed ones)",
-    description="Receive, request a supplement, review, forward, approve, reject, return "
-    "the result, withdraw or extend the deadline, if the dossier is still at the `If-Match` "
-    "version. Answers with the dossier as it is now.",
+    description="Accept or decline a complaint or denunciation, request a supplement "
+    "(once, listing everything missing; a second request is a leader's, with the reason), "
+    "review, forward, approve, reject, return the result, extend the deadline, draft the "
+    "apology slip (`propose_apology`) or sign it off (`sign_apology`, a leader other than "
+    "its author), if the dossier is still at the `If-Match` version. Answers with the "
+    "dossier as it is now.",
     responses={
         **_DOSSIER,
-        **problem_responses(*_CHANGE, *BODY_PROBLEMS, ACTION_NOT_ALLOWED, ASSIGNED_ELSEWHERE),
+        **problem_responses(
+            *_CHANGE,
+            *BODY_PROBLEMS,
+            ACTION_NOT_ALLOWED,
+            ASSIGNED_ELSEWHERE,
+            SUPPLEMENT_ALREADY_REQUESTED,
+            RESULT_NOT_ISSUED,
+        ),
     },
 )
 async def act_on_dossier(
@@ -299,6 +395,14 @@ async def act_on_dossier(
         reason=body.reason,
         result_reference=body.result_reference,
         missing_documents=body.missing_documents,
+        missing_items=body.missing_items,
+        decision=body.decision.decision() if body.decision else None,
+        complex_case=body.complex,
+        remote_area=body.remote_area,
+        extension_days=body.extension_days,
+        particularly_complex=body.particularly_complex,
+        new_due_date=body.new_due_date,
+        apology_text=body.apology_text,
     )
     return await _changed(
         service,

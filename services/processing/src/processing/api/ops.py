@@ -18,11 +18,11 @@ router = APIRouter(prefix="/v1/ops", tags=["operations"])
     summary="Run one deadline scan now",
     description=(
         "The scan also runs on its own every `PROCESSING_DEADLINE_SCAN_INTERVAL_S`. "
-        "Running it again is harmless: each dossier gets its overdue event and its "
-        "apology slip at most once."
+        "Running it again is harmless: each dossier gets its overdue event at most once "
+        "per due date."
     ),
     responses=problem_responses(*AUTH_PROBLEMS, SERVICE_UNAVAILABLE),
 )
 async def run_deadline_scan(principal: Operator, service: Service) -> ScanOut:
     report = await service.scan_deadlines()
-    return ScanOut(overdue_emitted=report.overdue, apologies_issued=report.apologies)
+    return ScanOut(overdue_emitted=report.overdue)

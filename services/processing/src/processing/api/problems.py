@@ -11,6 +11,9 @@ __all__ = [
     "DOSSIER_CLOSED",
     "DOSSIER_NOT_VISIBLE",
     "PRECONDITION_REQUIRED",
+    "RESULT_NOT_ISSUED",
+    "SEARCH_NOT_CONFIGURED",
+    "SUPPLEMENT_ALREADY_REQUESTED",
     "VERSION_MISMATCH",
 ]
 
@@ -36,6 +39,13 @@ PRECONDITION_REQUIRED = problem_kind(
     "Precondition required",
     "A state-changing call came without `If-Match` (or with a blank one).",
 )
+RESULT_NOT_ISSUED = problem_kind(
+    "result-not-issued",
+    409,
+    "Result document not issued yet",
+    "An approved dossier's result is returned with its signed document, which intake "
+    "issues shortly after the approval; retry once the dossier shows `result_document`.",
+)
 ACTION_NOT_ALLOWED = problem_kind(
     "action-not-allowed",
     409,
@@ -57,4 +67,19 @@ DOSSIER_CLOSED = problem_kind(
     "Dossier closed",
     "The dossier is settled, so it can no longer be assigned.",
     members=["dossier_status"],
+)
+SUPPLEMENT_ALREADY_REQUESTED = problem_kind(
+    "supplement-already-requested",
+    409,
+    "Supplement already requested",
+    "A supplement is asked for once, listing everything missing; a second request for "
+    "the same dossier is a leader's to make, with the reason, which is recorded.",
+    members=["supplement_requests"],
+)
+SEARCH_NOT_CONFIGURED = problem_kind(
+    "search-not-configured",
+    503,
+    "Search not configured",
+    "The search by the applicant's phone or ID number needs the key of their hashes "
+    "(`PROCESSING_SEARCH_KEY`), which this deployment was started without.",
 )

@@ -1,4 +1,4 @@
-"""The dossier's clock: appointment dates, pauses, lateness and the apology slip.
+"""The dossier's clock: appointment dates, pauses, lateness and time limits.
 
 Administrative procedures count working days (Decree 61/2018, Decree 107/2021); the
 Law on Complaints and the Law on Denunciations count calendar days. Which clock a
@@ -18,12 +18,12 @@ from processing.domain.workflow import WorkflowPolicy
 
 __all__ = [
     "Pause",
-    "apology_due",
     "compute_due_date",
     "counting_starts_on",
+    "due_after",
     "is_overdue",
-    "new_appointment",
     "resolved_on_time",
+    "time_limit",
     "working_days_taken",
 ]
 
@@ -103,26 +103,58 @@ def compute_due_date(
     extended: bool = False,
     calendar: WorkingCalendar | None = None,
     today: date | None = None,
+    days: int | None = None,
 ) -> date:
     """The appointment date for the result (ngày hẹn trả).
 
     Pauses push the date back by the time they lasted, counted on the dossier's own
     clock; an open pause counts up to `today`, so the date keeps moving while the
-    applicant has not answered.
+    applicant has not answered. ``days`` overrides the policy's time limit (a limit
+    chosen at acceptance, extensions added).
     """
-    cal = _calendar(calendar)
-    days = _time_limit(policy, extended)
-    if policy.clock == "working_days":
-        paused = _paused_working_days(pauses, cal, today)
-        return working_due_date(received_at, days, cal, paused_working_days=paused)
+    limit = _time_limit(policy, extended) if days is None else days
+    return due_after(received_at, limit, policy.clock, pauses, calendar, today)
 
-    start = counting_starts_on(received_at, cal)
+
+def due_after(
+    start_at: datetime,
+    days: int,
+    clock: str,
+    pauses: Sequence[Pause] = (),
+    calendar: WorkingCalendar | None = None,
+    today: date | None = None,
+) -> date:
+    """The day ``days`` after ``start_at`` on ``clock``, pauses added."""
+    cal = _calendar(calendar)
+    if clock == "working_days":
+        paused = _paused_working_days(pauses, cal, today)
+        return working_due_date(start_at, days, cal, paused_working_days=paused)
+
+    start = counting_starts_on(start_at, cal)
     due = start + timedelta(days=days + _paused_calendar_days(pauses, today))
     # The law counts calendar days, but nobody can hand over a decision on a day the
     # office is closed, so a limit ending on one runs to the next working day.
     if not cal.is_working_day(due):
         due = cal.next_working_day(due)
     return due
+
+
+def time_limit(
+    policy: WorkflowPolicy, complex_case: bool = False, remote_area: bool = False
+) -> int:
+    """The time limit chosen when a complaint is accepted (Law on Complaints 2011,
+    Art. 28 and 37): 30 days, 45 for a complex case; in a remote area with difficult
+    travel 45, and 60 for a complex case there (the catalogue holds the figures)."""
+    if remote_area:
+        days = (
+            policy.remote_area_extended_processing_days
+            if complex_case
+            else policy.remote_area_processing_days
+        )
+        if days is None:
+            raise ValueError(f"a {policy.kind} under this procedure has no remote-area time limit")
+        return days
+    return _time_limit(policy, complex_case)
 
 
 def _time_limit(policy: WorkflowPolicy, extended: bool) -> int:
@@ -162,29 +194,3 @@ def working_days_taken(
         return 0
     elapsed = cal.working_days_between(start, end)
     return max(0, elapsed - _paused_working_days(pauses, cal, end, clip=end))
-
-
-def apology_due(
-    due: date,
-    today: date,
-    calendar: WorkingCalendar | None,
-    warn_working_days: int = 1,
-) -> bool:
-    """Whether an unresolved dossier needs the apology slip with a new appointment.
-
-    The slip (phiếu xin lỗi và hẹn lại ngày trả kết quả) has to reach the applicant
-    before the appointment is missed, so it falls due `warn_working_days` working days
-    ahead; a dossier already past its date still owes it.
-    """
-    if warn_working_days < 0:
-        raise ValueError("warn_working_days must not be negative")
-    if today >= due:
-        return True
-    return _calendar(calendar).working_days_between(today, due) <= warn_working_days
-
-
-def new_appointment(due: date, calendar: WorkingCalendar | None, extra_working_days: int) -> date:
-    """The new appointment date promised on the apology slip."""
-    if extra_working_days < 1:
-        raise ValueError("a new appointment must be at least one working day later")
-    return _calendar(calendar).add_working_days(due, extra_working_days)

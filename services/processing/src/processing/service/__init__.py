@@ -17,16 +17,21 @@ from processing.service.dossiers import (
     QueueQuery,
     QueueSort,
     ScanReport,
+    SearchQuery,
+    SearchUnavailable,
     Statistics,
     VersionMismatch,
 )
+from processing.service.lookup import ApplicantLookup, InvalidLookup
 from processing.service.outbox import SOURCE, outbox_entries
 from processing.service.relay import RelayPass, publish_claim, relay_dossiers, relay_pending
 
 __all__ = [
     "DEFAULT_QUEUE_STATUSES",
     "SOURCE",
+    "ApplicantLookup",
     "DossierNotVisible",
+    "InvalidLookup",
     "InvalidPeriod",
     "NamedTally",
     "Officer",
@@ -37,6 +42,8 @@ __all__ = [
     "QueueSort",
     "RelayPass",
     "ScanReport",
+    "SearchQuery",
+    "SearchUnavailable",
     "Statistics",
     "VersionMismatch",
     "outbox_entries",

@@ -22,6 +22,7 @@ from cachetools import TTLCache
 from chassis.calendar import WorkingCalendar
 from chassis.catalogue import Catalogue
 from chassis.events import (
+    DossierResultIssued,
     DossierSubmitted,
     DossierSupplemented,
     DossierWithdrawalRequested,
@@ -38,6 +39,7 @@ from processing.domain.workflow import (
     DossierStatus,
     WorkflowError,
 )
+from processing.service.lookup import ApplicantLookup
 from processing.service.outbox import outbox_entries
 from processing.service.ports import DossierStore, QueueFilter, QueueRow
 from processing.settings import ProcessingSettings
@@ -68,6 +70,10 @@ class VersionMismatch(Exception):
         self.current = current
 
 
+class SearchUnavailable(Exception):
+    """The search by phone or ID number needs ``PROCESSING_SEARCH_KEY``."""
+
+
 class InvalidPeriod(Exception):
     """A statistics period the service does not answer for."""
 
@@ -90,7 +96,23 @@ class Officer:
 @dataclass(frozen=True)
 class ScanReport:
     overdue: int
-    apologies: int
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What an officer looks a dossier up by; every criterion given must hold."""
+
+    receipt_code: str | None = None
+    statuses: Sequence[DossierStatus] | None = None
+    procedure_code: str | None = None
+    # Received on or after / on or before these days (the department's dates).
+    submitted_from: date | None = None
+    submitted_to: date | None = None
+    phone: str | None = None
+    id_number: str | None = None
+    # The (received time, dossier id) the previous page ended with.
+    after: tuple[Any, str] | None = None
+    limit: int = 20
 
 
 @dataclass(frozen=True)
@@ -170,6 +192,8 @@ class ProcessingService:
         self._calendar = calendar
         self._written = wake_relay
         self._clock = clock or _utc_now
+        key = settings.search_key
+        self._lookup = ApplicantLookup(key.get_secret_value().encode() if key else None)
         # Many citizens look at the same page; a short cache keeps them off the store.
         self._statistics_cache: TTLCache[_CacheKey, Statistics] | None = (
             TTLCache(maxsize=512, ttl=settings.statistics_cache_s)
@@ -192,9 +216,11 @@ class ProcessingService:
 
     async def receive(self, submitted: DossierSubmitted, event_id: str) -> None:
         """A submission from intake opens the dossier, once per event."""
-        procedure = self._catalogue.get(submitted.procedure_code)
+        # The rules of the catalogue version the dossier was lodged under.
+        catalogue = self._catalogue.at(submitted.catalogue_version)
+        procedure = catalogue.get(submitted.procedure_code)
         agency_code = procedure.agency if procedure else submitted.agency
-        agency = self._catalogue.agencies.get(agency_code)
+        agency = catalogue.agencies.get(agency_code)
         if procedure is None:
             log.warning(
                 "procedure %s is not in the catalogue; dossier %s received without a "
@@ -202,7 +228,15 @@ class ProcessingService:
                 submitted.procedure_code,
                 submitted.dossier_id,
             )
-        change = rules.open_dossier(submitted, procedure, agency, self.now(), self._calendar)
+        applicant = submitted.applicant
+        change = rules.open_dossier(
+            submitted,
+            procedure,
+            agency,
+            self.now(),
+            self._calendar,
+            applicant_lookup=self._lookup.of_applicant(applicant.phone, applicant.id_number),
+        )
         created = await self._store.insert(
             change.dossier,
             outbox_entries(change.events, rules.SYSTEM_ACTOR),
@@ -235,6 +269,22 @@ class ProcessingService:
             Action.WITHDRAW,
             ActionParams(reason=requested.reason),
         )
+
+    async def record_result(self, issued: DossierResultIssued) -> None:
+        """Intake issued the approved dossier's signed result: keep its id and hash, so
+        that returning the result hands over that document."""
+        found = await self._store.record_result(
+            issued.dossier_id,
+            {
+                "document_id": issued.document_id,
+                "sha256": issued.sha256,
+                "decision_number": issued.decision_number,
+                "issued_at": issued.issued_at,
+            },
+        )
+        if not found:
+            # The submission always comes first on the dossier's partition.
+            raise PoisonMessage(f"result issued for unknown dossier {issued.dossier_id}")
 
     async def _apply_inbound(
         self, event_id: str, actor: str, dossier_id: str, action: Action, params: ActionParams
@@ -298,6 +348,9 @@ class ProcessingService:
         # One more than asked for tells whether there is a next page.
         rows = await self._store.queue(where, SORT_FIELDS[query.sort], query.after, query.limit + 1)
         page, more = rows[: query.limit], len(rows) > query.limit
+        return self._page(page, more, query.sort, today)
+
+    def _page(self, page: list[QueueRow], more: bool, sort: QueueSort, today: date) -> QueuePage:
         entries = []
         for row in page:
             running = row.status in RUNNING_STATUSES
@@ -312,9 +365,32 @@ class ProcessingService:
         next_after: tuple[date | datetime, str] | None = None
         if more and page:
             last = page[-1]
-            key = last.due_date if query.sort == "due_date" else last.submitted_at
+            key = last.due_date if sort == "due_date" else last.submitted_at
             next_after = (key, last.dossier_id)
         return QueuePage(entries=entries, next_after=next_after)
+
+    async def search(self, officer: Officer, query: SearchQuery) -> QueuePage:
+        """One page of the agency's dossiers matching every criterion given, oldest
+        received first, whatever their status by default."""
+        lookup: list[str] = []
+        if query.phone is not None or query.id_number is not None:
+            if not self._lookup.available:
+                raise SearchUnavailable("the search by phone or ID number is not configured")
+            if query.phone is not None:
+                lookup.append(self._lookup.phone(query.phone))
+            if query.id_number is not None:
+                lookup.append(self._lookup.id_number(query.id_number))
+        where = QueueFilter(
+            agency=officer.agency,
+            statuses=list(dict.fromkeys(query.statuses)) if query.statuses else list(DossierStatus),
+            procedure_code=query.procedure_code,
+            receipt_code=query.receipt_code,
+            received_from=query.submitted_from,
+            received_to=query.submitted_to,
+            applicant_lookup=lookup,
+        )
+        rows = await self._store.queue(where, SORT_FIELDS["received"], query.after, query.limit + 1)
+        return self._page(rows[: query.limit], len(rows) > query.limit, "received", self.today())
 
     async def act(
         self,
@@ -420,7 +496,9 @@ class ProcessingService:
         entries = outbox_entries(change.events, actor)
         # The write's filter requires the version read, which _checked matched against
         # If-Match: of two officers (in any replicas) deciding on it, one write matches.
-        if not await self._store.commit(change.dossier, before.version, entries):
+        if not await self._store.commit(
+            change.dossier, before.version, entries, clear_overdue=change.clear_overdue
+        ):
             # Someone else wrote between our read and our write: their change stands.
             current = await self._store.get(before.id)
             raise VersionMismatch(current.version if current else before.version)
@@ -440,8 +518,11 @@ class ProcessingService:
 
     async def scan_deadlines(self) -> ScanReport:
         """One pass of the deadline scan. Safe to run as often as anyone likes, from as
-        many processes as there are: each dossier's overdue event and apology slip are
-        written under a condition that holds only once."""
+        many processes as there are: each dossier's overdue event is written under a
+        condition that holds only once per due date.
+
+        The apology slip is no longer the scan's: the responsible unit sets the new date
+        and its leader signs the slip (`Action.SIGN_APOLOGY`)."""
         now = self.now()
         today = self._calendar.local_date(now)
         overdue = 0
@@ -453,27 +534,7 @@ class ProcessingService:
             if await self._store.flag_overdue(dossier.id, dossier.due_date, now, entries):
                 overdue += 1
                 self._written(dossier.id)
-
-        apologies = 0
-        warning = self._settings.apology_warning_working_days
-        # Every dossier the slip may be due for is due within this many working days.
-        horizon = self._calendar.add_working_days(today, warning + 1)
-        for dossier in await self._store.apology_candidates(horizon):
-            issued = rules.issue_apology(
-                dossier,
-                now,
-                self._calendar,
-                warning,
-                self._settings.apology_extension_working_days,
-            )
-            if issued is None:
-                continue
-            apology, slip = issued
-            entries = outbox_entries([slip], rules.SYSTEM_ACTOR)
-            if await self._store.record_apology(dossier.id, apology, entries):
-                apologies += 1
-                self._written(dossier.id)
-        return ScanReport(overdue=overdue, apologies=apologies)
+        return ScanReport(overdue=overdue)
 
     # ----------------------------------------------------------------- public figures
 

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from chassis.events import DossierKind, Envelope
-from processing.domain.dossier import Apology, Dossier
+from processing.domain.dossier import Dossier
 from processing.domain.statistics import OutcomeCount, OverdueCount
 from processing.domain.workflow import DossierStatus
 
@@ -42,6 +42,12 @@ class QueueFilter:
     overdue_before: date | None = None
     assignee: str | None = None
     unassigned: bool = False
+    # The officers' search adds these.
+    receipt_code: str | None = None
+    received_from: date | None = None
+    received_to: date | None = None
+    # Keyed hashes the dossier's applicant must all match (`service.lookup`).
+    applicant_lookup: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -98,12 +104,19 @@ class DossierStore(Protocol):
         expected_version: int,
         outbox: Sequence[OutboxEntry],
         event_id: str | None = None,
+        clear_overdue: bool = False,
     ) -> bool:
         """The changed dossier and its events, if still at ``expected_version`` (and, for
         an inbound event, if that event was not applied yet). The deadline scan's fields
-        are left as stored."""
+        are left as stored, but for ``clear_overdue``, which unsets the overdue mark."""
 
     async def mark_applied(self, dossier_id: str, event_id: str) -> None: ...
+
+    async def record_result(self, dossier_id: str, result: dict[str, Any]) -> bool:
+        """Keep the issued result document on the dossier unless one is kept already;
+        whether the dossier exists. Leaves the version alone (no officer's If-Match
+        fails because of it)."""
+        ...
 
     async def add_note(
         self,
@@ -120,11 +133,6 @@ class DossierStore(Protocol):
         self, dossier_id: str, due_date: date, at: datetime, outbox: Sequence[OutboxEntry]
     ) -> bool:
         """Once per dossier, while it runs and is still due on ``due_date``."""
-
-    async def record_apology(
-        self, dossier_id: str, apology: Apology, outbox: Sequence[OutboxEntry]
-    ) -> bool:
-        """Once per dossier, while it runs and is still due on the apology's old date."""
 
     # ------------------------------------------------------------ reads
 
@@ -145,8 +153,6 @@ class DossierStore(Protocol):
         """One page in (``sort_field``, id) order, after the ``after`` key."""
 
     async def overdue_candidates(self, today: date, limit: int = 500) -> list[Dossier]: ...
-
-    async def apology_candidates(self, due_up_to: date, limit: int = 500) -> list[Dossier]: ...
 
     async def outcome_counts(
         self,

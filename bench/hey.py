@@ -1,0 +1,175 @@
+"""HTTP load from `hey`, a compiled generator, with its own CPU measured.
+
+Every HTTP benchmark drives its load through here, so that the load generator is never
+what limits the rate: `hey` (Debian's package, installed by ``make browser``) runs as a
+child process, writes one CSV line per request (``-o csv``), and its CPU time comes from
+the kernel's accounting of the exited child (``os.wait4``), so nothing of it is missed.
+A run whose generator used more than half a core per 1,000 requests a second says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.pipeline.stats import percentile
+
+# Above this many cores per 1,000 requests a second, the generator may be what limits.
+GENERATOR_CORES_PER_1000 = 0.5
+
+
+def hey_path() -> str:
+    found = shutil.which("hey")
+    if found is None:
+        raise RuntimeError("hey is not installed: `make browser` installs it (Debian package)")
+    return found
+
+
+@dataclass
+class HeyRun:
+    """One run of hey against one URL."""
+
+    name: str
+    seconds: float
+    statuses: dict[int, int] = field(default_factory=dict)
+    latencies_s: list[float] = field(default_factory=list)
+    # When each request started, seconds into its run (hey's "offset").
+    offsets_s: list[float] = field(default_factory=list)
+    errors: int = 0
+    generator_cpu_s: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_s) + self.errors
+
+    def answered(self, status: int) -> int:
+        return self.statuses.get(status, 0)
+
+    def merge(self, other: HeyRun) -> None:
+        self.seconds += other.seconds
+        for status, count in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + count
+        self.latencies_s += other.latencies_s
+        self.offsets_s += other.offsets_s
+        self.errors += other.errors
+        self.generator_cpu_s += other.generator_cpu_s
+
+    def per_second(self, status: int) -> float:
+        return self.answered(status) / self.seconds if self.seconds > 0 else 0.0
+
+    def latency_ms(self, q: float) -> float | None:
+        value = percentile(self.latencies_s, q)
+        return None if value is None else round(value * 1000, 1)
+
+    def max_ms(self) -> float | None:
+        return round(max(self.latencies_s) * 1000, 1) if self.latencies_s else None
+
+    def over(self, seconds: float) -> int:
+        return sum(1 for s in self.latencies_s if s > seconds)
+
+    def slowest(self, count: int) -> list[tuple[float, float]]:
+        """(start offset s, latency s) of the slowest requests, slowest first."""
+        pairs = sorted(zip(self.latencies_s, self.offsets_s, strict=True), reverse=True)
+        return [(round(offset, 2), round(latency, 3)) for latency, offset in pairs[:count]]
+
+    def generator_cores(self) -> float:
+        return self.generator_cpu_s / self.seconds if self.seconds > 0 else 0.0
+
+    def generator_cores_per_1000(self) -> float | None:
+        rate = self.requests / self.seconds if self.seconds > 0 else 0.0
+        return self.generator_cores() / rate * 1000 if rate > 0 else None
+
+    def generator_warning(self) -> str | None:
+        per_1000 = self.generator_cores_per_1000()
+        if per_1000 is not None and per_1000 > GENERATOR_CORES_PER_1000:
+            return (
+                f"{self.name}: the load generator used {per_1000:.2f} cores per 1,000 req/s "
+                f"(more than {GENERATOR_CORES_PER_1000}): it may be what limits this run"
+            )
+        return None
+
+
+def run_hey(
+    name: str,
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    method: str = "POST",
+    timeout_s: int = 20,
+) -> HeyRun:
+    """``connections`` keep-alive connections sending back to back for ``seconds``."""
+    with tempfile.TemporaryDirectory(prefix="hey-") as tmp:
+        args = [
+            hey_path(),
+            "-z",
+            f"{seconds:g}s",
+            "-c",
+            str(connections),
+            "-m",
+            method,
+            "-t",
+            str(timeout_s),
+            "-o",
+            "csv",
+        ]
+        content_type = (headers or {}).get("Content-Type", "application/json")
+        args += ["-T", content_type]
+        for key, value in (headers or {}).items():
+            if key.lower() != "content-type":
+                args += ["-H", f"{key}: {value}"]
+        if body is not None:
+            body_file = Path(tmp) / "body"
+            body_file.write_bytes(body)
+            args += ["-D", str(body_file)]
+        args.append(url)
+        out_path = Path(tmp) / "out.csv"
+        with out_path.open("wb") as out:
+            started = time.perf_counter()
+            process = subprocess.Popen(args, stdout=out, stderr=subprocess.PIPE)
+            # wait4 reaps the child and returns its rusage: its whole CPU, to the end.
+            _, status, usage = os.wait4(process.pid, 0)
+            elapsed = time.perf_counter() - started
+            process.returncode = os.waitstatus_to_exitcode(status)
+        assert process.stderr is not None
+        stderr = process.stderr.read().decode(errors="replace")
+        process.stderr.close()
+        if process.returncode != 0:
+            raise RuntimeError(f"hey failed ({process.returncode}): {stderr[-500:]}")
+        result = parse_csv(name, out_path.read_text())
+    result.seconds = min(float(seconds), elapsed)
+    result.generator_cpu_s = usage.ru_utime + usage.ru_stime
+    return result
+
+
+def parse_csv(name: str, text: str) -> HeyRun:
+    """hey's ``-o csv``: response-time, DNS+dialup, DNS, request-write, response-delay,
+    response-read, status-code, offset; a failed request (timeout, reset) has no line of
+    its own and shows only as fewer lines."""
+    result = HeyRun(name, 0.0)
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        return result
+    for row in reader:
+        if len(row) < 7:
+            continue
+        try:
+            latency, status = float(row[0]), int(row[6])
+            offset = float(row[7]) if len(row) > 7 else 0.0
+        except ValueError:
+            result.errors += 1
+            continue
+        result.latencies_s.append(latency)
+        result.offsets_s.append(offset)
+        result.statuses[status] = result.statuses.get(status, 0) + 1
+    return result

@@ -1,0 +1,317 @@
+"""Documents in GridFS: the only module that touches the bucket.
+
+A file's bytes are GridFS chunks of the ``documents`` bucket; GridFS writes the file's
+entry (``documents.files``) only once every chunk is in, so a file cut short by a crash
+is never listed nor readable. Beside the bucket:
+
+- ``documents``: one record per distinct content, ``_id`` the GridFS file id, a unique
+  index on ``sha256``: two uploads of the same bytes keep one file (the second one's is
+  deleted and the first one's record answered), the one place deduplication is decided;
+- ``document_uploads``: a marker per upload in progress, written before the first
+  chunk and deleted once the upload is recorded or discarded, so the chunks of an upload
+  a kill -9 cut short are found by an indexed query and swept;
+- ``document_links``: which dossier refers to which document (``_id`` both joined), what
+  a read is checked against;
+- ``results``: the result document issued for a dossier, one per dossier by ``_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from gridfs.errors import NoFile
+from motor.motor_asyncio import AsyncIOMotorDatabase, AsyncIOMotorGridFSBucket
+from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from chassis.service import Worker
+from intake.ports import StoreUnavailable
+from intake.settings import IntakeSettings
+
+__all__ = ["DocumentFiles", "GridUpload", "document_sweep"]
+
+log = logging.getLogger("intake.documents")
+
+BUCKET = "documents"
+_SHA256 = [("sha256", ASCENDING)]
+_UNREFERENCED = [("referenced", ASCENDING), ("uploaded_at", ASCENDING)]
+_STARTED = [("started_at", ASCENDING)]
+
+
+@contextmanager
+def _store_call() -> Iterator[None]:
+    try:
+        yield
+    except PyMongoError as exc:
+        raise StoreUnavailable(type(exc).__name__) from exc
+
+
+def _object_id(document_id: str) -> ObjectId | None:
+    try:
+        return ObjectId(document_id)
+    except (InvalidId, TypeError):
+        return None
+
+
+class GridUpload:
+    """One upload into the bucket, with its crash marker."""
+
+    def __init__(self, files: DocumentFiles, grid_in: Any, file_id: ObjectId) -> None:
+        self._files = files
+        self._grid_in = grid_in
+        self._oid = file_id
+        self._closed = False
+
+    @property
+    def file_id(self) -> str:
+        return str(self._oid)
+
+    async def write(self, chunk: bytes) -> None:
+        with _store_call():
+            await self._grid_in.write(chunk)
+
+    async def close(self) -> None:
+        with _store_call():
+            await self._grid_in.close()
+        self._closed = True
+
+    async def discard(self) -> None:
+        with _store_call():
+            if self._closed:
+                await self._files.delete_file(self._oid)
+            else:
+                # Deletes the chunks written so far; the file entry was never written.
+                await self._grid_in.abort()
+        await self.settled()
+
+    async def settled(self) -> None:
+        with _store_call():
+            await self._files.uploads.delete_one({"_id": self._oid})
+
+
+class DocumentFiles:
+    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+        self._db = db
+        self._grid: AsyncIOMotorGridFSBucket | None = None
+        self._records = db["documents"]
+        self.uploads = db["document_uploads"]
+        self._links = db["document_links"]
+        self.results = db["results"]
+
+    @property
+    def _bucket(self) -> AsyncIOMotorGridFSBucket:
+        # Made on first use, inside the running loop: made before it, the bucket would
+        # bind the client to a loop of its own and every later command would fail.
+        if self._grid is None:
+            self._grid = AsyncIOMotorGridFSBucket(self._db, bucket_name=BUCKET)
+        return self._grid
+
+    async def create_indexes(self) -> None:
+        await self._records.create_index(_SHA256, unique=True)
+        await self._records.create_index(_UNREFERENCED)
+        await self.uploads.create_index(_STARTED)
+
+    # ----------------------------------------------------------------- writing
+
+    async def begin_upload(self, name: str, media_type: str, now: datetime) -> GridUpload:
+        file_id = ObjectId()
+        with _store_call():
+            # The marker first: from here on, whatever the upload leaves is findable.
+            await self.uploads.insert_one({"_id": file_id, "started_at": now})
+            grid_in = self._bucket.open_upload_stream_with_id(
+                file_id, name, metadata={"media_type": media_type}
+            )
+        return GridUpload(self, grid_in, file_id)
+
+    async def delete_file(self, file_id: ObjectId) -> None:
+        # NoFile: no file entry (never closed, or deleted already); its chunks, if any,
+        # are deleted all the same.
+        with contextlib.suppress(NoFile):
+            await self._bucket.delete(file_id)
+
+    async def record(self, document: dict[str, Any]) -> dict[str, Any]:
+        with _store_call():
+            try:
+                await self._records.insert_one(document)
+            except DuplicateKeyError:
+                existing = await self._records.find_one(
+                    {"sha256": document["sha256"]}, hint=_SHA256
+                )
+                if existing is None:
+                    # Swept between the refusal and the read: record ours after all.
+                    await self._records.insert_one(document)
+                    return document
+                return _record(existing)
+        return document
+
+    # ----------------------------------------------------------------- reading
+
+    async def by_sha256(self, sha256: str) -> dict[str, Any] | None:
+        with _store_call():
+            found = await self._records.find_one({"sha256": sha256}, hint=_SHA256)
+        return None if found is None else _record(found)
+
+    async def by_id(self, document_id: str) -> dict[str, Any] | None:
+        with _store_call():
+            found = await self._records.find_one({"_id": document_id})
+        return None if found is None else _record(found)
+
+    async def attach(self, dossier_id: str, document_ids: list[str], now: datetime) -> int:
+        if not document_ids:
+            return 0
+        unique = sorted(set(document_ids))
+        with _store_call():
+            kept = await self._records.update_many(
+                {"_id": {"$in": unique}}, {"$set": {"referenced": True}}
+            )
+            for document_id in unique:
+                await self._links.update_one(
+                    {"_id": f"{dossier_id}/{document_id}"},
+                    {"$setOnInsert": {"linked_at": now}},
+                    upsert=True,
+                )
+        return int(kept.matched_count)
+
+    async def is_attached(self, dossier_id: str, document_id: str) -> bool:
+        with _store_call():
+            found = await self._links.find_one({"_id": f"{dossier_id}/{document_id}"}, {"_id": 1})
+        return found is not None
+
+    async def read(self, document_id: str, start: int, end: int) -> AsyncIterator[bytes]:
+        oid = _object_id(document_id)
+        if oid is None:
+            return
+        with _store_call():
+            grid_out = await self._bucket.open_download_stream(oid)
+            grid_out.seek(start)
+            remaining = end - start + 1
+            while remaining > 0:
+                chunk = await grid_out.readchunk()
+                if not chunk:
+                    break
+                piece = chunk[:remaining]
+                remaining -= len(piece)
+                yield piece
+
+    # ----------------------------------------------------------------- results
+
+    # The issuing consumer's calls let the driver's errors through: the consumer loop
+    # retries an outage and dead-letters anything else.
+
+    async def result_of(self, dossier_id: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = await self.results.find_one({"_id": dossier_id})
+        return found
+
+    async def store_result(
+        self, dossier_id: str, name: str, pdf: bytes, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        """File, record, result, link, in that order: a crash anywhere leaves either
+        nothing the dossier points to (the redelivered approval issues again; the sweep
+        takes the leftovers) or the result, which a redelivery finds and re-announces."""
+        file_id = ObjectId()
+        document_id = str(file_id)
+        now = fields["issued_at"]
+        await self.uploads.insert_one({"_id": file_id, "started_at": now})
+        await self._bucket.upload_from_stream_with_id(
+            file_id, name, pdf, metadata={"media_type": "application/pdf"}
+        )
+        sha256 = hashlib.sha256(pdf).hexdigest()
+        await self._records.insert_one(
+            {
+                "_id": document_id,
+                "sha256": sha256,
+                "size": len(pdf),
+                "media_type": "application/pdf",
+                "name": name,
+                "uploaded_at": now,
+                "uploaded_by": "system:intake",
+                "referenced": False,
+                "result_of": dossier_id,
+            }
+        )
+        result = {
+            "_id": dossier_id,
+            "document_id": document_id,
+            "sha256": sha256,
+            "size": len(pdf),
+            **fields,
+        }
+        try:
+            await self.results.insert_one(result)
+        except DuplicateKeyError:
+            # Another replica issued it first: keep theirs, drop ours.
+            await self._records.delete_one({"_id": document_id})
+            await self.delete_file(file_id)
+            await self.uploads.delete_one({"_id": file_id})
+            winner = await self.results.find_one({"_id": dossier_id})
+            assert winner is not None
+            return dict(winner)
+        await self.link_result(dossier_id, document_id, now)
+        await self.uploads.delete_one({"_id": file_id})
+        return result
+
+    async def link_result(self, dossier_id: str, document_id: str, now: datetime) -> None:
+        await self._records.update_one({"_id": document_id}, {"$set": {"referenced": True}})
+        await self._links.update_one(
+            {"_id": f"{dossier_id}/{document_id}"},
+            {"$setOnInsert": {"linked_at": now}},
+            upsert=True,
+        )
+
+    # ----------------------------------------------------------------- sweeping
+
+    async def sweep(self, older_than: datetime) -> int:
+        swept = 0
+        with _store_call():
+            async for marker in self.uploads.find(
+                {"started_at": {"$lt": older_than}}, {"_id": 1}
+            ).hint(_STARTED):
+                oid = marker["_id"]
+                # A crash after the record and before the marker went: the file stays.
+                if await self._records.find_one({"_id": str(oid)}, {"_id": 1}) is None:
+                    await self.delete_file(oid)
+                    swept += 1
+                await self.uploads.delete_one({"_id": oid})
+            async for record in self._records.find(
+                {"referenced": False, "uploaded_at": {"$lt": older_than}}, {"_id": 1}
+            ).hint(_UNREFERENCED):
+                # Conditional: a submission that referenced it meanwhile keeps it.
+                gone = await self._records.delete_one({"_id": record["_id"], "referenced": False})
+                if gone.deleted_count:
+                    oid = _object_id(record["_id"])
+                    if oid is not None:
+                        await self.delete_file(oid)
+                    swept += 1
+        return swept
+
+
+def _record(found: dict[str, Any]) -> dict[str, Any]:
+    return {**found, "_id": str(found["_id"])}
+
+
+def document_sweep(files: DocumentFiles, settings: IntakeSettings) -> Worker:
+    """The worker that sweeps, every few minutes, what no submission kept: uploads
+    nobody named within the time allowed and the chunks of cut-short uploads. Several
+    replicas may sweep at once: every deletion is conditional or idempotent."""
+
+    async def run() -> None:
+        while True:
+            older_than = datetime.now(UTC) - timedelta(seconds=settings.document_unreferenced_ttl_s)
+            try:
+                swept = await files.sweep(older_than)
+                if swept:
+                    log.info("swept %d unreferenced or unfinished uploads", swept)
+            except StoreUnavailable as exc:
+                log.warning("document sweep skipped: %s", exc)
+            await asyncio.sleep(settings.document_sweep_every_s)
+
+    return run

@@ -1,0 +1,224 @@
+"""Documents: uploaded before the submission that names them, read under audit.
+
+``POST /v1/documents`` takes the file itself as the raw request body (its media type in
+``Content-Type``, its name in ``?name=``), streamed into the store; a submission's
+attachment then names it by SHA-256. ``GET /v1/dossiers/{code}/documents/{id}`` serves
+one of a dossier's documents to an officer of its agency (every read audited) or to the
+citizen holding its receipt code and second factor; anyone else gets the 404 of an
+unknown dossier.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from chassis.auth import Credentials, caller
+from chassis.openapi import AUTH_PROBLEMS, BODY_PROBLEMS, problem_responses
+from chassis.problems import SERVICE_UNAVAILABLE, TOO_MANY_REQUESTS, VALIDATION_FAILED
+from intake.api.deps import Caller, DocumentService, PerClientLimit, PerIpLimit, client_ip
+from intake.api.models import RECEIPT_CODE, DocumentOut
+from intake.domain.documents import content_disposition, etag
+from intake.problems import (
+    DOCUMENT_REFUSED,
+    DOCUMENT_TOO_LARGE,
+    DOSSIER_NOT_FOUND,
+    RANGE_NOT_SATISFIABLE,
+    SECOND_FACTOR_REQUIRED,
+    SERVICE_NOT_CONFIGURED,
+)
+from intake.service import SecondFactor
+from intake.service.documents import Download
+
+__all__ = ["UPLOAD_PATH", "router"]
+
+router = APIRouter(prefix="/v1", tags=["documents"])
+
+UPLOAD_PATH = "/v1/documents"
+_MEDIA_TYPE = re.compile(r"^[a-z]+/[a-z0-9.+-]+$")
+_FILE_NAME = r"^[^/\\\x00-\x1f\x7f]+$"
+
+
+@router.post(
+    "/documents",
+    status_code=201,
+    response_model=DocumentOut,
+    summary="Upload a document for a submission or a supplement",
+    description=(
+        "The request body is the file itself, streamed (not multipart), with its media "
+        "type in `Content-Type`. The type is checked against the file's own bytes; a PDF "
+        "carrying JavaScript, a launch or automatic action, embedded files or encryption "
+        "is refused. Identical bytes are stored once: uploading them again answers the "
+        "stored document. Name it in the submission's attachment by its `sha256`; an "
+        "upload no submission names is deleted after a day."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The file's bytes",
+            "content": {
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+    responses=problem_responses(
+        *AUTH_PROBLEMS,
+        TOO_MANY_REQUESTS,
+        *BODY_PROBLEMS,
+        DOCUMENT_TOO_LARGE,
+        DOCUMENT_REFUSED,
+        SERVICE_UNAVAILABLE,
+    ),
+)
+async def upload_document(
+    request: Request,
+    principal: Caller,
+    documents: DocumentService,
+    name: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=255,
+            pattern=_FILE_NAME,
+            description="The file's name, as the applicant knows it",
+            examples=["don-dang-ky.pdf"],
+        ),
+    ],
+    content_type: Annotated[str | None, Header(alias="Content-Type")] = None,
+) -> JSONResponse:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if not _MEDIA_TYPE.fullmatch(media_type):
+        raise VALIDATION_FAILED(
+            "send the file's media type in Content-Type",
+            errors=[{"pointer": "header:/Content-Type", "detail": "missing or malformed"}],
+        )
+    stored = await documents.upload(
+        request.stream(), name=name, media_type=media_type, principal=principal
+    )
+    body = DocumentOut(
+        document_id=stored.document_id,
+        sha256=stored.sha256,
+        size=stored.size,
+        media_type=stored.media_type,
+    )
+    return JSONResponse(
+        body.model_dump(mode="json"),
+        status_code=200 if stored.deduplicated else 201,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+_DOWNLOAD_HEADERS = {
+    "ETag": {
+        "description": "The document's SHA-256 as a strong entity tag",
+        "schema": {"type": "string"},
+    },
+    "Content-Disposition": {
+        "description": "`attachment` with the file's name (RFC 6266)",
+        "schema": {"type": "string"},
+    },
+    "Accept-Ranges": {"description": "`bytes`", "schema": {"type": "string"}},
+    "Content-Range": {
+        "description": "The bytes sent, of how many (206)",
+        "schema": {"type": "string"},
+    },
+}
+
+
+@router.get(
+    "/dossiers/{receipt_code}/documents/{document_id}",
+    summary="Download one of a dossier's documents",
+    description=(
+        "For an officer or leader of the dossier's agency (Bearer token; every read is "
+        "recorded in the audit log before a byte is sent) or for the citizen with the "
+        "receipt's follow-up secret or the applicant's phone number. Anyone else, an "
+        "unknown code and a document of another dossier get the same 404. One byte range "
+        "(`Range: bytes=0-1023`) is served as 206; `If-None-Match` with the ETag as 304."
+    ),
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The document",
+            "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+            "headers": _DOWNLOAD_HEADERS,
+        },
+        206: {"description": "The range asked for", "headers": _DOWNLOAD_HEADERS},
+        304: {"description": "The caller's copy is current"},
+        **problem_responses(
+            SECOND_FACTOR_REQUIRED,
+            DOSSIER_NOT_FOUND,
+            RANGE_NOT_SATISFIABLE,
+            TOO_MANY_REQUESTS,
+            SERVICE_NOT_CONFIGURED,
+            SERVICE_UNAVAILABLE,
+        ),
+    },
+)
+async def download_document(
+    request: Request,
+    receipt_code: Annotated[
+        str, Path(description="the code on the receipt", examples=[RECEIPT_CODE])
+    ],
+    document_id: Annotated[
+        str, Path(max_length=64, description="the document's id (from its upload)")
+    ],
+    documents: DocumentService,
+    per_ip: PerIpLimit,
+    per_client: PerClientLimit,
+    credentials: Credentials,
+    secret: Annotated[
+        str | None,
+        Header(alias="X-Follow-Up-Secret", description="the citizen's secret from the receipt"),
+    ] = None,
+    phone: Annotated[
+        str | None,
+        Header(alias="X-Applicant-Phone", description="or the applicant's phone number"),
+    ] = None,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+) -> Response:
+    if credentials is not None:
+        principal = await caller(request, credentials)
+        await per_client.enforce(principal.actor())
+        download = await documents.for_officer(
+            receipt_code, document_id, principal, range_header, if_none_match
+        )
+    else:
+        await per_ip.enforce(client_ip(request))
+        download = await documents.for_citizen(
+            receipt_code, document_id, SecondFactor(secret, phone), range_header, if_none_match
+        )
+    return _response(download)
+
+
+def _response(download: Download) -> Response:
+    document = download.document
+    size = int(document["size"])
+    common = {
+        "ETag": etag(document["sha256"]),
+        "Cache-Control": "private, no-cache",
+        "Accept-Ranges": "bytes",
+    }
+    if download.chunks is None:
+        return Response(status_code=304, headers=common)
+    headers = {
+        **common,
+        "Content-Disposition": content_disposition(document["name"]),
+        "X-Content-Type-Options": "nosniff",
+    }
+    wanted = download.byte_range
+    if wanted is None:
+        headers["Content-Length"] = str(size)
+        status = 200
+    else:
+        headers["Content-Length"] = str(wanted.length)
+        headers["Content-Range"] = f"bytes {wanted.start}-{wanted.end}/{size}"
+        status = 206
+    return StreamingResponse(
+        download.chunks, status_code=status, media_type=document["media_type"], headers=headers
+    )

@@ -1,0 +1,113 @@
+"""Pictures of the workbench's pages for the README: `make screenshots` runs this module
+with ``HOSO_SCREENSHOTS_DIR=docs/img``; in the suite it writes them to a temporary
+directory, so the command stays working. Each picture is of a page in a known state,
+made here through the pages themselves."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from tests.browser.conftest import (
+    AGENCY_A,
+    Stack,
+    mt001_submission,
+    mt004_submission,
+    sign_in,
+    submit_and_wait,
+)
+
+pytestmark = pytest.mark.browser
+
+DESKTOP = (1280, 900)
+PHONE = (390, 844)
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    target = Path(os.environ.get("HOSO_SCREENSHOTS_DIR") or tmp_path)
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def _shoot(driver: WebDriver, directory: Path, name: str, size: tuple[int, int] = DESKTOP) -> None:
+    """The whole page, as tall as its content, at ``size``'s width."""
+    driver.set_window_size(*size)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(size[0], max(size[1], min(int(height) + 40, 2400)))
+    path = directory / f"workbench-{name}.png"
+    driver.save_screenshot(str(path))
+    driver.set_window_size(*DESKTOP)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _act(driver: WebDriver, action: str, **fields: str) -> None:
+    for field_id, text in fields.items():
+        driver.find_element(By.ID, field_id).send_keys(text)
+    button = driver.find_element(By.ID, f"action-{action}-button")
+    submit_and_wait(driver, lambda: button.send_keys(Keys.ENTER))
+
+
+def test_screenshots_of_the_officers_and_leaders_pages(
+    stack: Stack, browser: WebDriver, second_browser: WebDriver, shots: Path
+) -> None:
+    officer = stack.add_person("lan", "officer", agency=AGENCY_A)
+    colleague = stack.add_person("hung", "officer", agency=AGENCY_A)
+    leader = stack.add_person("minh", "leader", agency=AGENCY_A)
+    receipts = [stack.submit(mt004_submission()) for _ in range(3)]
+    receipts.append(stack.submit(mt001_submission()))
+    for receipt in receipts:
+        stack.wait_for_status(receipt["dossier_id"], "received")
+    first, _, _, eia = receipts
+
+    browser.get(f"{stack.workbench}/auth/sign-in?next=/queue")
+    browser.find_element(By.ID, "username")
+    _shoot(browser, shots, "sign-in")
+
+    sign_in(browser, stack, officer, f"/dossiers/{eia['dossier_id']}")
+    _act(browser, "start_review")
+    _act(browser, "forward_for_approval")
+
+    page = f"/dossiers/{first['dossier_id']}"
+    browser.get(f"{stack.workbench}{page}")
+    submit_and_wait(browser, browser.find_element(By.ID, "claim").click)
+    browser.find_element(By.ID, "note-text").send_keys("Đã gọi điện hẹn kiểm tra thực địa.")
+    note = browser.find_element(By.CSS_SELECTOR, "form[action$='/notes'] button")
+    submit_and_wait(browser, note.click)
+    _act(browser, "start_review")
+    _shoot(browser, shots, "dossier")
+
+    browser.get(f"{stack.workbench}/queue")
+    _shoot(browser, shots, "queue")
+    _shoot(browser, shots, "queue-phone", PHONE)
+
+    # A colleague decides first: the explanation, not an error.
+    sign_in(second_browser, stack, colleague, page)
+    browser.get(f"{stack.workbench}{page}")
+    second_browser.find_element(By.ID, "missing-business_registration").send_keys(Keys.SPACE)
+    _act(
+        second_browser,
+        "request_supplement",
+        **{"reason-request_supplement": "Đề nghị bổ sung giấy đăng ký kinh doanh."},
+    )
+    _act(
+        browser,
+        "request_supplement",
+        **{
+            "missing-items-request_supplement": "Bản đồ vị trí cơ sở",
+            "reason-request_supplement": "Thiếu bản đồ vị trí.",
+        },
+    )
+    assert browser.find_elements(By.ID, "conflict")
+    _shoot(browser, shots, "conflict")
+
+    browser.delete_all_cookies()
+    sign_in(browser, stack, leader, "/approvals")
+    _shoot(browser, shots, "approvals")
+    browser.get(f"{stack.workbench}/statistics")
+    _shoot(browser, shots, "statistics")
