@@ -11,17 +11,20 @@ launcher starts them), with its own topics and database, removed afterwards.
 
 * Upload: ``POST /v1/documents`` with PDFs of 1 MB and 25 MB (10^6 bytes), each one's
   bytes unique (a nonce in a comment line), so every upload is stored, never answered by
-  deduplication. The load comes from ``--concurrency`` client processes, each sending its
-  share back to back over one keep-alive connection; their CPU is the kernel's accounting
-  of the exited children (``os.wait4``). Raw GridFS: the same bodies written by the same
-  number of concurrent writers straight into a GridFS bucket of the same store, through the
-  driver intake uses (motor), in the same run, alternating with intake's rounds.
+  deduplication. The load comes from ``--concurrency`` client processes (httpx), each
+  sending its share back to back over one keep-alive connection, all released at once
+  once every one has made its bodies and connected; their CPU is each one's own
+  accounting (``getrusage``) from the release to its last answer. Raw GridFS: the same
+  bodies written by the same number of concurrent writers straight into a GridFS bucket
+  of the same store, through the driver intake uses (motor), in the same run, alternating
+  with intake's rounds.
 * Memory: intake's resident set at rest, then its peak (``VmHWM``, reset through
   ``/proc/<pid>/clear_refs`` before each phase) while 25 MB uploads stream through it, one
   at a time and ``--concurrency`` at a time.
-* Issue + sign: a one-page decision rendered with reportlab and signed PAdES with pyHanko
-  with the local test PKI's PKCS#12 (``.local/pki``, the agency certificate `make run`
-  makes), in this process; p50/p99 over ``--signatures`` documents.
+* Issue + sign: intake's own issuing path (``intake.adapters.results.result_signer``: the
+  decision laid out with reportlab in the embedded fonts, signed PAdES with pyHanko) with
+  the local test PKI's PKCS#12 (``.local/pki``, the agency certificate `make run` makes),
+  in this process; p50/p99 over ``--signatures`` documents.
 
 Prints a table; writes ``bench/results/documents-<time>/result.json``.
 """
@@ -93,7 +96,12 @@ def client(url: str, size: int, count: int) -> None:
     results: list[tuple[float, int]] = []
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/pdf"}
     with httpx.Client(timeout=120) as http:
+        # Bodies made and connection set up: wait for the others, so that all start at once.
+        http.get(url.rsplit("/v1/", 1)[0] + "/readyz")
+        print("ready", flush=True)
+        sys.stdin.readline()
         started = time.time()
+        cpu_before = _cpu_s()
         for n, body in enumerate(bodies):
             t0 = time.perf_counter()
             response = http.post(
@@ -101,7 +109,15 @@ def client(url: str, size: int, count: int) -> None:
             )
             results.append((time.perf_counter() - t0, response.status_code))
         ended = time.time()
-    print(json.dumps({"started": started, "ended": ended, "results": results}))
+        cpu = _cpu_s() - cpu_before
+    print(json.dumps({"started": started, "ended": ended, "cpu_s": cpu, "results": results}))
+
+
+def _cpu_s() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_clients(url: str, size: int, total: int, concurrency: int, token: str) -> dict[str, Any]:
@@ -114,31 +130,38 @@ def run_clients(url: str, size: int, total: int, concurrency: int, token: str) -
         subprocess.Popen(
             [sys.executable, "-m", "bench.documents_bench", "--client", url, str(size), str(n)],
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
         for n in shares
         if n > 0
     ]
+    # Every client has started, made its bodies and connected before any sends: the
+    # start-up of a Python process must not count as upload time.
+    for process in processes:
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != b"ready":
+            raise RuntimeError("a load process failed to start")
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write(b"go\n")
+        process.stdin.close()
     outputs: list[dict[str, Any]] = []
-    cpu = 0.0
     for process in processes:
         assert process.stdout is not None
         text = process.stdout.read()
-        # wait4 reaps the child and gives its whole CPU, to the end.
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
         process.stdout.close()
-        if process.returncode != 0:
+        if process.wait() != 0:
             raise RuntimeError(f"a load process failed ({process.returncode})")
         outputs.append(json.loads(text))
-        cpu += usage.ru_utime + usage.ru_stime
     wall = max(o["ended"] for o in outputs) - min(o["started"] for o in outputs)
     results = [r for o in outputs for r in o["results"]]
     return {
         "wall_s": wall,
         "latencies_s": [r[0] for r in results],
         "statuses": {str(s): sum(1 for r in results if r[1] == s) for s in {r[1] for r in results}},
-        "generator_cpu_s": cpu,
+        # The clients' own CPU while sending (their start-up and bodies left out).
+        "generator_cpu_s": sum(o["cpu_s"] for o in outputs),
     }
 
 
@@ -194,31 +217,48 @@ def reset_peak(pid: int) -> None:
 
 
 def issue_and_sign(count: int) -> list[float]:
-    """Seconds to render and sign a one-page decision, ``count`` times."""
-    import io
-
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
+    """Seconds for intake's own issuing path (``intake.adapters.results.result_signer``:
+    reportlab lays the decision out, pyHanko signs it PAdES) to make ``count`` results."""
+    from pydantic import SecretStr
 
     from deploy.launcher import layout
-    from deploy.launcher.pki import ensure_test_pki, sign_pdf
+    from deploy.launcher.pki import ensure_test_pki
+    from intake.adapters.results import result_signer
+    from intake.domain.results import ResultText
+    from intake.settings import IntakeSettings
 
     pki = ensure_test_pki(layout().root)
+    sign = result_signer(
+        IntakeSettings(
+            signing_pkcs12=str(pki.pkcs12_path),
+            signing_pkcs12_password=SecretStr(pki.password),
+        )
+    )
+    assert sign is not None
     times = []
-    for n in range(count):
+    # One more than counted, first: it loads the fonts and pyHanko's machinery once, as a
+    # running intake has long done by its first approval.
+    for n in range(-1, count):
+        text = ResultText(
+            language="vi",
+            agency="Sở Tài nguyên và Môi trường",
+            title="QUYẾT ĐỊNH Cấp giấy phép môi trường",
+            body="\n".join(
+                f"Điều {k}. Cấp giấy phép môi trường cho cơ sở theo hồ sơ đã nộp; "
+                "cơ sở có trách nhiệm thực hiện đúng nội dung được cấp phép."
+                for k in range(1, 6)
+            ),
+            receipt_code=f"MT-261207-{n + 1:06d}",
+            applicant="Công ty TNHH Môi trường Xanh",
+            decision_number=f"{n}/QĐ-STNMT",
+            decision_date="07/12/2026",
+            legal_basis="Luật Bảo vệ môi trường 2020",
+            place_and_date="Thành phố, ngày 07 tháng 12 năm 2026",
+        )
         t0 = time.perf_counter()
-        buffer = io.BytesIO()
-        page = canvas.Canvas(buffer, pagesize=A4)
-        page.setTitle("Quyet dinh")
-        page.drawString(72, 780, "UY BAN NHAN DAN TINH - SO TAI NGUYEN VA MOI TRUONG")
-        page.drawString(72, 750, f"Quyet dinh so {n}/QD-STNMT cap giay phep moi truong")
-        for line in range(20):
-            page.drawString(
-                72, 700 - 18 * line, f"Dieu {line + 1}. Noi dung quyet dinh, ho so {n}."
-            )
-        page.save()
-        sign_pdf(pki, buffer.getvalue())
-        times.append(time.perf_counter() - t0)
+        sign(text)
+        if n >= 0:
+            times.append(time.perf_counter() - t0)
     return times
 
 
@@ -347,7 +387,7 @@ def render(result: dict[str, Any]) -> str:
         ),
         f"one at a time: {_rate(one, SIZES['25 MB'])} MB/s, p50 {_ms(one['latencies_s'], 50)} ms",
         "",
-        f"issue + sign (reportlab page, pyHanko PAdES, test PKI), {len(sign)} documents: "
+        f"issue + sign (intake's result_signer: reportlab, pyHanko PAdES), {len(sign)} documents: "
         f"p50 {_ms(sign, 50)} ms, p99 {_ms(sign, 99)} ms",
     ]
     return "\n".join(lines)
@@ -356,7 +396,7 @@ def render(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, default=4, help="client processes / writers")
-    parser.add_argument("--small", type=int, default=40, help="1 MB uploads")
+    parser.add_argument("--small", type=int, default=80, help="1 MB uploads")
     parser.add_argument("--large", type=int, default=12, help="25 MB uploads")
     parser.add_argument("--signatures", type=int, default=60, help="documents issued and signed")
     parser.add_argument("--client", nargs=3, help=argparse.SUPPRESS)

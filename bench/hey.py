@@ -25,6 +25,21 @@ from bench.pipeline.stats import percentile
 GENERATOR_CORES_PER_1000 = 0.5
 
 
+def upload_examples_if_supported(base_url: str, headers: dict[str, str]) -> None:
+    """Upload the documents the README's example names; an intake without the upload
+    route (a build from before document uploads, as a benchmark's "before" run may start)
+    takes the example's attachments as they are."""
+    import httpx
+
+    from tests.support.documents import upload_examples
+
+    try:
+        upload_examples(base_url, headers)
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code != 404:
+            raise
+
+
 def hey_path() -> str:
     found = shutil.which("hey")
     if found is None:
@@ -106,8 +121,10 @@ def run_hey(
     headers: dict[str, str] | None = None,
     method: str = "POST",
     timeout_s: int = 20,
+    per_connection_rate: float | None = None,
 ) -> HeyRun:
-    """``connections`` keep-alive connections sending back to back for ``seconds``."""
+    """``connections`` keep-alive connections sending back to back for ``seconds``, or
+    each at most ``per_connection_rate`` requests a second."""
     with tempfile.TemporaryDirectory(prefix="hey-") as tmp:
         args = [
             hey_path(),
@@ -122,6 +139,8 @@ def run_hey(
             "-o",
             "csv",
         ]
+        if per_connection_rate is not None:
+            args += ["-q", f"{per_connection_rate:g}"]
         content_type = (headers or {}).get("Content-Type", "application/json")
         args += ["-T", content_type]
         for key, value in (headers or {}).items():

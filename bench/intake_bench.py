@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.capacity_support.sweep import SmtpSink
-from bench.hey import HeyRun, run_hey
+from bench.hey import HeyRun, run_hey, upload_examples_if_supported
 from bench.pipeline.infra import ROOT, Infra, drop, provide
 from bench.pipeline.platform import (
     NOTIFICATION_SENT,
@@ -167,6 +167,10 @@ async def compare(
             services["intake"].start()
         await asyncio.gather(services["intake"].wait_ready_async(120), bare.wait_ready_async(60))
         intake = services["intake"]
+        # The example names two uploaded documents (docs/examples/*.pdf).
+        await asyncio.to_thread(
+            upload_examples_if_supported, intake.url, {"Authorization": f"Bearer {token}"}
+        )
         targets = {
             "bare FastAPI": (bare, headers),
             "intake": (intake, headers | {"Authorization": f"Bearer {token}"}),

@@ -17,8 +17,19 @@ from typing import Any
 
 # Leaf frames where a thread waits rather than works: the event loop's select (py-spy
 # shows it as ``Runner.run`` when the native frame is hidden), the store driver's worker
-# threads waiting for a job, a condition variable. Left out, so percentages are of work.
-IDLE = ("Runner.run (", "_worker (", "Condition.wait (", "select (", "Event.wait (", "wait (")
+# threads waiting for a job or blocked on the store's socket (motor runs pymongo in
+# threads), its monitor sleeping, a condition variable. Left out, so percentages are of
+# work; a profile taken with ``--nonblocking`` cannot tell these apart by thread state.
+IDLE = (
+    "Runner.run (",
+    "_worker (",
+    "Condition.wait (",
+    "select (",
+    "Event.wait (",
+    "wait (",
+    "PeriodicExecutor._run (",
+    "NetworkingInterface.recv_into (",
+)
 
 
 def _idle(leaf: str) -> bool:

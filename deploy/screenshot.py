@@ -14,6 +14,7 @@ Needs Debian's ``chromium`` package (``apt-get install -y chromium``).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import secrets
 import shutil
 import subprocess
@@ -38,16 +39,25 @@ def zipkin_url() -> str:
     return base or "http://127.0.0.1:9411"
 
 
+_EXAMPLE_FILES = {
+    "application_form": "don-dang-ky.pdf",
+    "business_registration": "dang-ky-kinh-doanh.pdf",
+}
+
+
 def demo_dossier() -> dict[str, Any]:
     """Registration as a hazardous-waste source owner (MT-004) by a made-up person."""
 
     def document(code: str) -> dict[str, Any]:
+        # The README's example documents, which submit_demo uploads first.
+        name = _EXAMPLE_FILES[code]
+        content = (REPO_ROOT / "docs" / "examples" / name).read_bytes()
         return {
             "document_code": code,
-            "name": f"{code}.pdf",
+            "name": name,
             "media_type": "application/pdf",
-            "size": 96_000,
-            "sha256": secrets.token_hex(32),
+            "size": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(),
         }
 
     return {
@@ -92,6 +102,15 @@ def submit_demo(settings: Settings) -> str:
     }
     url = f"{settings.services['intake']}/v1/dossiers"
     try:
+        for name in _EXAMPLE_FILES.values():
+            stored = httpx.post(
+                f"{settings.services['intake']}/v1/documents",
+                params={"name": name},
+                content=(REPO_ROOT / "docs" / "examples" / name).read_bytes(),
+                headers={**headers, "Content-Type": "application/pdf"},
+                timeout=15,
+            )
+            stored.raise_for_status()
         response = httpx.post(url, json=demo_dossier(), headers=headers, timeout=15)
     except httpx.HTTPError as exc:
         raise SystemExit(f"intake did not answer at {url} ({exc}); is `make run` up?") from exc

@@ -61,6 +61,7 @@ def base_env(infra: Infra, run_id: str, jwks_file: Path, document_pki: TestPki) 
     return {
         "INTAKE_SIGNING_PKCS12": str(document_pki.pkcs12_path),
         "INTAKE_SIGNING_PKCS12_PASSWORD": document_pki.password,
+        "AUDIT_DOCUMENT_TRUST_ROOTS": str(document_pki.ca_pem),
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         "MONGODB_URI": infra.mongodb,
         "KAFKA_TOPIC_PREFIX": f"{run_id}.",

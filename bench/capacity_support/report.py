@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.capacity_support.sweep import LOAD_GENERATOR
+from bench.hey import GENERATOR_CORES_PER_1000
 from bench.pipeline.stats import table
 
 # A load generator busier than this may itself be what limits the offered rate.
@@ -171,5 +172,14 @@ def render_summary(results: list[dict[str, Any]], p99_limit_s: float) -> str:
         out.append(
             f"the load generator used at most {peak:.2f} cores in any step "
             f"(under {GENERATOR_LIMIT_CORES:g}): it was not the bottleneck"
+        )
+    # The rule for every HTTP benchmark: at most half a core per 1,000 requests a second.
+    per_1000 = [1000 * c / rate for _, rate, c in generator if rate > 0 and c]
+    if per_1000 and max(per_1000) > GENERATOR_CORES_PER_1000:
+        out.append(
+            f"note: this sender (Python, in the benchmark's process) costs up to "
+            f"{max(per_1000):.2f} cores per 1,000 req/s, more than "
+            f"{GENERATOR_CORES_PER_1000:g}: at these rates a small share of the machine, "
+            "but at thousands a second it would be the bottleneck (the intake table uses hey)"
         )
     return "\n".join(out)

@@ -18,6 +18,7 @@ import httpx
 from motor.motor_asyncio import AsyncIOMotorClient
 
 from bench.capacity_support.load import NotificationWatch, Sender, Submissions
+from bench.hey import upload_examples_if_supported
 from bench.pipeline.infra import Infra, drop
 from bench.pipeline.platform import (
     SERVICES,
@@ -310,6 +311,10 @@ async def sweep_replicas(
         watched += [Watched(SMTP_SINK, smtp.process.pid), Watched(LOAD_GENERATOR, os.getpid())]
         token = mint_token(secret, "portal-bench", ["portal"], ttl_s=4 * 3600)
         intakes = [s.url for s in services.values() if s.name == "intake"]
+        # The example names two uploaded documents (docs/examples/*.pdf).
+        await asyncio.to_thread(
+            upload_examples_if_supported, intakes[0], {"Authorization": f"Bearer {token}"}
+        )
         rig = _Rig(
             replicas,
             Sender(intakes, token, Submissions(f"{run}c{replicas}"), plan.in_flight),

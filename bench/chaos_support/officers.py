@@ -164,7 +164,12 @@ class Officers:
                 continue
             why = "no connection" if response is None else str(response.status_code)
             self.tally.retries[f"{path}: {why}"] += 1
-            if response is not None and response.status_code not in {409, 412}:
+            # A conflict is answered at once, except the wait for the signed result
+            # document intake issues after an approval.
+            if response is not None and (
+                response.status_code not in {409, 412}
+                or response.json().get("type", "").endswith("/result-not-issued")
+            ):
                 await asyncio.sleep(0.5)
             dossier = await self._read(client, dossier_id, subject, deadline)
 

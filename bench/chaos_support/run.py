@@ -50,6 +50,7 @@ from bench.chaos_support.receivers import GatewayServer, MailServer, tally
 from bench.chaos_support.services import Platform, inherited_env
 from chassis.auth import mint_token, new_signing_key, publish_jwks
 from chassis.events import CONSUMER_GROUPS, Topics
+from deploy.launcher.pki import ensure_test_pki
 
 log = logging.getLogger("chaos")
 
@@ -83,7 +84,11 @@ class Keys:
 def service_env(
     infra: ChaosInfra, prefix: str, keys: Keys, mail: MailServer, gateway: GatewayServer
 ) -> dict[str, str]:
+    # Intake signs each approved dossier's result with the local test PKI's certificate.
+    pki = ensure_test_pki(Path(__file__).resolve().parents[2] / ".local")
     return inherited_env() | {
+        "INTAKE_SIGNING_PKCS12": str(pki.pkcs12_path),
+        "INTAKE_SIGNING_PKCS12_PASSWORD": pki.password,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         "MONGODB_URI": infra.mongodb,
         "KAFKA_TOPIC_PREFIX": prefix,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import os
 import secrets
@@ -33,6 +32,7 @@ from bench.pipeline.processes import Watched, infrastructure, sample, spent
 from bench.pipeline.stats import Progress, summary_ms
 from chassis.auth import mint_token, new_signing_key, publish_jwks
 from deploy.launcher.spawn import SERVICES, ServiceProcess, free_port
+from tests.support.documents import attachment_for, upload_samples
 
 NOTIFICATION_SENT = "notification.sent.v1"
 PROCEDURE = "MT-004"
@@ -202,13 +202,8 @@ def submission(n: int, run: str) -> dict[str, Any]:
     """A complete online hazardous-waste registration with a recipient of its own."""
 
     def attachment(code: str) -> dict[str, Any]:
-        return {
-            "document_code": code,
-            "name": f"{code}.pdf",
-            "media_type": "application/pdf",
-            "size": 120_000,
-            "sha256": hashlib.sha256(f"{run}/{n}/{code}".encode()).hexdigest(),
-        }
+        # The code's sample PDF, uploaded once before the load (_post_all).
+        return attachment_for(code)
 
     return {
         "procedure_code": PROCEDURE,
@@ -265,6 +260,13 @@ async def _post_all(
     slots = asyncio.Semaphore(load.in_flight)
     limits = httpx.Limits(max_connections=load.in_flight, max_keepalive_connections=load.in_flight)
     headers = {"Authorization": f"Bearer {token}"}
+    # Every submission names the same two uploaded documents, as the samples are.
+    await asyncio.to_thread(
+        upload_samples,
+        url,
+        lambda code: headers,
+        ("application_form", "business_registration"),
+    )
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
 
         async def one(n: int) -> None:

@@ -245,9 +245,7 @@ def _start_wave(lay: Layout, comps: list[Service]) -> list[LauncherError]:
                 errors.append(_failure(waiting, "exited during start-up"))
                 del pending[name]
             elif time.monotonic() > deadline:
-                message = (
-                    f"not ready within {waiting.timeout:.0f} s (pid {rec.pid} left running)"
-                )
+                message = f"not ready within {waiting.timeout:.0f} s (pid {rec.pid} left running)"
                 errors.append(_failure(waiting, message))
                 del pending[name]
         if pending:

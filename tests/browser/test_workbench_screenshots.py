@@ -63,7 +63,7 @@ def test_screenshots_of_the_officers_and_leaders_pages(
     receipts.append(stack.submit(mt001_submission()))
     for receipt in receipts:
         stack.wait_for_status(receipt["dossier_id"], "received")
-    first, _, _, eia = receipts
+    first, second, _, eia = receipts
 
     browser.get(f"{stack.workbench}/auth/sign-in?next=/queue")
     browser.find_element(By.ID, "username")
@@ -87,27 +87,22 @@ def test_screenshots_of_the_officers_and_leaders_pages(
     _shoot(browser, shots, "queue-phone", PHONE)
 
     # A colleague decides first: the explanation, not an error.
-    sign_in(second_browser, stack, colleague, page)
-    browser.get(f"{stack.workbench}{page}")
-    second_browser.find_element(By.ID, "missing-business_registration").send_keys(Keys.SPACE)
-    _act(
-        second_browser,
-        "request_supplement",
-        **{"reason-request_supplement": "Đề nghị bổ sung giấy đăng ký kinh doanh."},
-    )
-    _act(
-        browser,
-        "request_supplement",
-        **{
-            "missing-items-request_supplement": "Bản đồ vị trí cơ sở",
-            "reason-request_supplement": "Thiếu bản đồ vị trí.",
-        },
-    )
+    other = f"/dossiers/{second['dossier_id']}"
+    browser.get(f"{stack.workbench}{other}")
+    sign_in(second_browser, stack, colleague, other)
+    _act(second_browser, "start_review")
+    _act(browser, "start_review")
     assert browser.find_elements(By.ID, "conflict")
     _shoot(browser, shots, "conflict")
+
+    # Decisions, so that the statistics have rates to draw.
+    browser.get(f"{stack.workbench}{page}")
+    _act(browser, "approve", **{"reference-approve": "GP-2026-0412"})
 
     browser.delete_all_cookies()
     sign_in(browser, stack, leader, "/approvals")
     _shoot(browser, shots, "approvals")
+    browser.get(f"{stack.workbench}/dossiers/{eia['dossier_id']}")
+    _act(browser, "approve", **{"reference-approve": "QĐ-77/STNMT"})
     browser.get(f"{stack.workbench}/statistics")
     _shoot(browser, shots, "statistics")

@@ -16,7 +16,12 @@ from typing import Any
 import httpx
 from cryptography.fernet import Fernet
 
-from tests.support.documents import attachment_for, catalogue_document_codes, upload_samples
+from tests.support.documents import (
+    attachment_for,
+    catalogue_document_codes,
+    sample_pdf,
+    upload_samples,
+)
 from tests.support.mail import MailSink
 from tests.support.services import SERVICES, ServiceProcess, service_env
 from tests.support.tokens import bearer
@@ -178,6 +183,8 @@ class Seeded:
     denunciation_id: str
     delivery_id: str
     checkpoint_size: int
+    # The received dossier's application form, as intake stores it.
+    document_id: str
 
 
 async def submit(
@@ -266,7 +273,16 @@ async def seed(platform: RunningPlatform) -> Seeded:
             return int(response.json()["tree_size"]) if response.status_code == 200 else None
 
         size = await eventually(checkpoint, what="an audit checkpoint")
-    return Seeded(received, finished, alias, reported.dossier_id, delivery_id, size)
+        # Uploading the same bytes again answers the stored document's id.
+        stored = await client.post(
+            f"{platform.url('intake')}/v1/documents",
+            params={"name": "application_form.pdf"},
+            content=sample_pdf("hoso sample: application_form"),
+            headers=portal | {"Content-Type": "application/pdf"},
+        )
+        assert stored.status_code == 200, stored.text
+        document_id = str(stored.json()["document_id"])
+    return Seeded(received, finished, alias, reported.dossier_id, delivery_id, size, document_id)
 
 
 async def _decide(client: httpx.AsyncClient, platform: RunningPlatform, dossier_id: str) -> None:
@@ -281,6 +297,13 @@ async def _decide(client: httpx.AsyncClient, platform: RunningPlatform, dossier_
         {"action": "return_result"},
     ]
     for body in steps:
+        if body["action"] == "return_result":
+            # Handed over with the signed result document intake issues on approval.
+            async def issued() -> dict[str, Any] | None:
+                found = await officer_view(client, platform, dossier_id, AGENCY_A)
+                return found if found and found.get("result_document") else None
+
+            view = await eventually(issued, timeout_s=60, what="the result document issued")
         response = await client.post(
             url, json=body, headers=officer | {"If-Match": f'"{view["version"]}"'}
         )

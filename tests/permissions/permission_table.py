@@ -37,6 +37,7 @@ from tests.fuzz.fuzz_platform import (
     attachment,
     waste_registration,
 )
+from tests.support.documents import sample_pdf
 
 PRINCIPALS = (
     "anon",
@@ -68,6 +69,9 @@ intake        POST  /v1/dossiers#counter                           401 401 401 4
 intake        POST  /v1/dossiers#post                              401 401 401 403 202 202 403 202 403 403 403 403 202 403
 intake        POST  /v1/dossiers#phone                             401 401 401 403 403 403 403 403 403 403 403 403 403 202
 intake        GET   /v1/dossiers/{receipt_code}/status             200 200 200 200 200 200 200 200 200 200 200 200 200 200
+intake        POST  /v1/documents                                  401 401 401 200 200 200 200 200 200 403 403 403 200 200
+intake        GET   /v1/dossiers/{receipt_code}/documents/{document_id} 200 200 200 200 200 200 200 200 200 200 200 200 200 200
+intake        GET   /v1/officer/dossiers/{receipt_code}/documents/{document_id} 401 401 401 403 200 200 404 200 404 403 403 403 200 403
 intake        GET   /v1/dossiers/{receipt_code}/slip.pdf           401 401 401 403 200 200 404 200 404 403 403 403 200 403
 intake        POST  /v1/dossiers/{receipt_code}/supplements        409 409 409 409 409 409 409 409 409 409 409 409 409 409
 intake        POST  /v1/dossiers/{receipt_code}/withdrawal         409 409 409 409 409 409 409 409 409 409 409 409 409 409
@@ -191,6 +195,8 @@ class Call:
     params: dict[str, Any] = field(default_factory=dict)
     json: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    # A raw body (a file upload), sent instead of ``json``.
+    content: bytes | None = None
     # Path parameters by name, for the injection tests to replace.
     path_params: dict[str, str] = field(default_factory=dict)
 
@@ -251,6 +257,38 @@ def requests_for(seeded: Seeded) -> dict[Row, Call]:
             "GET",
             f"/v1/dossiers/{received.receipt_code}/slip.pdf",
             path_params={"receipt_code": received.receipt_code},
+        ),
+        # The seeded sample again: stored already, so answered 200 and nothing is added.
+        ("intake", "POST", "/v1/documents", ""): Call(
+            "POST",
+            "/v1/documents",
+            {"name": "application_form.pdf"},
+            headers={"Content-Type": "application/pdf"},
+            content=sample_pdf("hoso sample: application_form"),
+        ),
+        # The citizen's door: the follow-up secret opens it, a token changes nothing.
+        ("intake", "GET", "/v1/dossiers/{receipt_code}/documents/{document_id}", ""): Call(
+            "GET",
+            f"/v1/dossiers/{received.receipt_code}/documents/{seeded.document_id}",
+            headers={"X-Follow-Up-Secret": received.follow_up_secret},
+            path_params={
+                "receipt_code": received.receipt_code,
+                "document_id": seeded.document_id,
+            },
+        ),
+        # The officers' door: the dossier's unit and the desk (which receives for all).
+        (
+            "intake",
+            "GET",
+            "/v1/officer/dossiers/{receipt_code}/documents/{document_id}",
+            "",
+        ): Call(
+            "GET",
+            f"/v1/officer/dossiers/{received.receipt_code}/documents/{seeded.document_id}",
+            path_params={
+                "receipt_code": received.receipt_code,
+                "document_id": seeded.document_id,
+            },
         ),
         ("intake", "GET", "/v1/dossiers/{receipt_code}/status", ""): Call(
             "GET",

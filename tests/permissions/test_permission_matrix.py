@@ -47,6 +47,7 @@ async def test_each_caller_gets_exactly_what_the_table_says(
                     permission_platform.url(row.service) + call.path,
                     params=call.params,
                     json=call.json,
+                    content=call.content,
                     headers=call.headers | credentials(permission_platform, principal),
                 )
                 want = expected[principal]

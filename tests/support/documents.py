@@ -20,6 +20,7 @@ __all__ = [
     "catalogue_document_codes",
     "sample_pdf",
     "upload",
+    "upload_examples",
     "upload_samples",
 ]
 
@@ -105,3 +106,15 @@ def catalogue_document_codes() -> list[str]:
         {d.code for p in catalogue.procedures.values() for d in p.required_documents}
         | {"application_form", "business_registration"}
     )
+
+
+def upload_examples(base_url: str, headers: dict[str, str]) -> None:
+    """Upload the README's example documents (docs/examples/*.pdf), which
+    docs/examples/submission.json names, so that it can be submitted as it is."""
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[2] / "docs" / "examples"
+    with httpx.Client(timeout=30) as client:
+        for path in sorted(examples.glob("*.pdf")):
+            answer = upload(client, base_url, headers, path.read_bytes(), name=path.name)
+            answer.raise_for_status()

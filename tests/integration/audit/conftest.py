@@ -33,7 +33,6 @@ from chassis.events import (
 )
 from chassis.kafka import EventPublisher, ensure_topics
 from chassis.settings import ServiceSettings
-from deploy.launcher.pki import TestPki, ensure_test_pki
 from tests.support.infra import Infra
 from tests.support.services import ServiceProcess, service_env
 from tests.support.tokens import bearer
@@ -70,7 +69,6 @@ def _start(
     area: str,
     jwt_secret: str,
     log_dir: Path,
-    trust_roots: Path,
     replica_of: AuditService | None = None,
 ) -> AuditService:
     # A replica is the same service: same keys, same topics (so the same consumer group)
@@ -89,7 +87,6 @@ def _start(
             "AUDIT_PII_KEY": pii_key,
             "AUDIT_CHECKPOINT_INTERVAL_S": "0.3",
             "AUDIT_KAFKA_CONSUMER_BATCH": "50",
-            "AUDIT_DOCUMENT_TRUST_ROOTS": str(trust_roots),
         },
     )
     process = ServiceProcess("audit", env, log_dir / f"{area}-{uuid.uuid4().hex[:6]}.log")
@@ -112,13 +109,6 @@ def mongo_client(infra: Infra) -> Iterator[AsyncIOMotorClient[Any]]:
 
 
 @pytest.fixture(scope="session")
-def test_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    """A test CA and signing certificate of the session's own, as `make run` makes one:
-    every audit service started here trusts its root."""
-    return ensure_test_pki(tmp_path_factory.mktemp("local"))
-
-
-@pytest.fixture(scope="session")
 def audit_factory(
     infra: Infra,
     base_env: dict[str, str],
@@ -126,7 +116,6 @@ def audit_factory(
     jwt_secret: str,
     mongo_client: AsyncIOMotorClient[Any],
     tmp_path_factory: pytest.TempPathFactory,
-    test_pki: TestPki,
 ) -> Iterator[Any]:
     """``audit_factory(area)`` starts an audit service with its own topics and database;
     ``audit_factory(area, replica_of=service)`` one more replica of that service."""
@@ -134,7 +123,7 @@ def audit_factory(
     log_dir = tmp_path_factory.mktemp("audit-services")
 
     def start(area: str, replica_of: AuditService | None = None) -> AuditService:
-        service = _start(base_env, run_id, area, jwt_secret, log_dir, test_pki.ca_pem, replica_of)
+        service = _start(base_env, run_id, area, jwt_secret, log_dir, replica_of)
         service.db = mongo_client[service.database]
         started.append(service)
         return service

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -88,12 +89,12 @@ async def issued_document(
     audit: AuditService,
     publisher: EventPublisher,
     http: httpx.AsyncClient,
-    test_pki: TestPki,
+    document_pki: TestPki,
 ) -> dict[str, Any]:
     """A signed decision, its issue recorded and checkpointed, and two officers' reads."""
     dossier = new_dossier_id()
     # pyHanko signs through asyncio.run: not on this test's loop.
-    document = await asyncio.to_thread(sign_pdf, test_pki, decision_pdf(dossier))
+    document = await asyncio.to_thread(sign_pdf, document_pki, decision_pdf(dossier))
     events = [
         read_by(dossier, "officer:cb-07", b"%PDF- an uploaded application form"),
         issued(dossier, document),
@@ -177,11 +178,25 @@ async def test_what_is_not_a_pdf_is_refused(audit: AuditService, http: httpx.Asy
     assert wrong_type.json()["errors"][0]["pointer"] == "header:/Content-Type"
 
 
+async def test_a_body_over_the_limit_is_refused_while_it_streams(
+    audit: AuditService, http: httpx.AsyncClient
+) -> None:
+    async def endless() -> AsyncIterator[bytes]:
+        # Chunked, no Content-Length: only counting the bytes as they come can stop it.
+        yield b"%PDF-1.7\n"
+        for _ in range(27):
+            yield b"0" * (1024 * 1024)
+
+    response = await http.post(f"{audit.url}{VERIFY}", content=endless(), headers=PDF)
+    assert response.status_code == 413
+    assert response.json()["type"].endswith("/body-too-large")
+
+
 async def test_the_offline_command_accepts_the_original_and_refuses_the_altered_copy(
     audit: AuditService,
     http: httpx.AsyncClient,
     issued_document: dict[str, Any],
-    test_pki: TestPki,
+    document_pki: TestPki,
     tmp_path: Path,
 ) -> None:
     key = tmp_path / "audit.pub.pem"
@@ -200,7 +215,7 @@ async def test_the_offline_command_accepts_the_original_and_refuses_the_altered_
                 "--url",
                 audit.url,
                 "--trust-roots",
-                str(test_pki.ca_pem),
+                str(document_pki.ca_pem),
                 "--public-key",
                 str(key),
             ],

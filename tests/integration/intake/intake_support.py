@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from chassis.events import (
     DEAD_LETTER_PARTITIONS,
+    TOPIC_PARTITIONS,
     DossierStatusChanged,
     Envelope,
     EventData,
@@ -79,7 +80,8 @@ async def read_topic(
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record now on ``topic``, from the beginning up to its current end."""
     if partitions is None:
-        partitions = DEAD_LETTER_PARTITIONS if topic.endswith(".dlq") else 3
+        named = [count for name, count in TOPIC_PARTITIONS.items() if topic.endswith(name)]
+        partitions = DEAD_LETTER_PARTITIONS if topic.endswith(".dlq") else named[0]
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
     )

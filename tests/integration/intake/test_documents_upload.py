@@ -74,55 +74,72 @@ async def test_a_pdf_is_stored_once_named_by_a_submission_and_read_by_officer_an
         first = await upload(client, intake_service, content)
         assert first.status_code == 201, first.text
         document = first.json()
-        assert document["sha256"] == digest and document["size"] == len(content)
+        assert document["sha256"] == digest
+        assert document["size"] == len(content)
         again = await upload(client, intake_service, content, name="copy.pdf")
-        assert again.status_code == 200 and again.json() == document
+        assert again.status_code == 200
+        assert again.json() == document
 
         attachment = attachment_for("application_form", content)
-        body = waste_registration(
-            attachments=[attachment, attachment_for("business_registration")]
-        )
+        body = waste_registration(attachments=[attachment, attachment_for("business_registration")])
         receipt = await client.post("/v1/dossiers", json=body, headers=intake_service.portal())
         assert receipt.status_code == 202, receipt.text
         code = receipt.json()["receipt_code"]
         dossier_id = receipt.json()["dossier_id"]
         url = f"/v1/dossiers/{code}/documents/{document['document_id']}"
+        officers_url = url.replace("/v1/", "/v1/officer/", 1)
 
         officer = intake_service.officer(AGENCY)
-        whole = await client.get(url, headers=officer)
+        whole = await client.get(officers_url, headers=officer)
         assert whole.status_code == 200
         assert whole.content == content
         assert whole.headers["content-type"] == PDF
         assert whole.headers["etag"] == f'"{digest}"'
         assert whole.headers["content-disposition"].startswith("attachment;")
-        assert "filename*=UTF-8''%C4%91%C6%A1n%20%C4%91%C4%83ng%20k%C3%BD.pdf" in (
-            whole.headers["content-disposition"]
+        assert (
+            "filename*=UTF-8''%C4%91%C6%A1n%20%C4%91%C4%83ng%20k%C3%BD.pdf"
+            in (whole.headers["content-disposition"])
         )
 
-        part = await client.get(url, headers=officer | {"Range": "bytes=100-1099"})
+        part = await client.get(officers_url, headers=officer | {"Range": "bytes=100-1099"})
         assert part.status_code == 206
         assert part.content == content[100:1100]
         assert part.headers["content-range"] == f"bytes 100-1099/{len(content)}"
-        tail = await client.get(url, headers=officer | {"Range": "bytes=-10"})
-        assert tail.status_code == 206 and tail.content == content[-10:]
-        beyond = await client.get(url, headers=officer | {"Range": f"bytes={len(content)}-"})
+        tail = await client.get(officers_url, headers=officer | {"Range": "bytes=-10"})
+        assert tail.status_code == 206
+        assert tail.content == content[-10:]
+        beyond = await client.get(
+            officers_url, headers=officer | {"Range": f"bytes={len(content)}-"}
+        )
         assert beyond.status_code == 416
         assert beyond.headers["content-range"] == f"bytes */{len(content)}"
-        current = await client.get(url, headers=officer | {"If-None-Match": f'"{digest}"'})
-        assert current.status_code == 304 and current.content == b""
+        current = await client.get(officers_url, headers=officer | {"If-None-Match": f'"{digest}"'})
+        assert current.status_code == 304
+        assert current.content == b""
 
         secret = receipt.json()["follow_up_secret"]
         citizen = await client.get(url, headers=from_ip() | {"X-Follow-Up-Secret": secret})
-        assert citizen.status_code == 200 and citizen.content == content
+        assert citizen.status_code == 200
+        assert citizen.content == content
 
         # Everyone else: the very answer an unknown dossier gets.
         unknown = await client.get(
             f"/v1/dossiers/MT-261126-AAAAAA/documents/{document['document_id']}",
             headers=from_ip() | {"X-Follow-Up-Secret": secret},
         )
+        # Another unit's officer, and an unknown code at the officers' door: the same.
+        elsewhere = await client.get(officers_url, headers=intake_service.officer("STNMT-DD"))
+        unknown_to_officer = await client.get(
+            f"/v1/officer/dossiers/MT-261126-AAAAAA/documents/{document['document_id']}",
+            headers=officer,
+        )
+        assert elsewhere.status_code == unknown_to_officer.status_code == 404
+        assert elsewhere.json() == unknown_to_officer.json()
         refused = [
-            await client.get(url, headers=intake_service.officer("STNMT-DD")),
-            await client.get(url, headers=intake_service.portal()),
+            # A token does not open the citizen's door without the second factor.
+            await client.get(
+                url, headers=from_ip() | {"X-Follow-Up-Secret": "AAAAA-BBBBB-CCCCC-DDDDD-EEEEE"}
+            ),
             await client.get(
                 url, headers=from_ip() | {"X-Follow-Up-Secret": "AAAAA-BBBBB-CCCCC-DDDDD-EEEEE"}
             ),
@@ -143,7 +160,11 @@ async def test_a_pdf_is_stored_once_named_by_a_submission_and_read_by_officer_an
     reads = [
         e for e in events_of(records, EventType.DOCUMENT_READ.value) if e["subject"] == dossier_id
     ]
-    assert [r["data"]["range"] for r in reads] == [None, "bytes=100-1099", f"bytes={len(content) - 10}-{len(content) - 1}"]
+    assert [r["data"]["range"] for r in reads] == [
+        None,
+        "bytes=100-1099",
+        f"bytes={len(content) - 10}-{len(content) - 1}",
+    ]
     assert {r["actor"].split(":")[0] for r in reads} == {"officer"}
     assert {r["data"]["sha256"] for r in reads} == {digest}
     submitted = [
@@ -222,11 +243,13 @@ async def test_the_upload_answers_what_is_stored_under_its_hash(intake_service: 
     try:
         db = client_db[intake_service.database]
         record = await db["documents"].find_one({"sha256": hashlib.sha256(content).hexdigest()})
-        assert record is not None and record["_id"] == answer["document_id"]
+        assert record is not None
+        assert record["_id"] == answer["document_id"]
         from bson import ObjectId
 
         files = await db["documents.files"].find_one({"_id": ObjectId(answer["document_id"])})
-        assert files is not None and files["length"] == len(content)
+        assert files is not None
+        assert files["length"] == len(content)
     finally:
         client_db.close()
     assert json.dumps(answer)

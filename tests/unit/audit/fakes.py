@@ -48,6 +48,8 @@ class FakeAuditLog:
         # Calls left that fail as if the store were unreachable.
         self.outages = 0
         self.insert_calls = 0
+        # Reads made before an insert (head, event id look-ups): round trips a batch costs.
+        self.read_calls = 0
 
     # ------------------------------------------------------------------ test helpers
 
@@ -67,6 +69,7 @@ class FakeAuditLog:
 
     async def head(self, *, at_least: int = 0) -> ChainHead:
         self._reachable()
+        self.read_calls += 1
         taken = [p for p in self.documents if p >= at_least]
         if not taken:
             return await self.head() if at_least > 0 else ChainHead()
@@ -75,6 +78,7 @@ class FakeAuditLog:
 
     async def recorded_event_ids(self, event_ids: Sequence[str]) -> set[str]:
         self._reachable()
+        self.read_calls += 1
         wanted = set(event_ids)
         return {str(d["event_id"]) for d in self.documents.values() if d.get("event_id") in wanted}
 

@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY
 from chassis.catalogue import Catalogue, CatalogueChange, CatalogueError, CatalogueHolder
 from chassis.catalogue.holder import activation_event
 from chassis.events import CatalogueVersionActivated, Topics, decode, encode
+from chassis.settings import ServiceSettings
 
 DATA_FILE = Path(__file__).parents[3] / "libs/chassis/src/chassis/catalogue/procedures.yaml"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -246,3 +247,17 @@ def test_the_activation_event_id_depends_on_the_content_only() -> None:
     assert (data.version, data.sha256) == (catalogue.version, catalogue.sha256)
     assert data.version_id == catalogue.version_id
     assert envelope.type == "catalogue.version-activated.v1"
+
+
+def test_a_hangup_before_the_watcher_runs_does_not_stop_the_service(catalogue_file: Path) -> None:
+    before = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        settings = ServiceSettings(
+            service_name=SERVICE, catalogue_path=str(catalogue_file), catalogue_reload_interval_s=2
+        )
+        holder = CatalogueHolder.from_settings(settings)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGHUP)  # ignored, or this test would not go on
+        assert holder.version == "2027.1.0"
+    finally:
+        signal.signal(signal.SIGHUP, before)

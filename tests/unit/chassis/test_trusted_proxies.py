@@ -49,6 +49,7 @@ def _app() -> FastAPI:
         slips=cast(Any, None),
         per_client=cast(Any, None),
         per_ip=limit,
+        documents=cast(Any, None),
     )
     deps.install(app, api)
     return app

@@ -9,6 +9,7 @@ acknowledged. Both can be told to fail the way their real counterparts fail.
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -221,7 +222,8 @@ class FakeUpload:
     async def write(self, chunk: bytes) -> None:
         self._files.check("write")
         self.written += chunk
-        self._files.chunks[self.file_id] = bytes(self.written)
+        # What is written so far is visible only as chunks, never as a file.
+        self._files.chunks.setdefault(self.file_id, b"")
 
     async def close(self) -> None:
         self._files.check("close")
@@ -323,3 +325,46 @@ class FakeDocuments:
 
     async def sweep(self, older_than: datetime) -> int:
         return 0
+
+
+class FakeResults:
+    """What the GridFS adapter keeps of issued results: one per dossier, with its file,
+    linked to the dossier once stored."""
+
+    def __init__(self, documents: FakeDocuments) -> None:
+        self.documents = documents
+        self.results: dict[str, dict[str, Any]] = {}
+        self.stored = 0
+
+    async def result_of(self, dossier_id: str) -> dict[str, Any] | None:
+        found = self.results.get(dossier_id)
+        return None if found is None else copy.deepcopy(found)
+
+    async def store_result(
+        self, dossier_id: str, name: str, pdf: bytes, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        if dossier_id in self.results:
+            return copy.deepcopy(self.results[dossier_id])
+        self.stored += 1
+        document_id = f"result-{self.stored:018d}"
+        self.documents.files[document_id] = pdf
+        self.documents.records[document_id] = {
+            "_id": document_id,
+            "sha256": hashlib.sha256(pdf).hexdigest(),
+            "size": len(pdf),
+            "media_type": "application/pdf",
+            "name": name,
+            "referenced": True,
+        }
+        self.results[dossier_id] = {
+            "_id": dossier_id,
+            "document_id": document_id,
+            "sha256": hashlib.sha256(pdf).hexdigest(),
+            "size": len(pdf),
+            **fields,
+        }
+        await self.link_result(dossier_id, document_id, fields["issued_at"])
+        return copy.deepcopy(self.results[dossier_id])
+
+    async def link_result(self, dossier_id: str, document_id: str, now: datetime) -> None:
+        self.documents.links.add((dossier_id, document_id))

@@ -452,6 +452,8 @@ async def test_a_leader_cannot_sign_the_slip_he_drafted() -> None:
         pytest.param(date(2026, 3, 23), id="the-date-already-held"),
         pytest.param(date(2026, 3, 20), id="before-the-appointment"),
         pytest.param(date(2026, 3, 28), id="a-saturday"),
+        pytest.param(date(2027, 3, 29), id="more-than-a-year-later"),
+        pytest.param(date(9999, 12, 31), id="the-end-of-the-calendar"),
     ],
 )
 async def test_the_new_appointment_is_a_later_working_day(new_date: date) -> None:

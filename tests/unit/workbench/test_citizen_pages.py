@@ -83,6 +83,8 @@ def test_the_dossier_opens_by_posted_code_and_secret_and_reads_in_plain_words(
     assert seen.headers["X-Follow-Up-Secret"] == SECRET
     assert SECRET not in page.text
     assert SECRET not in page.headers.get("set-cookie", "")
+    # The language switch comes back to the dossier, not to the form that opened it.
+    assert 'href="/language/en?next=/follow-up/dossier"' in page.text
     again = citizen.client.get("/follow-up/dossier")
     assert again.status_code == 200
     assert _status_calls(citizen)[-1].headers["X-Follow-Up-Secret"] == SECRET

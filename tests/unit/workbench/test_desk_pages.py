@@ -247,3 +247,34 @@ def test_the_slip_is_passed_on_from_intake_with_the_desks_token(desk: Bench) -> 
         lambda r: problem(404, "receipt-not-found", "no"),
     )
     assert desk.client.get("/desk/slips/MT-000000-ZZZZZZ").status_code == 404
+
+
+def test_a_petition_by_post_carries_its_letter_and_the_day_it_arrived(desk: Bench) -> None:
+    petition = procedure_detail("PAKN-001")
+    desk.intake.on("GET", "/v1/procedures/PAKN-001", lambda r: httpx.Response(200, json=petition))
+    desk.intake.on("POST", "/v1/dossiers", lambda r: httpx.Response(202, json=RECEIPT))
+    form = desk.client.get("/desk/new", params={"procedure": "PAKN-001"})
+    assert 'name="content"' in form.text
+    answer = desk.client.post(
+        "/desk/new",
+        data={
+            "csrf_token": CSRF,
+            "procedure": "PAKN-001",
+            "idempotency_key": "0c4a2f7e-1d2b-4c3a-9e8f-2b6d4a1c0e97",
+            "channel": "post",
+            "received_on": "2026-12-04",
+            "applicant/type": "person",
+            "applicant/name": "Trần Văn Thư",
+            "applicant/id_number": "001090000001",
+            "applicant/email": "thu@example.vn",
+            "content": "  Đề nghị nạo vét kênh thoát nước  ",
+        },
+        files=[("x", ("", b"", "text/plain"))],
+    )
+    assert answer.status_code == 200, answer.text
+    (submitted,) = [r for r in desk.intake.seen if r.url.path == "/v1/dossiers"]
+    body = as_json(submitted)
+    assert body["channel"] == "post"
+    assert body["received_on"] == "2026-12-04"
+    assert body["content"] == "Đề nghị nạo vét kênh thoát nước"
+    assert body["attachments"] == []

@@ -95,6 +95,8 @@ class FakeProcessing:
             raise httpx.ConnectError("refused", request=request)
         if self.token_refused:
             return httpx.Response(401, json={"type": "about:blank/invalid-token"})
+        if request.url.path == "/v1/officer/queue":
+            return self.queue(request)
         # Another agency's dossier and a missing one: the same 403, as processing answers.
         if not request.url.path.startswith(f"/v1/officer/dossiers/{DOSSIER}"):
             return httpx.Response(
@@ -111,6 +113,27 @@ class FakeProcessing:
         self.colleague_acts(body["action"], "in_review", 0)
         self.history[-1]["actor"] = "officer:u-me"
         return httpx.Response(200, json=_dossier(self.version, self.history))
+
+    def queue(self, request: httpx.Request) -> httpx.Response:
+        """Two pages of one row each: the second behind the cursor ``c2``."""
+        cursor = request.url.params.get("cursor")
+        row = {
+            "dossier_id": DOSSIER,
+            "receipt_code": "MT-261207-PAGE2X" if cursor else "MT-261207-PAGE1X",
+            "procedure_code": "MT-004",
+            "procedure_name_vi": "Đăng ký chủ nguồn thải",
+            "procedure_name_en": "Hazardous waste registration",
+            "kind": "procedure",
+            "status": "received",
+            "version": 2,
+            "submitted_at": "2026-12-01T02:00:00Z",
+            "due_date": "2026-12-17",
+            "appointment_date": "2026-12-17",
+            "overdue": not cursor,
+            "clock_paused": False,
+            "assignee": None,
+        }
+        return httpx.Response(200, json={"items": [row], "next_cursor": None if cursor else "c2"})
 
 
 class Stub:
@@ -293,3 +316,31 @@ def test_pages_carry_the_security_headers_and_the_english_switch_sticks(
     assert 'lang="en"' in client.get("/").text
     client.get("/language/xx?next=/")
     assert 'lang="en"' in client.get("/").text
+
+
+def test_the_queue_asks_for_overdue_first_and_pages_on_with_the_same_filters(
+    client: TestClient, stub: Stub
+) -> None:
+    _signed_in(client, stub)
+    first = client.get("/queue?status=received&procedure=MT-004&overdue=1&status_x=1")
+    assert first.status_code == 200
+    sent = stub.processing.requests[-1].url.params
+    assert sent.get_list("status") == ["received"]
+    assert sent["procedure_code"] == "MT-004"
+    assert sent["overdue"] == "true"
+    assert sent["sort"] == "due_date"
+    assert "MT-261207-PAGE1X" in first.text
+    assert "Quá hạn" in first.text
+    assert 'href="/queue?status=received&amp;procedure=MT-004&amp;overdue=1&amp;cursor=c2"' in (
+        first.text
+    )
+    second = client.get("/queue?status=received&procedure=MT-004&overdue=1&cursor=c2")
+    assert stub.processing.requests[-1].url.params["cursor"] == "c2"
+    assert "MT-261207-PAGE2X" in second.text
+    assert "cursor=" not in second.text.split("Trang đầu")[-1]  # the last page: no next link
+    # Values processing would refuse are dropped, not sent.
+    client.get("/queue?status=$ne&procedure=drop%20table&cursor=%7B%7D")
+    sent = stub.processing.requests[-1].url.params
+    assert "status" not in sent
+    assert "procedure_code" not in sent
+    assert "cursor" not in sent

@@ -81,3 +81,6 @@ def setup_logging(
         logger.propagate = True
     # aiokafka reports every reconnect attempt at WARNING; our own loop says it once.
     logging.getLogger("aiokafka").setLevel("ERROR")
+    # httpx logs every request's full URL at INFO, query included (an uploaded file's name,
+    # which may name a person): clients log what they need in their own words.
+    logging.getLogger("httpx").setLevel("WARNING")

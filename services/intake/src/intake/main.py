@@ -62,8 +62,8 @@ TAGS = [
     {
         "name": "documents",
         "description": "Uploading the files a submission names, and reading a dossier's "
-        "documents: officers of its agency (every read audited) and the citizen with the "
-        "receipt code and second factor.",
+        "documents: officers of its agency and the desk (every read audited), and the "
+        "citizen with the receipt code and second factor.",
     },
     {
         "name": "identities",

@@ -88,6 +88,7 @@ class CatalogueHolder(Catalogue):
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> CatalogueHolder:
         """The catalogue at ``CATALOGUE_PATH`` (the packaged one when unset)."""
+        _survive_early_hangup()
         return cls(
             settings.catalogue_path,
             service=settings.service_name,
@@ -254,6 +255,14 @@ def _on_hangup() -> None:
         wake.set()
 
 
+def _survive_early_hangup() -> None:
+    """SIGHUP ends a process by default; an operator's reload request sent before the
+    watcher runs (the service still connecting) must not stop the service."""
+    with contextlib.suppress(ValueError, AttributeError, OSError):
+        if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
 def _listen_for_hangup(wake: asyncio.Event) -> None:
     if not _hangup_listeners:
         # Not possible off the main thread or without SIGHUP; the interval still works.
@@ -267,3 +276,4 @@ def _stop_listening(wake: asyncio.Event) -> None:
     if not _hangup_listeners:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        _survive_early_hangup()

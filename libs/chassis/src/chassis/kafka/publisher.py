@@ -16,7 +16,6 @@ from chassis.events import Envelope
 from chassis.settings import ServiceSettings
 from chassis.telemetry import context_from, inject_headers, messaging_attributes, span_name, tracer
 
-
 # Bytes one partition's batch may hold. aiokafka keeps a single produce request in flight
 # per broker and a single open batch per partition; a sender finding that batch full waits
 # for it to drain, racing every other waiter, for up to the request timeout. At the

@@ -120,7 +120,12 @@ def _verdict_out(verdict: DocumentVerdict) -> DocumentVerdictOut:
         "requestBody": {
             "required": True,
             "description": "The PDF's bytes",
-            "content": {PDF: {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                PDF: {
+                    "schema": {"type": "string", "format": "binary"},
+                    "example": "%PDF-1.7 … (the signed document's bytes)",
+                }
+            },
         }
     },
     responses=problem_responses(

@@ -24,11 +24,11 @@ __all__ = [
     "Caller",
     "CatalogueDep",
     "Cleared",
+    "DocumentReader",
     "DocumentService",
     "FollowUpService",
     "IdentityService",
     "IntakeApi",
-    "PerClientLimit",
     "PerIpLimit",
     "SlipPrinter",
     "SlipService",
@@ -90,10 +90,6 @@ async def _per_ip(api: Api) -> RateLimit:
     return api.per_ip
 
 
-async def _per_client(api: Api) -> RateLimit:
-    return api.per_client
-
-
 async def _documents(api: Api) -> Documents:
     return api.documents
 
@@ -107,8 +103,6 @@ SlipService = Annotated[Slips, Depends(_slips)]
 # rather than have a dependency do it, so that a request refused as malformed is not
 # counted.
 PerIpLimit = Annotated[RateLimit, Depends(_per_ip)]
-# Per authenticated caller, counted by the route once it knows the caller.
-PerClientLimit = Annotated[RateLimit, Depends(_per_client)]
 DocumentService = Annotated[Documents, Depends(_documents)]
 
 # ----------------------------------------------------------------- callers
@@ -139,10 +133,18 @@ async def _slip_printer(principal: DeskOrUnit, api: Api) -> Principal:
     return principal
 
 
+async def _document_reader(principal: DeskOrUnit, api: Api) -> Principal:
+    await api.per_client.enforce(principal.actor())
+    return principal
+
+
 # A portal client, the desk, the hotline or an officer, within the per-client rate limit.
 Caller = Annotated[Principal, Depends(_caller)]
 # The one-stop desk, or an officer or leader of the dossier's unit, within the same limit.
 SlipPrinter = Annotated[Principal, Depends(_slip_printer)]
+# The desk, or an officer or leader (of the dossier's unit: the use case checks), within
+# the same limit.
+DocumentReader = Annotated[Principal, Depends(_document_reader)]
 # An officer or leader holding the identity:resolve clearance, within the same limit.
 Cleared = Annotated[Principal, Depends(_cleared)]
 

@@ -3,23 +3,22 @@
 ``POST /v1/documents`` takes the file itself as the raw request body (its media type in
 ``Content-Type``, its name in ``?name=``), streamed into the store; a submission's
 attachment then names it by SHA-256. ``GET /v1/dossiers/{code}/documents/{id}`` serves
-one of a dossier's documents to an officer of its agency (every read audited) or to the
-citizen holding its receipt code and second factor; anyone else gets the 404 of an
-unknown dossier.
+one of a dossier's documents to the citizen holding its receipt code and second factor,
+``GET /v1/officer/dossiers/{code}/documents/{id}`` to an officer of its agency or the
+desk, every read audited; anyone else gets the 404 of an unknown dossier.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from chassis.auth import Credentials, caller
 from chassis.openapi import AUTH_PROBLEMS, BODY_PROBLEMS, problem_responses
 from chassis.problems import SERVICE_UNAVAILABLE, TOO_MANY_REQUESTS, VALIDATION_FAILED
-from intake.api.deps import Caller, DocumentService, PerClientLimit, PerIpLimit, client_ip
+from intake.api.deps import Caller, DocumentReader, DocumentService, PerIpLimit, client_ip
 from intake.api.models import RECEIPT_CODE, DocumentOut
 from intake.domain.documents import content_disposition, etag
 from intake.problems import (
@@ -130,25 +129,40 @@ _DOWNLOAD_HEADERS = {
 }
 
 
+_DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The document",
+        "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+        "headers": _DOWNLOAD_HEADERS,
+    },
+    206: {"description": "The range asked for", "headers": _DOWNLOAD_HEADERS},
+    304: {"description": "The caller's copy is current"},
+}
+ReceiptCode = Annotated[str, Path(description="the code on the receipt", examples=[RECEIPT_CODE])]
+DocumentId = Annotated[
+    str, Path(max_length=64, description="the document's id (from its upload or the event)")
+]
+RangeHeader = Annotated[
+    str | None, Header(alias="Range", description="one byte range: `bytes=0-1023`")
+]
+IfNoneMatch = Annotated[
+    str | None, Header(alias="If-None-Match", description="the ETag of the caller's copy")
+]
+
+
 @router.get(
     "/dossiers/{receipt_code}/documents/{document_id}",
-    summary="Download one of a dossier's documents",
+    summary="Download one of the citizen's own documents",
     description=(
-        "For an officer or leader of the dossier's agency (Bearer token; every read is "
-        "recorded in the audit log before a byte is sent) or for the citizen with the "
-        "receipt's follow-up secret or the applicant's phone number. Anyone else, an "
-        "unknown code and a document of another dossier get the same 404. One byte range "
-        "(`Range: bytes=0-1023`) is served as 206; `If-None-Match` with the ETag as 304."
+        "The dossier's attachments and its signed result, for the citizen with the "
+        "receipt's follow-up secret or the applicant's phone number. An unknown code, a "
+        "wrong second factor and a document of another dossier get the same 404. One "
+        "byte range (`Range: bytes=0-1023`) is served as 206; `If-None-Match` with the "
+        "ETag as 304."
     ),
     response_class=Response,
     responses={
-        200: {
-            "description": "The document",
-            "content": {"application/octet-stream": {"schema": {"type": "string"}}},
-            "headers": _DOWNLOAD_HEADERS,
-        },
-        206: {"description": "The range asked for", "headers": _DOWNLOAD_HEADERS},
-        304: {"description": "The caller's copy is current"},
+        **_DOWNLOAD_RESPONSES,
         **problem_responses(
             SECOND_FACTOR_REQUIRED,
             DOSSIER_NOT_FOUND,
@@ -159,40 +173,63 @@ _DOWNLOAD_HEADERS = {
         ),
     },
 )
-async def download_document(
+async def download_own_document(
     request: Request,
-    receipt_code: Annotated[
-        str, Path(description="the code on the receipt", examples=[RECEIPT_CODE])
-    ],
-    document_id: Annotated[
-        str, Path(max_length=64, description="the document's id (from its upload)")
-    ],
+    receipt_code: ReceiptCode,
+    document_id: DocumentId,
     documents: DocumentService,
     per_ip: PerIpLimit,
-    per_client: PerClientLimit,
-    credentials: Credentials,
     secret: Annotated[
         str | None,
-        Header(alias="X-Follow-Up-Secret", description="the citizen's secret from the receipt"),
+        Header(alias="X-Follow-Up-Secret", description="the secret from the receipt"),
     ] = None,
     phone: Annotated[
         str | None,
         Header(alias="X-Applicant-Phone", description="or the applicant's phone number"),
     ] = None,
-    range_header: Annotated[str | None, Header(alias="Range")] = None,
-    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+    range_header: RangeHeader = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
-    if credentials is not None:
-        principal = await caller(request, credentials)
-        await per_client.enforce(principal.actor())
-        download = await documents.for_officer(
-            receipt_code, document_id, principal, range_header, if_none_match
-        )
-    else:
-        await per_ip.enforce(client_ip(request))
-        download = await documents.for_citizen(
-            receipt_code, document_id, SecondFactor(secret, phone), range_header, if_none_match
-        )
+    await per_ip.enforce(client_ip(request))
+    download = await documents.for_citizen(
+        receipt_code, document_id, SecondFactor(secret, phone), range_header, if_none_match
+    )
+    return _response(download)
+
+
+@router.get(
+    "/officer/dossiers/{receipt_code}/documents/{document_id}",
+    summary="Read one of a dossier's documents, audited",
+    description=(
+        "For an officer or leader of the dossier's agency, or the one-stop desk. Every "
+        "read is published as `dossier.document-read` (who, which dossier and document, "
+        "when, which range) before a byte is sent, so the audit log holds it; if it cannot "
+        "be published, nothing is sent. Another agency's dossier, an unknown code and a "
+        "document of another dossier get the same 404. Ranges and ETag as for the citizen."
+    ),
+    response_class=Response,
+    responses={
+        **_DOWNLOAD_RESPONSES,
+        **problem_responses(
+            *AUTH_PROBLEMS,
+            TOO_MANY_REQUESTS,
+            DOSSIER_NOT_FOUND,
+            RANGE_NOT_SATISFIABLE,
+            SERVICE_UNAVAILABLE,
+        ),
+    },
+)
+async def read_dossier_document(
+    receipt_code: ReceiptCode,
+    document_id: DocumentId,
+    principal: DocumentReader,
+    documents: DocumentService,
+    range_header: RangeHeader = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    download = await documents.for_officer(
+        receipt_code, document_id, principal, range_header, if_none_match
+    )
     return _response(download)
 
 

@@ -51,8 +51,8 @@ _ATTACHMENT = {
     "document_code": "application_form",
     "name": "don-dang-ky.pdf",
     "media_type": "application/pdf",
-    "size": 96000,
-    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "size": 634,
+    "sha256": "147923e0178f6ba8a6e243eed18e20ab40564724720dbdf2ee1abca8eea0759e",
 }
 
 
@@ -154,8 +154,8 @@ class SubmissionIn(_Strict):
                     "document_code": "business_registration",
                     "name": "dang-ky-kinh-doanh.pdf",
                     "media_type": "application/pdf",
-                    "size": 120000,
-                    "sha256": "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752",
+                    "size": 625,
+                    "sha256": "e8aef58a6003fffa7b27f7a5303c2f90dc4e047d39421b9b6dfb1c407abf108c",
                 },
             ],
         }

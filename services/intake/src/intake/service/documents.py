@@ -227,15 +227,17 @@ class Documents:
         range_header: str | None,
         if_none_match: str | None,
     ) -> Download:
-        """An officer or leader of the dossier's agency reads one of its documents;
-        anyone else gets the answer an unknown dossier gets."""
-        if not (principal.has(Role.OFFICER) or principal.has(Role.LEADER)):
+        """An officer or leader of the dossier's agency, or the one-stop desk (which
+        receives for every unit), reads one of its documents; anyone else gets the answer
+        an unknown dossier gets."""
+        desk = principal.has(Role.DESK)
+        if not (desk or principal.has(Role.OFFICER) or principal.has(Role.LEADER)):
             raise ConcealedNotFound()
         try:
             submission = await self._submissions.for_follow_up(receipt_code.strip().upper())
         except StoreUnavailable as exc:
             store_failed(exc, self._settings)
-        if submission is None or submission.get("agency") != principal.agency:
+        if submission is None or not (desk or submission.get("agency") == principal.agency):
             raise ConcealedNotFound()
         document = await self._attached(submission["_id"], document_id)
         download = self._answer(document, range_header, if_none_match)

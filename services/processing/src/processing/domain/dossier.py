@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -110,6 +110,10 @@ RUNNING_STATUSES: frozenset[DossierStatus] = OPEN_STATUSES - CLOCK_PAUSED_STATUS
 APOLOGY_KINDS: frozenset[DossierKind] = frozenset({DossierKind.PROCEDURE, DossierKind.PETITION})
 
 SYSTEM_ACTOR = "system:processing"
+
+# A new appointment beyond a year is no appointment: the slip promises a date the
+# applicant can plan for.
+NEW_APPOINTMENT_MAX_DAYS = 366
 
 AUTOMATIC_CHECK_REASON = "Hồ sơ thiếu thành phần bắt buộc theo quy định của thủ tục"
 
@@ -850,10 +854,15 @@ def _extension(dossier: Dossier, params: ActionParams, actor: str, now: datetime
 def _check_new_appointment(
     dossier: Dossier, new_date: date, today: date, calendar: WorkingCalendar
 ) -> None:
-    if new_date <= max(today, dossier.appointment_date):
+    held = max(today, dossier.appointment_date)
+    if new_date <= held:
         raise InvalidApology(
             "the new appointment must be later than today and than the appointment "
             f"the applicant holds ({dossier.appointment_date.isoformat()})"
+        )
+    if new_date > held + timedelta(days=NEW_APPOINTMENT_MAX_DAYS):
+        raise InvalidApology(
+            f"the new appointment may be at most {NEW_APPOINTMENT_MAX_DAYS} days later"
         )
     if not calendar.is_working_day(new_date):
         raise InvalidApology("the new appointment must be a working day")

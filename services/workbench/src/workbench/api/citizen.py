@@ -231,6 +231,9 @@ async def _dossier_page(
             "elsewhere": list(elsewhere),
             "result": rules.result_document(status) is not None,
             "notice": notice,
+            # The language switch comes back to the dossier (open in the cookie), not to
+            # the form that opened it.
+            "here": "/follow-up/dossier",
         },
         status_code=status_code,
     )

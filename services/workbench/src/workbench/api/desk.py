@@ -263,6 +263,8 @@ def _form_page(
             "top": {item["id"]: item for item in top},
             "summary": _summary([*applicant, *form_fields], documents, top, elsewhere),
             "idempotency_key": key if _is_key(key) else str(uuid.uuid4()),
+            # The language switch draws the form anew (what was typed is not kept).
+            "here": f"/desk/new?procedure={procedure['code']}",
         },
         status_code=status_code,
     )
@@ -456,6 +458,8 @@ async def submit_dossier(
             "procedure_name": procedure["name_en"] if t.lang == "en" else procedure["name_vi"],
             "agency_name": procedure["agency"]["name_en" if t.lang == "en" else "name_vi"],
             "due": _local_date(receipt.get("due_date")),
+            # Shown once: the language switch leads to a new dossier, not back here.
+            "here": "/desk",
         },
     )
 

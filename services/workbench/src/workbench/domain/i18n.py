@@ -352,6 +352,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "desk.print_slip": ("In giấy tiếp nhận (PDF)", "Print the slip (PDF)"),
     "desk.another": ("Tiếp nhận hồ sơ khác", "Receive another dossier"),
+    "desk.new_tab": ("mở trong thẻ mới", "opens in a new tab"),
     # ----------------------------------------------------------------- citizen
     "citizen.title": ("Tra cứu hồ sơ", "Follow your dossier"),
     "citizen.intro": (
