@@ -68,8 +68,10 @@ async def burst(
 
     try:
         started = time.perf_counter()
+        cpu_started = time.process_time()
         await asyncio.gather(*(one_publisher(k) for k in range(concurrency)))
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
     finally:
         await publisher.stop()
     return {
@@ -81,6 +83,8 @@ async def burst(
         "max_ms": round(1000 * max(latencies, default=0), 1),
         "over_1s": sum(1 for s in latencies if s > 1),
         "failed": failures,
+        # This process's CPU (publishers and producer) per acknowledged publish.
+        "cpu_ms_per_publish": round(1000 * cpu / max(1, len(latencies)), 3),
     }
 
 
@@ -106,7 +110,17 @@ async def main(seconds: float, concurrencies: list[int]) -> None:
     )
     print(
         table(
-            ["batch KB", "publishers", "acked/s", "p50 ms", "p99 ms", "max ms", ">1 s", "failed"],
+            [
+                "batch KB",
+                "publishers",
+                "acked/s",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+                ">1 s",
+                "failed",
+                "CPU ms/publish",
+            ],
             [list(r.values()) for r in rows],
         )
     )

@@ -26,8 +26,9 @@ Components (default ports; each overridable by the environment variable shown):
   are its clients; its signing keys stay in ``.local/idp/`` (``HOSO_IDP_DIR``).
 
 The four services themselves (``services``) run as ``python -m <name>.main`` on 8001-8004
-(``<NAME>_HTTP_PORT``), with their environment in ``.local/env``: secrets made on the
-first run (mode 0600) and the components' addresses; never a token signing key.
+(``<NAME>_HTTP_PORT``), then the workbench (the people's pages) on 8005, with their
+environment in ``.local/env``: secrets made on the first run (mode 0600) and the
+components' addresses; never a token signing key.
 
 Everything downloaded, built or written lives under ``<repo>/.local`` (``HOSO_LOCAL_DIR``):
 ``bin/``, ``kafka/``, ``zipkin/``, ``store/`` (``pg`` the built server, ``pgdata``,

@@ -24,11 +24,13 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
+from deploy.launcher.pki import ensure_test_pki
 from tests.support.mail import MailSink
 from tests.support.services import SERVICES, ServiceProcess, free_port, service_env
 
@@ -211,6 +213,9 @@ def stack(
     idp_process, idp_url = _start_idp(work / "idp", work / "idp.log")
     mail = MailSink()
     mail.start()
+    # The agency's stand-in signing certificate (the launcher's test PKI, made once under
+    # .local/pki), so that an approved dossier gets its signed result document.
+    pki = ensure_test_pki(ROOT / ".local")
     # A prefix of its own: the end-to-end platform of the same session uses run_id bare.
     own = f"{run_id}wb"
     shared = {
@@ -222,6 +227,8 @@ def stack(
         "NOTIFICATION_SMTP_HOST": "127.0.0.1",
         "NOTIFICATION_SMTP_PORT": str(mail.port),
         "INTAKE_IDENTITY_KEY": Fernet.generate_key().decode(),
+        "INTAKE_SIGNING_PKCS12": str(pki.pkcs12_path),
+        "INTAKE_SIGNING_PKCS12_PASSWORD": pki.password,
         "OTEL_TRACES_SAMPLER_RATIO": "0",
     }
     processes: list[ServiceProcess] = []
@@ -317,19 +324,31 @@ def wait_until(driver: WebDriver, condition: Callable[[WebDriver], Any], what: s
     return WebDriverWait(driver, WAIT_S).until(condition, message=what)
 
 
-def submit_and_wait(driver: WebDriver, press: Callable[[], None]) -> None:
-    """Run ``press`` (which submits a form) and wait for the next page to be loaded: the
-    old document gone, the new one complete."""
-    from selenium.webdriver.support import expected_conditions
+def _loaded_anew(driver: WebDriver) -> bool:
+    """A new document (without the marker :func:`submit_and_wait` left on the old one),
+    fully loaded."""
+    try:
+        return bool(
+            driver.execute_script(
+                "return window.__hosoOld === undefined && document.readyState === 'complete'"
+            )
+        )
+    except WebDriverException:
+        return False  # between two documents
 
-    old = driver.find_element(By.TAG_NAME, "html")
-    press()
-    wait_until(driver, expected_conditions.staleness_of(old), "the next page")
+
+def submit_and_wait(driver: WebDriver, press: Callable[[], None]) -> None:
+    """Run ``press`` (which submits a form or follows a link) and wait until the next
+    page has replaced this one and is loaded. The old document is marked, so that the
+    wait cannot mistake it for the new one however the navigation is timed."""
     wait_until(
         driver,
         lambda d: d.execute_script("return document.readyState") == "complete",
-        "the next page loaded",
+        "this page loaded",
     )
+    driver.execute_script("window.__hosoOld = true")
+    press()
+    wait_until(driver, _loaded_anew, "the next page")
 
 
 def sign_in(driver: WebDriver, stack: Stack, person: Person, next_path: str = "/") -> None:
@@ -347,7 +366,7 @@ def sign_in(driver: WebDriver, stack: Stack, person: Person, next_path: str = "/
         lambda d: (
             d.current_url.startswith(stack.workbench)
             and "/auth/" not in d.current_url
-            and d.execute_script("return document.readyState") == "complete"
+            and _loaded_anew(d)
         ),
         "back at the workbench, signed in",
     )

@@ -3,6 +3,7 @@ asking for a supplement, forwarding, approving; two officers deciding the same d
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -39,6 +40,14 @@ def test_an_officer_finds_the_dossier_in_the_queue_takes_it_and_asks_for_a_suppl
     submit_and_wait(browser, link.click)
     assert receipt["receipt_code"] in _heading(browser)
     assert_accessible(browser, axe_source)
+    # Its documents open from the page (streamed from intake, which audits the read).
+    links = browser.find_elements(By.CSS_SELECTOR, "ul.documents a")
+    assert [link.text for link in links] == ["don-dang-ky.pdf", "dang-ky-kinh-doanh.pdf"]
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    document = httpx.get(str(links[0].get_attribute("href")), cookies=cookies, timeout=30)
+    assert document.status_code == 200
+    assert document.headers["content-type"] == "application/pdf"
+    assert document.content.startswith(b"%PDF")
 
     submit_and_wait(browser, browser.find_element(By.ID, "claim").click)
     assert (
@@ -134,3 +143,22 @@ def test_a_leader_approves_what_an_officer_forwarded(
     assert browser.find_element(By.CSS_SELECTOR, "figure.chart svg[role=img]")
     assert "MT-001" in browser.find_element(By.TAG_NAME, "table").text
     assert_accessible(browser, axe_source)
+
+
+def test_an_officer_rejects_with_a_reason_the_applicant_will_read(
+    stack: Stack, browser: WebDriver
+) -> None:
+    officer = stack.add_person("decider", "officer", agency=AGENCY_A)
+    receipt = stack.submit(mt004_submission())
+    stack.wait_for_status(receipt["dossier_id"], "received")
+    sign_in(browser, stack, officer, f"/dossiers/{receipt['dossier_id']}")
+    _act(browser, "start_review")
+    # Without its reason the browser itself keeps the form back (the field is required).
+    reason = browser.find_element(By.ID, "reason-reject")
+    assert browser.execute_script("return arguments[0].validity.valueMissing", reason)
+    assert not browser.execute_script("return arguments[0].form.checkValidity()", reason)
+    _act(browser, "reject", **{"reason-reject": "Cơ sở không thuộc đối tượng phải đăng ký"})
+    assert _status(browser) == "rejected"
+    timeline = browser.find_element(By.CSS_SELECTOR, "ol.timeline li").text
+    assert "Bạn: Từ chối" in timeline
+    assert "Cơ sở không thuộc đối tượng phải đăng ký" in timeline

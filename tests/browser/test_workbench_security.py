@@ -48,7 +48,15 @@ def test_another_agencys_dossier_gets_the_page_of_a_missing_one(
     assert receipt["receipt_code"] not in theirs[1]
 
     cookies = _cookies(browser)
-    for path in (f"/dossiers/{receipt['dossier_id']}", f"/dossiers/{uuid.uuid4()}"):
+    seen = stack.officer_view(receipt["dossier_id"])
+    assert seen is not None
+    document = seen["attachments"][0]["document_id"]
+    assert document
+    for path in (
+        f"/dossiers/{receipt['dossier_id']}",
+        f"/dossiers/{uuid.uuid4()}",
+        f"/dossiers/{receipt['dossier_id']}/documents/{document}",
+    ):
         answer = httpx.get(f"{stack.workbench}{path}", cookies=cookies, timeout=10)
         assert answer.status_code == 404
 

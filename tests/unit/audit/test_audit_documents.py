@@ -23,12 +23,14 @@ from audit.domain.documents import (
     ProofStatus,
     SignatureVerdict,
     check_issue_proof,
+    issue_record,
     looks_like_pdf,
 )
 from audit.domain.personal_data import PersonalDataCipher
 from audit.service.checkpointing import make_checkpoint
 from audit.service.documents import DocumentVerdict, DocumentVerifier
 from audit.service.recording import EventRecorder, IncomingEvent
+from audit.service.verification import LogMismatch
 from chassis.events import (
     DossierDocumentRead,
     DossierResultIssued,
@@ -298,6 +300,70 @@ async def test_the_signature_verdict_is_passed_on_whatever_the_log_says() -> Non
     verdict = await verify(store, b"%PDF-x", FixedChecker(broken))
     assert verdict.signature == broken
     assert not verdict.issued
+
+
+def test_the_public_view_of_an_issue_never_shows_a_sealed_value() -> None:
+    record = issue_record(
+        {
+            "seq": 9,
+            "event_type": ISSUE_EVENT_TYPE,
+            "occurred_at": "2026-12-01T08:00:00.000000Z",
+            "payload": {"receipt_code": "MT-261201-7KQ4XP", "decision_number": "pii:v1:gAAAA"},
+        }
+    )
+    assert record.receipt_code == "MT-261201-7KQ4XP"
+    assert record.decision_number is None
+
+
+class CountingLog(FakeAuditLog):
+    def __init__(self) -> None:
+        super().__init__()
+        self.leaf_reads = 0
+
+    async def leaf_entry_hashes(self, tree_size: int) -> list[str]:
+        self.leaf_reads += 1
+        return await super().leaf_entry_hashes(tree_size)
+
+
+async def test_the_tree_is_read_once_per_checkpoint() -> None:
+    store = CountingLog()
+    first, second = (hashlib.sha256(b"%%PDF-%d" % n).hexdigest() for n in (1, 2))
+    await record(store, issued_event(first), *(issued_event(f"{n:064x}", 1 + n) for n in range(4)))
+    await checkpoint(store)
+    verifier = DocumentVerifier(store, FixedChecker(GOOD))
+    for _ in range(3):
+        verdict = await verifier.verify(io.BytesIO(b"%PDF-1"), sha256=first, size=6)
+        assert verdict.status is ProofStatus.PROVEN
+    assert store.leaf_reads == 1
+    await record(store, issued_event(second, seconds=30))
+    await checkpoint(store)
+    verdict = await verifier.verify(io.BytesIO(b"%PDF-2"), sha256=second, size=6)
+    assert store.leaf_reads == 2
+    assert verdict.proof is not None
+    assert verdict.proof.checkpoint.tree_size == 6
+    # And the older document is now proved in the newer tree, from the same build.
+    again = await verifier.verify(io.BytesIO(b"%PDF-1"), sha256=first, size=6)
+    assert again.checkpoint == verdict.checkpoint
+    assert store.leaf_reads == 2
+
+
+async def test_an_entry_changed_after_the_checkpoint_gets_no_proof() -> None:
+    store = FakeAuditLog()
+    sha256 = hashlib.sha256(b"%PDF-x").hexdigest()
+    await record(store, issued_event(sha256), issued_event("ab" * 32, seconds=1))
+    await checkpoint(store)
+    verifier = DocumentVerifier(store, FixedChecker(GOOD))
+    assert (await verifier.verify(io.BytesIO(b"%PDF-x"), sha256=sha256, size=6)).proof
+    # Edited in the store after the tree was built and cached.
+    store.documents[1]["payload"] = {**store.documents[1]["payload"], "receipt_code": "FORGED"}
+    with pytest.raises(LogMismatch, match="entry 1 no longer matches"):
+        await verifier.verify(io.BytesIO(b"%PDF-x"), sha256=sha256, size=6)
+    # A fresh verifier builds the tree from the stored hashes: an edited hash breaks the root.
+    store.documents[2]["entry_hash"] = "cd" * 32
+    with pytest.raises(LogMismatch, match="no longer give the root"):
+        await DocumentVerifier(store, FixedChecker(GOOD)).verify(
+            io.BytesIO(b"%PDF-x"), sha256=sha256, size=6
+        )
 
 
 # ---------------------------------------------------------------------------- the proof check

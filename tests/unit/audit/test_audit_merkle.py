@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from audit.domain.merkle import (
     EMPTY_ROOT,
     CompactRange,
+    MerkleLevels,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
@@ -353,3 +354,16 @@ def test_compact_range_root_after_every_append(leaves: list[bytes]) -> None:
         hashes.append(leaf_hash(leaf))
         tree.append(hashes[-1])
         assert tree.root() == root(hashes)
+
+
+def test_kept_levels_give_the_rfcs_root_and_audit_paths() -> None:
+    for size in range(0, 70):
+        leaves = [leaf_hash(n.to_bytes(4, "big")) for n in range(size)]
+        levels = MerkleLevels(leaves)
+        assert levels.size == size
+        assert levels.root() == root(leaves)
+        for index in range(size):
+            assert levels.leaf(index) == leaves[index]
+            assert levels.inclusion_proof(index) == inclusion_proof(leaves, index), (size, index)
+    with pytest.raises(ValueError, match="outside"):
+        MerkleLevels([leaf_hash(b"a")]).inclusion_proof(1)

@@ -322,25 +322,36 @@ def test_the_queue_asks_for_overdue_first_and_pages_on_with_the_same_filters(
     client: TestClient, stub: Stub
 ) -> None:
     _signed_in(client, stub)
-    first = client.get("/queue?status=received&procedure=MT-004&overdue=1&status_x=1")
+    first = client.get("/queue?status=received&procedure=MT-004&overdue=1&assignee=me&x=1")
     assert first.status_code == 200
     sent = stub.processing.requests[-1].url.params
     assert sent.get_list("status") == ["received"]
     assert sent["procedure_code"] == "MT-004"
     assert sent["overdue"] == "true"
+    assert sent["assigned_to"] == "me"
     assert sent["sort"] == "due_date"
     assert "MT-261207-PAGE1X" in first.text
     assert "Quá hạn" in first.text
-    assert 'href="/queue?status=received&amp;procedure=MT-004&amp;overdue=1&amp;cursor=c2"' in (
-        first.text
-    )
-    second = client.get("/queue?status=received&procedure=MT-004&overdue=1&cursor=c2")
+    following = "status=received&amp;procedure=MT-004&amp;overdue=1&amp;assignee=me&amp;cursor=c2"
+    assert f'href="/queue?{following}"' in first.text
+    second = client.get("/queue?status=received&procedure=MT-004&overdue=1&assignee=me&cursor=c2")
     assert stub.processing.requests[-1].url.params["cursor"] == "c2"
     assert "MT-261207-PAGE2X" in second.text
     assert "cursor=" not in second.text.split("Trang đầu")[-1]  # the last page: no next link
     # Values processing would refuse are dropped, not sent.
-    client.get("/queue?status=$ne&procedure=drop%20table&cursor=%7B%7D")
+    client.get("/queue?status=$ne&procedure=drop%20table&assignee=u-x&cursor=%7B%7D")
     sent = stub.processing.requests[-1].url.params
     assert "status" not in sent
+    assert "assigned_to" not in sent
     assert "procedure_code" not in sent
     assert "cursor" not in sent
+
+
+def test_only_a_document_the_dossier_names_is_passed_on(client: TestClient, stub: Stub) -> None:
+    _signed_in(client, stub)
+    answer = client.get(f"/dossiers/{DOSSIER}/documents/6751c0a2e4b0f1a2b3c4d5e6")
+    # Not intake's answer (its fake is away: that would be the 503 page): the dossier
+    # names no such document, so intake is never asked.
+    assert answer.status_code == 404
+    malformed = client.get(f"/dossiers/{DOSSIER}/documents/..%2F..%2Fetc")
+    assert malformed.status_code == 404

@@ -391,23 +391,28 @@ def _audit_key(args: argparse.Namespace) -> tuple[Ed25519PublicKey, str]:
 def _issue_rows(
     answer: dict[str, Any], sha256: str, public_key: Ed25519PublicKey
 ) -> tuple[bool, list[tuple[str, str]]]:
-    """Whether the issue is proved here, and the rows that say how."""
+    """Whether the issue is proved here, and the rows that say how. What the rows show of
+    the entry is read from the sealed entry once its proof holds; before, it is only the
+    service's word and is labelled so."""
     entry = answer.get("entry") if isinstance(answer.get("entry"), dict) else None
     proof = answer.get("inclusion_proof")
     if entry is None or not answer.get("issued"):
         return False, [("Issued", "NO: the audit log records no issue of these bytes")]
-    rows = [
-        ("Issued", f"entry {entry.get('seq')} ({entry.get('type')}) at {entry.get('time')}"),
+    claimed = [
+        (
+            "Issued",
+            f"entry {entry.get('seq')} at {entry.get('time')} (the service's word, not proved)",
+        ),
         ("Receipt code", str(entry.get("receipt_code"))),
     ]
     if not isinstance(proof, dict):
-        rows.append(
+        return False, [
+            *claimed,
             (
                 "Inclusion proof",
                 "NONE YET: recorded after the newest checkpoint; retry after the next one",
-            )
-        )
-        return False, rows
+            ),
+        ]
     try:
         checkpoint = Checkpoint.model_validate(proof.get("checkpoint"))
         result = check_issue_proof(
@@ -422,16 +427,18 @@ def _issue_rows(
     except (KeyError, TypeError, ValueError) as exc:
         result = ProofCheck(False, f"the proof is malformed: {type(exc).__name__}")
     if not result.ok:
-        rows.append(("Inclusion proof", f"FAILED: {result.failure}"))
-        return False, rows
-    rows.append(
+        return False, [*claimed, ("Inclusion proof", f"FAILED: {result.failure}")]
+    sealed = AuditEntry.model_validate(proof["entry"])
+    return True, [
+        ("Issued", f"entry {sealed.seq} ({sealed.event_type}) at {sealed.occurred_at}"),
+        ("Receipt code", str(sealed.payload.get("receipt_code"))),
+        ("Decision number", str(sealed.payload.get("decision_number"))),
         (
             "Inclusion proof",
-            f"verified: leaf {proof['leaf_index']} of {checkpoint.tree_size} entries, "
+            f"verified: leaf {sealed.seq - 1} of {checkpoint.tree_size} entries, "
             f"checkpoint signed {checkpoint.issued_at}",
-        )
-    )
-    return True, rows
+        ),
+    ]
 
 
 def _verify_document(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

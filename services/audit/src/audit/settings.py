@@ -42,7 +42,7 @@ class AuditSettings(ServiceSettings):
     # (PEM bundle) a signer's certificate must chain to: the province's in production, the
     # test CA `make run` makes locally. Without it no signature is trusted (warning).
     document_trust_roots: Path | None = None
-    # The largest PDF accepted, and how many verifications run at once (each parses a PDF
-    # and reads the log's leaf hashes).
+    # The largest PDF accepted, and how many signatures are validated at once (each parses
+    # a whole PDF: the CPU a public caller can take).
     document_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     document_verify_concurrency: int = Field(default=2, ge=1, le=64)

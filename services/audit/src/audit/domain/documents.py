@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from audit.domain.chain import AuditEntry, compute_entry_hash
 from audit.domain.checkpoint import Checkpoint, verify_checkpoint
 from audit.domain.merkle import leaf_hash, verify_inclusion
+from audit.domain.personal_data import ENCRYPTED_PREFIX
 from chassis.events import EventType
 
 __all__ = [
@@ -99,7 +100,10 @@ def issue_record(document: Mapping[str, Any]) -> IssueRecord:
     data: Mapping[str, Any] = payload if isinstance(payload, Mapping) else {}
 
     def text(value: Any) -> str | None:
-        return value if isinstance(value, str) else None
+        # A value sealed as personal (it looked like a phone or ID number) stays unread.
+        if not isinstance(value, str) or value.startswith(ENCRYPTED_PREFIX):
+            return None
+        return value
 
     return IssueRecord(
         seq=int(document.get("seq", 0)),

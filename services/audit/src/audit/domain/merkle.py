@@ -10,7 +10,8 @@ Inclusion proofs (§2.1.3) show one audit entry is in the tree a checkpoint sign
 proofs (§2.1.4) show a later checkpoint's tree extends an earlier one, i.e. nothing recorded
 before was rewritten. Proof hashes are ordered from the leaf (or older subtree) upwards, as in
 the RFC. Proof generation here works from the full list of leaf hashes and costs O(n); the
-verifiers cost O(log n).
+verifiers cost O(log n). ``MerkleLevels`` keeps every level of one tree, so that after one
+O(n) build any number of inclusion proofs in it cost O(log n) each.
 
 ``CompactRange`` keeps the running root while leaves are appended one at a time, holding only
 the roots of the perfect subtrees that make up the tree (one per set bit of the size).
@@ -26,6 +27,7 @@ __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
     "CompactRange",
+    "MerkleLevels",
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
@@ -264,3 +266,44 @@ class CompactRange:
 
     def __repr__(self) -> str:
         return f"CompactRange(size={self._size}, root={self.root().hex()})"
+
+
+class MerkleLevels:
+    """Every level of the tree over a fixed list of leaf hashes: the same tree as `root`
+    (pairs from the left, an unpaired last node carried up unchanged), kept whole so that
+    an inclusion proof reads one sibling per level instead of rehashing the tree. About
+    two hashes of memory per leaf."""
+
+    def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
+        levels = [list(leaf_hashes)]
+        while len(levels[-1]) > 1:
+            level = levels[-1]
+            upper = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            if len(level) % 2:
+                upper.append(level[-1])
+            levels.append(upper)
+        self._levels = levels
+
+    @property
+    def size(self) -> int:
+        return len(self._levels[0])
+
+    def root(self) -> bytes:
+        return self._levels[-1][0] if self.size else EMPTY_ROOT
+
+    def leaf(self, index: int) -> bytes:
+        return self._levels[0][index]
+
+    def inclusion_proof(self, index: int) -> list[bytes]:
+        """The audit path of leaf ``index``, leaf-up, as `inclusion_proof` gives it: a node
+        carried up unpaired has no sibling at that level, and the RFC's path skips it too."""
+        if not 0 <= index < self.size:
+            raise ValueError(f"leaf index {index} is outside a tree of size {self.size}")
+        path: list[bytes] = []
+        position = index
+        for level in self._levels[:-1]:
+            sibling = position ^ 1
+            if sibling < len(level):
+                path.append(level[sibling])
+            position //= 2
+        return path

@@ -1,8 +1,8 @@
 """Documents in GridFS: the only module that touches the bucket.
 
-A file's bytes are GridFS chunks of the ``documents`` bucket; GridFS writes the file's
-entry (``documents.files``) only once every chunk is in, so a file cut short by a crash
-is never listed nor readable. Beside the bucket:
+A file's bytes are GridFS chunks of the ``documents`` bucket, written as they arrive;
+the file's entry (``documents.files``) is written only once every chunk is in, so a file
+cut short by a crash is never listed nor readable. Beside the bucket:
 
 - ``documents``: one record per distinct content, ``_id`` the GridFS file id, a unique
   index on ``sha256``: two uploads of the same bytes keep one file (the second one's is
@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bson import ObjectId
+from bson import Binary, ObjectId
 from bson.errors import InvalidId
 from gridfs.errors import NoFile
 from motor.motor_asyncio import AsyncIOMotorDatabase, AsyncIOMotorGridFSBucket
@@ -42,6 +42,10 @@ __all__ = ["DocumentFiles", "GridUpload", "document_sweep"]
 log = logging.getLogger("intake.documents")
 
 BUCKET = "documents"
+# GridFS's default chunk size: what the driver reads back chunk by chunk.
+CHUNK_SIZE = 255 * 1024
+_CHUNK_ORDER = [("files_id", ASCENDING), ("n", ASCENDING)]
+_FILE_NAMES = [("filename", ASCENDING), ("uploadDate", ASCENDING)]
 _SHA256 = [("sha256", ASCENDING)]
 _UNREFERENCED = [("referenced", ASCENDING), ("uploaded_at", ASCENDING)]
 _STARTED = [("started_at", ASCENDING)]
@@ -63,12 +67,25 @@ def _object_id(document_id: str) -> ObjectId | None:
 
 
 class GridUpload:
-    """One upload into the bucket, with its crash marker."""
+    """One upload into the bucket, in GridFS's own layout, with its crash marker.
 
-    def __init__(self, files: DocumentFiles, grid_in: Any, file_id: ObjectId) -> None:
+    The chunks are written as they fill: the driver's upload stream (``GridIn``) keeps
+    every chunk in memory until it is closed (up to 48 MB), so a file would be held
+    whole; here at most one chunk (255 KiB) is. The file's entry, written last, is what
+    makes it a file the bucket lists and reads.
+    """
+
+    def __init__(
+        self, files: DocumentFiles, file_id: ObjectId, name: str, media_type: str, now: datetime
+    ) -> None:
         self._files = files
-        self._grid_in = grid_in
         self._oid = file_id
+        self._name = name
+        self._media_type = media_type
+        self._started = now
+        self._pending = bytearray()
+        self._chunks = 0
+        self._length = 0
         self._closed = False
 
     @property
@@ -76,12 +93,34 @@ class GridUpload:
         return str(self._oid)
 
     async def write(self, chunk: bytes) -> None:
+        self._pending += chunk
+        self._length += len(chunk)
+        while len(self._pending) >= CHUNK_SIZE:
+            await self._flush(bytes(self._pending[:CHUNK_SIZE]))
+            del self._pending[:CHUNK_SIZE]
+
+    async def _flush(self, data: bytes) -> None:
         with _store_call():
-            await self._grid_in.write(chunk)
+            await self._files.chunks.insert_one(
+                {"files_id": self._oid, "n": self._chunks, "data": Binary(data)}
+            )
+        self._chunks += 1
 
     async def close(self) -> None:
+        if self._pending:
+            await self._flush(bytes(self._pending))
+            self._pending.clear()
         with _store_call():
-            await self._grid_in.close()
+            await self._files.files.insert_one(
+                {
+                    "_id": self._oid,
+                    "length": self._length,
+                    "chunkSize": CHUNK_SIZE,
+                    "uploadDate": self._started,
+                    "filename": self._name,
+                    "metadata": {"media_type": self._media_type},
+                }
+            )
         self._closed = True
 
     async def discard(self) -> None:
@@ -89,8 +128,8 @@ class GridUpload:
             if self._closed:
                 await self._files.delete_file(self._oid)
             else:
-                # Deletes the chunks written so far; the file entry was never written.
-                await self._grid_in.abort()
+                # The file's entry was never written: its chunks are all there is.
+                await self._files.chunks.delete_many({"files_id": self._oid})
         await self.settled()
 
     async def settled(self) -> None:
@@ -104,6 +143,9 @@ class DocumentFiles:
         self._grid: AsyncIOMotorGridFSBucket | None = None
         self._records = db["documents"]
         self.uploads = db["document_uploads"]
+        # The bucket's own collections, which uploads write in its layout.
+        self.files = db[f"{BUCKET}.files"]
+        self.chunks = db[f"{BUCKET}.chunks"]
         self._links = db["document_links"]
         self.results = db["results"]
 
@@ -116,6 +158,9 @@ class DocumentFiles:
         return self._grid
 
     async def create_indexes(self) -> None:
+        # What the driver's upload stream would make on its first write (GridFS spec).
+        await self.chunks.create_index(_CHUNK_ORDER, unique=True)
+        await self.files.create_index(_FILE_NAMES)
         await self._records.create_index(_SHA256, unique=True)
         await self._records.create_index(_UNREFERENCED)
         await self.uploads.create_index(_STARTED)
@@ -127,10 +172,7 @@ class DocumentFiles:
         with _store_call():
             # The marker first: from here on, whatever the upload leaves is findable.
             await self.uploads.insert_one({"_id": file_id, "started_at": now})
-            grid_in = self._bucket.open_upload_stream_with_id(
-                file_id, name, metadata={"media_type": media_type}
-            )
-        return GridUpload(self, grid_in, file_id)
+        return GridUpload(self, file_id, name, media_type, now)
 
     async def delete_file(self, file_id: ObjectId) -> None:
         # NoFile: no file entry (never closed, or deleted already); its chunks, if any,

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from chassis.openapi import AUTH_PROBLEMS, BODY_PROBLEMS, problem_responses
+from chassis.openapi import AUTH_PROBLEMS, BODY_PROBLEMS, headers, problem_responses
 from chassis.problems import SERVICE_UNAVAILABLE, TOO_MANY_REQUESTS, VALIDATION_FAILED
 from intake.api.deps import Caller, DocumentReader, DocumentService, PerIpLimit, client_ip
 from intake.api.models import RECEIPT_CODE, DocumentOut
@@ -65,14 +65,23 @@ _FILE_NAME = r"^[^/\\\x00-\x1f\x7f]+$"
             },
         }
     },
-    responses=problem_responses(
-        *AUTH_PROBLEMS,
-        TOO_MANY_REQUESTS,
-        *BODY_PROBLEMS,
-        DOCUMENT_TOO_LARGE,
-        DOCUMENT_REFUSED,
-        SERVICE_UNAVAILABLE,
-    ),
+    response_description="Stored: the new document",
+    responses={
+        200: {
+            "model": DocumentOut,
+            "description": "The same bytes were stored already: that document",
+            "headers": headers("Cache-Control"),
+        },
+        201: {"headers": headers("Cache-Control")},
+        **problem_responses(
+            *AUTH_PROBLEMS,
+            TOO_MANY_REQUESTS,
+            *BODY_PROBLEMS,
+            DOCUMENT_TOO_LARGE,
+            DOCUMENT_REFUSED,
+            SERVICE_UNAVAILABLE,
+        ),
+    },
 )
 async def upload_document(
     request: Request,
@@ -243,19 +252,19 @@ def _response(download: Download) -> Response:
     }
     if download.chunks is None:
         return Response(status_code=304, headers=common)
-    headers = {
+    answer = {
         **common,
         "Content-Disposition": content_disposition(document["name"]),
         "X-Content-Type-Options": "nosniff",
     }
     wanted = download.byte_range
     if wanted is None:
-        headers["Content-Length"] = str(size)
+        answer["Content-Length"] = str(size)
         status = 200
     else:
-        headers["Content-Length"] = str(wanted.length)
-        headers["Content-Range"] = f"bytes {wanted.start}-{wanted.end}/{size}"
+        answer["Content-Length"] = str(wanted.length)
+        answer["Content-Range"] = f"bytes {wanted.start}-{wanted.end}/{size}"
         status = 206
     return StreamingResponse(
-        download.chunks, status_code=status, media_type=document["media_type"], headers=headers
+        download.chunks, status_code=status, media_type=document["media_type"], headers=answer
     )

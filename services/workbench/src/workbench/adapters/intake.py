@@ -108,3 +108,10 @@ class IntakeApi(ServiceApi):
             f"/v1/dossiers/{receipt_code}/documents/{document_id}",
             headers=self._second_factor(secret, phone),
         )
+
+    async def officer_document(self, token: str, receipt_code: str, document_id: str) -> Download:
+        """One of a dossier's documents for an officer of its agency (intake records the
+        read in the audit log before it sends a byte)."""
+        return await open_download(
+            self, f"/v1/officer/dossiers/{receipt_code}/documents/{document_id}", token
+        )

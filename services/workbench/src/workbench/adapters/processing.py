@@ -13,6 +13,8 @@ class QueueFilters:
     statuses: tuple[str, ...] = ()
     procedure_code: str | None = None
     overdue: bool = False
+    # "me", "none" or unset (everyone's).
+    assigned_to: str | None = None
     cursor: str | None = None
     limit: int = 20
 
@@ -22,6 +24,8 @@ class QueueFilters:
             params.append(("procedure_code", self.procedure_code))
         if self.overdue:
             params.append(("overdue", "true"))
+        if self.assigned_to:
+            params.append(("assigned_to", self.assigned_to))
         if self.cursor:
             params.append(("cursor", self.cursor))
         params += [("sort", "due_date"), ("limit", str(self.limit))]

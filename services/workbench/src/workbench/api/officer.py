@@ -4,12 +4,14 @@ acted first, the page says who did what and when, instead of an error."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from workbench.adapters.api import ServiceProblem, ServiceUnavailable
 from workbench.adapters.processing import QueueFilters
@@ -46,7 +48,11 @@ _RACES = frozenset({"version-mismatch", "action-not-allowed", "assigned-elsewher
 
 
 def _filters(
-    status: str | None, procedure: str | None, overdue: bool, cursor: str | None
+    status: str | None,
+    procedure: str | None,
+    overdue: bool,
+    assignee: str | None,
+    cursor: str | None,
 ) -> QueueFilters:
     """The queue's filters as asked, each dropped if it is not a value processing knows
     (a hand-edited URL gets the unfiltered queue, not an error)."""
@@ -54,6 +60,7 @@ def _filters(
         statuses=(status,) if status in OPEN_STATUSES else (),
         procedure_code=procedure if procedure and _CODE.match(procedure) else None,
         overdue=overdue,
+        assigned_to=assignee if assignee in ("me", "none") else None,
         cursor=cursor if cursor and _CURSOR.match(cursor) else None,
     )
 
@@ -74,8 +81,7 @@ async def queue_page(
         if exc.status == 422 and filters.cursor:
             # A stale or foreign cursor: start from the first page.
             page = await wired.processing.queue(
-                session.token,
-                QueueFilters(filters.statuses, filters.procedure_code, filters.overdue),
+                session.token, dataclasses.replace(filters, cursor=None)
             )
         else:
             raise
@@ -92,6 +98,8 @@ async def queue_page(
         )
         if filters.overdue:
             params.append(("overdue", "1"))
+        if filters.assigned_to:
+            params.append(("assignee", filters.assigned_to))
         params.append(("cursor", page["next_cursor"]))
         next_query = params
     return render(
@@ -117,9 +125,10 @@ async def officer_queue(
     status: Annotated[str | None, Query(max_length=64)] = None,
     procedure: Annotated[str | None, Query(max_length=64)] = None,
     overdue: Annotated[str | None, Query(max_length=8)] = None,
+    assignee: Annotated[str | None, Query(max_length=8)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
-    filters = _filters(status, procedure, overdue == "1", cursor)
+    filters = _filters(status, procedure, overdue == "1", assignee, cursor)
     return await queue_page(
         request, wired, session, filters, title="queue.title", show_filters=True
     )
@@ -222,6 +231,39 @@ def _dossier_page(
             "conflict": conflict,
         },
         status_code=status_code,
+    )
+
+
+_DOCUMENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@router.get("/dossiers/{dossier_id}/documents/{document_id}")
+async def open_document(
+    request: Request, wired: Wired, session: Staff, dossier_id: str, document_id: str
+) -> Response:
+    """One of the dossier's documents, passed on from intake as it arrives. Only a
+    document the dossier names; anything else is the not-found page."""
+    dossier = await _dossier(wired, session, dossier_id)
+    named = {a.get("document_id") for a in dossier["attachments"]}
+    if not _DOCUMENT_ID.match(document_id) or document_id not in named:
+        raise not_found()
+    try:
+        download = await wired.intake.officer_document(
+            session.token, dossier["receipt_code"], document_id
+        )
+    except ServiceProblem as exc:
+        if exc.status in (403, 404):
+            raise not_found() from exc
+        raise
+    headers = {"Cache-Control": "no-store"}
+    disposition = download.header("Content-Disposition")
+    if disposition:
+        headers["Content-Disposition"] = disposition
+    return StreamingResponse(
+        download.chunks(),
+        media_type=download.media_type,
+        headers=headers,
+        background=BackgroundTask(download.close),
     )
 
 

@@ -160,6 +160,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "queue.due": ("Hạn giải quyết", "Due"),
     "queue.assignee": ("Người xử lý", "Assignee"),
     "queue.nobody": ("Chưa giao", "Nobody"),
+    "queue.anyone": ("Mọi người", "Anyone"),
+    "queue.mine": ("Của tôi", "Mine"),
     "queue.you": ("Bạn", "You"),
     "queue.colleague": ("Đồng nghiệp", "A colleague"),
     "queue.overdue": ("Quá hạn", "Overdue"),
