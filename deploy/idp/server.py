@@ -91,7 +91,10 @@ DEFAULT_CLIENTS: dict[str, dict[str, Any]] = {
     "hoso-screenshot": {"roles": ["portal"], "credentials": "screenshot.json"},
     "hoso-workbench": {
         "public": True,
-        "redirect_uris": ["http://127.0.0.1:8005/auth/callback"],
+        "redirect_uris": [
+            "http://127.0.0.1:8005/auth/callback",
+            "http://localhost:8005/auth/callback",
+        ],
     },
 }
 CODE_TTL_S = 60

@@ -40,6 +40,7 @@ from intake.domain.documents import (
     risk_text,
     sniffed_type_error,
 )
+from intake.domain.receipt import is_valid_receipt_code, normalise_receipt_code
 from intake.domain.submission import FieldError, pointer
 from intake.ports import (
     BrokerUnavailable,
@@ -234,7 +235,7 @@ class Documents:
         if not (desk or principal.has(Role.OFFICER) or principal.has(Role.LEADER)):
             raise ConcealedNotFound()
         try:
-            submission = await self._submissions.for_follow_up(receipt_code.strip().upper())
+            submission = await self._submissions.for_follow_up(_canonical(receipt_code))
         except StoreUnavailable as exc:
             store_failed(exc, self._settings)
         if submission is None or not (desk or submission.get("agency") == principal.agency):
@@ -301,6 +302,16 @@ class Documents:
             ) from None
         start, end = (wanted.start, wanted.end) if wanted else (0, size - 1)
         return Download(document, wanted, self._documents.read(document["_id"], start, end))
+
+
+def _canonical(receipt_code: str) -> str:
+    """The code as stored (case and dashes as the receipt prints them); "" for one that
+    cannot be a receipt code, which is looked up, and not found, all the same."""
+    try:
+        canonical = normalise_receipt_code(receipt_code)
+    except ValueError:
+        return ""
+    return canonical if is_valid_receipt_code(canonical) else ""
 
 
 async def _with_head(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
