@@ -69,6 +69,8 @@ def base_env(infra: Infra, run_id: str, jwks_file: Path, document_pki: TestPki) 
         "KAFKA_MIN_INSYNC_REPLICAS": os.environ["KAFKA_MIN_INSYNC_REPLICAS"],
         "JWT_JWKS_FILE": str(jwks_file),
         "INTAKE_FOLLOW_UP_KEY": secrets.token_urlsafe(32),
+        # Officers find dossiers by the applicant's phone or ID number through its hashes.
+        "PROCESSING_SEARCH_KEY": secrets.token_urlsafe(32),
         "LOG_JSON": "true",
         "OTEL_TRACES_SAMPLER_RATIO": "1.0",
         "PATH": os.environ.get("PATH", ""),

@@ -1,6 +1,6 @@
 """The services' image HEALTHCHECK: asks ``/readyz`` of the service this container runs.
 
-One image runs any of the four services, so the port is found from the process: the
+One image runs any of the four services or the workbench, so the port is found from the process: the
 service's command (``hoso-intake`` …) names it, its ``<SERVICE>_HTTP_PORT`` (or its
 default) gives the port. Exit 0 when the service is ready (Kafka and the store reachable,
 consumers running), 1 otherwise. Standard library only; one short Python process per
@@ -21,6 +21,7 @@ SERVICES = {
     "hoso-processing": ("PROCESSING", 8002),
     "hoso-notification": ("NOTIFICATION", 8003),
     "hoso-audit": ("AUDIT", 8004),
+    "hoso-workbench": ("WORKBENCH", 8005),
 }
 _ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}
 

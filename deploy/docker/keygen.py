@@ -62,6 +62,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "AUDIT_PII_KEY": _fernet,
     "NOTIFICATION_DELIVERY_KEY_PEPPER": _password,
     "NOTIFICATION_WEBHOOK_SECRETS": _password,
+    "WORKBENCH_SESSION_KEY": _fernet,
     "GRAFANA_ADMIN_PASSWORD": _password,
 }
 
@@ -74,6 +75,9 @@ REQUIRED = (
     "JWT_ISSUER",
     "NOTIFICATION_LOOKUP_URL",
     "NOTIFICATION_MAIL_FROM",
+    # Without a key no result document is signed (the approvals wait dead-lettered).
+    "INTAKE_SIGNING_PKCS12_PASSWORD",
+    "WORKBENCH_IDP_URL",
 )
 
 _URI_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
@@ -135,7 +139,7 @@ def problems(env: dict[str, str]) -> list[str]:
         value = env.get(name, "")
         if value and not _URI_SAFE.fullmatch(value):
             found.append(f"{name} may hold only letters, digits and . _ ~ - (it goes into a URI)")
-    for name in ("INTAKE_IDENTITY_KEY", "AUDIT_PII_KEY"):
+    for name in ("INTAKE_IDENTITY_KEY", "AUDIT_PII_KEY", "WORKBENCH_SESSION_KEY"):
         for key in filter(None, (k.strip() for k in env.get(name, "").split(","))):
             try:
                 Fernet(key.encode("ascii"))

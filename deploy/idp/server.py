@@ -28,11 +28,12 @@ process alone.
 
 State directory: ``keys.json`` (private keys), ``clients.json`` (clients and the SHA-256
 of their secrets; public clients with their redirect URIs), one credentials file per
-confidential client (``developer.json``, ``status.json``, ``screenshot.json``: token
-endpoint, id, secret), ``users.json`` (users: roles, agency, opaque subject, scrypt hash of
-the password) and ``passwords.json`` (the default users' passwords in clear, for the
-developer), all made on first start. A loopback redirect URI (127.0.0.1, localhost,
-[::1]) matches a registered one whatever its port (RFC 8252 §7.3).
+confidential client (``developer.json``, ``status.json``, ``screenshot.json``,
+``workbench-portal.json``: token endpoint, id, secret), ``users.json`` (users: roles,
+agency, opaque subject, scrypt hash of the password) and ``passwords.json`` (the default
+users' passwords in clear, for the developer), all made on first start; a default client
+or user added since is made at the next start. A loopback redirect URI (127.0.0.1,
+localhost, [::1]) matches a registered one whatever its port (RFC 8252 §7.3).
 
 Run: ``python deploy/idp/server.py serve --dir DIR [--host H] [--port P]``;
 ``python deploy/idp/server.py rotate --dir DIR [--grace-s S]`` rotates without the server
@@ -89,6 +90,8 @@ DEFAULT_CLIENTS: dict[str, dict[str, Any]] = {
     "developer": {"any": True, "credentials": "developer.json"},
     "hoso-status": {"roles": ["auditor"], "credentials": "status.json"},
     "hoso-screenshot": {"roles": ["portal"], "credentials": "screenshot.json"},
+    # The workbench hands citizens' supplement files to intake as a portal would.
+    "hoso-workbench-portal": {"roles": ["portal"], "credentials": "workbench-portal.json"},
     "hoso-workbench": {
         "public": True,
         "redirect_uris": [
@@ -103,7 +106,8 @@ SIGN_IN_TTL_S = MAX_TTL_S
 # scrypt's cost: 16 MiB and some 50 ms per check, far beyond a guessing budget.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 # The people made on first start: a desk clerk, an officer and a leader of two agencies,
-# an auditor and an operator. Passwords are random, written to passwords.json.
+# the department office's one-stop desk clerk and hotline officer, an auditor and an
+# operator. Passwords are random, written to passwords.json.
 DEFAULT_USERS: dict[str, dict[str, Any]] = {
     "desk.mt": {"roles": ["desk"], "agency": "STNMT-MT"},
     "officer.mt": {"roles": ["officer"], "agency": "STNMT-MT"},
@@ -111,6 +115,8 @@ DEFAULT_USERS: dict[str, dict[str, Any]] = {
     "desk.vpdk": {"roles": ["desk"], "agency": "STNMT-VPDK"},
     "officer.vpdk": {"roles": ["officer"], "agency": "STNMT-VPDK"},
     "leader.vpdk": {"roles": ["leader"], "agency": "STNMT-VPDK"},
+    "desk.vp": {"roles": ["desk"], "agency": "STNMT-VP"},
+    "hotline": {"roles": ["hotline"], "agency": "STNMT-VP"},
     "auditor": {"roles": ["auditor"]},
     "operator": {"roles": ["operator"]},
 }
@@ -518,19 +524,24 @@ class UserStore:
         self._lock = threading.Lock()
 
     def ensure(self) -> None:
-        """Make the default users with random passwords on first start; the passwords go
-        to ``passwords.json`` (0600) for the developer, never anywhere else."""
+        """Make the default users with random passwords on first start, and those added
+        to the defaults since at a later one; the passwords go to ``passwords.json`` (0600)
+        for the developer, never anywhere else. Existing users are left as they are."""
         with self._lock, _locked(self.directory):
-            if self.path.exists():
+            users: dict[str, Any] = json.loads(self.path.read_text()) if self.path.exists() else {}
+            missing = [name for name in DEFAULT_USERS if name not in users]
+            if not missing and self.path.exists():
                 return
-            users: dict[str, Any] = {}
-            clear: dict[str, str] = {}
-            for username, spec in DEFAULT_USERS.items():
+            passwords = self.directory / "passwords.json"
+            clear: dict[str, str] = json.loads(passwords.read_text()) if passwords.exists() else {}
+            for username in missing:
+                spec = DEFAULT_USERS[username]
                 password = secrets.token_urlsafe(12)
                 users[username] = user_record(spec["roles"], password, spec.get("agency"))
                 clear[username] = password
-            _write_private(self.directory / "passwords.json", clear)
+            _write_private(passwords, clear)
             _write_private(self.path, users)
+            self._seen = None
 
     def put(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import shlex
 import sys
@@ -25,6 +26,7 @@ from deploy.launcher.base import (
 from deploy.launcher.components import (
     ALL,
     Component,
+    Idp,
 )
 from deploy.launcher.processes import (
     Running,
@@ -93,6 +95,25 @@ def _new_secret(name: str) -> str:
     return Fernet.generate_key().decode()
 
 
+# The identity provider makes this confidential client (role portal) on its first start:
+# the workbench hands citizens' supplement files to intake with it.
+WORKBENCH_PORTAL_CREDENTIALS = "workbench-portal.json"
+
+
+def workbench_portal_client(idp_dir: Path) -> dict[str, str]:
+    """The workbench's portal client from the identity provider's state directory, as
+    the workbench's settings name it; empty if the provider has not made it (one started
+    before the client existed makes it when restarted)."""
+    try:
+        document = json.loads((idp_dir / WORKBENCH_PORTAL_CREDENTIALS).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return {
+        "WORKBENCH_PORTAL_CLIENT_ID": str(document["client_id"]),
+        "WORKBENCH_PORTAL_CLIENT_SECRET": str(document["client_secret"]),
+    }
+
+
 def write_service_env(lay: Layout, ep: dict[str, str]) -> dict[str, str]:
     """The services' environment in ``.local/env`` (mode 0600): secrets are made on the
     first run and kept, so tokens and sealed data stay valid; the infrastructure's
@@ -137,6 +158,14 @@ def write_service_env(lay: Layout, ep: dict[str, str]) -> dict[str, str]:
             # Where people sign in to the workbench.
             "WORKBENCH_IDP_URL": ep["idp"],
         }
+        portal = workbench_portal_client(Idp(lay).state_dir())
+        if portal:
+            values |= portal
+        else:
+            # Not stale ones of a provider since reset: without, the citizens' page says
+            # it takes no files rather than failing.
+            for name in ("WORKBENCH_PORTAL_CLIENT_ID", "WORKBENCH_PORTAL_CLIENT_SECRET"):
+                values.pop(name, None)
     text = (
         "# The local services' environment, written by deploy/local.py. Secrets for this\n"
         "# machine only; never commit. In a shell: set -a; . .local/env; set +a\n"

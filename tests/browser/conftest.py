@@ -31,6 +31,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from deploy.launcher.pki import ensure_test_pki
+from deploy.launcher.services import workbench_portal_client
 from tests.support.mail import MailSink
 from tests.support.services import SERVICES, ServiceProcess, free_port, service_env
 
@@ -197,14 +198,6 @@ def _start_idp(directory: Path, log_path: Path) -> tuple[subprocess.Popen[bytes]
         time.sleep(0.1)
 
 
-def _portal_client(idp_dir: Path) -> dict[str, str]:
-    developer = json.loads((idp_dir / "developer.json").read_text())
-    return {
-        "WORKBENCH_PORTAL_CLIENT_ID": developer["client_id"],
-        "WORKBENCH_PORTAL_CLIENT_SECRET": developer["client_secret"],
-    }
-
-
 @pytest.fixture(scope="session")
 def stack(
     base_env: dict[str, str], run_id: str, tmp_path_factory: pytest.TempPathFactory
@@ -246,9 +239,9 @@ def stack(
             "WORKBENCH_AUDIT_URL": urls["audit"],
             "WORKBENCH_IDP_URL": idp_url,
             "WORKBENCH_SESSION_KEY": Fernet.generate_key().decode(),
-            # Citizens' uploads go through the workbench's own portal client: here the
-            # provider's developer client, which may ask for the portal role.
-            **_portal_client(work / "idp"),
+            # Citizens' uploads go through the workbench's own portal client, which the
+            # provider makes on its first start; found as the launcher finds it.
+            **workbench_portal_client(work / "idp"),
         },
         work / "workbench.log",
     )

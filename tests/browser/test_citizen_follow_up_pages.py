@@ -102,11 +102,3 @@ def test_the_citizen_follows_the_dossier_and_hands_in_the_supplement_asked_for(
     submit_and_wait(browser, browser.find_element(By.LINK_TEXT, "English").click)
     assert browser.find_element(By.TAG_NAME, "h1").text == f"Dossier {receipt['receipt_code']}"
     assert_accessible(browser, axe_source)
-
-
-def test_the_citizen_downloads_the_result_once_issued() -> None:
-    pytest.skip(
-        "intake's follow-up status does not name the issued result document yet, and the "
-        "browser stack configures no signing key: the page (/follow-up/result) and its "
-        "in-process test are ready for it"
-    )

@@ -5,6 +5,7 @@ decision, an auditor reads its trail and verifies the log."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import httpx
@@ -139,6 +140,22 @@ def test_a_dossier_from_the_desk_to_the_leaders_approval_and_the_auditors_trail(
         return status == "approved"
 
     wait_until(browser, decided, "the citizen to see the approval")
+
+    # ...and, once intake has issued it, downloads the signed result document.
+    def result_offered(driver: WebDriver) -> bool:
+        driver.get(f"{stack.workbench}/follow-up/dossier")
+        return bool(driver.find_elements(By.ID, "download-result"))
+
+    wait_until(browser, result_offered, "the signed result to be offered")
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    link = browser.find_element(By.ID, "download-result").get_attribute("href")
+    downloaded = httpx.get(str(link), cookies=cookies, timeout=30)
+    assert downloaded.status_code == 200, downloaded.text
+    assert downloaded.headers["content-type"] == "application/pdf"
+    assert downloaded.content.startswith(b"%PDF")
+    issued = stack.officer_view(dossier_id)
+    assert issued is not None
+    assert hashlib.sha256(downloaded.content).hexdigest() == issued["result_document"]["sha256"]
 
     # The auditor: the dossier's trail, and a verification that passes.
     sign_in(browser, stack, auditor, f"/audit/dossiers/{dossier_id}")

@@ -140,8 +140,6 @@ def platform(
         "OTEL_BSP_SCHEDULE_DELAY": "500",
         # Denunciations are accepted only with a key to seal the denouncer's identity.
         "INTAKE_IDENTITY_KEY": Fernet.generate_key().decode(),
-        # Officers find dossiers by the applicant's phone or ID number through its hashes.
-        "PROCESSING_SEARCH_KEY": Fernet.generate_key().decode(),
         # A checkpoint soon after traffic, so the operators' status shows one.
         "AUDIT_CHECKPOINT_INTERVAL_S": "2",
         # One key for every audit replica, as a deployment shares its secrets: without it

@@ -282,7 +282,9 @@ async def test_metrics_of_every_service_move_after_traffic(
     platform: Platform, jwt_secret: str, run_id: str
 ) -> None:
     prefix = f"{run_id}."
-    submissions, lifecycle, outcomes = (prefix + t for t in Topics.ALL)
+    submissions, lifecycle, outcomes = (
+        prefix + t for t in (Topics.SUBMISSIONS, Topics.LIFECYCLE, Topics.NOTIFICATIONS)
+    )
     async with httpx.AsyncClient(timeout=10) as client:
 
         async def each_replica(name: str) -> list[Samples]:

@@ -26,10 +26,17 @@ from notification.settings import NotificationSettings
 from processing.settings import ProcessingSettings
 from tests.support.infra import Infra
 from tests.support.services import free_port
+from workbench.settings import WorkbenchSettings
 
 IMAGE = os.environ.get("HOSO_SERVICES_IMAGE", "")
 READY_TIMEOUT_S = 90.0
-SETTINGS = (IntakeSettings, ProcessingSettings, NotificationSettings, AuditSettings)
+SETTINGS = (
+    IntakeSettings,
+    ProcessingSettings,
+    NotificationSettings,
+    AuditSettings,
+    WorkbenchSettings,
+)
 
 pytestmark = [
     pytest.mark.integration,
@@ -67,7 +74,7 @@ def _image_config(engine: Any) -> dict[str, Any]:
     return config
 
 
-def test_the_image_is_one_for_the_four_services(engine: Any) -> None:
+def test_the_image_is_one_for_the_four_services_and_the_workbench(engine: Any) -> None:
     config = _image_config(engine)
     ports = {int(p.split("/")[0]) for p in config["ExposedPorts"]}
     assert ports == {s.model_fields["http_port"].default for s in SETTINGS}
@@ -128,6 +135,10 @@ def test_a_service_from_the_image_is_ready_and_healthy(
             if line.split()[3] == "0A"  # TCP_LISTEN
         }
         assert f"00000000:{port:04X}" in listening
+
+        # Intake's PDFs need DejaVu (intake.adapters.pdf_fonts).
+        code, output = container.exec_run(["ls", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"])
+        assert code == 0, output.decode()
 
         # SIGTERM: the drain ends well within docker-compose.yml's stop_grace_period.
         started = time.monotonic()

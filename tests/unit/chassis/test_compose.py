@@ -20,6 +20,7 @@ from deploy.docker import keygen
 from intake.settings import IntakeSettings
 from notification.settings import NotificationSettings
 from processing.settings import ProcessingSettings
+from workbench.settings import WorkbenchSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 SETTINGS: dict[str, type[ServiceSettings]] = {
@@ -27,7 +28,9 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
     "processing": ProcessingSettings,
     "notification": NotificationSettings,
     "audit": AuditSettings,
+    "workbench": WorkbenchSettings,
 }
+BACKEND = ("intake", "processing", "notification", "audit")
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +63,39 @@ def test_compose_port_is_the_launcher_default(compose: dict, service: str) -> No
 
 
 def test_every_service_waits_for_healthy_infrastructure(compose: dict) -> None:
-    for service in SETTINGS:
+    for service in BACKEND:
         depends = compose["services"][service]["depends_on"]
         assert depends["kafka"]["condition"] == "service_healthy"
         assert depends["mongo"]["condition"] == "service_healthy"
         assert "healthcheck" in compose["services"][service]
+    # The workbench knows the services only by their APIs: it waits for them instead.
+    workbench = compose["services"]["workbench"]
+    for service in BACKEND:
+        assert workbench["depends_on"][service]["condition"] == "service_healthy"
+    assert "healthcheck" in workbench
+
+
+def test_the_workbench_reaches_each_service_by_its_name_and_port(compose: dict) -> None:
+    environment = compose["services"]["workbench"]["environment"]
+    assert compose["services"]["workbench"]["command"] == ["hoso-workbench"]
+    for service in BACKEND:
+        port = compose["services"][service]["environment"][f"{service.upper()}_HTTP_PORT"]
+        assert environment[f"WORKBENCH_{service.upper()}_URL"] == f"http://{service}:{port}"
+
+
+def test_the_signing_key_and_the_trust_roots_are_mounted_where_the_settings_say(
+    compose: dict,
+) -> None:
+    intake = compose["services"]["intake"]
+    [secret] = intake["secrets"]
+    assert intake["environment"]["INTAKE_SIGNING_PKCS12"] == f"/run/secrets/{secret}"
+    assert compose["secrets"][secret]["file"].startswith("${INTAKE_SIGNING_PKCS12_FILE:-")
+    audit = compose["services"]["audit"]
+    [config] = audit["configs"]
+    assert audit["environment"]["AUDIT_DOCUMENT_TRUST_ROOTS"] == config["target"]
+    assert config["source"] in compose["configs"]
+    # Nothing starts without the key's password or the workbench's sign-in address.
+    assert {"INTAKE_SIGNING_PKCS12_PASSWORD", "WORKBENCH_IDP_URL"} <= set(keygen.REQUIRED)
 
 
 def test_no_secret_is_written_into_compose(compose: dict) -> None:
@@ -77,8 +108,8 @@ def test_no_secret_is_written_into_compose(compose: dict) -> None:
 # ---------------------------------------------------------------- one image, its settings
 
 OUR_IMAGE = "hoso:local"
-# Containers that run the project's code: the four services, the preflight check, the
-# key generator and the trial's identity provider and token command.
+# Containers that run the project's code: the four services and the workbench, the
+# preflight check, the key generator and the trial's identity provider and token command.
 OURS = {*SETTINGS, "preflight", "keygen", "idp", "token"}
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 # Read by docker compose itself, never interpolated.
@@ -148,6 +179,10 @@ def test_keygen_fills_exactly_the_blank_secrets_of_env_example() -> None:
         "NOTIFICATION_SMS_GATEWAY_URL",
         "NOTIFICATION_SMS_GATEWAY_TOKEN",
         "NOTIFICATION_PORTAL_WEBHOOK_URL",
+        "INTAKE_SIGNING_PKCS12_PASSWORD",
+        "WORKBENCH_PUBLIC_URL",
+        "WORKBENCH_PORTAL_CLIENT_ID",
+        "WORKBENCH_PORTAL_CLIENT_SECRET",
     }
 
 

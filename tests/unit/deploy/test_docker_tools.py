@@ -31,6 +31,8 @@ def _complete(lines: list[str]) -> dict[str, str]:
         JWT_ISSUER="https://id.example",
         NOTIFICATION_LOOKUP_URL="https://dvc.example/tra-cuu",
         NOTIFICATION_MAIL_FROM="STNMT <no-reply@stnmt.example>",
+        INTAKE_SIGNING_PKCS12_PASSWORD="the-agency-key's-password",
+        WORKBENCH_IDP_URL="https://id.example",
     )
     return env
 
@@ -67,6 +69,7 @@ def test_generated_values_are_what_the_services_accept() -> None:
     env = _as_env(keygen.generate())
     Fernet(env["INTAKE_IDENTITY_KEY"].encode())
     Fernet(env["AUDIT_PII_KEY"].encode())
+    Fernet(env["WORKBENCH_SESSION_KEY"].encode())
     assert len(base64.b64decode(env["AUDIT_SIGNING_KEY"], validate=True)) == 32
     assert len(env["INTAKE_FOLLOW_UP_KEY"].encode()) >= 16
     # Two runs never share a value.
@@ -82,6 +85,7 @@ def test_preflight_names_what_is_missing_or_malformed() -> None:
         AUDIT_SIGNING_KEY="c2hvcnQ=",
         INTAKE_DB_PASSWORD="p@ss/word",
         GRAFANA_ADMIN_PASSWORD="admin",
+        WORKBENCH_SESSION_KEY="not-a-fernet-key",
     )
     found = "\n".join(keygen.problems(env))
     for name in (
@@ -91,9 +95,10 @@ def test_preflight_names_what_is_missing_or_malformed() -> None:
         "AUDIT_SIGNING_KEY is neither",
         "INTAKE_DB_PASSWORD may hold only",
         "GRAFANA_ADMIN_PASSWORD must not be",
+        "WORKBENCH_SESSION_KEY is not a Fernet key",
     ):
         assert name in found
-    assert len(keygen.problems(env)) == 6
+    assert len(keygen.problems(env)) == 7
 
 
 def test_preflight_exits_non_zero_without_secrets(

@@ -249,6 +249,9 @@ class FakeDocuments:
         self.records: dict[str, dict[str, Any]] = {}
         self.markers: set[str] = set()
         self.links: set[tuple[str, str]] = set()
+        # Issued results by dossier id: what `FakeResults` stores, as the adapter's
+        # one collection serves both.
+        self.issued: dict[str, dict[str, Any]] = {}
         self.failing: set[str] = set()
         self._next = 0
 
@@ -318,6 +321,11 @@ class FakeDocuments:
         self.check("is_attached")
         return (dossier_id, document_id) in self.links
 
+    async def issued_result(self, dossier_id: str) -> dict[str, Any] | None:
+        self.check("issued_result")
+        found = self.issued.get(dossier_id)
+        return None if found is None else copy.deepcopy(found)
+
     async def read(self, document_id: str, start: int, end: int) -> AsyncIterator[bytes]:
         data = self.files[document_id][start : end + 1]
         for at in range(0, len(data), 4):
@@ -333,7 +341,7 @@ class FakeResults:
 
     def __init__(self, documents: FakeDocuments) -> None:
         self.documents = documents
-        self.results: dict[str, dict[str, Any]] = {}
+        self.results = documents.issued
         self.stored = 0
 
     async def result_of(self, dossier_id: str) -> dict[str, Any] | None:

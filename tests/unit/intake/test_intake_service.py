@@ -93,6 +93,7 @@ class World:
     submissions: Submissions
     follow_up: FollowUp
     identities: Identities
+    files: FakeDocuments
 
 
 def make_world(*, keys: bool = True, seal: bool = True) -> World:
@@ -126,6 +127,7 @@ def make_world(*, keys: bool = True, seal: bool = True) -> World:
         clock=clock,
     )
     return World(
+        files=files,
         store=store,
         publisher=publisher,
         clock=clock,
@@ -457,6 +459,43 @@ async def test_the_status_follows_the_projection(world: World) -> None:
         receipt.receipt_code.lower(), SecondFactor(secret=receipt.follow_up_secret)
     )
     assert status.status == "in_review"
+
+
+async def test_the_status_names_the_signed_result_only_once_the_dossier_is_decided(
+    world: World,
+) -> None:
+    receipt = (await accepted_dossier(world)).body
+    factor = SecondFactor(secret=receipt.follow_up_secret)
+    world.files.issued[receipt.dossier_id] = {
+        "_id": receipt.dossier_id,
+        "document_id": "result-1",
+        "sha256": "ab" * 32,
+        "size": 2048,
+        "decision_number": "12/GP-SNNMT",
+        "issued_at": FakeClock().now,
+    }
+    await project_status_change(world.store, status_changed(receipt.dossier_id, 2, "in_review"))
+    assert (await world.follow_up.status(receipt.receipt_code, factor)).result_document is None
+    await project_status_change(world.store, status_changed(receipt.dossier_id, 3, "approved"))
+    result = (await world.follow_up.status(receipt.receipt_code, factor)).result_document
+    assert result is not None
+    assert (result.document_id, result.sha256, result.decision_number) == (
+        "result-1",
+        "ab" * 32,
+        "12/GP-SNNMT",
+    )
+
+
+async def test_the_status_carries_the_officers_missing_items(world: World) -> None:
+    receipt = (await accepted_dossier(world)).body
+    asked = status_changed(receipt.dossier_id, 2, "supplement_requested").model_copy(
+        update={"missing_items": ["Bản vẽ mặt bằng có chữ ký"]}
+    )
+    await project_status_change(world.store, asked)
+    status = await world.follow_up.status(
+        receipt.receipt_code, SecondFactor(secret=receipt.follow_up_secret)
+    )
+    assert status.missing_items == ["Bản vẽ mặt bằng có chữ ký"]
 
 
 async def test_every_wrong_answer_is_the_same_404(world: World) -> None:

@@ -188,6 +188,14 @@ def test_result_returned_and_withdrawn(catalogue: TemplateCatalogue) -> None:
     returned = catalogue.render_email(STATUS_CHANGED, status_data("result_returned"), "vi")
     assert "Kết quả giải quyết hồ sơ đã được trả cho Ông/Bà." in returned.text
     assert "125/GP-STNMT" in returned.text
+    # Without an issued document (a rejection's notice) nothing is said of one.
+    assert "SHA-256" not in returned.text
+
+    signed = status_data("result_returned", result_sha256="ab" * 32)
+    vi, en = (catalogue.render_email(STATUS_CHANGED, signed, lang) for lang in ("vi", "en"))
+    assert "Văn bản kết quả điện tử có chữ ký số" in vi.text
+    assert "ab" * 32 in vi.text and "ab" * 32 in en.text
+    assert "digitally signed result document" in en.text
 
     withdrawn = catalogue.render_email(
         STATUS_CHANGED, status_data("withdrawn", reason="Công dân đề nghị rút để nộp lại"), "vi"

@@ -57,8 +57,7 @@ def test_the_steps_show_how_far_the_dossier_has_come() -> None:
     assert follow_up.steps("rejected")[3].state == "current"
 
 
-def test_the_result_document_is_found_in_either_shape_intake_may_give() -> None:
+def test_the_result_document_is_the_one_intakes_status_names() -> None:
     assert follow_up.result_document({"status": "approved"}) is None
     assert follow_up.result_document({"result_document": {"document_id": "d1"}}) == "d1"
-    assert follow_up.result_document({"result_document_id": "d2"}) == "d2"
     assert follow_up.result_document({"result_document": None}) is None

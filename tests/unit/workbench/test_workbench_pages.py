@@ -76,6 +76,8 @@ class FakeProcessing:
         self.requests: list[httpx.Request] = []
         self.down = False
         self.token_refused = False
+        # Fields of the dossier that differ from `_dossier`'s (e.g. a complaint's).
+        self.changes: dict[str, Any] = {}
 
     def colleague_acts(self, action: str, to_status: str, minutes_ago: int) -> None:
         self.history.append(
@@ -103,7 +105,9 @@ class FakeProcessing:
                 403, json={"type": "https://hoso.example/problems/dossier-not-visible"}
             )
         if request.method == "GET":
-            return httpx.Response(200, json=_dossier(self.version, self.history))
+            return httpx.Response(
+                200, json={**_dossier(self.version, self.history), **self.changes}
+            )
         if request.headers.get("if-match") != f'"{self.version}"':
             return httpx.Response(
                 412,
@@ -175,7 +179,10 @@ class Stub:
 
 
 @pytest.fixture
-def stub(tmp_path: Path) -> Stub:
+def stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stub:
+    # The test's own keys only: a shell with `deploy/local.py env` exported names the
+    # running provider's, which would win over the file.
+    monkeypatch.delenv("JWT_JWKS_URL", raising=False)
     return Stub(tmp_path)
 
 
@@ -355,3 +362,48 @@ def test_only_a_document_the_dossier_names_is_passed_on(client: TestClient, stub
     assert answer.status_code == 404
     malformed = client.get(f"/dossiers/{DOSSIER}/documents/..%2F..%2Fetc")
     assert malformed.status_code == 404
+
+
+def test_the_anonymous_home_page_leads_citizens_to_their_follow_up(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert 'href="/follow-up"' in page.text
+    assert 'href="/auth/sign-in"' in page.text
+    assert client.get("/follow-up").status_code == 200
+
+
+def test_a_complaint_awaiting_acceptance_shows_its_status_decision_and_forms(
+    client: TestClient, stub: Stub
+) -> None:
+    _signed_in(client, stub)
+    stub.processing.history[-1]["to_status"] = "awaiting_acceptance"
+    stub.processing.changes = {
+        "kind": "complaint",
+        "acceptance_due_date": "2026-12-15",
+        "accepted_at": None,
+        "missing_items": ["Bản sao quyết định bị khiếu nại"],
+        "decision": {"number": "12/TB-STNMT", "issued_on": "2026-12-05", "summary": "Không thụ lý"},
+        # Not all at once in processing; here to see each form drawn.
+        "allowed_actions": ["accept", "decline", "reject"],
+    }
+    page = client.get(f"/dossiers/{DOSSIER}")
+    assert page.status_code == 200
+    assert "Chờ quyết định thụ lý" in page.text
+    assert "status.awaiting_acceptance" not in page.text
+    assert "15/12/2026" in page.text
+    assert "12/TB-STNMT" in page.text
+    assert "05/12/2026" in page.text
+    assert "Bản sao quyết định bị khiếu nại" in page.text
+    assert 'id="action-accept-button"' in page.text
+    assert 'id="complex-accept"' in page.text
+    assert 'id="decision-number-decline"' in page.text
+    # Declining needs a reason; the notice's number is optional.
+    assert 'id="reason-decline" name="reason"' in page.text
+    decline = page.text[page.text.index('id="reason-decline"') :]
+    assert decline[: decline.index(">")].endswith("required")
+    number = page.text[page.text.index('id="decision-number-decline"') :]
+    assert "required" not in number[: number.index(">")]
+    # Rejecting a complaint needs its written decision; its number stands as the reference.
+    number = page.text[page.text.index('id="decision-number-reject"') :]
+    assert number[: number.index(">")].endswith("required")
+    assert 'id="reference-' not in page.text

@@ -179,6 +179,10 @@ class DocumentStore(Protocol):
 
     async def is_attached(self, dossier_id: str, document_id: str) -> bool: ...
 
+    async def issued_result(self, dossier_id: str) -> dict[str, Any] | None:
+        """The dossier's issued result document, if any (what `ResultStore` stored)."""
+        ...
+
     def read(self, document_id: str, start: int, end: int) -> AsyncIterator[bytes]:
         """The file's bytes ``start`` to ``end`` inclusive, chunk by chunk."""
         ...

@@ -253,6 +253,10 @@ class DocumentFiles:
         found: dict[str, Any] | None = await self.results.find_one({"_id": dossier_id})
         return found
 
+    async def issued_result(self, dossier_id: str) -> dict[str, Any] | None:
+        with _store_call():
+            return await self.result_of(dossier_id)
+
     async def store_result(
         self, dossier_id: str, name: str, pdf: bytes, fields: dict[str, Any]
     ) -> dict[str, Any]:

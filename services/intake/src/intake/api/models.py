@@ -246,6 +246,16 @@ class FollowUpAccepted(BaseModel):
     accepted_at: datetime
 
 
+class ResultDocumentOut(BaseModel):
+    """The signed result document (licence, certificate, decision) the citizen may fetch."""
+
+    document_id: str
+    sha256: str = Field(description="of the PDF's exact bytes; also in the audit log")
+    size: int
+    decision_number: str | None = None
+    issued_at: datetime
+
+
 class DossierStatusOut(BaseModel):
     model_config = _examples(
         {
@@ -256,7 +266,9 @@ class DossierStatusOut(BaseModel):
             "status": "supplement_requested",
             "due_date": None,
             "missing_documents": ["business_registration"],
+            "missing_items": ["Bản vẽ mặt bằng có chữ ký của chủ cơ sở"],
             "updated_at": "2026-11-28T08:05:00Z",
+            "result_document": None,
         }
     )
 
@@ -267,7 +279,15 @@ class DossierStatusOut(BaseModel):
     status: str
     due_date: date | None
     missing_documents: list[str]
+    missing_items: list[str] = Field(
+        default_factory=list, description="what else is missing, in the officer's words"
+    )
     updated_at: datetime
+    result_document: ResultDocumentOut | None = Field(
+        default=None,
+        description="the signed result, once issued and the dossier decided: download it "
+        "from `/v1/dossiers/{receipt_code}/documents/{document_id}` with the same second factor",
+    )
 
 
 class IdentityOut(BaseModel):

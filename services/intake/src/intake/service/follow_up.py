@@ -14,7 +14,13 @@ from typing import Any
 from chassis.catalogue import Catalogue, Procedure
 from chassis.events import DossierSupplemented, DossierWithdrawalRequested, EventData, make_event
 from chassis.problems import TOO_MANY_REQUESTS
-from intake.api.models import DossierStatusOut, FollowUpAccepted, SupplementIn, WithdrawalIn
+from intake.api.models import (
+    DossierStatusOut,
+    FollowUpAccepted,
+    ResultDocumentOut,
+    SupplementIn,
+    WithdrawalIn,
+)
 from intake.domain.applicant import normalise_phone
 from intake.domain.follow_up import FollowUpKeys, second_factor_matches
 from intake.domain.receipt import is_valid_receipt_code, normalise_receipt_code
@@ -52,6 +58,8 @@ __all__ = ["FollowUp", "SecondFactor"]
 
 # Statuses after which a dossier can no longer be withdrawn (processing's terminal ones).
 TERMINAL = frozenset({"result_returned", "withdrawn"})
+# The signed result is the citizen's once the dossier is decided in its favour.
+_RESULT_VISIBLE = frozenset({"approved", "result_returned"})
 SUPPLEMENT_REQUESTED = "supplement_requested"
 # Event ids of citizen requests are derived, so a double click or a retried request
 # publishes an event consumers already know.
@@ -101,15 +109,32 @@ class FollowUp:
         opened = await self._open(receipt_code, factor)
         procedure = self._procedure(opened.submission)
         submission, status = opened.submission, opened.status or {}
+        state = status.get("status", "submitted")
+        result = None
+        if state in _RESULT_VISIBLE:
+            try:
+                issued = await self._documents.issued_result(submission["_id"])
+            except StoreUnavailable as exc:
+                store_failed(exc, self._settings)
+            if issued is not None:
+                result = ResultDocumentOut(
+                    document_id=issued["document_id"],
+                    sha256=issued["sha256"],
+                    size=issued["size"],
+                    decision_number=issued.get("decision_number"),
+                    issued_at=issued["issued_at"],
+                )
         return DossierStatusOut(
             receipt_code=submission["receipt_code"],
             procedure_code=procedure.code,
             procedure_name_vi=procedure.name_vi,
             procedure_name_en=procedure.name_en,
-            status=status.get("status", "submitted"),
+            status=state,
             due_date=status.get("due_date") or submission.get("due_date"),
             missing_documents=status.get("missing_documents") or [],
+            missing_items=status.get("missing_items") or [],
             updated_at=status.get("updated_at") or submission["received_at"],
+            result_document=result,
         )
 
     async def supplement(

@@ -19,6 +19,7 @@ async def project_status_change(store: StatusStore, changed: DossierStatusChange
         "receipt_code": changed.receipt_code,
         "status": changed.new_status,
         "missing_documents": changed.missing_documents or [],
+        "missing_items": changed.missing_items or [],
         "updated_at": changed.occurred_at,
     }
     # A status change that does not restate the date keeps the one already known.

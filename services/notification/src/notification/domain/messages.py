@@ -505,6 +505,8 @@ class TemplateCatalogue:
             "old_due_date": getattr(model, "old_due_date", None),
             "new_due_date": getattr(model, "new_due_date", None),
             "result_reference": _clean(getattr(model, "result_reference", None)),
+            # The signed result document's hash: the citizen can check a copy against it.
+            "result_sha256": getattr(model, "result_sha256", None),
             "occurred_at": getattr(model, "occurred_at", None),
             "lookup_url": self.lookup_url,
             "subject": "",

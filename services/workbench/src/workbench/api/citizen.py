@@ -222,7 +222,7 @@ async def _dossier_page(
             "updated_at": local_time(status["updated_at"]),
             "due": local_date(status["due_date"]) if status.get("due_date") else None,
             "steps": rules.steps(state),
-            "missing": [names.get(code, code) for code in status.get("missing_documents") or []],
+            "missing": rules.asked_for(status, names),
             "supplement": rules.needs_supplement(status),
             "uploads_open": _portal(request, wired) is not None,
             "documents": documents,

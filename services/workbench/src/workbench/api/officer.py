@@ -30,7 +30,9 @@ from workbench.domain.views import (
     OPEN_STATUSES,
     action_body,
     action_forms,
+    apology_view,
     conflict_message,
+    decision_view,
     invalid_message,
     local_date,
     local_time,
@@ -191,6 +193,13 @@ def _dossier_page(
             "submitted_at": local_time(dossier["submitted_at"]),
             "due": local_date(dossier["due_date"]),
             "appointment": local_date(dossier["appointment_date"]),
+            "acceptance_due": (
+                local_date(dossier["acceptance_due_date"])
+                if dossier.get("acceptance_due_date") and not dossier.get("accepted_at")
+                else None
+            ),
+            "decision": decision_view(dossier.get("decision")),
+            "apology_proposal": apology_view(dossier.get("apology_proposal")),
             "timeline": timeline(dossier["history"], session.actor, t),
             "notes": [
                 {

@@ -105,6 +105,7 @@ STEPS = ("submitted", "received", "in_review", "decided", "result_returned")
 _STEP_OF = {
     "submitted": 0,
     "received": 1,
+    "awaiting_acceptance": 1,
     "in_review": 2,
     "supplement_requested": 2,
     "supplemented": 2,
@@ -145,12 +146,18 @@ def needs_supplement(status: dict[str, Any]) -> bool:
     return status.get("status") == "supplement_requested"
 
 
+def asked_for(status: dict[str, Any], names: dict[str, str]) -> list[str]:
+    """What the officer asked the citizen to bring, in words: the catalogue documents by
+    name, then anything else the officer wrote (``missing_items``, when intake tells it)."""
+    documents = [names.get(str(code), str(code)) for code in status.get("missing_documents") or []]
+    items = [str(item) for item in status.get("missing_items") or [] if str(item).strip()]
+    return documents + items
+
+
 def result_document(status: dict[str, Any]) -> str | None:
-    """The id of the issued result document, once intake tells it (``result_document``
-    with its ``document_id``, or ``result_document_id``)."""
+    """The id of the issued result document, once intake's status names it."""
     found = status.get("result_document")
     if isinstance(found, dict):
         document_id = found.get("document_id")
         return str(document_id) if document_id else None
-    plain = status.get("result_document_id")
-    return str(plain) if plain else None
+    return None

@@ -36,6 +36,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "role.auditor": ("Kiểm toán viên", "Auditor"),
     "role.operator": ("Vận hành", "Operator"),
     "role.portal": ("Cổng dịch vụ công", "Portal"),
+    "role.hotline": ("Đường dây nóng", "Hotline"),
     "nav.home": ("Trang chủ", "Home"),
     "nav.queue": ("Hồ sơ cần xử lý", "Work queue"),
     "nav.approvals": ("Chờ phê duyệt", "Awaiting approval"),
@@ -50,6 +51,13 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Cán bộ đăng nhập bằng tài khoản do Sở cấp.",
         "Staff sign in with the account the department gave them.",
     ),
+    "home.citizens": ("Người dân, doanh nghiệp", "Citizens and businesses"),
+    "home.citizens_intro": (
+        "Theo dõi hồ sơ đã nộp và nộp bổ sung giấy tờ bằng mã trên giấy tiếp nhận.",
+        "Follow a dossier you handed in, and bring the documents asked for, with the code "
+        "on your slip.",
+    ),
+    "home.staff": ("Cán bộ", "Staff"),
     "home.nothing": (
         "Tài khoản của bạn chưa được giao vai trò nào trên trang này.",
         "Your account has no role on these pages yet.",
@@ -90,6 +98,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     # ----------------------------------------------------------------- statuses
     "status.submitted": ("Mới nộp", "Submitted"),
     "status.received": ("Đã tiếp nhận", "Received"),
+    "status.awaiting_acceptance": ("Chờ quyết định thụ lý", "Awaiting acceptance"),
     "status.in_review": ("Đang thẩm định", "In review"),
     "status.supplement_requested": ("Chờ bổ sung", "Supplement requested"),
     "status.supplemented": ("Đã bổ sung", "Supplemented"),
@@ -252,6 +261,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "dossier.particularly_complex": ("Vụ việc đặc biệt phức tạp", "A particularly complex case"),
     "dossier.new_due_date": ("Ngày hẹn mới", "New appointment date"),
     "dossier.apology_text": ("Nội dung xin lỗi và lý do", "The apology and its reason"),
+    "dossier.apology_proposed": (
+        "Phiếu xin lỗi, hẹn lại chờ lãnh đạo ký",
+        "Apology slip awaiting a leader's signature",
+    ),
+    "dossier.acceptance_due": ("Hạn quyết định thụ lý", "Accept or decline by"),
+    "dossier.missing_items_asked": ("Giấy tờ khác đã yêu cầu", "Other items asked for"),
     "dossier.fill_in": (
         "Thao tác chưa được thực hiện. Cần điền: {fields}.",
         "Nothing was done. Please fill in: {fields}.",
@@ -413,6 +428,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "citizen.status.received": (
         "Sở đã tiếp nhận hồ sơ của bạn.",
         "The department received your dossier.",
+    ),
+    "citizen.status.awaiting_acceptance": (
+        "Sở đã nhận đơn của bạn và đang xem xét để quyết định thụ lý giải quyết.",
+        "The department received your application and is deciding whether to take it up.",
     ),
     "citizen.status.in_review": (
         "Cán bộ đang xem xét hồ sơ của bạn.",

@@ -17,6 +17,7 @@ LOCAL_TIME = timezone(timedelta(hours=7), "ICT")
 OPEN_STATUSES = (
     "submitted",
     "received",
+    "awaiting_acceptance",
     "in_review",
     "supplement_requested",
     "supplemented",
@@ -25,14 +26,16 @@ OPEN_STATUSES = (
     "rejected",
 )
 # What each action's form asks for, after processing's rules (its ActionIn).
-REASON_REQUIRED = frozenset({"request_supplement", "reject", "decline"})
+REASON_REQUIRED = frozenset({"request_supplement", "reject", "decline", "extend_deadline"})
 REASON_OFFERED = frozenset(
     {"request_supplement", "reject", "decline", "withdraw", "extend_deadline"}
 )
 RESULT_REFERENCE_REQUIRED = frozenset({"approve"})
 MISSING_ASKED = frozenset({"request_supplement"})
-# The written decision or conclusion: required for complaints and denunciations.
+# The written decision or conclusion of complaints and denunciations: required to approve
+# or reject one (its number stands as the result's reference), offered when declining.
 DECISION_ACTIONS = frozenset({"approve", "reject", "decline"})
+DECISION_REQUIRED = frozenset({"approve", "reject"})
 DECIDED_KINDS = frozenset({"complaint", "denunciation"})
 # Actions that close a dossier for good: their button is drawn as a warning.
 GRAVE_ACTIONS = frozenset({"reject", "decline", "withdraw"})
@@ -177,6 +180,7 @@ class ActionForm:
     grave: bool
     missing: bool = False
     decision: bool = False
+    decision_required: bool = False
     acceptance: bool = False
     extension: bool = False
     apology: bool = False
@@ -194,10 +198,11 @@ def action_forms(allowed: list[str], t: Translator, kind: str = "procedure") -> 
             label=action_label(action, t),
             reason=action in REASON_OFFERED,
             reason_required=action in REASON_REQUIRED,
-            result_reference=action in RESULT_REFERENCE_REQUIRED,
+            result_reference=action in RESULT_REFERENCE_REQUIRED and kind not in DECIDED_KINDS,
             grave=action in GRAVE_ACTIONS,
             missing=action in MISSING_ASKED,
             decision=action in DECISION_ACTIONS and kind in DECIDED_KINDS,
+            decision_required=action in DECISION_REQUIRED and kind in DECIDED_KINDS,
             acceptance=action == "accept",
             extension=action == "extend_deadline",
             apology=action == "propose_apology",
@@ -239,6 +244,24 @@ def action_body(
     return body
 
 
+def decision_view(decision: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """The recorded decision or conclusion with its date in local form; None if none."""
+    if not decision:
+        return None
+    return {
+        "number": str(decision["number"]),
+        "issued_on": local_date(decision["issued_on"]),
+        "summary": str(decision["summary"]),
+    }
+
+
+def apology_view(proposal: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """The drafted apology slip a leader signs: the new date and the words."""
+    if not proposal:
+        return None
+    return {"new_due_date": local_date(proposal["new_due_date"]), "text": str(proposal["text"])}
+
+
 # The fields of processing's action body, by their JSON pointer, and their labels.
 FIELD_LABELS = {
     "/reason": "dossier.reason",
@@ -246,6 +269,9 @@ FIELD_LABELS = {
     "/missing_documents": "dossier.missing_documents",
     "/missing_items": "dossier.missing_items",
     "/decision": "dossier.decision",
+    "/decision/number": "dossier.decision_number",
+    "/decision/issued_on": "dossier.decision_issued_on",
+    "/decision/summary": "dossier.decision_summary",
     "/new_due_date": "dossier.new_due_date",
     "/apology_text": "dossier.apology_text",
     "/extension_days": "dossier.extension_days",
@@ -255,7 +281,9 @@ FIELD_LABELS = {
 def invalid_message(problem: Mapping[str, Any], t: Translator) -> str:
     """A 422 of processing in the reader's words: which fields to fill in."""
     pointers = [str(e.get("pointer", "")) for e in problem.get("errors") or []]
-    labels = [t(FIELD_LABELS[p]) for p in pointers if p in FIELD_LABELS]
+    # An item of a list ("/missing_items/2") is named by its list.
+    known = [p if p in FIELD_LABELS else "/".join(p.split("/")[:2]) for p in pointers]
+    labels = [t(FIELD_LABELS[p]) for p in known if p in FIELD_LABELS]
     if labels:
         return t("dossier.fill_in", fields=", ".join(dict.fromkeys(labels)))
     return t("error.invalid.body")
