@@ -12,6 +12,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select
 
 from tests.browser.conftest import (
     AGENCY_A,
@@ -19,6 +20,7 @@ from tests.browser.conftest import (
     mt001_submission,
     mt004_submission,
     sign_in,
+    small_pdf,
     submit_and_wait,
 )
 
@@ -106,3 +108,61 @@ def test_screenshots_of_the_officers_and_leaders_pages(
     _act(browser, "approve", **{"reference-approve": "QĐ-77/STNMT"})
     browser.get(f"{stack.workbench}/statistics")
     _shoot(browser, shots, "statistics")
+
+
+def test_screenshots_of_the_desk_the_citizen_and_the_auditor(
+    stack: Stack, browser: WebDriver, shots: Path, tmp_path: Path
+) -> None:
+    desk = stack.add_person("thu", "desk", agency="STNMT-VP")
+    auditor = stack.add_person("kiem", "auditor")
+
+    sign_in(browser, stack, desk, "/desk")
+    Select(browser.find_element(By.ID, "procedure")).select_by_value("MT-004")
+    submit_and_wait(browser, browser.find_element(By.ID, "open-form").click)
+    fields = {
+        "f-applicant-name": "Nguyễn Thị Quầy",
+        "f-applicant-id_number": "12345",
+        "f-applicant-phone": "0912345678",
+        "f-form-facility_name": "Xưởng sửa chữa ô tô Minh Khai",
+        "f-form-facility_address": "Phường Minh Khai, Bắc Từ Liêm, Hà Nội",
+        "f-form-waste_items-0-waste_code": "17 02 03",
+        "f-form-waste_items-0-name": "Dầu thải",
+        "f-form-waste_items-0-quantity_kg_per_year": "200",
+    }
+    Select(browser.find_element(By.ID, "f-applicant-type")).select_by_value("person")
+    for field_id, text in fields.items():
+        browser.find_element(By.ID, field_id).send_keys(text)
+    Select(browser.find_element(By.ID, "f-form-waste_items-0-state")).select_by_value("liquid")
+    for code in ("application_form", "business_registration"):
+        scan = tmp_path / f"{code}.pdf"
+        scan.write_bytes(small_pdf(f"{code} scanned at the desk"))
+        browser.find_element(By.ID, f"f-document-{code}").send_keys(str(scan))
+    submit_and_wait(browser, browser.find_element(By.ID, "submit-dossier").click)
+    assert browser.find_elements(By.ID, "error-summary")
+    _shoot(browser, shots, "desk-form")
+    id_number = browser.find_element(By.ID, "f-applicant-id_number")
+    id_number.clear()
+    id_number.send_keys("001090000001")
+    submit_and_wait(browser, browser.find_element(By.ID, "submit-dossier").click)
+    code = browser.find_element(By.ID, "receipt-code").text
+    secret = browser.find_element(By.ID, "follow-up-secret").text
+    _shoot(browser, shots, "desk-receipt")
+
+    browser.delete_all_cookies()
+    browser.get(f"{stack.workbench}/follow-up")
+    browser.find_element(By.ID, "f-receipt_code").send_keys(code)
+    secret_field = browser.find_element(By.ID, "f-secret")
+    secret_field.send_keys(secret)
+    submit_and_wait(browser, lambda: secret_field.send_keys(Keys.ENTER))
+    assert browser.find_elements(By.ID, "citizen-status")
+    _shoot(browser, shots, "citizen", PHONE)
+
+    sign_in(browser, stack, auditor, "/audit")
+    search = browser.find_element(By.ID, "dossier_id")
+    submit_and_wait(browser, lambda: search.send_keys(Keys.ENTER))
+    assert browser.find_elements(By.CSS_SELECTOR, "table.entries tbody tr")
+    _shoot(browser, shots, "audit-search")
+    browser.get(f"{stack.workbench}/audit/verify")
+    submit_and_wait(browser, browser.find_element(By.ID, "run-verification").click)
+    assert browser.find_element(By.ID, "verification").get_attribute("data-ok") == "true"
+    _shoot(browser, shots, "audit-verify")

@@ -127,7 +127,7 @@ def test_received_gives_appointment_date(catalogue: TemplateCatalogue) -> None:
     en = catalogue.render_email(STATUS_CHANGED, status_data("received"), "en")
 
     assert vi.subject == f"Hồ sơ {RECEIPT} đã được tiếp nhận – hẹn trả kết quả ngày 08/04/2025"
-    assert "Sở Tài nguyên và Môi trường đã tiếp nhận hồ sơ của Ông/Bà." in vi.text
+    assert "Sở Nông nghiệp và Môi trường đã tiếp nhận hồ sơ của Ông/Bà." in vi.text
     assert "Ngày hẹn trả kết quả: 08/04/2025." in vi.text
     assert "<strong>08/04/2025</strong>" in (vi.html or "")
     assert "Appointment date for the result: 08/04/2025." in en.text

@@ -31,7 +31,7 @@ class NotificationSettings(ServiceSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     smtp_implicit_tls: bool = False
-    mail_from: str = "Sở Tài nguyên và Môi trường <no-reply@stnmt.example.gov.vn>"
+    mail_from: str = "Sở Nông nghiệp và Môi trường <no-reply@snnmt.example.gov.vn>"
 
     # SMS through the operator's HTTP gateway: JSON POST {to, text, reference}.
     sms_gateway_url: str | None = None

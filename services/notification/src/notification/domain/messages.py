@@ -245,8 +245,8 @@ _SAMPLE_DOSSIER: dict[str, Any] = {
     "procedure_name_vi": "Cấp giấy phép khai thác, sử dụng nước dưới đất",
     "procedure_name_en": "Licence for groundwater extraction and use",
     "agency": "STNMT",
-    "agency_name_vi": "Sở Tài nguyên và Môi trường",
-    "agency_name_en": "Department of Natural Resources and Environment",
+    "agency_name_vi": "Sở Nông nghiệp và Môi trường",
+    "agency_name_en": "Department of Agriculture and Environment",
     "kind": DossierKind.PROCEDURE,
     "recipient": Recipient(
         display_name="Nguyễn Văn An",

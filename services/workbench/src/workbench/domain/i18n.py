@@ -19,7 +19,7 @@ def language(value: str | None) -> str:
 
 TEXTS: dict[str, tuple[str, str]] = {
     # ----------------------------------------------------------------- layout
-    "app.name": ("Một cửa Sở Tài nguyên và Môi trường", "One-stop desk of the Department"),
+    "app.name": ("Một cửa Sở Nông nghiệp và Môi trường", "One-stop desk of the Department"),
     "layout.skip": ("Chuyển đến nội dung chính", "Skip to main content"),
     "layout.nav": ("Điều hướng chính", "Main navigation"),
     "layout.language": ("Ngôn ngữ", "Language"),
@@ -27,8 +27,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "layout.sign_in": ("Đăng nhập", "Sign in"),
     "layout.sign_out": ("Đăng xuất", "Sign out"),
     "layout.footer": (
-        "Hệ thống một cửa điện tử — Sở Tài nguyên và Môi trường",
-        "Electronic one-stop system — Department of Natural Resources and Environment",
+        "Hệ thống một cửa điện tử — Sở Nông nghiệp và Môi trường",
+        "Electronic one-stop system — Department of Agriculture and Environment",
     ),
     "role.desk": ("Bộ phận một cửa", "One-stop desk"),
     "role.officer": ("Cán bộ thụ lý", "Officer"),
