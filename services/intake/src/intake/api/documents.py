@@ -59,9 +59,18 @@ _FILE_NAME = r"^[^/\\\x00-\x1f\x7f]+$"
             "required": True,
             "description": "The file's bytes",
             "content": {
-                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
-                "image/png": {"schema": {"type": "string", "format": "binary"}},
+                "application/pdf": {
+                    "schema": {"type": "string", "format": "binary"},
+                    "example": "%PDF-1.7 … (the scan's bytes)",
+                },
+                "image/jpeg": {
+                    "schema": {"type": "string", "format": "binary"},
+                    "example": "\u00ff\u00d8\u00ff … (the photo's bytes)",
+                },
+                "image/png": {
+                    "schema": {"type": "string", "format": "binary"},
+                    "example": "\u0089PNG … (the image's bytes)",
+                },
             },
         }
     },
@@ -141,7 +150,12 @@ _DOWNLOAD_HEADERS = {
 _DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The document",
-        "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+        "content": {
+            "application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"},
+                "example": "%PDF-1.7 … (the document's bytes, in its own media type)",
+            }
+        },
         "headers": _DOWNLOAD_HEADERS,
     },
     206: {"description": "The range asked for", "headers": _DOWNLOAD_HEADERS},

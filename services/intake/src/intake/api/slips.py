@@ -33,7 +33,12 @@ router = APIRouter(prefix="/v1", tags=["dossiers"])
     ),
     responses={
         200: {
-            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                "application/pdf": {
+                    "schema": {"type": "string", "format": "binary"},
+                    "example": "%PDF-1.7 … (the slip)",
+                }
+            },
             "description": "The slip, one A4 page",
             "headers": headers("Cache-Control", "Content-Disposition"),
         },
