@@ -293,3 +293,84 @@ async def test_a_service_without_keys_refuses_everyone(key: str) -> None:
     response = await Service().call(_officer(key))
     assert response.status_code == 503
     assert "JWT_JWKS_URL" in response.json()["detail"]
+
+
+# --------------------------------------------------------------------------- verified tokens
+
+
+class _Decodes:
+    """Counts the signature checks: a token answered from the cache of verified tokens
+    is not decoded again."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        decode = jwt.decode
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return decode(*args, **kwargs)
+
+        monkeypatch.setattr(jwt, "decode", counting)
+
+
+async def test_a_token_is_verified_once_until_its_expiry(
+    key: str, jwks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decodes = _Decodes(monkeypatch)
+    service = Service(jwt_jwks_file=str(jwks))
+    token = _officer(key, ttl_s=60)
+    assert (await service.call(token)).status_code == 200
+    assert (await service.call(token)).status_code == 200
+    assert decodes.count == 1
+    # Past its exp the token is never answered from the cache, leeway or not.
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 61)
+    assert (await service.call(token)).status_code == 200  # within the 30 s leeway
+    assert decodes.count == 2
+
+
+async def test_a_tampered_token_is_never_answered_from_the_cache(
+    key: str, jwks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decodes = _Decodes(monkeypatch)
+    service = Service(jwt_jwks_file=str(jwks))
+    token = _officer(key)
+    assert (await service.call(token)).status_code == 200
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    raised = base64.urlsafe_b64encode(
+        json.dumps(claims | {"roles": ["officer", "auditor"]}).encode()
+    ).rstrip(b"=")
+    _assert_refused(await service.call(f"{header}.{raised.decode()}.{signature}"))
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    _assert_refused(await service.call(f"{header}.{payload}.{flipped}"))
+    assert decodes.count == 3
+
+
+async def test_a_key_dropped_from_the_set_stops_its_cached_tokens(
+    key: str, jwks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decodes = _Decodes(monkeypatch)
+    service = Service(jwt_jwks_file=str(jwks), jwt_jwks_cooldown_s=3600)
+    token = _officer(key)
+    assert (await service.call(token)).status_code == 200
+    assert (await service.call(token)).status_code == 200
+    assert decodes.count == 1
+    write_jwks(jwks, new_signing_key())  # rotated, the old key revoked at once
+    _assert_refused(await service.call(token), "unknown key")
+
+
+async def test_a_reloaded_key_set_verifies_the_token_again(
+    key: str, endpoint: _Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint.keys = [key]
+    decodes = _Decodes(monkeypatch)
+    service = Service(jwt_jwks_url=endpoint.url, jwt_jwks_cache_s=0.5, jwt_jwks_cooldown_s=0.1)
+    token = _officer(key)
+    assert (await service.call(token)).status_code == 200
+    assert (await service.call(token)).status_code == 200
+    assert decodes.count == 1
+    endpoint.keys = [new_signing_key()]  # the provider revoked the key
+    await asyncio.sleep(0.6)
+    _assert_refused(await service.call(token), "unknown key")
+    assert endpoint.fetches == 2

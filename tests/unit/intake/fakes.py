@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -301,6 +301,15 @@ class FakeDocuments:
             if existing["sha256"] == sha256:
                 return copy.deepcopy(existing)
         return None
+
+    async def by_sha256s(self, sha256s: Sequence[str]) -> dict[str, dict[str, Any]]:
+        self.check("by_sha256s")
+        wanted = set(sha256s)
+        return {
+            existing["sha256"]: copy.deepcopy(existing)
+            for existing in self.records.values()
+            if existing["sha256"] in wanted
+        }
 
     async def by_id(self, document_id: str) -> dict[str, Any] | None:
         self.check("by_id")

@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -130,6 +131,47 @@ def _public_signing_keys(jwk_set: PyJWKSet) -> dict[str, PyJWK]:
     return keys
 
 
+@dataclass(frozen=True)
+class _Verified:
+    principal: Principal
+    kid: str
+    expires_at: float  # the token's exp, seconds since the epoch
+    generation: int
+
+
+class VerifiedTokens:
+    """Tokens already verified, by the SHA-256 of the whole token, until their ``exp``
+    (never beyond): a portal sends the same token with every request, and checking its
+    signature again costs more than the rest of a small request's authentication. A
+    changed byte is another digest, so a tampered token is never answered from here.
+    Bounded, least recently used first out; an entry counts only for the key set it was
+    verified with (:attr:`KeySource.generation`), and a reload starts an empty one."""
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[bytes, _Verified] = OrderedDict()
+
+    def get(self, digest: bytes, generation: int, now: float) -> _Verified | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if entry.generation != generation or now >= entry.expires_at:
+            del self._entries[digest]
+            return None
+        self._entries.move_to_end(digest)
+        return entry
+
+    def put(self, digest: bytes, entry: _Verified) -> None:
+        self._entries[digest] = entry
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self.MAX_ENTRIES:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class KeySource:
     """Verification keys by kid, reloaded when stale or when a token names a kid not
     held, at most once per cooldown however many unknown kids arrive. A failed reload
@@ -146,6 +188,9 @@ class KeySource:
         self._lock = threading.Lock()
         self.reloads = 0
         self.ready = False  # keys were loaded at least once
+        # Bumped by every reload that loaded keys: what a cached verification is tied to.
+        self.generation = 0
+        self.verified = VerifiedTokens()
 
     def lookup(self, kid: str) -> tuple[PyJWK | None, bool]:
         """The key held for ``kid`` and whether a reload is due before trusting that."""
@@ -167,6 +212,9 @@ class KeySource:
                 log.warning("could not load the token signing keys: %s", exc)
                 return
             self.ready = True
+            self.generation += 1
+            # A key dropped from the set must stop its tokens now, not at their expiry.
+            self.verified = VerifiedTokens()
             self._loaded(now)
 
     def _stale(self, now: float) -> bool:
@@ -265,10 +313,30 @@ def _invalid(detail: str) -> Problem:
     return INVALID_TOKEN(detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+def _token_digest(settings: ServiceSettings, token: str) -> bytes:
+    # What a token was accepted for is part of the key: two audiences never share one.
+    scoped = f"{settings.jwt_issuer}\n{settings.jwt_audience}\n{token}"
+    return hashlib.sha256(scoped.encode()).digest()
+
+
 async def verify_token(settings: ServiceSettings, token: str) -> Principal:
     source = key_source(settings)
     if source is None:
         raise AUTHENTICATION_NOT_CONFIGURED("set JWT_JWKS_URL or JWT_JWKS_FILE")
+    digest = _token_digest(settings, token)
+    cached = source.verified.get(digest, source.generation, time.time())
+    if cached is not None:
+        # The key set may be due a reload (stale, or its file changed): then the token is
+        # checked again against what the reload holds.
+        key, due = source.lookup(cached.kid)
+        if key is not None and not due:
+            return cached.principal
+    return await _verify(settings, source, token, digest)
+
+
+async def _verify(
+    settings: ServiceSettings, source: KeySource, token: str, digest: bytes
+) -> Principal:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -278,9 +346,12 @@ async def verify_token(settings: ServiceSettings, token: str) -> Principal:
         raise _invalid(f"algorithm {alg!r} is not accepted; use one of {', '.join(ALGORITHMS)}")
     if not isinstance(kid, str) or not kid:
         raise _invalid("the token names no signing key (kid)")
+    # Taken before the key: a reload finishing meanwhile makes what is cached below stale.
+    generation = source.generation
     key, due = source.lookup(kid)
     if due:
         await anyio.to_thread.run_sync(source.reload)
+        generation = source.generation
         key, _ = source.lookup(kid)
     if key is None and not source.ready:
         raise AUTHENTICATION_UNAVAILABLE(
@@ -302,7 +373,11 @@ async def verify_token(settings: ServiceSettings, token: str) -> Principal:
         )
     except jwt.PyJWTError as exc:
         raise _invalid(str(exc)) from exc
-    return _principal(claims)
+    principal = _principal(claims)
+    expires_at = claims["exp"]
+    if isinstance(expires_at, int | float):
+        source.verified.put(digest, _Verified(principal, kid, float(expires_at), generation))
+    return principal
 
 
 def _principal(claims: dict[str, Any]) -> Principal:

@@ -10,9 +10,12 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
+import opentelemetry.instrumentation.fastapi as otel_fastapi
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -405,10 +408,45 @@ def create_app(
     for router in routers:
         app.include_router(router)
     # The ASGI "http send/receive" spans only repeat the request span's timing.
+    otel_fastapi._get_default_span_details = remembered_span_details
     FastAPIInstrumentor.instrument_app(
         app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
     )
     return app
+
+
+# A request span's name and http.route: OpenTelemetry's FastAPI instrumentation finds the
+# route by matching the path against every route of the app in turn, on every request
+# (a tenth of intake's CPU per submission under a burst). The answer depends only on the
+# app, the method and the path, so it is remembered for a bounded number of paths (a path
+# with a receipt code in it is a path of its own), least recently used first out.
+_ROUTE_NAMES_HELD = 1024
+_SpanDetails = tuple[str, dict[str, str]]
+_route_names: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[str, ...], _SpanDetails]] = (
+    weakref.WeakKeyDictionary()
+)
+_matched_span_details = otel_fastapi._get_default_span_details
+
+
+def remembered_span_details(scope: Scope) -> _SpanDetails:
+    """What OpenTelemetry's own span details give, matched once per app, method and path."""
+    held = _route_names.setdefault(scope["app"], OrderedDict())
+    key = (
+        scope.get("type", ""),
+        scope.get("method", ""),
+        scope.get("root_path", ""),
+        scope.get("path", ""),
+    )
+    found = held.get(key)
+    if found is None:
+        found = _matched_span_details(scope)
+        held[key] = found
+        if len(held) > _ROUTE_NAMES_HELD:
+            held.popitem(last=False)
+    else:
+        held.move_to_end(key)
+    name, attributes = found
+    return name, dict(attributes)
 
 
 def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:

@@ -8,7 +8,7 @@ tests run the use cases against in-memory fakes of the same protocols.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
@@ -169,6 +169,11 @@ class DocumentStore(Protocol):
         ...
 
     async def by_sha256(self, sha256: str) -> dict[str, Any] | None: ...
+
+    async def by_sha256s(self, sha256s: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The recorded documents with any of these SHA-256s, by SHA-256, in one
+        round trip (a submission names several)."""
+        ...
 
     async def by_id(self, document_id: str) -> dict[str, Any] | None: ...
 

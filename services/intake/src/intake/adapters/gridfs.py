@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,7 +30,7 @@ from bson import Binary, ObjectId
 from bson.errors import InvalidId
 from gridfs.errors import NoFile
 from motor.motor_asyncio import AsyncIOMotorDatabase, AsyncIOMotorGridFSBucket
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from chassis.service import Worker
@@ -49,6 +49,8 @@ _FILE_NAMES = [("filename", ASCENDING), ("uploadDate", ASCENDING)]
 _SHA256 = [("sha256", ASCENDING)]
 _UNREFERENCED = [("referenced", ASCENDING), ("uploaded_at", ASCENDING)]
 _STARTED = [("started_at", ASCENDING)]
+# Document ids known referenced, at most (a few MB).
+_REFERENCED_HELD = 50_000
 
 
 @contextmanager
@@ -148,6 +150,11 @@ class DocumentFiles:
         self.chunks = db[f"{BUCKET}.chunks"]
         self._links = db["document_links"]
         self.results = db["results"]
+        # Documents seen referenced. A reference is never taken back (the sweep deletes
+        # only unreferenced records, conditionally), so attaching one of these again
+        # needs no write to keep it: the same few forms are attached to dossier after
+        # dossier. Forgotten wholesale past a bound; forgetting only costs a write.
+        self._referenced: set[str] = set()
 
     @property
     def _bucket(self) -> AsyncIOMotorGridFSBucket:
@@ -202,6 +209,22 @@ class DocumentFiles:
             found = await self._records.find_one({"sha256": sha256}, hint=_SHA256)
         return None if found is None else _record(found)
 
+    async def by_sha256s(self, sha256s: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not sha256s:
+            return {}
+        found: dict[str, dict[str, Any]] = {}
+        wanted = {"sha256": {"$in": sorted(set(sha256s))}}
+        with _store_call():
+            async for record in self._records.find(wanted).hint(_SHA256):
+                found[record["sha256"]] = _record(record)
+        self._remember_referenced(r["_id"] for r in found.values() if r.get("referenced"))
+        return found
+
+    def _remember_referenced(self, document_ids: Iterable[str]) -> None:
+        if len(self._referenced) > _REFERENCED_HELD:
+            self._referenced.clear()
+        self._referenced.update(document_ids)
+
     async def by_id(self, document_id: str) -> dict[str, Any] | None:
         with _store_call():
             found = await self._records.find_one({"_id": document_id})
@@ -211,17 +234,30 @@ class DocumentFiles:
         if not document_ids:
             return 0
         unique = sorted(set(document_ids))
+        # What is not known referenced is marked so, and its count says it is still there.
+        unreferenced = [d for d in unique if d not in self._referenced]
+        kept = len(unique) - len(unreferenced)
         with _store_call():
-            kept = await self._records.update_many(
-                {"_id": {"$in": unique}}, {"$set": {"referenced": True}}
-            )
-            for document_id in unique:
-                await self._links.update_one(
-                    {"_id": f"{dossier_id}/{document_id}"},
-                    {"$setOnInsert": {"linked_at": now}},
-                    upsert=True,
+            if unreferenced:
+                marked = await self._records.update_many(
+                    {"_id": {"$in": unreferenced}}, {"$set": {"referenced": True}}
                 )
-        return int(kept.matched_count)
+                kept += int(marked.matched_count)
+                if marked.matched_count == len(unreferenced):
+                    self._remember_referenced(unreferenced)
+            # Every link in one round trip.
+            await self._links.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": f"{dossier_id}/{document_id}"},
+                        {"$setOnInsert": {"linked_at": now}},
+                        upsert=True,
+                    )
+                    for document_id in unique
+                ],
+                ordered=False,
+            )
+        return kept
 
     async def is_attached(self, dossier_id: str, document_id: str) -> bool:
         with _store_call():

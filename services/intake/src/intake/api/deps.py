@@ -54,16 +54,16 @@ def install(app: FastAPI, api: IntakeApi) -> None:
     app.state.intake = api
 
 
-def _api(request: Request) -> IntakeApi:
+# Dependencies are coroutines even where nothing is awaited: FastAPI would run a plain
+# function in its thread pool.
+
+
+async def _api(request: Request) -> IntakeApi:
     api: IntakeApi = request.app.state.intake
     return api
 
 
 Api = Annotated[IntakeApi, Depends(_api)]
-
-
-# Dependencies are coroutines even where nothing is awaited: FastAPI would run a plain
-# function in its thread pool.
 
 
 async def _catalogue(api: Api) -> Catalogue:

@@ -100,8 +100,16 @@ def check_character(body: str) -> str:
     return ALPHABET[_times_x(_syndrome(compact))]
 
 
+# Each character of the alphabet (32 of them) is 5 bits.
+_CHAR_BITS = 5
+_CHAR_MASK = (1 << _CHAR_BITS) - 1
+
+
 def _secret_characters(length: int) -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+    # One draw for the whole code rather than one a character: each draw of the system's
+    # randomness is a system call.
+    bits = secrets.randbits(_CHAR_BITS * length)
+    return "".join(ALPHABET[(bits >> (_CHAR_BITS * i)) & _CHAR_MASK] for i in range(length))
 
 
 def new_receipt_code(

@@ -335,8 +335,9 @@ async def resolve_attachments(
     the declared size and media type: what is wrong, and the ids found, in order."""
     errors: list[FieldError] = []
     ids: list[str] = []
+    recorded = await store.by_sha256s([a.sha256 for a in attachments])
     for index, attachment in enumerate(attachments):
-        found = await store.by_sha256(attachment.sha256)
+        found = recorded.get(attachment.sha256)
         if found is None:
             errors.append(
                 FieldError(

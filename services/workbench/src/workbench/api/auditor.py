@@ -12,12 +12,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 
 from workbench.adapters.api import ServiceProblem
 from workbench.adapters.streaming import Download, chunks_of
-from workbench.api.web import CheckedForm, Wired, not_found, render, role_check, translator
+from workbench.api.web import (
+    CheckedForm,
+    Wired,
+    not_found,
+    passed_on,
+    render,
+    role_check,
+    translator,
+)
 from workbench.domain import audit_views
 from workbench.domain.session import Session
 
@@ -158,15 +165,7 @@ async def run_verification(
 
 
 def _passed_on(download: Download, filename: str) -> StreamingResponse:
-    return StreamingResponse(
-        download.chunks(),
-        media_type=download.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-        background=BackgroundTask(download.close),
-    )
+    return passed_on(download, disposition=f'attachment; filename="{filename}"')
 
 
 @router.get("/audit/export.{kind}")

@@ -13,8 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from workbench.adapters.api import ServiceProblem, ServiceUnavailable
@@ -25,6 +24,7 @@ from workbench.api.web import (
     Wired,
     Wiring,
     not_found,
+    passed_on,
     redirect,
     render,
     seal,
@@ -346,16 +346,7 @@ async def result(request: Request, wired: Wired) -> Response:
     download = await wired.intake.citizen_document(
         opened.receipt_code, document_id, opened.secret, opened.phone
     )
-    headers = {"Cache-Control": "no-store"}
-    disposition = download.header("Content-Disposition")
-    if disposition:
-        headers["Content-Disposition"] = disposition
-    return StreamingResponse(
-        download.chunks(),
-        media_type=download.media_type,
-        headers=headers,
-        background=BackgroundTask(download.close),
-    )
+    return passed_on(download)
 
 
 @router.post("/follow-up/close")

@@ -18,8 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
 from workbench.adapters.api import ServiceProblem
@@ -29,6 +28,7 @@ from workbench.api.web import (
     PageError,
     Wired,
     not_found,
+    passed_on,
     render,
     role_check,
     translator,
@@ -483,12 +483,8 @@ async def print_slip(wired: Wired, session: Desk, receipt_code: str) -> Response
         if exc.status in (403, 404, 422):
             raise not_found() from exc
         raise
-    return StreamingResponse(
-        slip.chunks(),
+    return passed_on(
+        slip,
+        disposition=f'inline; filename="giay-tiep-nhan-{receipt_code}.pdf"',
         media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="giay-tiep-nhan-{receipt_code}.pdf"',
-            "Cache-Control": "no-store",
-        },
-        background=BackgroundTask(slip.close),
     )

@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import Response
 
 from workbench.adapters.api import ServiceProblem, ServiceUnavailable
 from workbench.adapters.processing import QueueFilters
@@ -21,6 +20,7 @@ from workbench.api.web import (
     Staff,
     Wired,
     not_found,
+    passed_on,
     redirect,
     render,
     translator,
@@ -264,16 +264,7 @@ async def open_document(
         if exc.status in (403, 404):
             raise not_found() from exc
         raise
-    headers = {"Cache-Control": "no-store"}
-    disposition = download.header("Content-Disposition")
-    if disposition:
-        headers["Content-Disposition"] = disposition
-    return StreamingResponse(
-        download.chunks(),
-        media_type=download.media_type,
-        headers=headers,
-        background=BackgroundTask(download.close),
-    )
+    return passed_on(download)
 
 
 @router.get("/dossiers/{dossier_id}")

@@ -16,14 +16,16 @@ from typing import Annotated, Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from fastapi import Depends, FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 
 from workbench.adapters.audit import AuditApi
 from workbench.adapters.idp import IdentityProvider
 from workbench.adapters.intake import IntakeApi
 from workbench.adapters.processing import ProcessingApi
+from workbench.adapters.streaming import Download
 from workbench.domain import csrf
 from workbench.domain.i18n import Translator, language
 from workbench.domain.navigation import visible
@@ -229,3 +231,20 @@ def error_page(request: Request, status: int, kind: str) -> HTMLResponse:
 def redirect(path: str) -> RedirectResponse:
     # 303: the browser follows a POST's answer with a GET.
     return RedirectResponse(path, status_code=303)
+
+
+def passed_on(
+    download: Download, *, disposition: str | None = None, media_type: str | None = None
+) -> StreamingResponse:
+    """A service's file passed to the browser chunk by chunk, never stored by the
+    browser's caches; its ``Content-Disposition`` is the service's unless one is given."""
+    headers = {"Cache-Control": "no-store"}
+    disposition = disposition or download.header("Content-Disposition")
+    if disposition:
+        headers["Content-Disposition"] = disposition
+    return StreamingResponse(
+        download.chunks(),
+        media_type=media_type or download.media_type,
+        headers=headers,
+        background=BackgroundTask(download.close),
+    )
