@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: catalogue-check axe typecheck run stop reset status test test-fast test-containers image-check compose-check lint bench bench-alternatives chaos screenshot tools asyncapi asyncapi-check openapi openapi-lint prometheus-check browser
+.PHONY: fonts catalogue-check axe typecheck run stop reset status test test-fast test-containers image-check compose-check lint bench bench-alternatives chaos screenshot tools asyncapi asyncapi-check openapi openapi-lint prometheus-check browser
 
 # The AsyncAPI CLI validates docs/asyncapi.yaml; npm installs it into .local/node on first use.
 # 4.1.1 is the last release that runs on Node 20 (5.x and later need Node 24).
@@ -24,7 +24,7 @@ tools:  ## install uv if the machine lacks it
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
 
-run: tools  ## start Kafka, the store, SMTP, Zipkin and the four services (REPLICAS=2: two of each; KAFKA_BROKERS=3: a Kafka cluster)
+run: tools fonts  ## start Kafka, the store, SMTP, Zipkin, the IdP, the four services and the workbench (REPLICAS=2: two of each; KAFKA_BROKERS=3: a Kafka cluster)
 	@$(UV) run --frozen python deploy/local.py up $(if $(KAFKA_BROKERS),--kafka-brokers $(KAFKA_BROKERS))
 	@$(UV) run --frozen python deploy/local.py services $(if $(REPLICAS),--replicas $(REPLICAS))
 
@@ -150,6 +150,11 @@ DEBIAN_PACKAGES := chromium chromium-driver fonts-dejavu-core hey
 browser:  ## Debian packages for the browser tests, the PDFs and the benchmarks (root)
 	@missing="$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
 	[ -z "$$missing" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }
+
+# Intake prints slips and result documents in DejaVu (Vietnamese diacritics).
+fonts:  ## Debian's DejaVu fonts, which the services' PDFs embed (root)
+	@dpkg -s fonts-dejavu-core >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core; }
 
 typecheck: tools  ## mypy: strict on libs/chassis and every domain/, standard elsewhere
 	@$(UV) run --frozen mypy -p chassis -p intake -p processing -p notification -p audit -p workbench
