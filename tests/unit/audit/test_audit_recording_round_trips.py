@@ -4,6 +4,8 @@ replica's append, an event already recorded), and the look-ups then run."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from tests.unit.audit.fakes import FakeAuditLog
 from tests.unit.audit.test_audit_service import (
     assert_one_gap_free_chain,
@@ -58,3 +60,26 @@ async def test_a_head_moved_by_another_replica_is_read_again_after_the_conflict(
     assert_one_gap_free_chain(store)
     assert mine.head is not None
     assert mine.head.seq == 5
+
+
+async def test_a_batch_drafted_before_the_head_was_read_is_stamped_after_it() -> None:
+    """Seen with two audit replicas: one drafted its batch, another replica appended an
+    entry stamped later, then the first read that head and sealed its batch after it
+    with the earlier stamp. The time of recording must not go back along the chain."""
+    store = FakeAuditLog()
+    ticks = iter(datetime(2026, 12, 7, 2, 45, tzinfo=UTC) + timedelta(seconds=n) for n in range(99))
+
+    def clock() -> datetime:
+        return next(ticks)
+
+    mine, other = recorder(store, clock=clock), recorder(store, clock=clock)
+    events = [event(n) for n in range(1, 4)]
+    drafts = mine.drafts_of([incoming(events[0])])  # stamped first ...
+    await other.record([incoming(events[1])])  # ... another replica stamps and lands ...
+    await mine.append(drafts)  # ... then the first reads the head and seals after it.
+    await mine.record([incoming(events[2])])
+
+    stamps = [entry.recorded_at for entry in store.entries()]
+    assert stamps == sorted(stamps)
+    assert recorded_event_ids(store) == [events[1].id, events[0].id, events[2].id]
+    assert_one_gap_free_chain(store)

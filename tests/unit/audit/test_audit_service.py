@@ -80,11 +80,13 @@ def recorder(store: FakeAuditLog, **options: object) -> EventRecorder:
     return EventRecorder(
         store,
         CIPHER,
-        retry_delay=lambda attempt: float(attempt),
-        unreachable=lambda exc: isinstance(exc, StoreDown),
-        clock=_now,
-        sleep=no_wait,
-        **options,  # type: ignore[arg-type]
+        **{  # type: ignore[arg-type]
+            "retry_delay": lambda attempt: float(attempt),
+            "unreachable": lambda exc: isinstance(exc, StoreDown),
+            "clock": _now,
+            "sleep": no_wait,
+            **options,
+        },
     )
 
 

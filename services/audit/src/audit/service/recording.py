@@ -177,6 +177,9 @@ class EventRecorder:
                     if not pending:
                         break
                     head = await self.load_head()
+                    # Drafted before that read: an entry another replica stamped later may
+                    # be in the head now, and recorded_at never decreases along the chain.
+                    pending = restamped(pending, self._clock())
                 # Otherwise sealed on the head this recorder last wrote, without reading
                 # anything first: the unique seq and event_id stop the insert if another
                 # replica appended since or an event is recorded already, and the look-ups
