@@ -42,7 +42,7 @@ from typing import Any
 import httpx
 from aiokafka import ConsumerRecord
 from cryptography.fernet import Fernet
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from audit.adapters.checkpointer import Checkpointer
 from audit.adapters.consumer import AuditRecorder, incoming
@@ -294,7 +294,7 @@ class Rows(list[tuple[str, str]]):
 async def run(args: argparse.Namespace) -> list[tuple[str, str]]:
     uri = _store_uri()
     database = f"bench_audit_{uuid.uuid4().hex[:8]}"
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(uri, tz_aware=True)
+    client: AsyncMongoClient[Any] = AsyncMongoClient(uri, tz_aware=True)
     info = await client.admin.command("buildInfo")
     # FerretDB 1.x names its version in ferretdbVersion, 2.x in a ferretdb document.
     ferretdb = info.get("ferretdb")
@@ -376,9 +376,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, str]]:
             (f"verify from the store, {total:,} entries", f"{total / elapsed:,.0f} entries/s")
         )
 
-        entries = await asyncio.to_thread(
-            lambda: list(store.log_entries(after_position=0, batch=5000))
-        )
+        entries = [e async for page in store.log_pages(after_position=0, batch=5000) for e in page]
         started = time.perf_counter()
         report = verify_log(entries, [checkpoint], key.public_key())
         elapsed = time.perf_counter() - started
@@ -424,7 +422,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, str]]:
         )
     finally:
         await client.drop_database(database)
-        client.close()
+        await client.close()
     return rows
 
 

@@ -1,12 +1,14 @@
 """How many dossiers a second the real pipeline holds: ``uv run python -m bench.capacity``.
 
 For each replica count the four services run as processes (that many of each, same
-databases and consumer groups); then for each offered rate, lowest first, submissions are
-POSTed at that rate for the duration, spread over the intake replicas, and each dossier's
-latency is taken from its POST to the audit entry of its ``notification.sent`` event. The
-ladder stops at the first rate whose p99 is above the limit or that falls behind. CPU per
-dossier is measured for every service replica, Kafka, PostgreSQL (all its processes),
-FerretDB, the SMTP sink and the load generator. See docs/performance.md.
+databases and consumer groups); then for each offered rate, lowest first, `hey` (a
+compiled load generator, one per intake replica) POSTs submissions at that rate for the
+duration. The step's dossiers are those intake received meanwhile, read from the audit
+(their ``dossier.submitted`` entries); each one's pipeline latency runs from that receipt
+to the audit entry of its ``notification.sent`` event. A step is held when hey's POST p99
+plus the pipeline's p99 is within the limit and nothing fell behind; the ladder stops at
+the first that is not. CPU per dossier is measured for every service replica, Kafka,
+PostgreSQL (all its processes), FerretDB, the SMTP sink and hey. See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[SweepPlan, bool]:
         help="offered dossiers per second, tried in increasing order",
     )
     parser.add_argument("--duration", type=float, default=120.0, help="seconds per rate")
-    parser.add_argument("--in-flight", type=int, default=64, help="HTTP requests open at most")
     parser.add_argument(
         "--drain", type=float, default=30.0, help="seconds a step's dossiers may take after it"
     )
@@ -71,7 +72,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[SweepPlan, bool]:
         replicas=tuple(replicas),
         rates=rates,
         duration_s=args.duration,
-        in_flight=args.in_flight,
         drain_s=args.drain,
         p99_limit_s=args.p99_limit,
         warmup_s=5.0 if args.quick else 15.0,
@@ -125,7 +125,7 @@ def render(results: dict[str, Any], plan: SweepPlan) -> str:
     out = [
         f"\nmachine: {m['cpus']} CPU ({m['cpu_model']}), Python {m['python']}, "
         f"Kafka {m['kafka']}, FerretDB {m.get('store', {}).get('ferretdb')} on PostgreSQL; "
-        f"{plan.duration_s:g} s per rate, at most {plan.in_flight} requests open",
+        f"{plan.duration_s:g} s per rate, offered by hey",
         f"load average (1, 5, 15 min) before {before[0]:.2f} {before[1]:.2f} {before[2]:.2f}, "
         f"after {after[0]:.2f} {after[1]:.2f} {after[2]:.2f}",
     ]

@@ -16,8 +16,8 @@ launcher starts them), with its own topics and database, removed afterwards.
   once every one has made its bodies and connected; their CPU is each one's own
   accounting (``getrusage``) from the release to its last answer. Raw GridFS: the same
   bodies written by the same number of concurrent writers straight into a GridFS bucket
-  of the same store, through the driver intake uses (motor), in the same run, alternating
-  with intake's rounds.
+  of the same store, through the driver intake uses (PyMongo's asyncio client), in the
+  same run, alternating with intake's rounds.
 * Memory: intake's resident set at rest, then its peak (``VmHWM``, reset through
   ``/proc/<pid>/clear_refs`` before each phase) while 25 MB uploads stream through it, one
   at a time and ``--concurrency`` at a time.
@@ -172,10 +172,11 @@ async def raw_gridfs(
     infra: Infra, database: str, size: int, total: int, concurrency: int
 ) -> dict[str, Any]:
     """The same bodies written straight into GridFS by ``concurrency`` writers."""
-    from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorGridFSBucket
+    from gridfs import AsyncGridFSBucket
+    from pymongo import AsyncMongoClient
 
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb)
-    bucket = AsyncIOMotorGridFSBucket(client[database], bucket_name="raw")
+    client: AsyncMongoClient[Any] = AsyncMongoClient(infra.mongodb)
+    bucket = AsyncGridFSBucket(client[database], bucket_name="raw")
     filler = os.urandom(size)
     shares = [
         total // concurrency + (1 if k < total % concurrency else 0) for k in range(concurrency)
@@ -194,7 +195,7 @@ async def raw_gridfs(
         await asyncio.gather(*(writer(mine) for mine in bodies))
         wall = time.perf_counter() - started
     finally:
-        client.close()
+        await client.close()
     return {"wall_s": wall, "latencies_s": latencies, "statuses": {"stored": total}}
 
 

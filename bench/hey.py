@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,6 +110,20 @@ class HeyRun:
                 f"(more than {GENERATOR_CORES_PER_1000}): it may be what limits this run"
             )
         return None
+
+
+def side_by_side(name: str, runs: Sequence[HeyRun]) -> HeyRun:
+    """Runs that went at the same time (one hey per intake replica) as one: their requests
+    together, over the longest run's time, and their CPU added up."""
+    combined = HeyRun(name, max((r.seconds for r in runs), default=0.0))
+    for run in runs:
+        for status, count in run.statuses.items():
+            combined.statuses[status] = combined.statuses.get(status, 0) + count
+        combined.latencies_s += run.latencies_s
+        combined.offsets_s += run.offsets_s
+        combined.errors += run.errors
+        combined.generator_cpu_s += run.generator_cpu_s
+    return combined
 
 
 def run_hey(

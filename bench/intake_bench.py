@@ -269,16 +269,16 @@ async def _drain(
     """After the burst: how many dossiers reached the audit over ``seconds`` more, and the
     consumer lag left, per service (what is still on the broker, waiting)."""
     import httpx
-    from motor.motor_asyncio import AsyncIOMotorClient
+    from pymongo import AsyncMongoClient
 
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb)
+    client: AsyncMongoClient[Any] = AsyncMongoClient(infra.mongodb)
     entries = client[audit_db]["audit_entries"]
     try:
         start = await entries.count_documents({"event_type": NOTIFICATION_SENT})
         await asyncio.sleep(seconds)
         end = await entries.count_documents({"event_type": NOTIFICATION_SENT})
     finally:
-        client.close()
+        await client.close()
     lags: dict[str, float] = {}
     async with httpx.AsyncClient(timeout=5) as http:
         for label, service in services.items():

@@ -42,11 +42,12 @@ import httpx
 import uvicorn
 from aiokafka.admin import AIOKafkaAdminClient
 from aiosmtpd.controller import Controller
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from chassis.auth import new_signing_key, publish_jwks
 from chassis.events import DossierStatusChanged, Envelope, Recipient, make_event
 from chassis.kafka import EventPublisher
+from chassis.mongo import StoreClient
 from chassis.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -225,7 +226,7 @@ async def run_scenario(
                 "NOTIFICATION_WEBHOOK_SECRETS": secrets.token_urlsafe(24),
             }
         process = _start_service(env, log_dir / f"notification-{scenario}.log")
-        client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(mongodb, tz_aware=True)
+        client: StoreClient = AsyncMongoClient(mongodb, tz_aware=True)
         deliveries = client[database]["deliveries"]
         publisher = EventPublisher(
             ServiceSettings(
@@ -266,7 +267,7 @@ async def run_scenario(
             except subprocess.TimeoutExpired:
                 process.kill()
             await client.drop_database(database)
-            client.close()
+            await client.close()
             smtp.stop()
             await _delete_topics(kafka, prefix)
 
@@ -283,9 +284,8 @@ async def _until_sent(deliveries: Any, count: int, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while await deliveries.count_documents({"status": "sent"}) < count:
         if time.monotonic() > deadline:
-            states = await deliveries.aggregate(
-                [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
-            ).to_list(None)
+            cursor = await deliveries.aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}])
+            states = await cursor.to_list(None)
             raise TimeoutError(
                 f"fewer than {count} deliveries were sent in {timeout_s}s: "
                 + ", ".join(f"{s['_id']}={s['n']}" for s in states)

@@ -6,12 +6,14 @@ measures another's load:
 1. intake vs bare FastAPI: POST /v1/dossiers from `hey` (a compiled load generator), the
    same connections and time for both, alternating rounds (``bench.intake_bench``);
 2. the CPU budget per dossier: the four services as processes, one replica each, a steady
-   load of submissions, and the CPU milliseconds every process spends per dossier that
-   reached the audit (each service, Kafka, PostgreSQL, FerretDB, the SMTP sink, the load
-   generator), with a py-spy profile of each service kept under ``bench/results/`` and its
-   top costs printed;
-3. the capacity sweep of ``bench.capacity`` on the same processes: offered rates, lowest
-   first, until one is not held (p99 above 2 s or fallen behind).
+   load of submissions from hey, and the CPU milliseconds every process spends per dossier
+   that reached the audit (each service, Kafka, PostgreSQL, FerretDB, the SMTP sink, hey),
+   with a py-spy profile of each service kept under ``bench/results/`` and its top costs
+   printed; then the store commands per dossier, per service and command (each service's
+   ``hoso_store_commands_total`` before and after the step);
+3. the capacity sweep of ``bench.capacity`` on the same processes, its load from hey too:
+   offered rates, lowest first, until one is not held (POST p99 + pipeline p99 above 2 s,
+   or fallen behind).
 
 The default takes about five minutes on 2 cores; ``--quick`` about two; ``--long`` runs
 the sweep's steps for 60 s each. See docs/performance.md.
@@ -30,7 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import intake_bench
-from bench.capacity_support.report import render_replicas, render_summary
+from bench.capacity_support.report import (
+    generator_line,
+    render_replicas,
+    render_store_commands,
+    render_summary,
+)
 from bench.capacity_support.sweep import LOAD_GENERATOR, SmtpSink, SweepPlan, sweep_replicas
 from bench.pipeline.infra import ROOT, machine, provide
 from bench.pipeline.stats import Progress, table
@@ -71,7 +78,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Sweep
         replicas=(1,),
         rates=rates[:2] if args.quick else rates,
         duration_s=step_s,
-        in_flight=64,
         drain_s=15.0 if args.quick else 20.0,
         p99_limit_s=2.0,
         warmup_s=5.0 if args.quick else 10.0,
@@ -154,6 +160,8 @@ def render(results: dict[str, Any], plan: SweepPlan) -> str:
     pipeline = results.get("pipeline")
     if pipeline and pipeline.get("budget"):
         out.append(render_budget(pipeline["budget"], results.get("profiles") or {}))
+        if pipeline["budget"].get("store_commands"):
+            out.append(render_store_commands(pipeline["budget"]["store_commands"]))
     if pipeline:
         out.append(render_replicas(pipeline, plan.p99_limit_s))
         out.append(render_summary([pipeline], plan.p99_limit_s))
@@ -174,12 +182,12 @@ def render_budget(step: dict[str, Any], profiles: dict[str, Any]) -> str:
         for name in sorted(per, key=lambda n: -(per[n] or 0))
     ]
     rows.append(["all", round(total, 1), 100.0, round(sum(v for v in cores.values() if v), 2)])
-    latency = step["latency_s"]
+    latency, post = step["latency_s"], step.get("post_ms") or {}
     out = [
-        f"\nCPU budget per dossier: {step['offered_per_s']:g} dossiers/s offered for "
-        f"{step['duration_s']:g} s, {step['finished']} audited "
-        f"(p50 {latency['p50']} s, p99 {latency['p99']} s); CPU of each process over the "
-        "step and its drain, per dossier that reached the audit",
+        f"\nCPU budget per dossier: {step['offered_per_s']:g} dossiers/s offered by hey for "
+        f"{step['duration_s']:g} s, {step['finished']} audited (POST p50 {post.get('p50')} ms, "
+        f"p99 {post.get('p99')} ms; pipeline p50 {latency['p50']} s, p99 {latency['p99']} s); "
+        "CPU of each process over the step and its drain, per dossier that reached the audit",
         table(["process", "CPU ms/dossier", "share %", "cores while sending"], rows),
     ]
     if total:
@@ -189,13 +197,7 @@ def render_budget(step: dict[str, Any], profiles: dict[str, Any]) -> str:
         )
     generator = cores.get(LOAD_GENERATOR)
     if generator is not None and step["offered_per_s"]:
-        per_1000 = generator / step["offered_per_s"] * 1000
-        if per_1000 > 0.5:
-            out.append(
-                f"note: the load generator used {per_1000:.2f} cores per 1,000 req/s "
-                "(more than 0.5); at this rate it is "
-                f"{generator:.2f} cores, well under the pipeline's"
-            )
+        out.append(generator_line(step))
     for name, summary in profiles.items():
         top = ", ".join(f"{pct}% {fn}" for fn, pct in summary["self"][:5])
         out.append(f"  {name} (py-spy, self time): {top}")

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from chassis.calendar import DEFAULT_CALENDAR
 from chassis.catalogue import load_default_catalogue
@@ -36,6 +36,7 @@ from chassis.events import (
     Envelope,
 )
 from chassis.kafka import EventPublisher, ensure_topics
+from chassis.mongo import StoreClient
 from processing.adapters.relay import OutboxRelay
 from processing.adapters.store import DossierStore, QueueFilter
 from processing.domain import dossier as rules
@@ -105,9 +106,7 @@ async def main(dossiers: int) -> None:
         mongodb_database=run,
         kafka_topic_prefix=f"{run}.",
     )
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(
-        settings.mongodb_uri.get_secret_value(), tz_aware=True
-    )
+    client: StoreClient = AsyncMongoClient(settings.mongodb_uri.get_secret_value(), tz_aware=True)
     store = DossierStore(client[run])
     await store.create_indexes()
     await ensure_topics(settings)
@@ -168,7 +167,7 @@ async def main(dossiers: int) -> None:
             change = rules.open_dossier(submitted, procedure, agency, now, DEFAULT_CALENDAR)
             entries = outbox_entries(change.events, rules.SYSTEM_ACTOR)
             await store.insert(change.dossier, entries, str(uuid.uuid4()))
-        second_client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(
+        second_client: StoreClient = AsyncMongoClient(
             settings.mongodb_uri.get_secret_value(), tz_aware=True
         )
         second_publisher = CountingPublisher(settings)
@@ -185,13 +184,13 @@ async def main(dossiers: int) -> None:
             await first_publisher.stop()
         finally:
             await second_publisher.stop()
-            second_client.close()
+            await second_client.close()
         pair_sent = first_publisher.sent + second_publisher.sent
         pair_twice = len(pair_sent) - len(set(pair_sent))
     finally:
         await publisher.stop()
         await client.drop_database(run)
-        client.close()
+        await client.close()
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
         await admin.start()
         try:

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 # Leaf frames where a thread waits rather than works: the event loop's select (py-spy
-# shows it as ``Runner.run`` when the native frame is hidden), the store driver's worker
-# threads waiting for a job or blocked on the store's socket (motor runs pymongo in
-# threads), its monitor sleeping, a condition variable. Left out, so percentages are of
-# work; a profile taken with ``--nonblocking`` cannot tell these apart by thread state.
+# shows it as ``Runner.run`` when the native frame is hidden), worker threads waiting for
+# a job or blocked on the store's socket (profiles taken with Motor, which ran PyMongo in
+# threads), the driver's monitor sleeping, a condition variable. Left out, so percentages
+# are of work; a profile taken with ``--nonblocking`` cannot tell these apart by thread state.
 IDLE = (
     "Runner.run (",
     "_worker (",

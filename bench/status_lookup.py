@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pydantic import SecretStr
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from chassis.kafka import EventPublisher
 from chassis.problems import problem_response
@@ -108,7 +109,7 @@ def projection(n: int) -> dict[str, Any]:
     }
 
 
-async def fill(db: AsyncIOMotorDatabase[Any], keys: FollowUpKeys, have: int, want: int) -> None:
+async def fill(db: AsyncDatabase[Any], keys: FollowUpKeys, have: int, want: int) -> None:
     for first in range(have, want, _BATCH):
         last = min(want, first + _BATCH)
         await db["submissions"].insert_many([submission(n, keys) for n in range(first, last)])
@@ -177,7 +178,7 @@ async def main(sizes: list[int], count: int) -> None:
         rate_limit_follow_up_per_ip=unlimited,
         rate_limit_follow_up_failures_per_code=unlimited,
     )
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(uri, tz_aware=True)
+    client: AsyncMongoClient[Any] = AsyncMongoClient(uri, tz_aware=True)
     db = client[name]
     store = IntakeStore(db)
     keys = follow_up_keys(settings)
@@ -201,7 +202,7 @@ async def main(sizes: list[int], count: int) -> None:
             rows.append(await measure(follow_up, keys, size, count))
     finally:
         await client.drop_database(name)
-        client.close()
+        await client.close()
 
     head = " | ".join(f"{case:^17}" for case in CASES)
     print(f"{'':>9} | {head} | wrong secret −")

@@ -35,7 +35,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.fernet import Fernet
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from audit.domain.checkpoint import generate_private_key, private_key_to_base64
 from bench.chaos_support import verify
@@ -148,7 +148,7 @@ class Probe:
         self._prefix = platform.prefix
 
     async def unsettled(self) -> dict[str, int]:
-        client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(
+        client: AsyncMongoClient[Any] = AsyncMongoClient(
             self._infra.mongodb, serverSelectionTimeoutMS=5000
         )
         try:
@@ -159,7 +159,7 @@ class Probe:
                 "deliveries"
             ].count_documents({"status": {"$nin": ["sent", "failed"]}})
         finally:
-            client.close()
+            await client.close()
         lag = await group_lag(self._infra.kafka, self._prefix)
         return {"outbox": outbox, "deliveries": deliveries, "lag": lag}
 
@@ -286,12 +286,12 @@ async def operator_resends(
 
 async def drop(infra: ChaosInfra, platform: Platform) -> None:
     """Delete the run's topics and databases, leaving everybody else's alone."""
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb)
+    client: AsyncMongoClient[Any] = AsyncMongoClient(infra.mongodb)
     try:
         for name in platform.databases.values():
             await client.drop_database(name)
     finally:
-        client.close()
+        await client.close()
     admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka)
     await admin.start()
     try:

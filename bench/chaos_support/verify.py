@@ -20,7 +20,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from chassis import events
 from chassis.events import CONSUMER_GROUPS, EVENT_TYPES, PoisonMessage, Topics
@@ -213,12 +213,12 @@ class AuditFacts:
 
 
 async def audit_facts(mongodb: str, database: str, topic_ids: set[str]) -> AuditFacts:
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(mongodb, serverSelectionTimeoutMS=10_000)
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongodb, serverSelectionTimeoutMS=10_000)
     try:
         cursor = client[database]["audit_entries"].find({}, {"event_id": 1})
         counts = Counter([str(doc.get("event_id")) async for doc in cursor])
     finally:
-        client.close()
+        await client.close()
     recorded = set(counts)
     return AuditFacts(
         entries=sum(counts.values()),
@@ -230,23 +230,23 @@ async def audit_facts(mongodb: str, database: str, topic_ids: set[str]) -> Audit
 
 async def projection_behind(mongodb: str, database: str, dossier_ids: set[str]) -> set[str]:
     """Accepted dossiers whose status, as a citizen looks it up, is not the final one."""
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(mongodb, serverSelectionTimeoutMS=10_000)
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongodb, serverSelectionTimeoutMS=10_000)
     try:
         cursor = client[database]["statuses"].find({"status": "result_returned"}, {"_id": 1})
         done = {str(doc["_id"]) async for doc in cursor}
     finally:
-        client.close()
+        await client.close()
     return dossier_ids - done
 
 
 async def statuses(mongodb: str, database: str, dossier_ids: set[str]) -> Counter[str]:
     """Processing's status of each dossier, counted; "absent" for one it never created."""
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(mongodb, serverSelectionTimeoutMS=10_000)
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongodb, serverSelectionTimeoutMS=10_000)
     try:
         cursor = client[database]["dossiers"].find({}, {"status": 1})
         found = {str(doc["_id"]): str(doc.get("status")) async for doc in cursor}
     finally:
-        client.close()
+        await client.close()
     return Counter(found.get(d, "absent") for d in dossier_ids)
 
 

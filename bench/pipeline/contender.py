@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from bench.pipeline.tally import Tally
 from bench.pipeline.work import prepare
@@ -42,15 +43,15 @@ class Contender:
     prefix: str
     database_name: str
     tally: Tally
-    _client: AsyncIOMotorClient[Any] | None = None
+    _client: AsyncMongoClient[Any] | None = None
 
     def topic(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
-    def database(self, stage: str) -> AsyncIOMotorDatabase[Any]:
+    def database(self, stage: str) -> AsyncDatabase[Any]:
         """Each stage has a database of its own, as each service has in the platform."""
         if self._client is None:
-            self._client = AsyncIOMotorClient(self.mongodb_uri, tz_aware=True)
+            self._client = AsyncMongoClient(self.mongodb_uri, tz_aware=True)
         return self._client[f"{self.database_name}_{stage}"]
 
     async def until_done(self, work: Awaitable[Any] | None = None) -> None:
@@ -72,9 +73,9 @@ class Contender:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    def close(self) -> None:
+    async def close(self) -> None:
         if self._client is not None:
-            self._client.close()
+            await self._client.close()
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -88,7 +89,7 @@ async def main(args: argparse.Namespace) -> None:
         await work(contender)
     finally:
         reporter.cancel()
-        contender.close()
+        await contender.close()
     await asyncio.to_thread(Path(args.acks).write_text, json.dumps(tally.acks))
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 from aiokafka.admin import AIOKafkaAdminClient
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_LIBS = ROOT / ".local" / "kafka" / "libs"
@@ -131,12 +131,12 @@ class CpuMeter:
 
 async def drop(infra: Infra, prefix: str, databases: list[str]) -> None:
     """Delete a run's topics and databases, leaving everybody else's alone."""
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb)
+    client: AsyncMongoClient[Any] = AsyncMongoClient(infra.mongodb)
     try:
         for name in databases:
             await client.drop_database(name)
     finally:
-        client.close()
+        await client.close()
     admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka)
     await admin.start()
     try:
@@ -183,9 +183,7 @@ async def machine(infra: Infra) -> dict[str, Any]:
         "unknown",
     )
     store: dict[str, Any] = {}
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(
-        infra.mongodb, serverSelectionTimeoutMS=5000
-    )
+    client: AsyncMongoClient[Any] = AsyncMongoClient(infra.mongodb, serverSelectionTimeoutMS=5000)
     try:
         info = await client.admin.command("buildInfo")
         reported = (info.get("ferretdb") or {}).get("version")
@@ -198,7 +196,7 @@ async def machine(infra: Infra) -> dict[str, Any]:
     except Exception as exc:
         store = {"error": type(exc).__name__}
     finally:
-        client.close()
+        await client.close()
     return {
         "cpus": os.cpu_count(),
         "cpu_model": _cpu_model(),

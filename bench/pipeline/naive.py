@@ -1,5 +1,5 @@
 """The work done one message at a time, the way it is usually first written with aiokafka
-and motor: ``send_and_wait`` per event, ``insert_one`` per document, a commit per message."""
+and PyMongo: ``send_and_wait`` per event, ``insert_one`` per document, a commit per message."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorCollection
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from bench.pipeline.contender import Contender
@@ -27,7 +27,7 @@ from chassis.settings import ServiceSettings
 _DUPLICATE_KEY = 11000
 
 
-async def insert_new(collection: AsyncIOMotorCollection[Any], documents: list[Any]) -> set[int]:
+async def insert_new(collection: AsyncCollection[Any], documents: list[Any]) -> set[int]:
     """Insert what is not stored yet; the positions of the documents that were new."""
     try:
         await collection.insert_many(documents, ordered=False)

@@ -24,8 +24,9 @@ from typing import Any
 
 import httpx
 from aiosmtpd.controller import Controller
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
 from prometheus_client.parser import text_string_to_metric_families
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
 from bench.pipeline.infra import Infra, drop
 from bench.pipeline.processes import Watched, infrastructure, sample, spent
@@ -195,6 +196,21 @@ async def scrape(client: httpx.AsyncClient, service: Service) -> tuple[float, fl
     return consumed, lag
 
 
+async def store_commands(client: httpx.AsyncClient, service: Service) -> dict[str, float]:
+    """The commands one service process has sent to the store so far, by command name
+    (``hoso_store_commands_total``)."""
+    text = (await client.get(f"{service.url}/metrics")).text
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "hoso_store_commands":
+            continue
+        for point in family.samples:
+            if point.name.endswith("_total"):
+                command = point.labels.get("command", "?")
+                counts[command] = counts.get(command, 0.0) + point.value
+    return counts
+
+
 # --------------------------------------------------------------------------- load
 
 
@@ -296,17 +312,22 @@ async def _post_all(
         await asyncio.gather(*tasks)
 
 
+def unix_time(value: Any) -> float:
+    """An audit entry's timestamp as a Unix time, whether stored as text or a date."""
+    moment = value
+    if not isinstance(moment, datetime):
+        moment = datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
+    elif moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
 def recorded_time(entry: dict[str, Any]) -> float:
-    """An audit entry's ``recorded_at`` as a Unix time, whether stored as text or a date."""
-    recorded = entry["recorded_at"]
-    if not isinstance(recorded, datetime):
-        recorded = datetime.fromisoformat(str(recorded).replace("Z", "+00:00"))
-    elif recorded.tzinfo is None:
-        recorded = recorded.replace(tzinfo=UTC)
-    return recorded.timestamp()
+    """An audit entry's ``recorded_at`` as a Unix time."""
+    return unix_time(entry["recorded_at"])
 
 
-async def _audit_times(entries: AsyncIOMotorCollection[Any]) -> dict[str, float]:
+async def _audit_times(entries: AsyncCollection[Any]) -> dict[str, float]:
     """When the audit service recorded each dossier's notification (its ``recorded_at``)."""
     cursor = entries.find({"event_type": NOTIFICATION_SENT}, {"dossier_id": 1, "recorded_at": 1})
     found: dict[str, float] = {}
@@ -355,7 +376,7 @@ class _Measurement:
         load: PipelineLoad,
         services: dict[str, Service],
         sink: MailSink,
-        entries: AsyncIOMotorCollection[Any],
+        entries: AsyncCollection[Any],
         progress: Progress,
     ) -> None:
         self.load = load
@@ -483,7 +504,7 @@ async def _measure(
     progress: Progress,
 ) -> dict[str, Any]:
     token = mint_token(secret, "portal-bench", ["portal"], ttl_s=4 * 3600)
-    store: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb)
+    store: AsyncMongoClient[Any] = AsyncMongoClient(infra.mongodb)
     measurement = _Measurement(
         infra, load, services, sink, store[databases["audit"]]["audit_entries"], progress
     )
@@ -495,4 +516,4 @@ async def _measure(
     try:
         return await measurement.result(cpu)
     finally:
-        store.close()
+        await store.close()

@@ -13,7 +13,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
 from bench.pipeline.infra import Infra
 from bench.pipeline.stats import Progress, percentile
@@ -33,7 +34,7 @@ async def _median_ms(action: Callable[[], Awaitable[Any]], times: int) -> float:
     return round(value, 2)
 
 
-async def _probe(collection: AsyncIOMotorCollection[Any], size: int) -> dict[str, Any]:
+async def _probe(collection: AsyncCollection[Any], size: int) -> dict[str, Any]:
     await collection.create_index("event_id", unique=True)
     documents = [_document(i) for i in range(size)]
     started = time.perf_counter()
@@ -69,7 +70,7 @@ def _document(i: int) -> dict[str, Any]:
 
 
 async def probe_store(infra: Infra, run: str, progress: Progress) -> list[dict[str, Any]]:
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb)
+    client: AsyncMongoClient[Any] = AsyncMongoClient(infra.mongodb)
     database = f"bench{run}_store"
     rows: list[dict[str, Any]] = []
     try:
@@ -79,5 +80,5 @@ async def probe_store(infra: Infra, run: str, progress: Progress) -> list[dict[s
         progress.done("store: probed")
     finally:
         await client.drop_database(database)
-        client.close()
+        await client.close()
     return rows

@@ -15,9 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from pymongo import AsyncMongoClient
 
 from chassis.events import EventType, Recipient, Topics
+from chassis.mongo import StoreClient, StoreDatabase
 from intake.adapters.gridfs import DocumentFiles
 from tests.integration.intake.intake_bodies import waste_registration
 from tests.integration.intake.intake_support import Intake, events_of, read_topic, status_changed
@@ -65,12 +66,12 @@ def restarted(intake: Intake, env: dict[str, str], log: Path) -> ServiceProcess:
 
 
 @contextlib.asynccontextmanager
-async def store_of(intake: Intake) -> AsyncIterator[AsyncIOMotorDatabase[Any]]:
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(intake.mongodb, tz_aware=True)
+async def store_of(intake: Intake) -> AsyncIterator[StoreDatabase]:
+    client: StoreClient = AsyncMongoClient(intake.mongodb, tz_aware=True)
     try:
         yield client[intake.database]
     finally:
-        client.close()
+        await client.close()
 
 
 async def test_an_upload_killed_midway_leaves_nothing_visible_and_is_swept(

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from tests.fuzz.fuzz_platform import RunningPlatform, Seeded
 from tests.permissions.permission_table import (
@@ -118,7 +118,7 @@ def with_value(body: Any, path: tuple[Any, ...], value: Any) -> Any:
 
 async def store_digest(platform: RunningPlatform, mongodb: str) -> dict[str, str]:
     """A hash of every document of every collection of the four databases."""
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(mongodb)
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongodb, tz_aware=True)
     digests: dict[str, str] = {}
     try:
         for service, name in platform.databases.items():
@@ -129,7 +129,7 @@ async def store_digest(platform: RunningPlatform, mongodb: str) -> dict[str, str
                     hasher.update(json.dumps(document, sort_keys=True, default=str).encode())
                 digests[f"{service}.{collection}"] = hasher.hexdigest()
     finally:
-        client.close()
+        await client.close()
     return digests
 
 

@@ -15,8 +15,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient
 
 from audit.domain.checkpoint import private_key_to_base64
 from chassis.events import (
@@ -32,6 +31,7 @@ from chassis.events import (
     make_event,
 )
 from chassis.kafka import EventPublisher, ensure_topics
+from chassis.mongo import StoreClient, StoreDatabase
 from chassis.settings import ServiceSettings
 from tests.support.infra import Infra
 from tests.support.services import ServiceProcess, service_env
@@ -52,7 +52,7 @@ class AuditService:
     signing_key: Ed25519PrivateKey
     pii_key: str
     jwt_secret: str
-    db: AsyncIOMotorDatabase[Any] = field(init=False)
+    db: StoreDatabase = field(init=False)
 
     @property
     def url(self) -> str:
@@ -102,10 +102,10 @@ def _start(
 
 
 @pytest.fixture(scope="session")
-def mongo_client(infra: Infra) -> Iterator[AsyncIOMotorClient[Any]]:
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
+async def mongo_client(infra: Infra) -> AsyncIterator[StoreClient]:
+    client: StoreClient = AsyncMongoClient(infra.mongodb, tz_aware=True)
     yield client
-    client.close()
+    await client.close()
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +114,7 @@ def audit_factory(
     base_env: dict[str, str],
     run_id: str,
     jwt_secret: str,
-    mongo_client: AsyncIOMotorClient[Any],
+    mongo_client: StoreClient,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Any]:
     """``audit_factory(area)`` starts an audit service with its own topics and database;

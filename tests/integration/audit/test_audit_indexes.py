@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCursor
 
 from audit.adapters.store import AuditStore
 from audit.domain.chain import AuditEntry
@@ -21,7 +20,7 @@ from audit.domain.personal_data import PersonalDataCipher
 from audit.domain.recording import ChainHead, draft_entry, seal_run
 from audit.service.ports import EntryFilter
 from chassis.events import DossierSubmitted, Envelope
-from chassis.mongo import uses_index
+from chassis.mongo import StoreClient, StoreCursor, uses_index
 from tests.integration.audit.conftest import new_dossier_id, status_changed, submitted
 
 pytestmark = pytest.mark.integration
@@ -49,7 +48,7 @@ def _events() -> list[Envelope]:
 
 @pytest.fixture(scope="module")
 async def filled(
-    mongo_client: AsyncIOMotorClient[Any], run_id: str
+    mongo_client: StoreClient, run_id: str
 ) -> AsyncIterator[tuple[AuditStore, list[AuditEntry]]]:
     name = f"{run_id}_audit_idx_{uuid.uuid4().hex[:6]}"
     store = AuditStore(mongo_client[name])
@@ -72,7 +71,7 @@ async def filled(
     await mongo_client.drop_database(name)
 
 
-async def _served_by_an_index(cursor: AsyncIOMotorCursor[dict[str, Any]]) -> bool:
+async def _served_by_an_index(cursor: StoreCursor) -> bool:
     explained: dict[str, Any] = await cursor.explain()
     return uses_index(explained)
 

@@ -8,13 +8,12 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
 from aiokafka import ConsumerRecord
 from cryptography.fernet import Fernet
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from audit.adapters.consumer import AuditRecorder
 from audit.adapters.store import AuditStore
@@ -23,6 +22,7 @@ from audit.domain.personal_data import ENCRYPTED_PREFIX, PersonalDataCipher
 from audit.domain.recording import draft_entry, seal_run
 from chassis.events import Envelope, decode, encode
 from chassis.kafka import ConsumedEvent, EventPublisher
+from chassis.mongo import StoreClient
 from tests.integration.audit.conftest import (
     CITIZEN_ID,
     AuditService,
@@ -127,7 +127,7 @@ async def test_a_batch_consumed_twice_leaves_the_chain_unchanged(
 
 
 @pytest.fixture
-async def store(mongo_client: AsyncIOMotorClient[Any], run_id: str) -> AsyncIterator[AuditStore]:
+async def store(mongo_client: StoreClient, run_id: str) -> AsyncIterator[AuditStore]:
     name = f"{run_id}_audit_rec_{uuid.uuid4().hex[:6]}"
     store = AuditStore(mongo_client[name])
     await store.create_indexes()
@@ -164,7 +164,7 @@ def batch_of(count: int) -> list[ConsumedEvent]:
 
 
 async def log_of(store: AuditStore) -> list[AuditEntry]:
-    return await asyncio.to_thread(lambda: list(store.log_entries(after_position=0, batch=500)))
+    return [e async for page in store.log_pages(after_position=0, batch=500) for e in page]
 
 
 def recorder(store: AuditStore) -> AuditRecorder:
@@ -208,11 +208,11 @@ async def test_a_batch_cut_short_by_a_crash_is_completed_on_redelivery(store: Au
 
 
 async def test_two_writers_never_fork_the_chain(
-    store: AuditStore, mongo_client: AsyncIOMotorClient[Any], infra: Infra
+    store: AuditStore, mongo_client: StoreClient, infra: Infra
 ) -> None:
     """Two appenders with connections of their own (as two replicas have) race for the same
     positions; a batch both consumed (a rebalance) is recorded once."""
-    other: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
+    other: StoreClient = AsyncMongoClient(infra.mongodb, tz_aware=True)
     try:
         rival = AuditStore(other[store.database_name])
         batches = [batch_of(15) for _ in range(12)]
@@ -227,7 +227,7 @@ async def test_two_writers_never_fork_the_chain(
             feed(first, [shared, *batches[1:7]]), feed(second, [shared, *batches[7:]])
         )
     finally:
-        other.close()
+        await other.close()
 
     log = await log_of(store)
     expected = {e.id for batch in batches for e in batch}
@@ -250,7 +250,7 @@ class BlindOnce(AuditStore):
 
 
 async def test_an_event_recorded_meanwhile_is_stopped_by_the_event_id_index(
-    store: AuditStore, mongo_client: AsyncIOMotorClient[Any]
+    store: AuditStore, mongo_client: StoreClient
 ) -> None:
     """The look-up is not the guarantee: an insert that meets a recorded event stops there,
     keeps what landed before it, and the rest of the run is re-sealed behind it, once."""

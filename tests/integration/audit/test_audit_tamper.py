@@ -103,6 +103,21 @@ async def test_an_edited_payload_value_is_reported_at_its_seq(
         await entries.replace_one({"_id": 23}, original)
 
 
+async def test_an_entry_made_unreadable_is_reported_at_its_seq(
+    intact: AuditService, http: httpx.AsyncClient
+) -> None:
+    # Mid-page: the entries read before it in the same page are still checked first.
+    entries = intact.db["audit_entries"]
+    original = await entries.find_one({"_id": 17})
+    await entries.update_one({"_id": 17}, {"$unset": {"actor": ""}})
+    try:
+        report = await verify(http, intact)
+        assert failure(report) == (17, FailureReason.ENTRY_UNREADABLE.value)
+        assert report["entries_checked"] == 16
+    finally:
+        await entries.replace_one({"_id": 17}, original)
+
+
 async def test_a_deleted_entry_is_reported_at_its_seq(
     intact: AuditService, http: httpx.AsyncClient
 ) -> None:

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient
 from prometheus_client import REGISTRY
+from pymongo import AsyncMongoClient
 
 from tests.integration.chassis.inprocess import SERVICES, InProcess
 from tests.support.infra import Infra
@@ -39,7 +39,7 @@ def operations(document: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 async def snapshot(infra: Infra, databases: dict[str, str]) -> dict[str, Any]:
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb)
+    client: AsyncMongoClient[Any] = AsyncMongoClient(infra.mongodb, tz_aware=True)
     try:
         state: dict[str, Any] = {}
         for name, database in databases.items():
@@ -48,7 +48,7 @@ async def snapshot(infra: Infra, databases: dict[str, str]) -> dict[str, Any]:
                 state[f"{name}.{collection}"] = await db[collection].find().to_list(None)
         return state
     finally:
-        client.close()
+        await client.close()
 
 
 def produced() -> float:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from tests.support.containers import LABEL
 from tests.support.infra import Infra
@@ -85,8 +85,8 @@ async def test_kafka_in_a_container_returns_what_it_was_given(infra: Infra, run_
 
 
 async def test_the_store_in_a_container_keeps_documents(infra: Infra, run_id: str) -> None:
-    client: AsyncIOMotorClient[dict[str, Any]] = AsyncIOMotorClient(
-        infra.mongodb, serverSelectionTimeoutMS=5000
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        infra.mongodb, serverSelectionTimeoutMS=5000, tz_aware=True
     )
     database = f"{run_id}_infra_containers"
     try:
@@ -100,7 +100,7 @@ async def test_the_store_in_a_container_keeps_documents(infra: Infra, run_id: st
         assert await receipts.count_documents({}) == 1
     finally:
         await client.drop_database(database)
-        client.close()
+        await client.close()
 
 
 # What a service process does first: reach the broker and the store named in its

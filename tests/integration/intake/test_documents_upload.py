@@ -9,13 +9,13 @@ import itertools
 import json
 import secrets
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from chassis.events import EventType, Topics
+from chassis.mongo import StoreClient
 from tests.integration.intake.intake_bodies import waste_registration
 from tests.integration.intake.intake_support import Intake, events_of, read_topic
 from tests.support.documents import PDF, attachment_for, sample_pdf
@@ -54,7 +54,7 @@ async def upload(
 
 async def stored(intake: Intake) -> dict[str, int]:
     """How many files, chunks, records and upload markers the store holds."""
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(intake.mongodb)
+    client: StoreClient = AsyncMongoClient(intake.mongodb)
     try:
         db = client[intake.database]
         return {
@@ -62,7 +62,7 @@ async def stored(intake: Intake) -> dict[str, int]:
             for name in ("documents.files", "documents.chunks", "documents", "document_uploads")
         }
     finally:
-        client.close()
+        await client.close()
 
 
 async def test_a_pdf_is_stored_once_named_by_a_submission_and_read_by_officer_and_citizen(
@@ -239,7 +239,7 @@ async def test_the_upload_answers_what_is_stored_under_its_hash(intake_service: 
     content = a_pdf(5000)
     async with httpx.AsyncClient(base_url=intake_service.url, timeout=30) as client:
         answer = (await upload(client, intake_service, content)).json()
-    client_db: AsyncIOMotorClient[Any] = AsyncIOMotorClient(intake_service.mongodb)
+    client_db: StoreClient = AsyncMongoClient(intake_service.mongodb)
     try:
         db = client_db[intake_service.database]
         record = await db["documents"].find_one({"sha256": hashlib.sha256(content).hexdigest()})
@@ -251,5 +251,5 @@ async def test_the_upload_answers_what_is_stored_under_its_hash(intake_service: 
         assert files is not None
         assert files["length"] == len(content)
     finally:
-        client_db.close()
+        await client_db.close()
     assert json.dumps(answer)

@@ -1,18 +1,19 @@
 """A submission's attachments against the real store: all found in one query, linked in
 one write, and a document already referenced is not marked again, while one swept
-meanwhile is still noticed."""
+meanwhile is still noticed. Concurrent submissions share those round trips."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
-from pymongo import monitoring
+from pymongo import AsyncMongoClient, monitoring
 
+from chassis.mongo import StoreClient, StoreDatabase
 from intake.adapters.gridfs import DocumentFiles
 from tests.support.infra import Infra
 
@@ -38,14 +39,14 @@ class Commands(monitoring.CommandListener):
 
 
 @pytest.fixture
-async def database(infra: Infra, run_id: str) -> AsyncIterator[AsyncIOMotorDatabase[Any]]:
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
+async def database(infra: Infra, run_id: str) -> AsyncIterator[StoreDatabase]:
+    client: StoreClient = AsyncMongoClient(infra.mongodb, tz_aware=True)
     name = f"{run_id}_intake_attach_{uuid.uuid4().hex[:6]}"
     db = client[name]
     await DocumentFiles(db).create_indexes()
     yield db
     await client.drop_database(name)
-    client.close()
+    await client.close()
 
 
 def _record(sha256: str) -> dict[str, Any]:
@@ -60,19 +61,17 @@ def _record(sha256: str) -> dict[str, Any]:
 
 
 async def _listened(
-    infra: Infra, database: AsyncIOMotorDatabase[Any]
-) -> tuple[DocumentFiles, Commands, AsyncIOMotorClient[Any]]:
+    infra: Infra, database: StoreDatabase
+) -> tuple[DocumentFiles, Commands, StoreClient]:
     """A fresh adapter, as another replica or a restarted intake has, on a client whose
     commands are recorded."""
     commands = Commands()
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(
-        infra.mongodb, tz_aware=True, event_listeners=[commands]
-    )
+    client: StoreClient = AsyncMongoClient(infra.mongodb, tz_aware=True, event_listeners=[commands])
     return DocumentFiles(client[database.name]), commands, client
 
 
 async def test_attachments_are_found_in_one_query_and_linked_in_one_write(
-    infra: Infra, database: AsyncIOMotorDatabase[Any]
+    infra: Infra, database: StoreDatabase
 ) -> None:
     form, registration = _record("a" * 64), _record("b" * 64)
     await database["documents"].insert_many([form, registration])
@@ -85,7 +84,7 @@ async def test_attachments_are_found_in_one_query_and_linked_in_one_write(
         assert await files.attach("d-1", [form["_id"], registration["_id"]], NOW) == 2
         assert commands.sent == [("update", "documents"), ("update", "document_links")]
     finally:
-        client.close()
+        await client.close()
     records = await database["documents"].find({}, {"referenced": 1}).to_list(None)
     assert [r["referenced"] for r in records] == [True, True]
     links = await database["document_links"].find({}, {"_id": 1}).to_list(None)
@@ -95,7 +94,7 @@ async def test_attachments_are_found_in_one_query_and_linked_in_one_write(
 
 
 async def test_a_document_seen_referenced_is_only_linked(
-    infra: Infra, database: AsyncIOMotorDatabase[Any]
+    infra: Infra, database: StoreDatabase
 ) -> None:
     form, fresh = _record("a" * 64), _record("b" * 64)
     await database["documents"].insert_many([form | {"referenced": True}, fresh])
@@ -111,13 +110,11 @@ async def test_a_document_seen_referenced_is_only_linked(
         assert await files.attach("d-3", [form["_id"], fresh["_id"]], NOW) == 2
         assert commands.sent == [("update", "document_links")]
     finally:
-        client.close()
+        await client.close()
     assert await database["document_links"].count_documents({}) == 4
 
 
-async def test_a_document_swept_meanwhile_is_noticed(
-    infra: Infra, database: AsyncIOMotorDatabase[Any]
-) -> None:
+async def test_a_document_swept_meanwhile_is_noticed(infra: Infra, database: StoreDatabase) -> None:
     form, swept = _record("a" * 64), _record("b" * 64)
     await database["documents"].insert_many([form, swept])
     files, _, client = await _listened(infra, database)
@@ -126,4 +123,43 @@ async def test_a_document_swept_meanwhile_is_noticed(
         await database["documents"].delete_one({"_id": swept["_id"]})
         assert await files.attach("d-4", [form["_id"], swept["_id"]], NOW) == 1
     finally:
-        client.close()
+        await client.close()
+
+
+async def test_concurrent_submissions_share_the_look_up_and_the_writes(
+    infra: Infra, database: StoreDatabase
+) -> None:
+    records = [_record(f"{n:064x}") for n in range(12)]
+    await database["documents"].insert_many(records)
+    files, commands, client = await _listened(infra, database)
+    try:
+        # Six submissions at once, two attachments each, one of them unknown.
+        wanted = [[f"{2 * n:064x}", f"{2 * n + 1:064x}", f"{99 + n:064x}"] for n in range(6)]
+        found = await asyncio.gather(*(files.by_sha256s(w) for w in wanted))
+        assert commands.sent == [("find", "documents")]
+        assert [sorted(f) for f in found] == [sorted(w[:2]) for w in wanted]
+        assert [f[w[0]]["_id"] for f, w in zip(found, wanted, strict=True)] == [
+            records[2 * n]["_id"] for n in range(6)
+        ]
+        commands.sent.clear()
+        # One of them loses a document to the sweep meanwhile: only that one is refused
+        # and gets no link; the others are marked and linked in one write each.
+        await database["documents"].delete_one({"_id": records[11]["_id"]})
+        kept = await asyncio.gather(
+            *(
+                files.attach(f"d-{n}", [records[2 * n]["_id"], records[2 * n + 1]["_id"]], NOW)
+                for n in range(6)
+            )
+        )
+        assert kept == [2, 2, 2, 2, 2, 1]
+        assert commands.sent == [
+            ("update", "documents"),
+            ("find", "documents"),
+            ("update", "document_links"),
+        ]
+    finally:
+        await client.close()
+    links = await database["document_links"].find({}, {"_id": 1}).to_list(None)
+    assert sorted(link["_id"] for link in links) == sorted(
+        f"d-{n}/{records[2 * n + k]['_id']}" for n in range(5) for k in (0, 1)
+    )

@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from chassis.events import TOPIC_PARTITIONS, Topics
+from chassis.mongo import StoreClient
 from tests.integration.intake.intake_bodies import denunciation, waste_registration
 from tests.integration.intake.intake_support import events_of, read_topic
 from tests.support.documents import upload_samples
@@ -94,11 +95,11 @@ async def test_dead_broker_means_not_ready_and_503(
         # The catalogue needs neither broker nor store.
         assert (await client.get("/v1/procedures/MT-004")).status_code == 200
 
-    mongo: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb)
+    mongo: StoreClient = AsyncMongoClient(infra.mongodb)
     try:
         written = await mongo[f"{run_id}_intake_dead"]["submissions"].count_documents({})
     finally:
-        mongo.close()
+        await mongo.close()
     assert written == 0
 
 
@@ -116,7 +117,7 @@ async def test_retry_after_a_refused_publish_sends_the_same_event(
     process = start(env, tmp_path / "intake-retry.log")
     topic = prefix + Topics.SUBMISSIONS
     admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka)
-    mongo: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
+    mongo: StoreClient = AsyncMongoClient(infra.mongodb, tz_aware=True)
     await admin.start()
     try:
         await asyncio.to_thread(process.wait_ready)
@@ -172,5 +173,5 @@ async def test_retry_after_a_refused_publish_sends_the_same_event(
         assert "lease_until" not in accepted_now
     finally:
         await admin.close()
-        mongo.close()
+        await mongo.close()
         process.stop()

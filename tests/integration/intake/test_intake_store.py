@@ -11,12 +11,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
-from pymongo import monitoring
+from pydantic import SecretStr
+from pymongo import AsyncMongoClient, monitoring
 
-from chassis.mongo import uses_index
+from chassis.mongo import STORE_COMMANDS, StoreClient, StoreDatabase, connect, uses_index
+from chassis.settings import ServiceSettings
 from intake.adapters.store import ACCEPTED, PENDING, Insert, IntakeStore
 from intake.domain.receipt import ALPHABET, new_receipt_code
+from intake.ports import AppointmentUpdate, ProjectionUpdate, StatusUpdate
 from tests.support.infra import Infra
 
 pytestmark = pytest.mark.integration
@@ -52,6 +54,27 @@ def _submission(n: int, *, pseudonym: bool = False) -> dict[str, Any]:
     return document
 
 
+async def apply_status(
+    store: IntakeStore, dossier_id: str, version: int, fields: dict[str, Any]
+) -> bool:
+    """One status change as a batch of its own; whether it changed the projection."""
+    return await store.apply_updates([StatusUpdate(dossier_id, version, fields)]) == 1
+
+
+async def apply_due_date(store: IntakeStore, dossier_id: str, due_date: str, at: datetime) -> bool:
+    return await store.apply_updates([AppointmentUpdate(dossier_id, due_date, at)]) == 1
+
+
+def _commands(service: str) -> float:
+    """Commands the clients `connect` built for ``service`` sent to the store."""
+    return sum(
+        sample.value
+        for metric in STORE_COMMANDS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels["service"] == service
+    )
+
+
 def _index_reads(plan: Any) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     if isinstance(plan, dict):
@@ -78,23 +101,23 @@ def served_by_index(explained: dict[str, Any]) -> bool:
     return uses_index(explained) and bounded
 
 
-async def _store(client: AsyncIOMotorClient[Any], name: str) -> IntakeStore:
+async def _store(client: StoreClient, name: str) -> IntakeStore:
     adapter = IntakeStore(client[name])
     await adapter.create_indexes()
     return adapter
 
 
 @pytest.fixture
-async def database(infra: Infra, run_id: str) -> AsyncIterator[AsyncIOMotorDatabase[Any]]:
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
+async def database(infra: Infra, run_id: str) -> AsyncIterator[StoreDatabase]:
+    client: StoreClient = AsyncMongoClient(infra.mongodb, tz_aware=True)
     name = f"{run_id}_intake_store_{uuid.uuid4().hex[:6]}"
     yield client[name]
     await client.drop_database(name)
-    client.close()
+    await client.close()
 
 
 @pytest.fixture
-async def replicas(database: AsyncIOMotorDatabase[Any]) -> list[IntakeStore]:
+async def replicas(database: StoreDatabase) -> list[IntakeStore]:
     """Two adapters on the database, as two intake replicas would have."""
     client = database.client
     return [await _store(client, database.name), await _store(client, database.name)]
@@ -135,7 +158,7 @@ class Sent(monitoring.CommandListener):
 
 
 async def test_every_query_the_adapter_sends_reads_an_index(
-    infra: Infra, database: AsyncIOMotorDatabase[Any]
+    infra: Infra, database: StoreDatabase
 ) -> None:
     submissions, statuses = database["submissions"], database["statuses"]
     await (await _store(database.client, database.name)).create_indexes()
@@ -156,9 +179,7 @@ async def test_every_query_the_adapter_sends_reads_an_index(
         )
 
     sent = Sent()
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(
-        infra.mongodb, tz_aware=True, event_listeners=[sent]
-    )
+    client: StoreClient = AsyncMongoClient(infra.mongodb, tz_aware=True, event_listeners=[sent])
     try:
         store = IntakeStore(client[database.name])
         target = _submission(FILLER + 1, pseudonym=True)
@@ -173,17 +194,18 @@ async def test_every_query_the_adapter_sends_reads_an_index(
         assert await store.for_follow_up(target["receipt_code"]) is not None
         assert await store.for_follow_up(_receipt(FILLER + 3)) is None
         assert await store.by_pseudonym(target["pseudonym"]) is not None
-        assert await store.apply_status(target["_id"], 1, {"status": "received"})
-        assert await store.apply_status(target["_id"], 2, {"updated_at": NOW})
-        assert await store.apply_due_date(target["_id"], "2026-12-24", NOW + timedelta(1))
+        assert await apply_status(store, target["_id"], 1, {"status": "received"})
+        assert await apply_status(store, target["_id"], 2, {"updated_at": NOW})
+        assert await apply_due_date(store, target["_id"], "2026-12-24", NOW + timedelta(1))
         assert await store.status(target["_id"]) is not None
     finally:
-        client.close()
+        await client.close()
 
     finds = sent.as_finds()
-    # by idempotency id (twice), by id (claim, release, acceptance, state), by receipt
-    # code (twice), by pseudonym, and the projection's two writes and its read.
-    assert len(finds) >= 13, finds
+    # by idempotency id (once: the refused insert names its index), by id (claim,
+    # release, acceptance, state), by receipt code (twice), by pseudonym, and the
+    # projection's three writes and its read.
+    assert len(finds) >= 12, finds
     scanned = []
     for find in finds:
         explained = await database.command({"explain": find, "verbosity": "queryPlanner"})
@@ -211,6 +233,31 @@ async def test_duplicates_are_told_apart(replicas: list[IntakeStore]) -> None:
     assert found is not None
     assert found["_id"] == first["_id"]
     assert found["state"] == PENDING
+
+
+async def test_the_refusal_itself_tells_which_key_is_taken(infra: Infra, run_id: str) -> None:
+    settings = ServiceSettings(
+        service_name=f"intake-refusals-{uuid.uuid4().hex[:6]}",
+        mongodb_uri=SecretStr(infra.mongodb),
+        mongodb_database=f"{run_id}_intake_refusals_{uuid.uuid4().hex[:6]}",
+    )
+    client, db = connect(settings)
+    try:
+        store = IntakeStore(db)
+        await store.create_indexes()
+        first = _submission(1)
+        assert await store.insert_submission(first) is Insert.DONE
+        for clash, outcome in (
+            ({"idempotency_id": first["idempotency_id"]}, Insert.KEY_TAKEN),
+            ({"receipt_code": first["receipt_code"]}, Insert.RECEIPT_TAKEN),
+        ):
+            before = _commands(settings.service_name)
+            assert await store.insert_submission({**_submission(2), **clash}) is outcome
+            # The refused insert alone: no read to find out which index refused it.
+            assert _commands(settings.service_name) - before == 1
+    finally:
+        await client.drop_database(settings.mongodb_database)
+        await client.close()
 
 
 async def test_one_of_many_replicas_wins_the_lease(replicas: list[IntakeStore]) -> None:
@@ -279,7 +326,7 @@ async def test_the_projection_is_the_same_whoever_applies_what(
     deliveries = [v for _ in range(3) for v in (3, 1, 5, 2, 4)]
     applied = await asyncio.gather(
         *(
-            replicas[i % 2].apply_status(dossier_id, version, fields(version))
+            apply_status(replicas[i % 2], dossier_id, version, fields(version))
             for i, version in enumerate(deliveries)
         )
     )
@@ -292,14 +339,14 @@ async def test_the_projection_is_the_same_whoever_applies_what(
     assert 5 in changed
 
     # An older status arriving late changes nothing.
-    assert not await replicas[1].apply_status(dossier_id, 4, fields(4))
+    assert not await apply_status(replicas[1], dossier_id, 4, fields(4))
     # A new appointment applies once, and not over something newer.
     moved = NOW + timedelta(hours=1)
     results = await asyncio.gather(
-        *(replicas[i % 2].apply_due_date(dossier_id, "2026-12-24", moved) for i in range(6))
+        *(apply_due_date(replicas[i % 2], dossier_id, "2026-12-24", moved) for i in range(6))
     )
     assert results.count(True) == 1
-    assert not await replicas[0].apply_due_date(dossier_id, "2026-12-01", NOW)
+    assert not await apply_due_date(replicas[0], dossier_id, "2026-12-01", NOW)
     projection = await replicas[1].status(dossier_id)
     assert projection is not None
     assert (projection["due_date"], projection["updated_at"]) == ("2026-12-24", moved)
@@ -313,10 +360,79 @@ async def test_a_later_version_wins_a_race_to_create_the_projection(
     dossiers = [str(uuid.uuid4()) for _ in range(40)]
     await asyncio.gather(
         *(
-            replicas[(i + version) % 2].apply_status(d, version, {"status": f"status-{version}"})
+            apply_status(replicas[(i + version) % 2], d, version, {"status": f"status-{version}"})
             for i, d in enumerate(dossiers)
             for version in ((1, 2) if i % 2 else (2, 1))
         )
     )
+    versions = [(await replicas[0].status(d) or {}).get("version") for d in dossiers]
+    assert versions == [2] * len(dossiers)
+
+
+async def test_a_batch_is_one_ordered_write_and_skips_what_is_stale(
+    infra: Infra, run_id: str
+) -> None:
+    settings = ServiceSettings(
+        service_name=f"intake-projection-{uuid.uuid4().hex[:6]}",
+        mongodb_uri=SecretStr(infra.mongodb),
+        mongodb_database=f"{run_id}_intake_projection_{uuid.uuid4().hex[:6]}",
+    )
+    client, db = connect(settings)
+    try:
+        store = IntakeStore(db)
+        held, fresh = str(uuid.uuid4()), str(uuid.uuid4())
+        await db["statuses"].insert_one(
+            {"_id": held, "status": "status-5", "version": 5, "updated_at": NOW}
+        )
+        before = _commands(settings.service_name)
+        changed = await store.apply_updates(
+            [
+                StatusUpdate(fresh, 1, {"status": "status-1", "updated_at": NOW}),
+                StatusUpdate(fresh, 2, {"status": "status-2", "updated_at": NOW}),
+                AppointmentUpdate(fresh, "2026-12-24", NOW + timedelta(hours=1)),
+            ]
+        )
+        assert changed == 3
+        # One round trip for the whole batch.
+        assert _commands(settings.service_name) - before == 1
+        # A stale status of a projection that exists is refused by the unique _id (its
+        # upsert finds nothing older to update); the writes after it still apply.
+        before = _commands(settings.service_name)
+        changed = await store.apply_updates(
+            [
+                StatusUpdate(held, 3, {"status": "status-3"}),
+                StatusUpdate(fresh, 3, {"status": "status-3"}),
+                StatusUpdate(held, 6, {"status": "status-6"}),
+            ]
+        )
+        assert changed == 2
+        # Refused, refused again (so skipped), then the rest of the batch: an ordered
+        # write stops at its first refusal.
+        assert _commands(settings.service_name) - before == 3
+        assert (await store.status(held) or {}).get("status") == "status-6"
+        projected = await store.status(fresh)
+        assert projected is not None
+        assert (projected["status"], projected["version"]) == ("status-3", 3)
+        assert projected["due_date"] == "2026-12-24"
+    finally:
+        await client.drop_database(settings.mongodb_database)
+        await client.close()
+
+
+async def test_batches_racing_on_two_replicas_end_at_the_latest_versions(
+    replicas: list[IntakeStore],
+) -> None:
+    # Both replicas apply a batch creating the same projections, each in its own order:
+    # wherever an upsert loses the race, the later version still wins.
+    dossiers = [str(uuid.uuid4()) for _ in range(30)]
+
+    def batch(first: int) -> list[ProjectionUpdate]:
+        return [
+            StatusUpdate(d, version, {"status": f"status-{version}"})
+            for i, d in enumerate(dossiers)
+            for version in ((first, 3 - first) if i % 2 else (3 - first, first))
+        ]
+
+    await asyncio.gather(replicas[0].apply_updates(batch(1)), replicas[1].apply_updates(batch(2)))
     versions = [(await replicas[0].status(d) or {}).get("version") for d in dossiers]
     assert versions == [2] * len(dossiers)

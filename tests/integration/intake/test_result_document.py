@@ -15,13 +15,14 @@ from typing import Any
 import httpx
 import pytest
 from asn1crypto import pem, x509
-from motor.motor_asyncio import AsyncIOMotorClient
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
+from pymongo import AsyncMongoClient
 from pypdf import PdfReader
 
 from chassis.events import EventType, Recipient, Topics
+from chassis.mongo import StoreClient
 from deploy.launcher.pki import TestPki
 from tests.integration.intake.intake_bodies import waste_registration
 from tests.integration.intake.intake_support import (
@@ -117,13 +118,13 @@ async def test_an_approval_issues_one_signed_result_for_officer_and_citizen(
         assert {e["id"] for e in again} == {event["id"]}
         assert {e["data"]["sha256"] for e in again} == {issued["sha256"]}
 
-    mongo: AsyncIOMotorClient[Any] = AsyncIOMotorClient(intake_service.mongodb)
+    mongo: StoreClient = AsyncMongoClient(intake_service.mongodb)
     try:
         db = mongo[intake_service.database]
         assert await db["results"].count_documents({"_id": dossier_id}) == 1
         assert await db["documents"].count_documents({"result_of": dossier_id}) == 1
     finally:
-        mongo.close()
+        await mongo.close()
 
     status = await signature_of(pdf, document_pki)
     assert status.intact

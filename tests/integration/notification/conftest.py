@@ -2,13 +2,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient
 
 from chassis.kafka import EventPublisher
+from chassis.mongo import StoreClient, StoreDatabase
 from chassis.settings import ServiceSettings
 from tests.integration.notification.notification_harness import (
     INBOX_PATH,
@@ -121,9 +120,7 @@ async def outcomes(notification: Deployed, infra: Infra) -> AsyncIterator[TopicR
 
 
 @pytest.fixture(scope="session")
-async def notification_db(
-    notification: Deployed, infra: Infra
-) -> AsyncIterator[AsyncIOMotorDatabase[Any]]:
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
+async def notification_db(notification: Deployed, infra: Infra) -> AsyncIterator[StoreDatabase]:
+    client: StoreClient = AsyncMongoClient(infra.mongodb, tz_aware=True)
     yield client[notification.database]
-    client.close()
+    await client.close()

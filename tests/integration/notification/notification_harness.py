@@ -83,6 +83,12 @@ class Received:
         return str(body.get("to") or body.get("portal_account"))
 
 
+class _Server(ThreadingHTTPServer):
+    # A service attempts dozens of deliveries at once; the default listen queue (5)
+    # would refuse some of their connections.
+    request_queue_size = 128
+
+
 class FakeGateway:
     """Real HTTP on loopback. ``/sms`` behaves like an SMS gateway (bearer token, drops
     a reference it has accepted before); ``/inbox`` like the portal, verifying every
@@ -122,7 +128,7 @@ class FakeGateway:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

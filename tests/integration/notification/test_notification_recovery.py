@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka.structs import ConsumerRecord
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from chassis.events import (
     DeliveryChannel,
@@ -25,6 +25,7 @@ from chassis.events import (
     encode,
 )
 from chassis.kafka import ConsumedEvent, EventPublisher, ensure_topics
+from chassis.mongo import StoreClient
 from chassis.privacy import mask_phone
 from notification.adapters.consumer import notice_of
 from notification.adapters.email import SmtpSender
@@ -90,7 +91,7 @@ async def parts(
     await ensure_topics(settings)
     publisher = EventPublisher(settings)
     await publisher.start()
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
+    client: StoreClient = AsyncMongoClient(infra.mongodb, tz_aware=True)
     store = DeliveryStore(client[settings.mongodb_database])
     await store.create_indexes()
     http = httpx.AsyncClient(timeout=5)
@@ -106,7 +107,7 @@ async def parts(
         await http.aclose()
         await publisher.stop()
         await client.drop_database(settings.mongodb_database)
-        client.close()
+        await client.close()
 
 
 def _consumed(envelope: Any, offset: int = 0) -> LifecycleNotice:
@@ -373,10 +374,10 @@ async def test_replicas_racing_for_the_same_due_retries_make_each_attempt_once(
 
     # A grace long enough that only the worker that settled an outcome publishes it.
     settings = parts.settings.model_copy(update={"publish_grace_s": 30.0})
-    clients: list[AsyncIOMotorClient[Any]] = []
+    clients: list[StoreClient] = []
     workers = []
     for _ in range(3):
-        client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
+        client: StoreClient = AsyncMongoClient(infra.mongodb, tz_aware=True)
         clients.append(client)
         store = DeliveryStore(client[settings.mongodb_database])
         deliverer = Deliverer(settings, store, parts.senders, parts.publisher)
@@ -391,7 +392,7 @@ async def test_replicas_racing_for_the_same_due_retries_make_each_attempt_once(
         await eventually(all_sent, timeout_s=30, every_s=0.05, what="every delivery sent")
     finally:
         for client in clients:
-            client.close()
+            await client.close()
 
     for number in numbers:
         verdicts = [r.verdict for r in gateway.requests_for(number, SMS_PATH)]

@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
+from pymongo import AsyncMongoClient
+from pymongo.errors import OperationFailure
 
-from chassis.mongo import uses_index
+from chassis.mongo import StoreClient, StoreCollection, uses_index
 from notification.adapters.store import DeliveryStore
 from notification.service.ports import utcnow
 from tests.support.infra import Infra
@@ -27,11 +28,11 @@ RACERS = 20
 @pytest.fixture(scope="module")
 async def replicas(
     infra: Infra, run_id: str
-) -> AsyncIterator[tuple[DeliveryStore, DeliveryStore, AsyncIOMotorCollection[Any]]]:
+) -> AsyncIterator[tuple[DeliveryStore, DeliveryStore, StoreCollection]]:
     """Two stores on one database through two clients, as two replicas have them."""
     name = f"{run_id}_notification_store"
-    first: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
-    second: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
+    first: StoreClient = AsyncMongoClient(infra.mongodb, tz_aware=True)
+    second: StoreClient = AsyncMongoClient(infra.mongodb, tz_aware=True)
     one, other = DeliveryStore(first[name]), DeliveryStore(second[name])
     await one.create_indexes()
     await other.create_indexes()  # a second replica starting: the same indexes, no error
@@ -39,8 +40,8 @@ async def replicas(
         yield one, other, first[name]["deliveries"]
     finally:
         await first.drop_database(name)
-        first.close()
-        second.close()
+        await first.close()
+        await second.close()
 
 
 def _delivery(status: str, now: datetime, *, attempts: int = 1, **fields: Any) -> dict[str, Any]:
@@ -88,7 +89,7 @@ def _racers(one: DeliveryStore, other: DeliveryStore) -> list[DeliveryStore]:
 
 
 async def test_every_hot_query_reads_through_an_index(
-    replicas: tuple[DeliveryStore, DeliveryStore, AsyncIOMotorCollection[Any]],
+    replicas: tuple[DeliveryStore, DeliveryStore, StoreCollection],
 ) -> None:
     store, _, deliveries = replicas
     now = utcnow()
@@ -113,7 +114,7 @@ async def test_every_hot_query_reads_through_an_index(
 
     plans = await store.query_plans(now, documents[5]["_id"], "dossier-5")
 
-    assert len(plans) == 11
+    assert len(plans) == 12
     scanning = sorted(
         name
         for name, plan in plans.items()
@@ -123,7 +124,7 @@ async def test_every_hot_query_reads_through_an_index(
 
 
 async def test_of_many_callers_claiming_one_due_attempt_one_wins(
-    replicas: tuple[DeliveryStore, DeliveryStore, AsyncIOMotorCollection[Any]],
+    replicas: tuple[DeliveryStore, DeliveryStore, StoreCollection],
 ) -> None:
     one, other, deliveries = replicas
     now = utcnow()
@@ -144,8 +145,66 @@ async def test_of_many_callers_claiming_one_due_attempt_one_wins(
     assert await one.start_attempt(due["_id"], 2, now=now, lease_s=60) is None
 
 
+async def test_replicas_claiming_a_polls_due_attempts_together_win_each_once(
+    replicas: tuple[DeliveryStore, DeliveryStore, StoreCollection],
+) -> None:
+    one, other, deliveries = replicas
+    now = utcnow()
+    due = [
+        _delivery("retry_scheduled", now, attempts=n % 3, next_attempt_at=now) for n in range(12)
+    ]
+    await deliveries.insert_many(due)
+    polled = [(d["_id"], d["attempts"]) for d in due]
+
+    # Each replica's poll saw them all, in its own order; one reading is out of date.
+    rounds = await asyncio.gather(
+        *(
+            s.start_attempts(polled[i:] + polled[:i], now=now, lease_s=60)
+            for i, s in enumerate(_racers(one, other)[:6])
+        ),
+        one.start_attempts([(due[0]["_id"], due[0]["attempts"] + 1)], now=now, lease_s=60),
+    )
+
+    won = [d for found in rounds for d in found]
+    assert sorted(d["_id"] for d in won) == sorted(d["_id"] for d in due)
+    attempts_before = {d["_id"]: d["attempts"] for d in due}
+    for document in won:
+        assert document["status"] == "sending"
+        assert document["attempts"] == attempts_before[document["_id"]] + 1
+        assert document["content"] == due[0]["content"]  # what to send comes with the claim
+    # Claimed now: a later poll on the same reading finds nothing to claim.
+    assert await other.start_attempts(polled, now=now, lease_s=60) == []
+
+
+async def test_claims_made_in_a_bulk_write_that_partly_failed_are_still_handed_over(
+    replicas: tuple[DeliveryStore, DeliveryStore, StoreCollection],
+) -> None:
+    one, _, deliveries = replicas
+    now = utcnow()
+    good = [_delivery("retry_scheduled", now, attempts=1, next_attempt_at=now) for _ in range(3)]
+    # A document its claim's update cannot apply to: the store refuses that one write.
+    broken = _delivery("retry_scheduled", now, attempts="one", next_attempt_at=now)
+    await deliveries.insert_many([*good, broken])
+
+    try:
+        won = await one.start_attempts(
+            [(broken["_id"], "one"), *((d["_id"], 1) for d in good)],  # type: ignore[list-item]
+            now=now,
+            lease_s=60,
+        )
+        left = await deliveries.find_one({"_id": broken["_id"]})
+    finally:
+        # Not left for the other tests' polls, which read attempt counts as numbers.
+        await deliveries.delete_one({"_id": broken["_id"]})
+
+    assert sorted(d["_id"] for d in won) == sorted(d["_id"] for d in good)
+    assert all(d["status"] == "sending" and d["attempts"] == 2 for d in won)
+    assert left is not None
+    assert left["status"] == "retry_scheduled"
+
+
 async def test_a_retry_not_yet_due_cannot_be_claimed(
-    replicas: tuple[DeliveryStore, DeliveryStore, AsyncIOMotorCollection[Any]],
+    replicas: tuple[DeliveryStore, DeliveryStore, StoreCollection],
 ) -> None:
     one, _, deliveries = replicas
     now = utcnow()
@@ -159,7 +218,7 @@ async def test_a_retry_not_yet_due_cannot_be_claimed(
 
 
 async def test_an_abandoned_attempt_is_taken_over_or_failed_once(
-    replicas: tuple[DeliveryStore, DeliveryStore, AsyncIOMotorCollection[Any]],
+    replicas: tuple[DeliveryStore, DeliveryStore, StoreCollection],
 ) -> None:
     one, other, deliveries = replicas
     now = utcnow()
@@ -199,7 +258,7 @@ async def test_an_abandoned_attempt_is_taken_over_or_failed_once(
 
 
 async def test_an_outcome_is_recorded_only_for_the_attempt_under_way(
-    replicas: tuple[DeliveryStore, DeliveryStore, AsyncIOMotorCollection[Any]],
+    replicas: tuple[DeliveryStore, DeliveryStore, StoreCollection],
 ) -> None:
     one, other, deliveries = replicas
     now = utcnow()
@@ -222,8 +281,35 @@ async def test_an_outcome_is_recorded_only_for_the_attempt_under_way(
     assert stored["history"] == [{"attempt": 3}]
 
 
+async def test_outcomes_recorded_together_are_refused_one_by_one(
+    replicas: tuple[DeliveryStore, DeliveryStore, StoreCollection],
+) -> None:
+    one, _, deliveries = replicas
+    now = utcnow()
+    lease = now + timedelta(seconds=60)
+    good, bad = (_delivery("sending", now, attempts=1, lease_until=lease) for _ in range(2))
+    await deliveries.insert_many([good, bad])
+    sent = {"status": "sent_unpublished", "publish_at": now}
+
+    # Written in one bulk write; the second update contradicts itself and is refused.
+    recorded, refused = await asyncio.gather(
+        one.finish_attempt(good, 1, fields=sent, history={"attempt": 1}),
+        one.finish_attempt(bad, 1, fields=sent | {"history": []}, history={"attempt": 1}),
+        return_exceptions=True,
+    )
+
+    assert isinstance(recorded, dict)
+    assert recorded["status"] == "sent_unpublished"
+    assert isinstance(refused, OperationFailure)
+    statuses = {
+        d["_id"]: d["status"]
+        async for d in deliveries.find({"_id": {"$in": [good["_id"], bad["_id"]]}})
+    }
+    assert statuses == {good["_id"]: "sent_unpublished", bad["_id"]: "sending"}
+
+
 async def test_an_overdue_outcome_is_claimed_for_publishing_by_one_replica_at_a_time(
-    replicas: tuple[DeliveryStore, DeliveryStore, AsyncIOMotorCollection[Any]],
+    replicas: tuple[DeliveryStore, DeliveryStore, StoreCollection],
 ) -> None:
     one, other, deliveries = replicas
     now = utcnow()
@@ -255,7 +341,7 @@ async def test_an_overdue_outcome_is_claimed_for_publishing_by_one_replica_at_a_
 
 
 async def test_two_operators_resending_one_failed_delivery_resend_it_once(
-    replicas: tuple[DeliveryStore, DeliveryStore, AsyncIOMotorCollection[Any]],
+    replicas: tuple[DeliveryStore, DeliveryStore, StoreCollection],
 ) -> None:
     one, other, deliveries = replicas
     now = utcnow()

@@ -18,9 +18,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from chassis.events import TOPIC_PARTITIONS, DossierStatusChanged, Topics
+from chassis.mongo import StoreClient
 from chassis.settings import ServiceSettings
 from processing.main import CRASH_EXIT_CODE
 from tests.integration.processing.processing_harness import (
@@ -95,12 +96,12 @@ def _wait_for_crash(process: ServiceProcess) -> None:
 
 
 async def _stored(infra: Infra, run_id: str, dossier_id: str) -> dict[str, Any] | None:
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
+    client: StoreClient = AsyncMongoClient(infra.mongodb, tz_aware=True)
     try:
         database = client[f"{run_id}_{NAME}".replace("-", "_")]
         return await database["dossiers"].find_one({"_id": dossier_id})
     finally:
-        client.close()
+        await client.close()
 
 
 async def _submissions_all_committed(bootstrap: str, run_id: str) -> bool:

@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
+from pymongo import AsyncMongoClient
 
-from chassis.mongo import uses_index
+from chassis.mongo import StoreClient, StoreCollection, uses_index
 from processing.adapters.store import (
     DossierStore,
     QueueFilter,
@@ -66,19 +66,19 @@ def _document(n: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-async def dossiers(infra: Infra, run_id: str) -> AsyncIterator[AsyncIOMotorCollection[Any]]:
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
+async def dossiers(infra: Infra, run_id: str) -> AsyncIterator[StoreCollection]:
+    client: StoreClient = AsyncMongoClient(infra.mongodb, tz_aware=True)
     name = f"{run_id}_processing_indexes"
     await DossierStore(client[name]).create_indexes()
     collection = client[name]["dossiers"]
     await collection.insert_many([_document(n) for n in range(DOSSIERS)])
     yield collection
     await client.drop_database(name)
-    client.close()
+    await client.close()
 
 
 async def _explained(
-    collection: AsyncIOMotorCollection[Any],
+    collection: StoreCollection,
     query: dict[str, Any],
     sort: list[tuple[str, int]] | None = None,
     limit: int = 21,
@@ -158,9 +158,7 @@ def _queues() -> dict[str, tuple[QueueFilter, str, tuple[Any, str] | None]]:
 
 
 @pytest.mark.parametrize("case", list(_queues()))
-async def test_the_officers_queue_uses_an_index(
-    dossiers: AsyncIOMotorCollection[Any], case: str
-) -> None:
+async def test_the_officers_queue_uses_an_index(dossiers: StoreCollection, case: str) -> None:
     where, sort_field, after = _queues()[case]
     explained = await _explained(
         dossiers, queue_query(where, sort_field, after), queue_order(sort_field)
@@ -169,14 +167,14 @@ async def test_the_officers_queue_uses_an_index(
 
 
 async def test_an_officers_read_of_one_dossier_uses_an_index(
-    dossiers: AsyncIOMotorCollection[Any],
+    dossiers: StoreCollection,
 ) -> None:
     query = {"_id": str(uuid.UUID(int=42)), "agency": AGENCIES[42 % len(AGENCIES)]}
     assert uses_index(await _explained(dossiers, query, limit=1))
 
 
 async def test_the_relays_scan_and_claim_use_indexes(
-    dossiers: AsyncIOMotorCollection[Any],
+    dossiers: StoreCollection,
 ) -> None:
     now = datetime.now(UTC)
     scan = await _explained(dossiers, claimable_query(now), limit=200)
@@ -188,7 +186,7 @@ async def test_the_relays_scan_and_claim_use_indexes(
     assert uses_index(read), read
 
 
-async def test_the_deadline_scan_uses_an_index(dossiers: AsyncIOMotorCollection[Any]) -> None:
+async def test_the_deadline_scan_uses_an_index(dossiers: StoreCollection) -> None:
     overdue = await _explained(dossiers, overdue_query(TODAY), limit=500)
     assert _served_by_a_secondary_index(overdue), overdue
 
@@ -207,7 +205,7 @@ async def test_the_deadline_scan_uses_an_index(dossiers: AsyncIOMotorCollection[
     ],
 )
 async def test_the_officers_search_by_number_or_receipt_uses_an_index(
-    dossiers: AsyncIOMotorCollection[Any], where: QueueFilter
+    dossiers: StoreCollection, where: QueueFilter
 ) -> None:
     explained = await _explained(
         dossiers, queue_query(where, "submitted_at", None), queue_order("submitted_at")
@@ -217,7 +215,7 @@ async def test_the_officers_search_by_number_or_receipt_uses_an_index(
 
 @pytest.mark.parametrize("agency", [None, "STNMT-MT"])
 async def test_the_statistics_read_through_an_index(
-    dossiers: AsyncIOMotorCollection[Any], agency: str | None
+    dossiers: StoreCollection, agency: str | None
 ) -> None:
     first, last = TODAY - timedelta(days=30), TODAY
     # A leading $match runs as this very query; the $group works on what it returns.

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
+from pymongo import AsyncMongoClient
 
 from chassis.calendar import DEFAULT_CALENDAR
 from chassis.catalogue import load_default_catalogue
@@ -29,6 +29,7 @@ from chassis.events import (
     Topics,
 )
 from chassis.kafka import EventPublisher, ensure_topics
+from chassis.mongo import StoreClient, StoreCollection
 from processing.adapters.relay import OutboxRelay
 from processing.adapters.store import DossierStore
 from processing.domain import dossier as rules
@@ -59,7 +60,7 @@ class CountingPublisher(EventPublisher):
 
 @dataclass
 class Replica:
-    client: AsyncIOMotorClient[Any]
+    client: StoreClient
     store: DossierStore
     publisher: CountingPublisher
     relay: OutboxRelay
@@ -71,7 +72,7 @@ class Replica:
 class Pair:
     first: Replica
     second: Replica
-    raw: AsyncIOMotorCollection[Any]
+    raw: StoreCollection
     settings: ProcessingSettings
 
     @property
@@ -95,7 +96,7 @@ async def pair(infra: Infra, run_id: str) -> AsyncIterator[Pair]:
     await ensure_topics(settings)
     replicas = []
     for _ in range(2):
-        client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
+        client: StoreClient = AsyncMongoClient(infra.mongodb, tz_aware=True)
         store = DossierStore(client[name])
         publisher = CountingPublisher(settings)
         await publisher.start()
@@ -116,7 +117,7 @@ async def pair(infra: Infra, run_id: str) -> AsyncIterator[Pair]:
             await replica.publisher.stop()
         await replicas[0].client.drop_database(name)
         for replica in replicas:
-            replica.client.close()
+            await replica.client.close()
 
 
 async def _submit(replica: Replica, submitted_at: datetime | None = None) -> tuple[str, str]:

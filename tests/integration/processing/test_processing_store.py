@@ -10,12 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
+from pymongo import AsyncMongoClient
 
 from chassis.calendar import DEFAULT_CALENDAR
 from chassis.catalogue import load_default_catalogue
 from chassis.events import Applicant, ApplicantType, Channel, DossierKind, DossierSubmitted
-from processing.adapters.store import DossierStore
+from chassis.mongo import StoreClient, StoreCollection
+from processing.adapters.store import DossierStore, NewDossier
 from processing.domain import dossier as rules
 from processing.domain.dossier import Dossier
 from processing.domain.workflow import Action, ActorRole
@@ -30,7 +31,7 @@ CATALOGUE = load_default_catalogue()
 @dataclass
 class Store:
     adapter: DossierStore
-    raw: AsyncIOMotorCollection[Any]
+    raw: StoreCollection
 
     async def outbox(self, dossier_id: str) -> list[str]:
         document = await self.raw.find_one({"_id": dossier_id})
@@ -40,13 +41,13 @@ class Store:
 
 @pytest.fixture
 async def db(infra: Infra, run_id: str) -> AsyncIterator[Store]:
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(infra.mongodb, tz_aware=True)
+    client: StoreClient = AsyncMongoClient(infra.mongodb, tz_aware=True)
     name = f"{run_id}_processing_store_{uuid.uuid4().hex[:6]}"
     adapter = DossierStore(client[name])
     await adapter.create_indexes()
     yield Store(adapter, client[name]["dossiers"])
     await client.drop_database(name)
-    client.close()
+    await client.close()
 
 
 def _received(submitted_at: datetime | None = None) -> Dossier:
@@ -101,6 +102,30 @@ async def test_a_change_is_written_once_against_its_version(db: Store) -> None:
     assert len(await db.outbox(dossier.id)) == 2
 
 
+async def test_dossiers_opened_together_skip_the_ones_already_there(db: Store) -> None:
+    store = db.adapter
+    known, first, second = _received(), _received(), _received()
+    assert await store.insert(known, [_entry()], "submitted-known")
+    opened = await store.insert_many(
+        [
+            NewDossier(first, [_entry()], "submitted-first", {"traceparent": "t1"}),
+            NewDossier(known, [_entry()], "submitted-known"),
+            NewDossier(second, [_entry(), _entry()], "submitted-second"),
+            # The same submission twice in one write: the second finds the first.
+            NewDossier(second, [_entry()], "submitted-second"),
+        ]
+    )
+    assert opened == [True, False, True, False]
+    assert len(await db.outbox(known.id)) == 1
+    assert len(await db.outbox(second.id)) == 2
+    assert await store.insert_many([]) == []
+    # What an officer's action reads, in one read: the dossier and its submission's trace.
+    found = await store.get_for_officer(first.id, first.agency)
+    assert found is not None
+    assert (found[0].id, found[1]) == (first.id, {"traceparent": "t1"})
+    assert await store.get_for_officer(first.id, "STNMT-KS") is None
+
+
 async def test_an_inbound_event_applies_once(db: Store) -> None:
     store = db.adapter
     dossier = _received()
@@ -109,7 +134,13 @@ async def test_an_inbound_event_applies_once(db: Store) -> None:
     assert await store.commit(bumped, 1, [_entry()], event_id="withdraw-1")
     again = dossier.model_copy(update={"version": 3})
     assert not await store.commit(again, 2, [_entry()], event_id="withdraw-1")
-    assert await store.applied(dossier.id, "withdraw-1")
+    applied = await store.get_for_event(dossier.id, "withdraw-1")
+    assert applied is not None
+    assert (applied[0].id, applied[0].version, applied[1]) == (dossier.id, 2, True)
+    not_applied = await store.get_for_event(dossier.id, "withdraw-2")
+    assert not_applied is not None
+    assert (not_applied[0].version, not_applied[1]) == (2, False)
+    assert await store.get_for_event("no-such-dossier", "withdraw-1") is None
     await store.mark_applied(dossier.id, "late-1")
     await store.mark_applied(dossier.id, "late-1")
     document = await db.raw.find_one({"_id": dossier.id})

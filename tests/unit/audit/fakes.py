@@ -9,7 +9,14 @@ unreachable for a while.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from typing import Any
 
 from pydantic import ValidationError
@@ -143,12 +150,22 @@ class FakeAuditLog:
                 return dict(document)
         return None
 
-    def log_entries(self, *, after_position: int, batch: int) -> Generator[AuditEntry, None, None]:
+    async def log_pages(
+        self, *, after_position: int, batch: int
+    ) -> AsyncGenerator[list[AuditEntry], None]:
+        page: list[AuditEntry] = []
         for position in sorted(p for p in self.documents if p > after_position):
             try:
-                yield AuditEntry.model_validate(self.documents[position])
+                page.append(AuditEntry.model_validate(self.documents[position]))
             except ValidationError as exc:
+                if page:
+                    yield page
                 raise MalformedEntryError(f"stored document at position {position}") from exc
+            if len(page) == batch:
+                yield page
+                page = []
+        if page:
+            yield page
 
     # ------------------------------------------------------------------ checkpoints
 

@@ -9,7 +9,7 @@ import audit
 from audit.adapters.store import CHECKPOINTS, ENTRIES
 
 PACKAGE = Path(audit.__file__).parent
-# Every pymongo/motor method that rewrites or removes documents, indexes or collections.
+# Every PyMongo method that rewrites or removes documents, indexes or collections.
 WRITES_BESIDES_INSERT = re.compile(
     r"\.(update_\w+|delete_\w+|replace_\w+|find_one_and_\w+|bulk_write|drop\w*|remove|"
     r"rename|findAndModify|save)\s*\("

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -25,15 +26,21 @@ from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 from fastapi import Depends, FastAPI
 
 from chassis.auth import (
+    FileKeySource,
+    KeySource,
     Principal,
     Role,
+    UrlKeySource,
+    VerifiedTokens,
+    _Verified,
     mint_token,
     new_signing_key,
     public_jwk,
     require_roles,
+    verify_token,
     write_jwks,
 )
-from chassis.problems import install_problem_handlers
+from chassis.problems import Problem, install_problem_handlers
 from chassis.settings import ServiceSettings
 
 LEEWAY_S = 30
@@ -75,6 +82,45 @@ def _assert_refused(response: httpx.Response, why: str = "") -> None:
     assert response.headers["www-authenticate"] == "Bearer"
     if why:
         assert why in response.json()["detail"], response.json()
+
+
+class FakeClock:
+    """Both of a key source's clocks, moved on by the test instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.wall = time.time()
+        self.elapsed = 1000.0
+
+    def time(self) -> float:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    def advance(self, seconds: float) -> None:
+        self.wall += seconds
+        self.elapsed += seconds
+
+
+def _settings(**settings: Any) -> ServiceSettings:
+    return ServiceSettings(**({"jwt_leeway_s": LEEWAY_S} | settings))
+
+
+async def _status(source: KeySource, token: str, **settings: Any) -> int:
+    """200 when ``source`` accepts ``token``, else the problem's status."""
+    try:
+        principal = await verify_token(_settings(**settings), token, source=source)
+    except Problem as problem:
+        return problem.status
+    assert principal.subject == "officer-1"
+    return 200
+
+
+async def _refusal(source: KeySource, token: str) -> str:
+    with pytest.raises(Problem) as refused:
+        await verify_token(_settings(), token, source=source)
+    assert refused.value.status == 401
+    return str(refused.value.detail)
 
 
 @pytest.fixture
@@ -193,16 +239,43 @@ async def test_a_private_key_in_the_jwks_is_never_used(key: str, tmp_path: Path)
 
 
 async def test_a_rewritten_jwks_file_is_read_without_a_restart(key: str, jwks: Path) -> None:
-    service = Service(jwt_jwks_file=str(jwks), jwt_jwks_cooldown_s=3600)
+    clock = FakeClock()
+    source = FileKeySource(str(jwks), cooldown_s=3600, clock=clock)
     new = new_signing_key()
-    assert (await service.call(_officer(key))).status_code == 200
-    _assert_refused(await service.call(_officer(new)))
+    assert await _status(source, _officer(key)) == 200
+    assert await _status(source, _officer(new)) == 401
     write_jwks(jwks, new, key)  # rotated: the new key current, the old one still published
-    assert (await service.call(_officer(new))).status_code == 200
-    assert (await service.call(_officer(key))).status_code == 200
+    clock.advance(FileKeySource.CHECK_INTERVAL_S)
+    assert await _status(source, _officer(new)) == 200
+    assert await _status(source, _officer(key)) == 200
     write_jwks(jwks, new)  # the old key's grace period is over
-    _assert_refused(await service.call(_officer(key)))
-    assert (await service.call(_officer(new))).status_code == 200
+    clock.advance(FileKeySource.CHECK_INTERVAL_S)
+    assert await _status(source, _officer(key)) == 401
+    assert await _status(source, _officer(new)) == 200
+
+
+async def test_the_jwks_file_is_looked_at_once_a_second_at_most(key: str, jwks: Path) -> None:
+    looks: list[float] = []
+
+    class Counted(FileKeySource):
+        def _signature(self) -> tuple[int, int, int] | None:
+            looks.append(clock.monotonic())
+            return super()._signature()
+
+    clock = FakeClock()
+    source = Counted(str(jwks), cooldown_s=5, clock=clock)
+    tokens = [_officer(key) for _ in range(5)]
+    for _ in range(20):
+        assert [await _status(source, t) for t in tokens] == [200] * 5
+    start = clock.monotonic()
+    assert looks == [start, start]  # looked at, then read: once for 100 requests
+    clock.advance(FileKeySource.CHECK_INTERVAL_S / 2)
+    assert await _status(source, tokens[0]) == 200
+    assert len(looks) == 2
+    clock.advance(FileKeySource.CHECK_INTERVAL_S / 2)
+    assert await _status(source, tokens[0]) == 200
+    assert looks[2:] == [start + FileKeySource.CHECK_INTERVAL_S]  # unchanged: not read again
+    assert source.reloads == 1
 
 
 # --------------------------------------------------------------------------- JWKS URL
@@ -231,7 +304,9 @@ class _Endpoint:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # A short poll: shutdown() waits for it at every teardown.
+        serve = functools.partial(self.server.serve_forever, poll_interval=0.05)
+        threading.Thread(target=serve, daemon=True).start()
 
 
 @pytest.fixture
@@ -246,37 +321,38 @@ async def test_unknown_kids_trigger_at_most_one_fetch_per_cooldown(
     key: str, endpoint: _Endpoint
 ) -> None:
     endpoint.keys = [key]
-    cooldown = 1.0
-    service = Service(jwt_jwks_url=endpoint.url, jwt_jwks_cooldown_s=cooldown)
-    assert (await service.call(_officer(key))).status_code == 200
+    clock = FakeClock()
+    source = UrlKeySource(endpoint.url, cache_s=300, cooldown_s=1.0, clock=clock)
+    assert await _status(source, _officer(key)) == 200
     assert endpoint.fetches == 1
     # A flood of made-up kids right after: answered from what is held, no fetch at all.
     flood = [_officer(new_signing_key()) for _ in range(25)]
-    for response in await asyncio.gather(*(service.call(t) for t in flood)):
-        _assert_refused(response)
+    assert await asyncio.gather(*(_status(source, t) for t in flood)) == [401] * 25
     assert endpoint.fetches == 1
     # The provider rotates; after the cooldown the first token with the new kid causes
     # one fetch and is accepted, and the next flood again causes none.
     new = new_signing_key()
     endpoint.keys = [new, key]
-    await asyncio.sleep(cooldown + 0.1)
-    responses = await asyncio.gather(*(service.call(_officer(new)) for _ in range(10)))
-    assert [r.status_code for r in responses] == [200] * 10
+    clock.advance(1.1)
+    responses = await asyncio.gather(*(_status(source, _officer(new)) for _ in range(10)))
+    assert responses == [200] * 10
     assert endpoint.fetches == 2
-    for response in await asyncio.gather(*(service.call(t) for t in flood)):
-        _assert_refused(response)
+    assert await asyncio.gather(*(_status(source, t) for t in flood)) == [401] * 25
     assert endpoint.fetches == 2
-    assert (await service.call(_officer(key))).status_code == 200
+    assert await _status(source, _officer(key)) == 200
 
 
 async def test_keys_are_fetched_again_when_the_cache_expires(key: str, endpoint: _Endpoint) -> None:
     endpoint.keys = [key]
-    service = Service(jwt_jwks_url=endpoint.url, jwt_jwks_cache_s=0.5, jwt_jwks_cooldown_s=0.1)
-    assert (await service.call(_officer(key))).status_code == 200
+    clock = FakeClock()
+    source = UrlKeySource(endpoint.url, cache_s=30, cooldown_s=5, clock=clock)
+    assert await _status(source, _officer(key)) == 200
     endpoint.keys = [new_signing_key()]  # the provider dropped the key
-    assert (await service.call(_officer(key))).status_code == 200  # still cached
-    await asyncio.sleep(0.6)
-    _assert_refused(await service.call(_officer(key)))
+    clock.advance(29)
+    assert await _status(source, _officer(key)) == 200  # still held
+    assert endpoint.fetches == 1
+    clock.advance(1)
+    assert await _status(source, _officer(key)) == 401
     assert endpoint.fetches == 2
 
 
@@ -313,20 +389,110 @@ class _Decodes:
         monkeypatch.setattr(jwt, "decode", counting)
 
 
-async def test_a_token_is_verified_once_until_its_expiry(
+async def test_a_token_is_verified_once_then_answered_from_memory(
     key: str, jwks: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     decodes = _Decodes(monkeypatch)
     service = Service(jwt_jwks_file=str(jwks))
-    token = _officer(key, ttl_s=60)
-    assert (await service.call(token)).status_code == 200
-    assert (await service.call(token)).status_code == 200
+    token = _officer(key)
+    for _ in range(3):
+        response = await service.call(token)
+        assert response.json() == {"sub": "officer-1", "agency": "STNMT-MT"}
     assert decodes.count == 1
-    # Past its exp the token is never answered from the cache, leeway or not.
-    real_time = time.time
-    monkeypatch.setattr(time, "time", lambda: real_time() + 61)
-    assert (await service.call(token)).status_code == 200  # within the 30 s leeway
+
+
+async def test_a_cached_token_past_its_exp_is_refused(
+    key: str, jwks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decodes = _Decodes(monkeypatch)
+    clock = FakeClock()
+    source = FileKeySource(str(jwks), cooldown_s=5, clock=clock)
+    token = _officer(key, ttl_s=20)
+    assert await _status(source, token) == 200
+    clock.advance(19)
+    assert await _status(source, token) == 200
+    assert decodes.count == 1
+    # Past its exp the token is never answered from memory: verified again, it passes
+    # within the leeway, and is refused after it (and was not remembered meanwhile).
+    clock.advance(2)
+    assert await _status(source, token) == 200
     assert decodes.count == 2
+    clock.advance(LEEWAY_S)
+    assert "expired" in await _refusal(source, token)
+    assert decodes.count == 3
+
+
+async def test_a_different_token_is_verified_anew(
+    key: str, jwks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decodes = _Decodes(monkeypatch)
+    source = FileKeySource(str(jwks), cooldown_s=5, clock=FakeClock())
+    first, second = _officer(key), _officer(key)  # same caller, another jti
+    assert await _status(source, first) == 200
+    assert await _status(source, second) == 200
+    assert decodes.count == 2
+    # What a token was accepted for is part of what is remembered: another audience
+    # verifies it again, and refuses it.
+    assert await _status(source, first, jwt_audience="another-system") == 401
+    assert decodes.count == 3
+    assert await _status(source, first) == 200
+    assert await _status(source, second) == 200
+    assert decodes.count == 3
+
+
+async def test_a_verification_is_trusted_for_a_minute_at_most(
+    key: str, jwks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decodes = _Decodes(monkeypatch)
+    clock = FakeClock()
+    source = FileKeySource(str(jwks), cooldown_s=5, clock=clock)
+    token = _officer(key, ttl_s=3600)
+    assert await _status(source, token) == 200
+    clock.advance(VerifiedTokens.MAX_AGE_S - 1)
+    assert await _status(source, token) == 200
+    assert decodes.count == 1
+    clock.advance(1)
+    assert await _status(source, token) == 200
+    assert decodes.count == 2
+
+
+def test_the_verified_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(VerifiedTokens, "MAX_ENTRIES", 3)
+    clock = FakeClock()
+    verified = VerifiedTokens(clock)
+    principal = Principal("officer-1", frozenset({"officer"}))
+    entry = _Verified(principal, "kid-1", clock.time() + 600, generation=1)
+    digests = [hashlib.sha256(str(n).encode()).digest() for n in range(5)]
+    for digest in digests[:3]:
+        verified.put(digest, entry)
+    assert verified.get(digests[0], generation=1) is entry  # used: now the most recent
+    for digest in digests[3:]:
+        verified.put(digest, entry)
+    assert len(verified) == 3
+    kept = [d for d in digests if verified.get(d, generation=1) is not None]
+    assert kept == [digests[0], digests[3], digests[4]]
+    # An entry of another key set is never an answer.
+    assert verified.get(digests[0], generation=2) is None
+
+
+@pytest.mark.parametrize(
+    ("claims", "why"),
+    [
+        ({"exp": "2999-01-01"}, "exp claim must be a number"),
+        ({"exp": float("nan")}, "exp claim must be a number"),
+        ({"exp": True}, "exp claim must be a number"),
+        ({"nbf": "now"}, "nbf claim must be a number"),
+        ({"iat": int(time.time()) + 3600}, "not yet valid (iat)"),
+    ],
+    ids=["exp-text", "exp-nan", "exp-bool", "nbf-text", "iat-ahead"],
+)
+async def test_a_token_with_malformed_times_is_refused(
+    key: str, jwks: Path, claims: dict[str, Any], why: str
+) -> None:
+    body = _claims() | {"roles": ["officer"], "sub": "officer-1"} | claims
+    token = jwt.encode(body, key, "EdDSA", headers={"kid": public_jwk(key)["kid"]})
+    source = FileKeySource(str(jwks), cooldown_s=5, clock=FakeClock())
+    assert why in await _refusal(source, token)
 
 
 async def test_a_tampered_token_is_never_answered_from_the_cache(
@@ -347,30 +513,35 @@ async def test_a_tampered_token_is_never_answered_from_the_cache(
     assert decodes.count == 3
 
 
-async def test_a_key_dropped_from_the_set_stops_its_cached_tokens(
+async def test_a_key_dropped_from_the_file_stops_its_cached_tokens(
     key: str, jwks: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     decodes = _Decodes(monkeypatch)
-    service = Service(jwt_jwks_file=str(jwks), jwt_jwks_cooldown_s=3600)
+    clock = FakeClock()
+    source = FileKeySource(str(jwks), cooldown_s=3600, clock=clock)
     token = _officer(key)
-    assert (await service.call(token)).status_code == 200
-    assert (await service.call(token)).status_code == 200
-    assert decodes.count == 1
+    assert await _status(source, token) == 200
     write_jwks(jwks, new_signing_key())  # rotated, the old key revoked at once
-    _assert_refused(await service.call(token), "unknown key")
+    # Until the file is looked at again the token is answered from memory; then never.
+    assert await _status(source, token) == 200
+    assert decodes.count == 1
+    clock.advance(FileKeySource.CHECK_INTERVAL_S)
+    assert "unknown key" in await _refusal(source, token)
 
 
-async def test_a_reloaded_key_set_verifies_the_token_again(
+async def test_a_key_dropped_by_the_provider_stops_its_cached_tokens(
     key: str, endpoint: _Endpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     endpoint.keys = [key]
     decodes = _Decodes(monkeypatch)
-    service = Service(jwt_jwks_url=endpoint.url, jwt_jwks_cache_s=0.5, jwt_jwks_cooldown_s=0.1)
+    clock = FakeClock()
+    source = UrlKeySource(endpoint.url, cache_s=30, cooldown_s=5, clock=clock)
     token = _officer(key)
-    assert (await service.call(token)).status_code == 200
-    assert (await service.call(token)).status_code == 200
-    assert decodes.count == 1
+    assert await _status(source, token) == 200
     endpoint.keys = [new_signing_key()]  # the provider revoked the key
-    await asyncio.sleep(0.6)
-    _assert_refused(await service.call(token), "unknown key")
+    clock.advance(29)
+    assert await _status(source, token) == 200
+    assert decodes.count == 1
+    clock.advance(1)  # the key set is due a fetch: the token is checked against the new one
+    assert "unknown key" in await _refusal(source, token)
     assert endpoint.fetches == 2

@@ -22,6 +22,8 @@ from intake.ports import (
     PENDING,
     BrokerUnavailable,
     Insert,
+    ProjectionUpdate,
+    StatusUpdate,
     StoreUnavailable,
 )
 
@@ -65,6 +67,8 @@ class FakeStore:
         self.failing: set[str] = set()
         # The next this many inserts find their receipt code taken.
         self.receipt_clashes = 0
+        # Round trips of the projection: one per `apply_updates`.
+        self.projection_writes = 0
 
     def _check(self, method: str) -> None:
         if method in self.failing:
@@ -153,19 +157,25 @@ class FakeStore:
         found = self.statuses.get(dossier_id)
         return None if found is None else copy.deepcopy(found)
 
-    async def apply_status(self, dossier_id: str, version: int, fields: dict[str, Any]) -> bool:
-        current = self.statuses.get(dossier_id)
-        if current is not None and current.get("version", -1) >= version:
-            return False
-        self.statuses[dossier_id] = {**(current or {}), **copy.deepcopy(fields), "version": version}
-        return True
-
-    async def apply_due_date(self, dossier_id: str, due_date: str, at: datetime) -> bool:
-        current = self.statuses.get(dossier_id)
-        if current is None or not current["updated_at"] < at:
-            return False
-        current.update(due_date=due_date, updated_at=at)
-        return True
+    async def apply_updates(self, updates: Sequence[ProjectionUpdate]) -> int:
+        self.projection_writes += 1
+        changed = 0
+        for update in updates:
+            current = self.statuses.get(update.dossier_id)
+            if isinstance(update, StatusUpdate):
+                if current is not None and current.get("version", -1) >= update.version:
+                    continue
+                self.statuses[update.dossier_id] = {
+                    **(current or {}),
+                    **copy.deepcopy(update.fields),
+                    "version": update.version,
+                }
+            else:
+                if current is None or not current["updated_at"] < update.at:
+                    continue
+                current.update(due_date=update.due_date, updated_at=update.at)
+            changed += 1
+        return changed
 
 
 @dataclass
@@ -323,7 +333,8 @@ class FakeDocuments:
             if document_id in self.records:
                 self.records[document_id]["referenced"] = True
                 kept += 1
-            self.links.add((dossier_id, document_id))
+        if kept == len(set(document_ids)):
+            self.links.update((dossier_id, document_id) for document_id in document_ids)
         return kept
 
     async def is_attached(self, dossier_id: str, document_id: str) -> bool:

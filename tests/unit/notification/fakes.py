@@ -108,11 +108,12 @@ class FakeDeliveryLog:
             return document
         return None
 
-    async def start_attempt(
-        self, delivery_id: str, attempts: int, *, now: datetime, lease_s: float
-    ) -> dict[str, Any] | None:
-        self._check("start_attempt")
-        return self._next_attempt(self._due(delivery_id, attempts, now), now, lease_s)
+    async def start_attempts(
+        self, due: Sequence[Due], *, now: datetime, lease_s: float
+    ) -> list[dict[str, Any]]:
+        self._check("start_attempts")
+        claimed = (self._next_attempt(self._due(i, n, now), now, lease_s) for i, n in due)
+        return [document for document in claimed if document is not None]
 
     async def retake_stale(
         self, delivery_id: str, attempts: int, *, now: datetime, lease_s: float

@@ -12,8 +12,9 @@ from notification.settings import NotificationSettings
 
 
 class Store:
-    """Answers the worker's three queries from lists; records the claims it is asked for
-    and lets every claim fail, as if another replica had won them all."""
+    """Answers the worker's three queries from lists and records the claims it is asked
+    for; lets every take-over fail, as if another replica had won them, and every due
+    attempt be won but those in ``lost``."""
 
     def __init__(self) -> None:
         self.due_now: list[tuple[str, int]] = []
@@ -21,6 +22,8 @@ class Store:
         self.unpublished_now: list[dict[str, Any]] = []
         self.limits: list[tuple[str, int]] = []
         self.claims: list[tuple[str, str, int]] = []
+        self.claim_rounds = 0
+        self.lost: set[str] = set()
 
     async def claim_unpublished(
         self, now: datetime, hold_s: float, limit: int
@@ -36,11 +39,16 @@ class Store:
         self.limits.append(("due", limit))
         return self.due_now[:limit]
 
-    async def start_attempt(
-        self, delivery_id: str, attempts: int, *, now: datetime, lease_s: float
-    ) -> dict[str, Any] | None:
-        self.claims.append(("start", delivery_id, attempts))
-        return None
+    async def start_attempts(
+        self, due: list[tuple[str, int]], *, now: datetime, lease_s: float
+    ) -> list[dict[str, Any]]:
+        self.claim_rounds += 1
+        self.claims.extend(("start", delivery_id, attempts) for delivery_id, attempts in due)
+        return [
+            {"_id": delivery_id, "channel": "sms", "attempts": attempts + 1}
+            for delivery_id, attempts in due
+            if delivery_id not in self.lost
+        ]
 
     async def retake_stale(
         self, delivery_id: str, attempts: int, *, now: datetime, lease_s: float
@@ -53,12 +61,16 @@ class Deliverer:
     def __init__(self) -> None:
         self.published: list[list[dict[str, Any] | None]] = []
         self.interrupted: list[str] = []
+        self.attempted: list[tuple[str, int]] = []
 
     def idempotent(self, channel: Any) -> bool:
         return channel.value != "email"
 
     async def give_up_interrupted(self, delivery: dict[str, Any], reason: str) -> None:
         self.interrupted.append(delivery["_id"])
+
+    async def attempt(self, delivery: dict[str, Any], *, timeout_s: float) -> None:
+        self.attempted.append((delivery["_id"], delivery["attempts"]))
 
     async def publish_outcomes(self, outcomes: list[dict[str, Any] | None]) -> list[Any]:
         self.published.append(list(outcomes))
@@ -133,3 +145,17 @@ async def test_a_full_worker_still_publishes_but_asks_for_no_attempts() -> None:
     assert len(deliverer.published) == 1
     busy.set()
     await retries._in_flight.pop("other")
+
+
+async def test_the_due_attempts_of_a_round_are_claimed_together_and_only_those_won_made() -> None:
+    store, deliverer = Store(), Deliverer()
+    store.due_now = [("d-1", 1), ("d-2", 3), ("d-3", 0)]
+    store.lost = {"d-2"}  # another replica claimed it first
+    retries = worker(store, deliverer, concurrency=8)
+
+    assert await retries.run_once() == 2
+
+    assert store.claim_rounds == 1
+    assert sorted(store.claims) == [("start", "d-1", 1), ("start", "d-2", 3), ("start", "d-3", 0)]
+    assert sorted(deliverer.attempted) == [("d-1", 2), ("d-3", 1)]
+    assert len(deliverer.published) == 3  # the overdue outcomes, then each attempt's

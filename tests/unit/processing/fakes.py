@@ -24,6 +24,7 @@ from processing.domain.dossier import (
 from processing.domain.statistics import OutcomeCount, OverdueCount
 from processing.service.ports import (
     ClaimedOutbox,
+    NewDossier,
     OutboxClaim,
     OutboxEntry,
     PublishUnavailable,
@@ -96,25 +97,25 @@ class FakeDossierStore:
 
     # ------------------------------------------------------------ writes
 
-    async def insert(
-        self,
-        dossier: Dossier,
-        outbox: Sequence[OutboxEntry],
-        event_id: str,
-        trace: Mapping[str, str] | None = None,
-    ) -> bool:
-        self._write("insert")
-        if dossier.id in self.records:
-            return False
-        self.records[dossier.id] = StoredDossier(
-            dossier=dossier.model_copy(deep=True),
-            applied=[event_id],
-            outbox=[dict(e) for e in outbox],
-            outbox_seq=len(outbox),
-            pending=True,
-            trace=dict(trace or {}),
-        )
-        return True
+    async def insert_many(self, dossiers: Sequence[NewDossier]) -> list[bool]:
+        # One write for all of them, unordered: a dossier already there leaves the
+        # others to be inserted.
+        self._write("insert_many")
+        created = []
+        for new in dossiers:
+            if new.dossier.id in self.records:
+                created.append(False)
+                continue
+            self.records[new.dossier.id] = StoredDossier(
+                dossier=new.dossier.model_copy(deep=True),
+                applied=[new.event_id],
+                outbox=[dict(e) for e in new.outbox],
+                outbox_seq=len(new.outbox),
+                pending=True,
+                trace=dict(new.trace),
+            )
+            created.append(True)
+        return created
 
     async def commit(
         self,
@@ -201,13 +202,12 @@ class FakeDossierStore:
         record = self.records.get(dossier_id)
         return None if record is None else record.dossier.model_copy(deep=True)
 
-    async def trace_context(self, dossier_id: str) -> dict[str, str]:
+    async def get_for_event(self, dossier_id: str, event_id: str) -> tuple[Dossier, bool] | None:
+        self.calls["get_for_event"] += 1
         record = self.records.get(dossier_id)
-        return dict(record.trace) if record else {}
-
-    async def applied(self, dossier_id: str, event_id: str) -> bool:
-        record = self.records.get(dossier_id)
-        return record is not None and event_id in record.applied
+        if record is None:
+            return None
+        return record.dossier.model_copy(deep=True), event_id in record.applied
 
     async def get_for_agency(
         self, dossier_id: str, agency: str
@@ -217,6 +217,15 @@ class FakeDossierStore:
         if record is None or record.dossier.agency != agency:
             return None
         return record.dossier.model_copy(deep=True), [dict(n) for n in record.notes]
+
+    async def get_for_officer(
+        self, dossier_id: str, agency: str
+    ) -> tuple[Dossier, dict[str, str]] | None:
+        self.calls["get_for_officer"] += 1
+        record = self.records.get(dossier_id)
+        if record is None or record.dossier.agency != agency:
+            return None
+        return record.dossier.model_copy(deep=True), dict(record.trace)
 
     async def queue(
         self, where: QueueFilter, sort_field: str, after: tuple[Any, str] | None, limit: int

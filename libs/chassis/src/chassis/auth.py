@@ -24,22 +24,23 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import anyio
 import httpx
 import jwt
+from cachetools import TTLCache
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -131,6 +132,19 @@ def _public_signing_keys(jwk_set: PyJWKSet) -> dict[str, PyJWK]:
     return keys
 
 
+class Clock(Protocol):
+    """Where the token checks read the time: the :mod:`time` module itself, or a test's
+    fake that moves on without sleeping."""
+
+    def time(self) -> float:
+        """Seconds since the epoch, what ``exp``, ``nbf`` and ``iat`` are compared with."""
+        ...
+
+    def monotonic(self) -> float:
+        """For intervals: key reloads, the age of a verification, the file's checks."""
+        ...
+
+
 @dataclass(frozen=True)
 class _Verified:
     principal: Principal
@@ -141,32 +155,37 @@ class _Verified:
 
 class VerifiedTokens:
     """Tokens already verified, by the SHA-256 of the whole token, until their ``exp``
-    (never beyond): a portal sends the same token with every request, and checking its
-    signature again costs more than the rest of a small request's authentication. A
-    changed byte is another digest, so a tampered token is never answered from here.
-    Bounded, least recently used first out; an entry counts only for the key set it was
-    verified with (:attr:`KeySource.generation`), and a reload starts an empty one."""
+    (never beyond) and for :attr:`MAX_AGE_S` at most: a portal sends the same token with
+    every request, and checking its signature again costs more than the rest of a small
+    request's authentication. A changed byte is another digest, so a tampered token is
+    never answered from here. Bounded, least recently used first out; an entry counts
+    only for the key set it was verified with (:attr:`KeySource.generation`), and a
+    reload starts an empty one, so a key dropped from the set stops its tokens at the
+    next reload; the age limit bounds how long one verification is trusted whatever
+    else happens."""
 
     MAX_ENTRIES = 4096
+    MAX_AGE_S = 60.0
 
-    def __init__(self) -> None:
-        self._entries: OrderedDict[bytes, _Verified] = OrderedDict()
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._entries: TTLCache[bytes, _Verified] = TTLCache(
+            self.MAX_ENTRIES, self.MAX_AGE_S, timer=clock.monotonic
+        )
 
-    def get(self, digest: bytes, generation: int, now: float) -> _Verified | None:
+    def get(self, digest: bytes, generation: int) -> _Verified | None:
         entry = self._entries.get(digest)
         if entry is None:
             return None
-        if entry.generation != generation or now >= entry.expires_at:
-            del self._entries[digest]
+        # The exp is checked on every hit, without the leeway: that applies only to a
+        # full verification.
+        if entry.generation != generation or self._clock.time() >= entry.expires_at:
+            self._entries.pop(digest, None)
             return None
-        self._entries.move_to_end(digest)
         return entry
 
     def put(self, digest: bytes, entry: _Verified) -> None:
         self._entries[digest] = entry
-        self._entries.move_to_end(digest)
-        while len(self._entries) > self.MAX_ENTRIES:
-            self._entries.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -181,8 +200,9 @@ class KeySource:
     :meth:`lookup` never blocks, so it runs on the event loop; :meth:`reload` may wait on
     the network or the disk and runs in a worker thread."""
 
-    def __init__(self, cooldown_s: float) -> None:
+    def __init__(self, cooldown_s: float, clock: Clock = time) -> None:
         self.cooldown_s = cooldown_s
+        self.clock = clock
         self._keys: dict[str, PyJWK] = {}
         self._next_reload = 0.0
         self._lock = threading.Lock()
@@ -190,18 +210,18 @@ class KeySource:
         self.ready = False  # keys were loaded at least once
         # Bumped by every reload that loaded keys: what a cached verification is tied to.
         self.generation = 0
-        self.verified = VerifiedTokens()
+        self.verified = VerifiedTokens(clock)
 
     def lookup(self, kid: str) -> tuple[PyJWK | None, bool]:
         """The key held for ``kid`` and whether a reload is due before trusting that."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         key = self._keys.get(kid)
         due = now >= self._next_reload and (key is None or self._stale(now))
         return key, due
 
     def reload(self) -> None:
         with self._lock:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             if now < self._next_reload:
                 return  # another request reloaded meanwhile, or the cooldown holds
             self._next_reload = now + self.cooldown_s
@@ -214,7 +234,7 @@ class KeySource:
             self.ready = True
             self.generation += 1
             # A key dropped from the set must stop its tokens now, not at their expiry.
-            self.verified = VerifiedTokens()
+            self.verified = VerifiedTokens(self.clock)
             self._loaded(now)
 
     def _stale(self, now: float) -> bool:
@@ -231,8 +251,8 @@ class UrlKeySource(KeySource):
     """The identity provider's JWKS endpoint, through PyJWKClient; the keys are trusted
     for ``cache_s`` and then fetched again, so a key the provider dropped stops working."""
 
-    def __init__(self, url: str, cache_s: float, cooldown_s: float) -> None:
-        super().__init__(cooldown_s)
+    def __init__(self, url: str, cache_s: float, cooldown_s: float, clock: Clock = time) -> None:
+        super().__init__(cooldown_s, clock)
         self.cache_s = cache_s
         self._client = PyJWKClient(
             url, cache_jwk_set=True, lifespan=cache_s, timeout=_FETCH_TIMEOUT_S
@@ -251,14 +271,20 @@ class UrlKeySource(KeySource):
 
 
 class FileKeySource(KeySource):
-    """A JWKS file, re-read as soon as it changes (a rotation needs no restart)."""
+    """A JWKS file, re-read when it changes (a rotation needs no restart). The file is
+    looked at once per :attr:`CHECK_INTERVAL_S` at most, not on every request: a ``stat``
+    costs more than answering a token already verified, and a rotation publishes the new
+    key before signing with it, so seeing it within a second is soon enough."""
 
+    CHECK_INTERVAL_S = 1.0
     _NEVER: tuple[int, int, int] = (-1, -1, -1)
 
-    def __init__(self, path: str, cooldown_s: float) -> None:
-        super().__init__(cooldown_s)
+    def __init__(self, path: str, cooldown_s: float, clock: Clock = time) -> None:
+        super().__init__(cooldown_s, clock)
         self.path = Path(path)
-        self._seen: tuple[int, int, int] | None = self._NEVER
+        self._seen: tuple[int, int, int] | None = self._NEVER  # the file the keys came from
+        self._observed: tuple[int, int, int] | None = self._NEVER  # the file last looked at
+        self._next_check = 0.0
 
     def _signature(self) -> tuple[int, int, int] | None:
         try:
@@ -268,17 +294,22 @@ class FileKeySource(KeySource):
         return st.st_mtime_ns, st.st_size, st.st_ino
 
     def lookup(self, kid: str) -> tuple[PyJWK | None, bool]:
-        if self._signature() != self._seen:
-            # A changed file is read at once, whatever the cooldown: it costs no network.
-            self._next_reload = 0.0
-            return self._keys.get(kid), True
+        now = self.clock.monotonic()
+        if now >= self._next_check:
+            self._next_check = now + self.CHECK_INTERVAL_S
+            observed = self._signature()
+            if observed != self._observed:
+                self._observed = observed
+                # A changed file is read at once, whatever the cooldown: it costs no network.
+                self._next_reload = 0.0
         return super().lookup(kid)
 
     def _stale(self, now: float) -> bool:
-        return False  # a change is seen by lookup()
+        # Until it is read, also for the requests after the one that saw the change.
+        return self._observed != self._seen
 
     def _fetch(self) -> PyJWKSet:
-        self._seen = self._signature()
+        self._seen = self._observed = self._signature()
         return PyJWKSet.from_json(self.path.read_text())
 
     def _loaded(self, now: float) -> None:
@@ -319,12 +350,16 @@ def _token_digest(settings: ServiceSettings, token: str) -> bytes:
     return hashlib.sha256(scoped.encode()).digest()
 
 
-async def verify_token(settings: ServiceSettings, token: str) -> Principal:
-    source = key_source(settings)
+async def verify_token(
+    settings: ServiceSettings, token: str, *, source: KeySource | None = None
+) -> Principal:
+    """The caller ``token`` names, or a problem (401, or 503 without keys). The keys are
+    the ones ``settings`` name unless ``source`` is given (a test's, with a fake clock)."""
+    source = source if source is not None else key_source(settings)
     if source is None:
         raise AUTHENTICATION_NOT_CONFIGURED("set JWT_JWKS_URL or JWT_JWKS_FILE")
     digest = _token_digest(settings, token)
-    cached = source.verified.get(digest, source.generation, time.time())
+    cached = source.verified.get(digest, source.generation)
     if cached is not None:
         # The key set may be due a reload (stale, or its file changed): then the token is
         # checked again against what the reload holds.
@@ -368,16 +403,49 @@ async def _verify(
             algorithms=[key.algorithm_name],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            leeway=settings.jwt_leeway_s,
-            options={"require": ["exp", "iss", "aud", "sub"]},
+            options={
+                "require": ["exp", "iss", "aud", "sub"],
+                # Checked below with the source's clock, the one the verified tokens are
+                # answered by, so the two can never disagree about a token's expiry.
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
         )
     except jwt.PyJWTError as exc:
         raise _invalid(str(exc)) from exc
+    now = source.clock.time()
+    expires_at = _within_lifetime(claims, now, settings.jwt_leeway_s)
     principal = _principal(claims)
-    expires_at = claims["exp"]
-    if isinstance(expires_at, int | float):
-        source.verified.put(digest, _Verified(principal, kid, float(expires_at), generation))
+    if expires_at > now:
+        source.verified.put(digest, _Verified(principal, kid, expires_at, generation))
     return principal
+
+
+def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _invalid(f"the {name} claim must be a number of seconds since the epoch")
+    return float(value)
+
+
+def _within_lifetime(claims: dict[str, Any], now: float, leeway: float) -> float:
+    """The token's ``exp``, once ``exp``, ``nbf`` and ``iat`` admit ``now`` give or
+    take ``leeway`` (RFC 7519 §4.1.4-6, as PyJWT checks them)."""
+    expires_at = _numeric_date(claims, "exp")
+    if expires_at is None:  # required by the decoding above; here for the type
+        raise _invalid('Token is missing the "exp" claim')
+    if expires_at <= now - leeway:
+        raise _invalid("Signature has expired")
+    not_before = _numeric_date(claims, "nbf")
+    if not_before is not None and not_before > now + leeway:
+        raise _invalid("The token is not yet valid (nbf)")
+    issued_at = _numeric_date(claims, "iat")
+    if issued_at is not None and issued_at > now + leeway:
+        raise _invalid("The token is not yet valid (iat)")
+    return expires_at
 
 
 def _principal(claims: dict[str, Any]) -> Principal:

@@ -169,7 +169,7 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await hook()
         await self.publisher.stop()
-        self.mongo_client.close()
+        await self.mongo_client.close()
 
 
 # Probes and scrapes arrive every few seconds; a line for each would bury the requests.

@@ -267,7 +267,7 @@ def _verify_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _verify_store(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # Imported here: the offline commands must work without the store driver's set-up.
-    from motor.motor_asyncio import AsyncIOMotorClient
+    from pymongo import AsyncMongoClient
     from pymongo.errors import PyMongoError
 
     from audit.adapters.store import AuditStore
@@ -289,7 +289,7 @@ def _verify_store(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return EXIT_UNUSABLE_INPUT
 
     async def verify() -> RangeVerification:
-        client: AsyncIOMotorClient[dict[str, object]] = AsyncIOMotorClient(
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             args.mongodb_uri,
             serverSelectionTimeoutMS=int(args.timeout * 1000),
             connectTimeoutMS=int(args.timeout * 1000),
@@ -299,7 +299,7 @@ def _verify_store(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             store = AuditStore(client[args.database])
             return await verify_range(store, public_key, args.from_seq, args.to_seq)
         finally:
-            client.close()
+            await client.close()
 
     try:
         result = asyncio.run(verify())

@@ -11,7 +11,7 @@ import gc
 from fastapi import FastAPI
 
 from chassis.catalogue import Catalogue, CatalogueHolder
-from chassis.events import DossierStatusChanged, Topics
+from chassis.events import Topics
 from chassis.kafka import ConsumerLoop
 from chassis.service import Runtime, create_app, serve
 from intake.adapters.catalogue_changes import CatalogueAnnouncer
@@ -19,7 +19,7 @@ from intake.adapters.gridfs import DocumentFiles, document_sweep
 from intake.adapters.projection import StatusProjection
 from intake.adapters.publisher import KafkaPublisher
 from intake.adapters.ratelimit import RateLimit
-from intake.adapters.results import issuing_after, result_signer
+from intake.adapters.results import result_signer
 from intake.adapters.slip_pdf import render_slip
 from intake.adapters.store import IntakeStore
 from intake.api import catalogue, documents, dossiers, follow_up, identities, slips
@@ -149,7 +149,6 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     procedures = CatalogueHolder.from_settings(settings)
     procedures.on_activated(CatalogueAnnouncer(runtime.publisher).announce)
     runtime.add_worker("catalogue-watch", procedures.watch)
-    handlers = StatusProjection(store).handlers()
     # An approval also issues the dossier's signed result document.
     issuer = ResultIssuer(
         results=files,
@@ -157,15 +156,14 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         sign=result_signer(settings),
         announce=announce_with(runtime.publisher.publish),
     )
-    changed = DossierStatusChanged.event_type
-    handlers[changed] = issuing_after(handlers[changed], issuer)
+    projection = StatusProjection(store, after_status=issuer.on_status_changed)
     runtime.add_consumer(
         ConsumerLoop(
             settings=settings,
             group="intake",
             topics=[Topics.LIFECYCLE],
             publisher=runtime.publisher,
-            handlers=handlers,
+            batch_handler=projection.handle_batch,
         )
     )
     api = build_api(settings, store, KafkaPublisher(runtime.publisher), procedures, files)

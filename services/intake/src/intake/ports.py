@@ -9,6 +9,7 @@ tests run the use cases against in-memory fakes of the same protocols.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
@@ -19,15 +20,18 @@ from intake.domain.slip import Slip
 __all__ = [
     "ACCEPTED",
     "PENDING",
+    "AppointmentUpdate",
     "BrokerUnavailable",
     "Clock",
     "DocumentStore",
     "FileUpload",
     "Insert",
+    "ProjectionUpdate",
     "Publisher",
     "ResultStore",
     "SlipRenderer",
     "StatusStore",
+    "StatusUpdate",
     "StoreUnavailable",
     "SubmissionStore",
     "Throttle",
@@ -101,17 +105,36 @@ class SubmissionStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class StatusUpdate:
+    """The dossier's status as processing published it at ``version``; it applies over
+    an older version only."""
+
+    dossier_id: str
+    version: int
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AppointmentUpdate:
+    """A new appointment dated ``at`` (apology slip, extension); it applies over a
+    projection updated before ``at`` only."""
+
+    dossier_id: str
+    due_date: str
+    at: datetime
+
+
+ProjectionUpdate = StatusUpdate | AppointmentUpdate
+
+
 class StatusStore(Protocol):
     """The status projection. Its failures are the driver's own errors, which the
     consumer loop tells apart: an outage is retried, anything else dead-lettered."""
 
-    async def apply_status(self, dossier_id: str, version: int, fields: dict[str, Any]) -> bool:
-        """Apply ``fields`` at ``version`` unless this version or a later one is there;
-        whether the projection changed."""
-        ...
-
-    async def apply_due_date(self, dossier_id: str, due_date: str, at: datetime) -> bool:
-        """Apply a new appointment dated ``at`` unless something newer is there."""
+    async def apply_updates(self, updates: Sequence[ProjectionUpdate]) -> int:
+        """Apply each update in turn, in one round trip, skipping those the projection
+        holds already or something newer than; how many changed it."""
         ...
 
 
@@ -179,7 +202,7 @@ class DocumentStore(Protocol):
 
     async def attach(self, dossier_id: str, document_ids: list[str], now: datetime) -> int:
         """Link the documents to the dossier and keep them from the sweep; how many of
-        them are still stored."""
+        them are still stored. When one is gone, none of them is linked."""
         ...
 
     async def is_attached(self, dossier_id: str, document_id: str) -> bool: ...

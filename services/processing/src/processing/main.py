@@ -16,7 +16,7 @@ from chassis.catalogue import CatalogueHolder
 from chassis.events import Topics
 from chassis.kafka import ConsumerLoop
 from chassis.service import Runtime, create_app, serve
-from processing.adapters.consumer import submission_handlers
+from processing.adapters.consumer import SubmissionsConsumer
 from processing.adapters.deadline_scan import DeadlineScanner
 from processing.adapters.relay import OutboxRelay
 from processing.adapters.store import DossierStore
@@ -78,7 +78,8 @@ def build_app(settings: ProcessingSettings | None = None) -> FastAPI:
             group="processing",
             topics=[Topics.SUBMISSIONS],
             publisher=runtime.publisher,
-            handlers=submission_handlers(service),
+            # The submissions of a batch open their dossiers in one store write.
+            batch_handler=SubmissionsConsumer(service).handle_batch,
         )
     )
     runtime.add_worker("outbox-relay", relay.run)

@@ -17,15 +17,16 @@ hole another replica is about to fill.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import functools
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit.domain.chain import (
     GENESIS_PREV_HASH,
+    AuditEntry,
     ChainVerifier,
     MalformedEntryError,
     iso_utc,
@@ -36,6 +37,7 @@ from audit.domain.checkpoint import Checkpoint, sign_checkpoint
 from audit.domain.export import MalformedCheckpointError
 from audit.domain.failures import Failure
 from audit.domain.merkle import CompactRange, leaf_hash
+from audit.service.paging import walk_log
 from audit.service.ports import AuditLog, Clock, StoredCheckpoint
 
 __all__ = ["CheckpointRound", "make_checkpoint", "resume_point"]
@@ -77,18 +79,16 @@ def resume_point(previous: StoredCheckpoint | None) -> tuple[CompactRange, str]:
     return tree, previous.checkpoint.last_entry_hash
 
 
-def _extend(store: AuditLog, tree: CompactRange, head_hash: str, read_batch: int) -> _Extension:
-    # Runs in a worker thread: reading and hashing a large backlog is seconds of work.
+def _extend(entries: Iterator[AuditEntry], tree: CompactRange, head_hash: str) -> _Extension:
+    # Runs in a worker thread (`walk_log`): hashing a large backlog is seconds of work.
     chain = ChainVerifier(head_hash, tree.size + 1)
     failure: Failure | None = None
-    entries = store.log_entries(after_position=tree.size, batch=read_batch)
     try:
-        with contextlib.closing(entries):
-            for entry, following in with_lookahead(entries):
-                failure = chain.check(entry, following)
-                if failure is not None:
-                    break
-                tree.append(leaf_hash(leaf_bytes(entry)))
+        for entry, following in with_lookahead(entries):
+            failure = chain.check(entry, following)
+            if failure is not None:
+                break
+            tree.append(leaf_hash(leaf_bytes(entry)))
     except MalformedEntryError as exc:
         failure = chain.unreadable(exc)
     return _Extension(tree, chain.head_hash, failure)
@@ -110,7 +110,10 @@ async def make_checkpoint(
         previous = None
     tree, head_hash = resume_point(previous)
     start = tree.size
-    extension = await asyncio.to_thread(_extend, store, tree, head_hash, read_batch)
+    extension = await walk_log(
+        store.log_pages(after_position=tree.size, batch=read_batch),
+        functools.partial(_extend, tree=tree, head_hash=head_hash),
+    )
     if extension.failure is not None:
         log.error(
             "audit chain check failed at seq %d (%s); checkpoints stop before it",

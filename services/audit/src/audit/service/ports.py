@@ -9,7 +9,7 @@ number of entries that landed before it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -98,9 +98,12 @@ class AuditLog(Protocol):
         SHA-256, as a document; None when no entry records it."""
         ...
 
-    def log_entries(self, *, after_position: int, batch: int) -> Generator[AuditEntry, None, None]:
-        """Every entry after ``after_position`` in log (position) order; blocking, for a
-        worker thread. Raises ``MalformedEntryError`` where a document is not an entry."""
+    def log_pages(
+        self, *, after_position: int, batch: int
+    ) -> AsyncGenerator[list[AuditEntry], None]:
+        """Every entry after ``after_position`` in log (position) order, up to ``batch`` a
+        page. Raises ``MalformedEntryError`` where a document is not an entry, once the
+        entries before it are handed out."""
         ...
 
     # ------------------------------------------------------------------ checkpoints

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from audit.domain.merkle import (
     root,
 )
 from audit.domain.verification import VerificationReport, verify_log
+from audit.service.paging import walk_log
 from audit.service.ports import AuditLog, StoredCheckpoint
 
 __all__ = [
@@ -145,8 +147,16 @@ async def verify_range(
             unreadable = Failure(
                 seq=0, reason=FailureReason.CHECKPOINT_SIGNATURE_INVALID, detail=str(exc)
             )
-    report = await asyncio.to_thread(
-        _verify_sync, store, public_key, start_tree, start_hash, checkpoints, to_seq, read_batch
+    report = await walk_log(
+        store.log_pages(after_position=start_tree.size, batch=read_batch),
+        functools.partial(
+            _verify_sync,
+            public_key=public_key,
+            start_tree=start_tree,
+            start_hash=start_hash,
+            checkpoints=checkpoints,
+            to_seq=to_seq,
+        ),
     )
     if unreadable is not None and report.ok:
         report = report.model_copy(update={"ok": False, "first_failure": unreadable})
@@ -154,33 +164,30 @@ async def verify_range(
 
 
 def _verify_sync(
-    store: AuditLog,
+    entries: Iterator[AuditEntry],
     public_key: Ed25519PublicKey | None,
     start_tree: CompactRange,
     start_hash: str,
     checkpoints: list[Checkpoint],
     to_seq: int | None,
-    read_batch: int,
 ) -> VerificationReport:
-    entries = store.log_entries(after_position=start_tree.size, batch=read_batch)
-    with contextlib.closing(entries):
-        # Bounded by count, not by the seq entries claim: an entry whose seq was altered
-        # must still be read where it sits.
-        bounded: Iterator[AuditEntry] = (
-            itertools.islice(entries, max(0, to_seq - start_tree.size))
-            if to_seq is not None
-            else entries
-        )
-        # verify_log wants a key object; with no checkpoints to check it is never used.
-        key = public_key or generate_private_key().public_key()
-        return verify_log(
-            bounded,
-            checkpoints,
-            key,
-            start_prev_hash=start_hash,
-            start_seq=start_tree.size + 1,
-            start_range=start_tree,
-        )
+    # Runs in a worker thread (`walk_log`). Bounded by count, not by the seq entries
+    # claim: an entry whose seq was altered must still be read where it sits.
+    bounded: Iterator[AuditEntry] = (
+        itertools.islice(entries, max(0, to_seq - start_tree.size))
+        if to_seq is not None
+        else entries
+    )
+    # verify_log wants a key object; with no checkpoints to check it is never used.
+    key = public_key or generate_private_key().public_key()
+    return verify_log(
+        bounded,
+        checkpoints,
+        key,
+        start_prev_hash=start_hash,
+        start_seq=start_tree.size + 1,
+        start_range=start_tree,
+    )
 
 
 async def _checkpoint(store: AuditLog, tree_size: int | None) -> Checkpoint:

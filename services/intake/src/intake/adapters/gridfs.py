@@ -13,6 +13,10 @@ cut short by a crash is never listed nor readable. Beside the bucket:
 - ``document_links``: which dossier refers to which document (``_id`` both joined), what
   a read is checked against;
 - ``results``: the result document issued for a dossier, one per dossier by ``_id``.
+
+Submissions arriving together share their round trips (``chassis.batching``): one look-up
+of all their attachments, one marking of those not yet referenced, one write of all
+their links.
 """
 
 from __future__ import annotations
@@ -24,15 +28,17 @@ import logging
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from bson import Binary, ObjectId
 from bson.errors import InvalidId
+from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
-from motor.motor_asyncio import AsyncIOMotorDatabase, AsyncIOMotorGridFSBucket
 from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from chassis.batching import GroupCommit
+from chassis.mongo import StoreDatabase
 from chassis.service import Worker
 from intake.ports import StoreUnavailable
 from intake.settings import IntakeSettings
@@ -140,9 +146,8 @@ class GridUpload:
 
 
 class DocumentFiles:
-    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
-        self._db = db
-        self._grid: AsyncIOMotorGridFSBucket | None = None
+    def __init__(self, db: StoreDatabase) -> None:
+        self._bucket = AsyncGridFSBucket(db, bucket_name=BUCKET)
         self._records = db["documents"]
         self.uploads = db["document_uploads"]
         # The bucket's own collections, which uploads write in its layout.
@@ -155,14 +160,12 @@ class DocumentFiles:
         # needs no write to keep it: the same few forms are attached to dossier after
         # dossier. Forgotten wholesale past a bound; forgetting only costs a write.
         self._referenced: set[str] = set()
-
-    @property
-    def _bucket(self) -> AsyncIOMotorGridFSBucket:
-        # Made on first use, inside the running loop: made before it, the bucket would
-        # bind the client to a loop of its own and every later command would fail.
-        if self._grid is None:
-            self._grid = AsyncIOMotorGridFSBucket(self._db, bucket_name=BUCKET)
-        return self._grid
+        # Concurrent submissions share their round trips (chassis.batching): one look-up
+        # of all their attachments, one marking and one linking write for all of them.
+        self._lookups: GroupCommit[list[str], dict[str, dict[str, Any]]] = GroupCommit(
+            self._look_up_many
+        )
+        self._attachments: GroupCommit[_Attachment, int] = GroupCommit(self._attach_many)
 
     async def create_indexes(self) -> None:
         # What the driver's upload stream would make on its first write (GridFS spec).
@@ -212,13 +215,16 @@ class DocumentFiles:
     async def by_sha256s(self, sha256s: Sequence[str]) -> dict[str, dict[str, Any]]:
         if not sha256s:
             return {}
-        found: dict[str, dict[str, Any]] = {}
-        wanted = {"sha256": {"$in": sorted(set(sha256s))}}
         with _store_call():
-            async for record in self._records.find(wanted).hint(_SHA256):
-                found[record["sha256"]] = _record(record)
+            return await self._lookups.submit(sorted(set(sha256s)))
+
+    async def _look_up_many(self, requests: list[list[str]]) -> list[dict[str, dict[str, Any]]]:
+        wanted = {"sha256": {"$in": sorted({sha256 for request in requests for sha256 in request})}}
+        found: dict[str, dict[str, Any]] = {}
+        async for record in self._records.find(wanted).hint(_SHA256):
+            found[record["sha256"]] = _record(record)
         self._remember_referenced(r["_id"] for r in found.values() if r.get("referenced"))
-        return found
+        return [{s: dict(found[s]) for s in request if s in found} for request in requests]
 
     def _remember_referenced(self, document_ids: Iterable[str]) -> None:
         if len(self._referenced) > _REFERENCED_HELD:
@@ -233,31 +239,41 @@ class DocumentFiles:
     async def attach(self, dossier_id: str, document_ids: list[str], now: datetime) -> int:
         if not document_ids:
             return 0
-        unique = sorted(set(document_ids))
-        # What is not known referenced is marked so, and its count says it is still there.
-        unreferenced = [d for d in unique if d not in self._referenced]
-        kept = len(unique) - len(unreferenced)
         with _store_call():
-            if unreferenced:
-                marked = await self._records.update_many(
-                    {"_id": {"$in": unreferenced}}, {"$set": {"referenced": True}}
-                )
-                kept += int(marked.matched_count)
-                if marked.matched_count == len(unreferenced):
-                    self._remember_referenced(unreferenced)
-            # Every link in one round trip.
-            await self._links.bulk_write(
-                [
-                    UpdateOne(
-                        {"_id": f"{dossier_id}/{document_id}"},
-                        {"$setOnInsert": {"linked_at": now}},
-                        upsert=True,
-                    )
-                    for document_id in unique
-                ],
-                ordered=False,
+            return await self._attachments.submit(
+                _Attachment(dossier_id, sorted(set(document_ids)), now)
             )
-        return kept
+
+    async def _attach_many(self, requests: list[_Attachment]) -> list[int]:
+        # What is not known referenced is marked so: from then on no sweep deletes it.
+        unreferenced = sorted({d for r in requests for d in r.document_ids} - self._referenced)
+        gone: set[str] = set()
+        if unreferenced:
+            marked = await self._records.update_many(
+                {"_id": {"$in": unreferenced}}, {"$set": {"referenced": True}}
+            )
+            if marked.matched_count < len(unreferenced):
+                # Some were swept meanwhile (rare): which ones. Every record the update
+                # matched is referenced now, which no sweep deletes, so a record not
+                # found now was gone before it.
+                still = self._records.find({"_id": {"$in": unreferenced}}, {"_id": 1})
+                gone = set(unreferenced) - {str(r["_id"]) async for r in still}
+            self._remember_referenced(d for d in unreferenced if d not in gone)
+        # Every link in one round trip; a dossier missing a document is refused, so none
+        # of its links is written.
+        links = [
+            UpdateOne(
+                {"_id": f"{r.dossier_id}/{document_id}"},
+                {"$setOnInsert": {"linked_at": r.now}},
+                upsert=True,
+            )
+            for r in requests
+            if gone.isdisjoint(r.document_ids)
+            for document_id in r.document_ids
+        ]
+        if links:
+            await self._links.bulk_write(links, ordered=False)
+        return [len(r.document_ids) - len(gone.intersection(r.document_ids)) for r in requests]
 
     async def is_attached(self, dossier_id: str, document_id: str) -> bool:
         with _store_call():
@@ -270,7 +286,7 @@ class DocumentFiles:
             return
         with _store_call():
             grid_out = await self._bucket.open_download_stream(oid)
-            grid_out.seek(start)
+            await grid_out.seek(start)
             remaining = end - start + 1
             while remaining > 0:
                 chunk = await grid_out.readchunk()
@@ -374,6 +390,14 @@ class DocumentFiles:
                         await self.delete_file(oid)
                     swept += 1
         return swept
+
+
+class _Attachment(NamedTuple):
+    """One dossier's documents to link, as `DocumentFiles.attach` queues them."""
+
+    dossier_id: str
+    document_ids: list[str]
+    now: datetime
 
 
 def _record(found: dict[str, Any]) -> dict[str, Any]:

@@ -1,47 +1,59 @@
-"""Kafka glue of the status projection: which lifecycle events reach which handler."""
+"""Kafka glue of the status projection: the consumer loop's batch handler.
+
+A fetched batch is projected in one write (`intake.service.projection.project`); then
+the result of each approval in it is issued, in the approval's own trace. Both are
+idempotent, so a batch handled again after a failure, or the replay of an approval
+dead-lettered for want of a key, does each at most once.
+"""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan
 
 from chassis.events import (
     DossierApologyIssued,
     DossierDeadlineExtended,
     DossierStatusChanged,
-    EventData,
 )
-from chassis.kafka import ConsumedEvent, Handler
+from chassis.kafka import ConsumedEvent
 from intake.ports import StatusStore
-from intake.service.projection import project_new_appointment, project_status_change
+from intake.service.projection import project
 
-__all__ = ["StatusProjection"]
+__all__ = ["HANDLED_EVENTS", "AfterStatus", "StatusProjection"]
 
-_Payload = TypeVar("_Payload", bound=EventData)
+# The lifecycle events intake acts on; the others of the topic pass by.
+HANDLED_EVENTS = frozenset(
+    {
+        DossierStatusChanged.event_type,
+        DossierApologyIssued.event_type,
+        DossierDeadlineExtended.event_type,
+    }
+)
+
+# What follows a projected status change (`ResultIssuer.on_status_changed`).
+AfterStatus = Callable[[DossierStatusChanged], Awaitable[object]]
 
 
 class StatusProjection:
-    def __init__(self, store: StatusStore) -> None:
+    def __init__(self, store: StatusStore, after_status: AfterStatus | None = None) -> None:
         self._store = store
+        self._after_status = after_status
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            DossierStatusChanged.event_type: self.on_status_changed,
-            DossierApologyIssued.event_type: self.on_new_appointment,
-            DossierDeadlineExtended.event_type: self.on_new_appointment,
-        }
-
-    async def on_status_changed(self, event: ConsumedEvent) -> None:
-        await project_status_change(self._store, _expect(event, DossierStatusChanged))
-
-    async def on_new_appointment(self, event: ConsumedEvent) -> None:
-        payload = event.payload
-        if not isinstance(payload, DossierApologyIssued):
-            payload = _expect(event, DossierDeadlineExtended)
-        await project_new_appointment(self._store, payload)
-
-
-def _expect(event: ConsumedEvent, model: type[_Payload]) -> _Payload:
-    payload = event.payload
-    if not isinstance(payload, model):
-        raise TypeError(f"expected {model.event_type}, got {event.envelope.type}")
-    return payload
+    async def handle_batch(self, items: list[ConsumedEvent]) -> None:
+        """The consumer loop's batch handler (events in partition order)."""
+        handled = [item for item in items if item.envelope.type in HANDLED_EVENTS]
+        # The citizen's status first: it never depends on what follows.
+        await project(self._store, [item.payload for item in handled])
+        if self._after_status is None:
+            return
+        for item in handled:
+            if isinstance(item.payload, DossierStatusChanged):
+                if item.span_context is None:
+                    await self._after_status(item.payload)
+                    continue
+                # In the dossier's own trace, so what it publishes continues that trace.
+                with trace.use_span(NonRecordingSpan(item.span_context)):
+                    await self._after_status(item.payload)

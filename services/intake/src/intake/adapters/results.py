@@ -1,32 +1,14 @@
-"""Kafka glue of result issuing: an approval is projected, then its result issued."""
+"""Signing results with the configured key (the issuing itself: `intake.service.results`;
+its place after the status projection: `intake.adapters.projection`)."""
 
 from __future__ import annotations
 
-from chassis.events import DossierStatusChanged
-from chassis.kafka import ConsumedEvent, Handler
 from intake.adapters.result_pdf import ResultSigner, render_result
 from intake.domain.results import ResultText
-from intake.service.results import ResultIssuer, SignResult
+from intake.service.results import SignResult
 from intake.settings import IntakeSettings
 
-__all__ = ["issuing_after", "result_signer"]
-
-
-def issuing_after(project: Handler, issuer: ResultIssuer) -> Handler:
-    """The status-changed handler: the citizen's status first (it never depends on the
-    result), then the result of an approval. Both are idempotent, so a redelivery, or
-    the replay of an approval dead-lettered for want of a key, does each at most once."""
-
-    async def handle(event: ConsumedEvent) -> None:
-        await project(event)
-        payload = event.payload
-        if not isinstance(payload, DossierStatusChanged):
-            raise TypeError(
-                f"expected {DossierStatusChanged.event_type}, got {event.envelope.type}"
-            )
-        await issuer.on_status_changed(payload)
-
-    return handle
+__all__ = ["result_signer"]
 
 
 def result_signer(settings: IntakeSettings) -> SignResult | None:

@@ -18,17 +18,24 @@ codes exist. MongoDB takes the same hint.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
-from intake.adapters.batching import GroupCommit
-from intake.ports import ACCEPTED, PENDING, Insert, StoreUnavailable
+from chassis.batching import GroupCommit
+from chassis.mongo import StoreDatabase
+from intake.ports import (
+    ACCEPTED,
+    PENDING,
+    Insert,
+    ProjectionUpdate,
+    StatusUpdate,
+    StoreUnavailable,
+)
 
 __all__ = ["ACCEPTED", "PENDING", "Insert", "IntakeStore"]
 
@@ -77,7 +84,7 @@ def _request_path() -> Iterator[None]:
 
 
 class IntakeStore:
-    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+    def __init__(self, db: StoreDatabase) -> None:
         self._db = db
         self._submissions = db["submissions"]
         self._statuses = db["statuses"]
@@ -85,7 +92,7 @@ class IntakeStore:
         self._accepts: GroupCommit[tuple[str, datetime], None] = GroupCommit(self._accept_many)
 
     @property
-    def database(self) -> AsyncIOMotorDatabase[Any]:
+    def database(self) -> StoreDatabase:
         """The service's database, which the documents' bucket shares."""
         return self._db
 
@@ -110,13 +117,18 @@ class IntakeStore:
                 if failure.get("code") != _DUPLICATE_KEY:
                     raise
                 index = failure["index"]
-                # Servers word the refusal differently; the idempotency index decides.
-                taken = await self._submissions.find_one(
-                    {"idempotency_id": documents[index]["idempotency_id"]},
-                    {"_id": 1},
-                    hint=_IDEMPOTENCY_ID,
+                taken = _refusing_index(failure)
+                if taken is None:
+                    # A refusal worded otherwise: the idempotency index decides.
+                    found = await self._submissions.find_one(
+                        {"idempotency_id": documents[index]["idempotency_id"]},
+                        {"_id": 1},
+                        hint=_IDEMPOTENCY_ID,
+                    )
+                    taken = "idempotency_id" if found else "receipt_code"
+                outcomes[index] = (
+                    Insert.KEY_TAKEN if taken == "idempotency_id" else Insert.RECEIPT_TAKEN
                 )
-                outcomes[index] = Insert.KEY_TAKEN if taken else Insert.RECEIPT_TAKEN
         return outcomes
 
     async def by_idempotency_id(self, idempotency_id: str) -> dict[str, Any] | None:
@@ -158,7 +170,10 @@ class IntakeStore:
             await self._accepts.submit((dossier_id, now))
 
     async def _accept_many(self, accepted: list[tuple[str, datetime]]) -> list[None]:
-        # Already accepted (a retry raced the first request) matches nothing: fine.
+        # Already accepted (a retry raced the first request) matches nothing: fine. In
+        # the order of the ids: under FerretDB a bulk write is one PostgreSQL transaction
+        # locking row after row, and two replicas' writes over the same submissions in
+        # different orders would deadlock.
         await self._submissions.bulk_write(
             [
                 UpdateOne(
@@ -168,7 +183,7 @@ class IntakeStore:
                         "$unset": {"lease_until": "", "lease_owner": ""},
                     },
                 )
-                for dossier_id, at in accepted
+                for dossier_id, at in sorted(accepted)
             ],
             ordered=False,
         )
@@ -207,31 +222,62 @@ class IntakeStore:
     # The projection's writes let the driver's errors through: the consumer loop tells an
     # outage (retried until the store is back) from a defect (dead-lettered) by them.
 
-    async def apply_status(self, dossier_id: str, version: int, fields: dict[str, Any]) -> bool:
-        """Upsert the projection unless it already holds this version or a later one.
+    async def apply_updates(self, updates: Sequence[ProjectionUpdate]) -> int:
+        """Apply a consumed batch's updates in their order, in one ordered bulk write.
 
-        Redelivered and out-of-order events, and two replicas handling the same event
-        during a rebalance, are therefore harmless; returns whether the projection
-        changed.
+        Every write carries its guard in its filter (a status over an older version, an
+        appointment over an older update), so redelivered and out-of-order events, and
+        two replicas handling the same event during a rebalance, are harmless; returns
+        how many changed the projection.
         """
-        for _ in range(2):
+        writes = [_projection_write(update) for update in updates]
+        changed = 0
+        start, retried = 0, -1
+        while start < len(writes):
             try:
-                result = await self._statuses.update_one(
-                    {"_id": dossier_id, "version": {"$lt": version}},
-                    {"$set": {**fields, "version": version}},
-                    upsert=True,
-                )
-            except DuplicateKeyError:
-                # Either it holds this version or a later one, or another writer created
-                # it since our filter was evaluated: once it exists, a second try tells.
+                result = await self._statuses.bulk_write(writes[start:], ordered=True)
+            except BulkWriteError as error:
+                failure = error.details["writeErrors"][0]
+                if failure.get("code") != _DUPLICATE_KEY:
+                    raise
+                # The writes before the refused one are applied; the rest are not.
+                changed += error.details.get("nMatched", 0) + error.details.get("nUpserted", 0)
+                refused = start + failure["index"]
+                # A status upsert found the document there after all: it holds this
+                # version or a later one, or another writer created it since our filter
+                # was evaluated. Once it exists, a second try tells; refused again, the
+                # status is not newer and is skipped.
+                start = refused + 1 if refused == retried else refused
+                retried = refused
                 continue
-            return result.matched_count == 1 or result.upserted_id is not None
-        return False
+            changed += result.matched_count + result.upserted_count
+            break
+        return changed
 
-    async def apply_due_date(self, dossier_id: str, due_date: str, at: datetime) -> bool:
-        """A new appointment (apology slip, extension) applies if nothing newer came."""
-        result = await self._statuses.update_one(
-            {"_id": dossier_id, "updated_at": {"$lt": at}},
-            {"$set": {"due_date": due_date, "updated_at": at}},
+
+def _refusing_index(failure: Mapping[str, Any]) -> str | None:
+    """Which unique key, ``idempotency_id`` or ``receipt_code``, refused an insert, as the
+    refusal says: MongoDB gives the index's key pattern, FerretDB names the index in its
+    message. None if it says neither (then a read tells)."""
+    pattern = failure.get("keyPattern")
+    if isinstance(pattern, Mapping) and len(pattern) == 1:
+        (field,) = pattern
+        return str(field) if field in ("idempotency_id", "receipt_code") else None
+    message = str(failure.get("errmsg", ""))
+    for field in ("idempotency_id", "receipt_code"):
+        if f"{field}_1" in message:
+            return field
+    return None
+
+
+def _projection_write(update: ProjectionUpdate) -> UpdateOne:
+    if isinstance(update, StatusUpdate):
+        return UpdateOne(
+            {"_id": update.dossier_id, "version": {"$lt": update.version}},
+            {"$set": {**update.fields, "version": update.version}},
+            upsert=True,
         )
-        return result.matched_count == 1
+    return UpdateOne(
+        {"_id": update.dossier_id, "updated_at": {"$lt": update.at}},
+        {"$set": {"due_date": update.due_date, "updated_at": update.at}},
+    )

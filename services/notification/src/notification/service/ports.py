@@ -53,10 +53,12 @@ class DeliveryLog(Protocol):
         """Insert the deliveries whose id is new; returns the ids this call created."""
         ...
 
-    async def start_attempt(
-        self, delivery_id: str, attempts: int, *, now: datetime, lease_s: float
-    ) -> dict[str, Any] | None:
-        """Due pending/retry_scheduled with ``attempts`` attempts → sending, next attempt."""
+    async def start_attempts(
+        self, due: Sequence[Due], *, now: datetime, lease_s: float
+    ) -> list[dict[str, Any]]:
+        """Each due pending/retry_scheduled delivery of ``due`` (id, attempts so far) →
+        sending, as its next attempt; returns those this caller won (each with its
+        message), the others being someone else's."""
         ...
 
     async def retake_stale(

@@ -5,8 +5,8 @@ Every ``retry_poll_s`` it asks the delivery log, through three index range scans
 the same event id, (2) deliveries left in 'sending' by a process that died, which it
 takes over, and (3) attempts whose time has come, which it starts. Each of these is
 claimed with one conditional update carrying the expected state and attempt number in
-its filter, so any number of replicas can run this loop on one database and each
-attempt is still made once.
+its filter (the due attempts of one poll all in one bulk write), so any number of
+replicas can run this loop on one database and each attempt is still made once.
 """
 
 from __future__ import annotations
@@ -84,11 +84,20 @@ class RetryWorker:
             if stale["_id"] not in self._in_flight:
                 jobs.append((stale["_id"], self._take_over(stale)))
         if len(jobs) < free:
-            for delivery_id, attempts in await self._store.due(now, free - len(jobs)):
-                # One still in flight is winding up (publishing the outcome that
-                # scheduled this retry); the next poll finds it again.
-                if delivery_id not in self._in_flight:
-                    jobs.append((delivery_id, self._retry(delivery_id, attempts)))
+            # One still in flight is winding up (publishing the outcome that scheduled
+            # this retry); the next poll finds it again.
+            due = [
+                (delivery_id, attempts)
+                for delivery_id, attempts in await self._store.due(now, free - len(jobs))
+                if delivery_id not in self._in_flight
+            ]
+            # Claimed together, in a fixed number of store round trips however many are
+            # due; those another replica won are not among the answers.
+            for leased in await self._store.start_attempts(
+                due, now=self._clock(), lease_s=settings.sending_lease_s
+            ):
+                attempt = self._deliverer.attempt(leased, timeout_s=settings.send_timeout_s)
+                jobs.append((leased["_id"], attempt))
         for delivery_id, job in jobs:
             task = asyncio.create_task(self._settle(job), name=f"delivery-{delivery_id[:12]}")
             self._in_flight[delivery_id] = task
@@ -105,14 +114,6 @@ class RetryWorker:
             # The store or broker failed mid-way; the delivery's state still says what
             # is left to do, and a later round picks it up.
             log.exception("retry of a delivery failed; it will be picked up again")
-
-    async def _retry(self, delivery_id: str, attempts: int) -> dict[str, Any] | None:
-        leased = await self._store.start_attempt(
-            delivery_id, attempts, now=self._clock(), lease_s=self._settings.sending_lease_s
-        )
-        if leased is None:
-            return None  # another instance took it
-        return await self._deliverer.attempt(leased, timeout_s=self._settings.send_timeout_s)
 
     async def _take_over(self, stale: dict[str, Any]) -> dict[str, Any] | None:
         channel = DeliveryChannel(stale["channel"])

@@ -4,9 +4,19 @@ the issued result documents.
 Each hands the event's payload to its use case, which is idempotent on the event id (the
 dossier document remembers the ids it applied), as the consumer loop redelivers a batch
 that was not committed.
+
+The consumer loop runs `SubmissionsConsumer.handle_batch` on every batch: the
+submissions of a batch open their dossiers together, in one store write, as every store
+command is a commit of its own; the other events are applied one at a time, in order.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan
 
 from chassis.events import (
     DossierResultIssued,
@@ -15,10 +25,13 @@ from chassis.events import (
     DossierWithdrawalRequested,
 )
 from chassis.kafka import ConsumedEvent, Handler
-from processing.service import ProcessingService
+from chassis.telemetry import capture_context
+from processing.service import ProcessingService, Submission
 
 
 def submission_handlers(service: ProcessingService) -> dict[str, Handler]:
+    """One handler per event type the group consumes, each for one event."""
+
     async def submitted(event: ConsumedEvent) -> None:
         assert isinstance(event.payload, DossierSubmitted)
         await service.receive(event.payload, event.id)
@@ -41,3 +54,56 @@ def submission_handlers(service: ProcessingService) -> dict[str, Handler]:
         DossierSupplemented.event_type: supplemented,
         DossierWithdrawalRequested.event_type: withdrawal_requested,
     }
+
+
+class SubmissionsConsumer:
+    """The consumer loop's batch handler for the submissions topic.
+
+    The batch comes in partition order. Submissions are gathered and opened together
+    (`ProcessingService.receive_many`); before any other event is applied, the
+    submissions gathered so far are written, so an event for a dossier never comes
+    before the submission that opens it. A batch that fails is retried by the loop,
+    then one event at a time, so a bad event goes to the dead-letter topic alone; every
+    use case is idempotent on the event id, so what a failed try wrote is not written
+    twice.
+    """
+
+    def __init__(self, service: ProcessingService) -> None:
+        self._service = service
+        self._handlers = submission_handlers(service)
+
+    async def handle_batch(self, items: list[ConsumedEvent]) -> None:
+        pending: list[Submission] = []
+        for item in items:
+            if isinstance(item.payload, DossierSubmitted):
+                pending.append(Submission(item.payload, item.id, _trace_carrier(item)))
+                continue
+            handler = self._handlers.get(item.envelope.type)
+            if handler is None:
+                # A known event this group does not act on: nothing to do.
+                continue
+            await self._open(pending)
+            with _in_trace_of(item):
+                await handler(item)
+        await self._open(pending)
+
+    async def _open(self, pending: list[Submission]) -> None:
+        if pending:
+            await self._service.receive_many(pending)
+            pending.clear()
+
+
+@contextmanager
+def _in_trace_of(item: ConsumedEvent) -> Iterator[None]:
+    """The record's own consumer span as the current one: the events its use case emits
+    continue the dossier's trace, not the batch's."""
+    if item.span_context is None:
+        yield
+        return
+    with trace.use_span(NonRecordingSpan(item.span_context)):
+        yield
+
+
+def _trace_carrier(item: ConsumedEvent) -> dict[str, str]:
+    with _in_trace_of(item):
+        return capture_context()

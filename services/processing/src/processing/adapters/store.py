@@ -16,11 +16,11 @@ from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from chassis.events import DossierKind
+from chassis.mongo import StoreDatabase
 from processing.domain.dossier import (
     RUNNING_STATUSES,
     SCAN_FIELDS,
@@ -31,6 +31,7 @@ from processing.domain.statistics import OutcomeCount, OverdueCount
 from processing.domain.workflow import DossierStatus
 from processing.service.ports import (
     ClaimedOutbox,
+    NewDossier,
     OutboxClaim,
     OutboxEntry,
     QueueFilter,
@@ -40,6 +41,7 @@ from processing.service.ports import (
 __all__ = [
     "ClaimedOutbox",
     "DossierStore",
+    "NewDossier",
     "OutboxClaim",
     "OutboxEntry",
     "QueueFilter",
@@ -50,6 +52,9 @@ __all__ = [
     "queue_order",
     "queue_query",
 ]
+
+# The store's code for a write that would repeat a unique key (here: the dossier's id).
+DUPLICATE_KEY = 11000
 
 _RUNNING = sorted(s.value for s in RUNNING_STATUSES)
 
@@ -98,6 +103,19 @@ def dossier_document(dossier: Dossier, *, exclude: Iterable[str] = ()) -> dict[s
     return to_document(dumped)  # type: ignore[no-any-return]
 
 
+def new_dossier_document(new: NewDossier) -> dict[str, Any]:
+    """A new dossier as stored: with the submission's event id, its outbox to send and
+    the trace context it was created in."""
+    return dossier_document(new.dossier) | {
+        "applied_events": [new.event_id],
+        "outbox": list(new.outbox),
+        "outbox_seq": len(new.outbox),
+        "outbox_pending": True,
+        "notes": [],
+        "trace": dict(new.trace),
+    }
+
+
 class DossierStore:
     """The `processing.service.ports.DossierStore` on MongoDB.
 
@@ -106,7 +124,7 @@ class DossierStore:
     unset), so the store applies the check and the write atomically and any number of
     processing replicas can share the database."""
 
-    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+    def __init__(self, db: StoreDatabase) -> None:
         self._dossiers = db["dossiers"]
 
     async def create_indexes(self) -> None:
@@ -141,6 +159,29 @@ class DossierStore:
 
     # ----------------------------------------------------------------- writes
 
+    async def insert_many(self, dossiers: Sequence[NewDossier]) -> list[bool]:
+        """Insert the dossiers in one unordered ``insert_many``; for each, False if it
+        already exists (a duplicate ``_id``: its submission was received before).
+
+        The submissions a consumer batch brings are opened together: each store command
+        is a commit of its own (a PostgreSQL transaction under FerretDB), so one write
+        for the whole batch rather than one per dossier. Unordered, so one duplicate
+        does not stop the dossiers after it."""
+        if not dossiers:
+            return []
+        documents = [new_dossier_document(new) for new in dossiers]
+        created = [True] * len(documents)
+        try:
+            await self._dossiers.insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors") or []
+            others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
+            if others or not errors:
+                raise
+            for error in errors:
+                created[int(error["index"])] = False
+        return created
+
     async def insert(
         self,
         dossier: Dossier,
@@ -148,23 +189,9 @@ class DossierStore:
         event_id: str,
         trace: Mapping[str, str] | None = None,
     ) -> bool:
-        """Insert a dossier born from ``event_id``; False if it already exists.
-
-        ``trace`` is the trace context of the submission, kept so that later work on the
-        dossier (an officer's action) can link its own trace to it."""
-        document = dossier_document(dossier) | {
-            "applied_events": [event_id],
-            "outbox": list(outbox),
-            "outbox_seq": len(outbox),
-            "outbox_pending": True,
-            "notes": [],
-            "trace": dict(trace or {}),
-        }
-        try:
-            await self._dossiers.insert_one(document)
-        except DuplicateKeyError:
-            return False
-        return True
+        """One dossier born from ``event_id``; False if it already exists."""
+        new = NewDossier(dossier, outbox, event_id, dict(trace or {}))
+        return (await self.insert_many([new]))[0]
 
     async def commit(
         self,
@@ -259,14 +286,13 @@ class DossierStore:
         document = await self._dossiers.find_one({"_id": dossier_id}, {"outbox": 0, "notes": 0})
         return None if document is None else Dossier.model_validate(document)
 
-    async def trace_context(self, dossier_id: str) -> dict[str, str]:
-        """The trace context the dossier was created in; empty if none was kept."""
-        found = await self._dossiers.find_one({"_id": dossier_id}, {"trace": 1})
-        return dict((found or {}).get("trace") or {})
-
-    async def applied(self, dossier_id: str, event_id: str) -> bool:
-        found = await self._dossiers.find_one({"_id": dossier_id}, {"applied_events": 1})
-        return found is not None and event_id in (found.get("applied_events") or [])
+    async def get_for_event(self, dossier_id: str, event_id: str) -> tuple[Dossier, bool] | None:
+        """The dossier and whether ``event_id`` was applied to it, in one read."""
+        document = await self._dossiers.find_one({"_id": dossier_id}, {"outbox": 0, "notes": 0})
+        if document is None:
+            return None
+        applied = event_id in (document.get("applied_events") or [])
+        return Dossier.model_validate(document), applied
 
     async def get_for_agency(
         self, dossier_id: str, agency: str
@@ -279,6 +305,19 @@ class DossierStore:
         if document is None:
             return None
         return Dossier.model_validate(document), list(document.get("notes") or [])
+
+    async def get_for_officer(
+        self, dossier_id: str, agency: str
+    ) -> tuple[Dossier, dict[str, str]] | None:
+        """The dossier with the trace context it was created in, only if ``agency``
+        handles it: what an officer's action reads, in one read."""
+        document = await self._dossiers.find_one(
+            {"_id": dossier_id, "agency": agency},
+            {"outbox": 0, "notes": 0, "applied_events": 0, "relay_lease": 0},
+        )
+        if document is None:
+            return None
+        return Dossier.model_validate(document), dict(document.get("trace") or {})
 
     async def queue(
         self,
@@ -312,7 +351,7 @@ class DossierStore:
                 count=int(group["count"]),
                 working_days=int(group["working_days"] or 0),
             )
-            async for group in self._dossiers.aggregate(pipeline)
+            async for group in await self._dossiers.aggregate(pipeline)
         ]
 
     async def overdue_counts(
@@ -330,7 +369,7 @@ class DossierStore:
                 procedure_code=group["_id"]["procedure_code"],
                 count=int(group["count"]),
             )
-            async for group in self._dossiers.aggregate(pipeline)
+            async for group in await self._dossiers.aggregate(pipeline)
         ]
 
     # ----------------------------------------------------------------- outbox

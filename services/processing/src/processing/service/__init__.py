@@ -20,6 +20,7 @@ from processing.service.dossiers import (
     SearchQuery,
     SearchUnavailable,
     Statistics,
+    Submission,
     VersionMismatch,
 )
 from processing.service.lookup import ApplicantLookup, InvalidLookup
@@ -45,6 +46,7 @@ __all__ = [
     "SearchQuery",
     "SearchUnavailable",
     "Statistics",
+    "Submission",
     "VersionMismatch",
     "outbox_entries",
     "publish_claim",

@@ -3,17 +3,18 @@ public ask of a dossier.
 
 Each write ends in exactly one conditional single-document write that carries the new
 state, the version bump, the events to publish (the outbox) and, for an inbound event,
-its id. The relay publishes the outbox afterwards; if the process dies in between, the
-events are still in the document and go out after the restart.
+its id; the submissions of a consumed batch share one insert of all their documents.
+The relay publishes the outbox afterwards; if the process dies in between, the events
+are still in the document and go out after the restart.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
@@ -41,7 +42,7 @@ from processing.domain.workflow import (
 )
 from processing.service.lookup import ApplicantLookup
 from processing.service.outbox import outbox_entries
-from processing.service.ports import DossierStore, QueueFilter, QueueRow
+from processing.service.ports import DossierStore, NewDossier, QueueFilter, QueueRow
 from processing.settings import ProcessingSettings
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,16 @@ class Officer:
     actor: str
     agency: str
     role: ActorRole
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A consumed submission: the event's payload and id, and the trace context it is
+    handled in (which the dossier and its first events carry)."""
+
+    submitted: DossierSubmitted
+    event_id: str
+    trace: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -216,6 +227,22 @@ class ProcessingService:
 
     async def receive(self, submitted: DossierSubmitted, event_id: str) -> None:
         """A submission from intake opens the dossier, once per event."""
+        await self.receive_many([Submission(submitted, event_id, capture_context())])
+
+    async def receive_many(self, submissions: Sequence[Submission]) -> list[str]:
+        """Submissions from intake open their dossiers, once per event, in one store
+        write for all of them; the ids of the dossiers this call opened (a submission
+        received before opens nothing again)."""
+        opened = [self._open(submission) for submission in submissions]
+        created = await self._store.insert_many(opened)
+        written = [new.dossier.id for new, fresh in zip(opened, created, strict=True) if fresh]
+        # No await from the write to here: the relay is woken for every dossier at once.
+        for dossier_id in written:
+            self._written(dossier_id)
+        return written
+
+    def _open(self, submission: Submission) -> NewDossier:
+        submitted = submission.submitted
         # The rules of the catalogue version the dossier was lodged under.
         catalogue = self._catalogue.at(submitted.catalogue_version)
         procedure = catalogue.get(submitted.procedure_code)
@@ -237,14 +264,12 @@ class ProcessingService:
             self._calendar,
             applicant_lookup=self._lookup.of_applicant(applicant.phone, applicant.id_number),
         )
-        created = await self._store.insert(
-            change.dossier,
-            outbox_entries(change.events, rules.SYSTEM_ACTOR),
-            event_id,
-            trace=capture_context(),
+        return NewDossier(
+            dossier=change.dossier,
+            outbox=outbox_entries(change.events, rules.SYSTEM_ACTOR, trace=submission.trace),
+            event_id=submission.event_id,
+            trace=dict(submission.trace),
         )
-        if created:
-            self._written(change.dossier.id)
 
     async def supplement(
         self, supplemented: DossierSupplemented, event_id: str, actor: str
@@ -290,12 +315,13 @@ class ProcessingService:
         self, event_id: str, actor: str, dossier_id: str, action: Action, params: ActionParams
     ) -> None:
         for _ in range(INBOUND_ATTEMPTS):
-            dossier = await self._store.get(dossier_id)
-            if dossier is None:
+            found = await self._store.get_for_event(dossier_id, event_id)
+            if found is None:
                 # Intake publishes a dossier's events on one partition in order, so the
                 # submission always comes first; without it this event can never apply.
                 raise PoisonMessage(f"{action} for unknown dossier {dossier_id}")
-            if await self._store.applied(dossier_id, event_id):
+            dossier, applied = found
+            if applied:
                 return
             try:
                 change = rules.take_action(
@@ -402,8 +428,8 @@ class ProcessingService:
     ) -> Dossier:
         """Take ``action`` on the dossier if it is at one of ``expected_versions`` (None:
         whatever version it is at)."""
-        async with self._officer_span(f"officer {action.value}", dossier_id):
-            dossier = await self._checked(dossier_id, officer, expected_versions)
+        dossier, carrier = await self._checked(dossier_id, officer, expected_versions)
+        with _officer_span(f"officer {action.value}", dossier_id, carrier):
             change = rules.take_action(
                 dossier,
                 action,
@@ -431,8 +457,8 @@ class ProcessingService:
     ) -> Dossier:
         """Put the dossier in ``assignee``'s hands; an officer may not take it from
         another officer, a leader may."""
-        async with self._officer_span("officer assign", dossier_id):
-            dossier = await self._checked(dossier_id, officer, expected_versions)
+        dossier, carrier = await self._checked(dossier_id, officer, expected_versions)
+        with _officer_span("officer assign", dossier_id, carrier):
             if dossier.assignee == assignee:
                 return dossier
             if (
@@ -449,8 +475,8 @@ class ProcessingService:
     ) -> dict[str, Any]:
         """An internal note; it leaves the version alone, so an officer's pending
         decision does not fail its If-Match because of it."""
-        async with self._officer_span("officer add-note", dossier_id):
-            dossier = await self._checked(dossier_id, officer, expected_versions)
+        dossier, carrier = await self._checked(dossier_id, officer, expected_versions)
+        with _officer_span("officer add-note", dossier_id, carrier):
             now = self.now()
             note_id = str(uuid.uuid4())
             note: dict[str, Any] = {
@@ -473,24 +499,18 @@ class ProcessingService:
             self._written(dossier.id)
             return note
 
-    @asynccontextmanager
-    async def _officer_span(self, name: str, dossier_id: str) -> AsyncIterator[None]:
-        """An officer's action is its own trace (the request's), linked to the trace of
-        the dossier's submission; the events it emits continue the officer's trace."""
-        carrier = await self._store.trace_context(dossier_id)
-        with linked_span(name, carrier, attributes={"hoso.dossier_id": dossier_id}):
-            yield
-
     async def _checked(
         self, dossier_id: str, officer: Officer, expected_versions: frozenset[int] | None
-    ) -> Dossier:
-        found = await self._store.get_for_agency(dossier_id, officer.agency)
+    ) -> tuple[Dossier, dict[str, str]]:
+        """The dossier an officer acts on, with the trace context of its submission, in
+        one read."""
+        found = await self._store.get_for_officer(dossier_id, officer.agency)
         if found is None:
             raise DossierNotVisible(dossier_id)
-        dossier = found[0]
+        dossier, carrier = found
         if expected_versions is not None and dossier.version not in expected_versions:
             raise VersionMismatch(dossier.version)
-        return dossier
+        return dossier, carrier
 
     async def _commit(self, before: Dossier, change: Change, actor: str) -> Dossier:
         entries = outbox_entries(change.events, actor)
@@ -597,3 +617,11 @@ class ProcessingService:
         if cache is not None:
             cache[key] = result
         return result
+
+
+@contextmanager
+def _officer_span(name: str, dossier_id: str, carrier: Mapping[str, str]) -> Iterator[None]:
+    """An officer's action is its own trace (the request's), linked to the trace of the
+    dossier's submission; the events it emits continue the officer's trace."""
+    with linked_span(name, carrier, attributes={"hoso.dossier_id": dossier_id}):
+        yield

@@ -22,6 +22,7 @@ __all__ = [
     "ClaimedOutbox",
     "DossierStore",
     "EventPublisher",
+    "NewDossier",
     "OutboxClaim",
     "OutboxEntry",
     "PublishUnavailable",
@@ -77,6 +78,19 @@ class ClaimedOutbox:
     seq: int
 
 
+@dataclass(frozen=True)
+class NewDossier:
+    """A dossier a submission opens, with the events it emits and where it came from."""
+
+    dossier: Dossier
+    outbox: Sequence[OutboxEntry]
+    # The submission's event id: a redelivery of it finds the dossier already there.
+    event_id: str
+    # The trace context of the submission, kept so that later work on the dossier (an
+    # officer's action) can link its own trace to it.
+    trace: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class OutboxClaim:
     """What one relay pass holds a lease on, and the named dossiers another relay holds."""
@@ -89,14 +103,9 @@ class OutboxClaim:
 class DossierStore(Protocol):
     # ------------------------------------------------------------ writes
 
-    async def insert(
-        self,
-        dossier: Dossier,
-        outbox: Sequence[OutboxEntry],
-        event_id: str,
-        trace: Mapping[str, str] | None = None,
-    ) -> bool:
-        """A dossier born from ``event_id``; False if it exists already."""
+    async def insert_many(self, dossiers: Sequence[NewDossier]) -> list[bool]:
+        """The new dossiers, in one write; for each, False if it existed already (its
+        submission was received before) and True if this write created it."""
 
     async def commit(
         self,
@@ -138,14 +147,19 @@ class DossierStore(Protocol):
 
     async def get(self, dossier_id: str) -> Dossier | None: ...
 
-    async def trace_context(self, dossier_id: str) -> dict[str, str]: ...
-
-    async def applied(self, dossier_id: str, event_id: str) -> bool: ...
+    async def get_for_event(self, dossier_id: str, event_id: str) -> tuple[Dossier, bool] | None:
+        """The dossier, and whether the inbound event ``event_id`` was applied to it."""
 
     async def get_for_agency(
         self, dossier_id: str, agency: str
     ) -> tuple[Dossier, list[dict[str, Any]]] | None:
         """The dossier with its notes, only if ``agency`` handles it."""
+
+    async def get_for_officer(
+        self, dossier_id: str, agency: str
+    ) -> tuple[Dossier, dict[str, str]] | None:
+        """The dossier with the trace context it was created in (empty if none was
+        kept), only if ``agency`` handles it."""
 
     async def queue(
         self, where: QueueFilter, sort_field: str, after: tuple[Any, str] | None, limit: int
