@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: fonts catalogue-check axe typecheck run stop reset status test test-fast test-containers image-check compose-check lint bench bench-alternatives chaos screenshot tools asyncapi asyncapi-check openapi openapi-lint prometheus-check browser
+.PHONY: fonts catalogue-check axe typecheck run stop reset status test test-fast test-containers image-check compose-check lint bench vegeta bench-alternatives chaos screenshot tools asyncapi asyncapi-check openapi openapi-lint prometheus-check browser
 
 # The AsyncAPI CLI validates docs/asyncapi.yaml; npm installs it into .local/node on first use.
 # 4.1.1 is the last release that runs on Node 20 (5.x and later need Node 24).
@@ -163,8 +163,28 @@ typecheck: tools  ## mypy: strict on libs/chassis and every domain/, standard el
 lint: tools
 	@$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .
 
+# vegeta offers the budget step's and the capacity sweep's load at an even rate and hands
+# back every answer; built once from the Go module proxy into .local/bin (~15 s). The
+# stamp names the version, so changing it here builds it again; so does a missing binary.
+VEGETA_VERSION := v12.13.0
+VEGETA := .local/bin/vegeta
+VEGETA_STAMP := .local/bin/.vegeta-$(VEGETA_VERSION)
+vegeta: $(VEGETA_STAMP)  ## build the load generator of the budget step and the sweep
+
+.PHONY: vegeta-missing
+vegeta-missing: ;
+$(VEGETA_STAMP): $(if $(wildcard $(VEGETA)),,vegeta-missing)
+	@command -v go >/dev/null 2>&1 || { echo "vegeta needs Go (https://go.dev/dl/)"; exit 1; }
+	@echo "building vegeta $(VEGETA_VERSION) into .local/bin (once; downloads Go modules)"
+	@mkdir -p $(@D)
+	@GOBIN=$(CURDIR)/.local/bin CGO_ENABLED=0 go install -trimpath \
+		github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
+	@rm -f $(@D)/.vegeta-v*
+	@touch $@
+	@echo "vegeta $(VEGETA_VERSION) built: $(VEGETA)"
+
 # BENCH_ARGS: options of bench/perf.py, e.g. BENCH_ARGS=--long or BENCH_ARGS=--quick.
-bench: tools  ## CPU budget per dossier, intake vs bare FastAPI (hey), capacity sweep; ~5 min
+bench: tools $(VEGETA_STAMP)  ## CPU budget per dossier, intake vs bare FastAPI (hey), capacity sweep (vegeta); ~5 min
 	@command -v hey >/dev/null 2>&1 || $(MAKE) --no-print-directory browser
 	@$(UV) run --frozen python -m bench.perf $(BENCH_ARGS)
 

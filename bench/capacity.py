@@ -1,14 +1,14 @@
 """How many dossiers a second the real pipeline holds: ``uv run python -m bench.capacity``.
 
 For each replica count the four services run as processes (that many of each, same
-databases and consumer groups); then for each offered rate, lowest first, `hey` (a
-compiled load generator, one per intake replica) POSTs submissions at that rate for the
-duration. The step's dossiers are those intake received meanwhile, read from the audit
-(their ``dossier.submitted`` entries); each one's pipeline latency runs from that receipt
-to the audit entry of its ``notification.sent`` event. A step is held when hey's POST p99
-plus the pipeline's p99 is within the limit and nothing fell behind; the ladder stops at
-the first that is not. CPU per dossier is measured for every service replica, Kafka,
-PostgreSQL (all its processes), FerretDB, the SMTP sink and hey. See docs/performance.md.
+databases and consumer groups); then for each offered rate, lowest first, `vegeta` (a
+compiled load generator, one per intake replica) POSTs submissions at that rate, evenly
+spaced, for the duration. The step's dossiers are the ids of its 202 answers; each one's
+end-to-end latency runs from the start of its POST to the audit entry of its
+``notification.sent`` event. A step is held when the end-to-end p99 is within the limit
+and nothing fell behind; the ladder stops at the first that is not. CPU per dossier is
+measured for every service replica, Kafka, PostgreSQL (all its processes), FerretDB, the
+SMTP sink and vegeta. See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def render(results: dict[str, Any], plan: SweepPlan) -> str:
     out = [
         f"\nmachine: {m['cpus']} CPU ({m['cpu_model']}), Python {m['python']}, "
         f"Kafka {m['kafka']}, FerretDB {m.get('store', {}).get('ferretdb')} on PostgreSQL; "
-        f"{plan.duration_s:g} s per rate, offered by hey",
+        f"{plan.duration_s:g} s per rate, offered by vegeta",
         f"load average (1, 5, 15 min) before {before[0]:.2f} {before[1]:.2f} {before[2]:.2f}, "
         f"after {after[0]:.2f} {after[1]:.2f} {after[2]:.2f}",
     ]

@@ -1,9 +1,11 @@
 """HTTP load from `hey`, a compiled generator, with its own CPU measured.
 
-Every HTTP benchmark drives its load through here, so that the load generator is never
-what limits the rate: `hey` (Debian's package, installed by ``make browser``) runs as a
-child process, writes one CSV line per request (``-o csv``), and its CPU time comes from
-the kernel's accounting of the exited child (``os.wait4``), so nothing of it is missed.
+Every HTTP burst drives its load through here (the even load of the budget step and the
+capacity sweep comes from vegeta: ``bench/capacity_support/vegeta.py``), so that the load
+generator is never what limits the rate: `hey` (Debian's package, installed by ``make
+browser``) runs as a child process, writes one CSV line per request (``-o csv``), and its
+CPU time comes from the kernel's accounting of the exited child (``os.wait4``), so
+nothing of it is missed.
 A run whose generator used more than half a core per 1,000 requests a second says so.
 """
 

@@ -5,15 +5,17 @@ measures another's load:
 
 1. intake vs bare FastAPI: POST /v1/dossiers from `hey` (a compiled load generator), the
    same connections and time for both, alternating rounds (``bench.intake_bench``);
-2. the CPU budget per dossier: the four services as processes, one replica each, a steady
-   load of submissions from hey, and the CPU milliseconds every process spends per dossier
-   that reached the audit (each service, Kafka, PostgreSQL, FerretDB, the SMTP sink, hey),
-   with a py-spy profile of each service kept under ``bench/results/`` and its top costs
-   printed; then the store commands per dossier, per service and command (each service's
-   ``hoso_store_commands_total`` before and after the step);
-3. the capacity sweep of ``bench.capacity`` on the same processes, its load from hey too:
-   offered rates, lowest first, until one is not held (POST p99 + pipeline p99 above 2 s,
-   or fallen behind).
+2. the CPU budget per dossier: the four services as processes, one replica each, an even
+   load of submissions from `vegeta` (compiled, open loop), and the CPU milliseconds every
+   process spends per dossier that reached the audit (each service, Kafka, PostgreSQL,
+   FerretDB, the SMTP sink, vegeta), with a py-spy profile of each service kept under
+   ``bench/results/`` and its top costs printed; then the store commands per dossier, per
+   service and command (each service's ``hoso_store_commands_total`` before and after the
+   step);
+3. the capacity sweep of ``bench.capacity`` on the same processes, its load from vegeta
+   too: offered rates, lowest first, until one is not held (end-to-end p99, from the
+   start of the POST to the audit entry of the dossier's notification, above 2 s, or
+   fallen behind).
 
 The default takes about five minutes on 2 cores; ``--quick`` about two; ``--long`` runs
 the sweep's steps for 60 s each. See docs/performance.md.
@@ -55,7 +57,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Sweep
     parser.add_argument("--budget-rate", type=float, default=20.0, help="dossiers/s (default 20)")
     parser.add_argument(
         "--rates",
-        default="20,30,40,50,60,80,100",
+        default="20,30,40,50,60,80,100,120,140",
         help="capacity sweep: offered dossiers/s, lowest first",
     )
     parser.add_argument("--connections", type=int, default=32, help="hey's, intake vs bare")
@@ -184,9 +186,9 @@ def render_budget(step: dict[str, Any], profiles: dict[str, Any]) -> str:
     rows.append(["all", round(total, 1), 100.0, round(sum(v for v in cores.values() if v), 2)])
     latency, post = step["latency_s"], step.get("post_ms") or {}
     out = [
-        f"\nCPU budget per dossier: {step['offered_per_s']:g} dossiers/s offered by hey for "
+        f"\nCPU budget per dossier: {step['offered_per_s']:g} dossiers/s offered by vegeta for "
         f"{step['duration_s']:g} s, {step['finished']} audited (POST p50 {post.get('p50')} ms, "
-        f"p99 {post.get('p99')} ms; pipeline p50 {latency['p50']} s, p99 {latency['p99']} s); "
+        f"p99 {post.get('p99')} ms; end to end p50 {latency['p50']} s, p99 {latency['p99']} s); "
         "CPU of each process over the step and its drain, per dossier that reached the audit",
         table(["process", "CPU ms/dossier", "share %", "cores while sending"], rows),
     ]

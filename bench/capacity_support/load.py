@@ -1,20 +1,18 @@
-"""The load: submissions from `hey` (a compiled generator) at a set rate, spread over the
-intake replicas, and the audit entries that follow each dossier from its receipt to the
-citizen's notification."""
+"""The load: submissions from `vegeta` (a compiled generator) at an even rate, spread over
+the intake replicas, and the audit entries that follow each dossier from its receipt to
+the citizen's notification."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
-from bench.hey import HeyRun, run_hey, side_by_side
+from bench.capacity_support.vegeta import VegetaRun, Workers, run_vegeta, side_by_side
 from bench.pipeline.infra import ROOT
 from bench.pipeline.platform import NOTIFICATION_SENT, unix_time
 from chassis.events import EventType
@@ -22,17 +20,10 @@ from chassis.events import EventType
 EXAMPLE = ROOT / "docs" / "examples" / "submission.json"
 SUBMITTED = EventType.SUBMITTED.value
 
-# Each of hey's workers sends at most one request every PACE_S seconds, so it keeps the
-# offered pace as long as a POST takes less than that (hey's -q ticker drops the ticks a
-# busy worker misses); at least MIN_CONNECTIONS, so that one slow answer holds back only
-# a small share of the load.
-PACE_S = 0.5
-MIN_CONNECTIONS = 4
-
 
 class Submissions:
     """The README's submission (``docs/examples/submission.json``) with an applicant address
-    of the step's own: hey sends one body over and over, and the address tells a step's
+    of the step's own: vegeta sends one body over and over, and the address tells a step's
     dossiers from another's in the services' databases while the run's are kept."""
 
     _SLOT = "@@email@@"
@@ -47,46 +38,33 @@ class Submissions:
         return self._template.replace(self._SLOT, f"citizen.{step}.{self._run}@example.vn").encode()
 
 
-@dataclass(frozen=True)
-class Pace:
-    """How hey offers ``rate`` requests a second to one intake: ``connections`` workers,
-    each at most ``per_connection`` a second (hey's ``-c`` and ``-q``)."""
-
-    connections: int
-    per_connection: float
-
-    @classmethod
-    def for_rate(cls, rate: float) -> Pace:
-        connections = max(MIN_CONNECTIONS, math.ceil(rate * PACE_S))
-        return cls(connections, rate / connections)
-
-
-class HeyLoad:
-    """Open loop: one hey per intake replica, each offering its share of the rate for the
-    step's duration whatever became of the earlier requests; hey's own CPU (the kernel's
-    accounting of the exited child) is the load generator's."""
+class VegetaLoad:
+    """Open loop at an even rate: one vegeta per intake replica, each offering its share of
+    the rate for the step's duration whatever became of the earlier requests; every
+    answer is kept (the 202's body names the dossier), and vegeta's own CPU (the kernel's
+    accounting of the exited children) is the load generator's."""
 
     def __init__(self, intakes: Sequence[str], token: str, submissions: Submissions) -> None:
         self.intakes = list(intakes)
         self._token = token
         self._submissions = submissions
 
-    def pace(self, rate: float) -> Pace:
-        return Pace.for_rate(rate / len(self.intakes))
+    def workers(self, rate: float) -> Workers:
+        """Each vegeta's workers: sized for its own share of the rate."""
+        return Workers.for_rate(rate / len(self.intakes))
 
-    async def offer(self, rate: float, duration: float, step: str) -> HeyRun:
-        pace = self.pace(rate)
+    async def offer(self, rate: float, duration: float, step: str) -> VegetaRun:
+        share = rate / len(self.intakes)
         body = self._submissions.body(step)
         headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
         runs = await asyncio.gather(
             *(
                 asyncio.to_thread(
-                    run_hey,
+                    run_vegeta,
                     f"intake {k + 1}",
                     f"{intake}/v1/dossiers",
+                    rate=share,
                     seconds=duration,
-                    connections=pace.connections,
-                    per_connection_rate=pace.per_connection,
                     body=body,
                     headers=headers,
                 )
@@ -98,7 +76,8 @@ class HeyLoad:
 
 class AuditWatch:
     """Each dossier's journey as the audit recorded it: when intake received it (the time of
-    its ``dossier.submitted`` event, intake's clock) and when the audit recorded its
+    its ``dossier.submitted`` event, intake's clock; the progress line's count while the
+    load is sent, before vegeta hands back its answers) and when the audit recorded its
     ``notification.sent`` event (``recorded_at``; the same machine's clock). Read
     incrementally along the chain's ``seq`` through the audit service's own
     (event_type, seq) index."""

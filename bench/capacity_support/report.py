@@ -39,21 +39,22 @@ def render_replicas(result: dict[str, Any], p99_limit_s: float) -> str:
     steps: list[dict[str, Any]] = result["steps"]
     replicas = result["replicas"]
     out = [
-        f"\n{replicas} replica(s) of each service, load from hey: the POST as hey saw it, "
-        "then the pipeline from intake's receipt to the audit entry of the dossier's "
-        f"notification.sent (held = POST p99 + pipeline p99 <= {p99_limit_s:g} s and not behind)",
+        f"\n{replicas} replica(s) of each service, an even load from vegeta: the POST as "
+        "vegeta saw it, then end to end from the start of the POST to the audit entry of the "
+        f"dossier's notification.sent (held = end-to-end p99 <= {p99_limit_s:g} s and not "
+        "behind)",
         table(
             [
                 "offered/s",
                 "202/s",
                 "POST p50 ms",
                 "POST p99 ms",
-                "p50 s",
-                "p99 s",
-                "max s",
+                "e2e p50 s",
+                "e2e p99 s",
+                "e2e max s",
                 "not audited",
                 "lag when sent",
-                "hey cores/1000 req/s",
+                "vegeta cores/1000 req/s",
                 "load 1m",
                 "held",
             ],
@@ -68,7 +69,7 @@ def render_replicas(result: dict[str, Any], p99_limit_s: float) -> str:
                     s["latency_s"]["max"],
                     s["accepted"] - s["finished"],
                     _lags(s.get("lag_at_sent") or {}),
-                    (s.get("hey") or {}).get("cores_per_1000"),
+                    (s.get("generator") or {}).get("cores_per_1000"),
                     s["load_average_1m"],
                     _verdict(s),
                 ]
@@ -81,7 +82,7 @@ def render_replicas(result: dict[str, Any], p99_limit_s: float) -> str:
         f"\nCPU ms per dossier audited, {replicas} replica(s) (the step and its drain); "
         "the last two columns: cores busy while the load was offered",
         table(
-            ["offered/s", *names, "all", "hey cores", "busiest cores"],
+            ["offered/s", *names, "all", f"{LOAD_GENERATOR} cores", "busiest cores"],
             [
                 [
                     s["offered_per_s"],
@@ -147,14 +148,14 @@ def render_summary(results: list[dict[str, Any]], p99_limit_s: float) -> str:
             ]
         )
     out = [
-        f"\ncapacity: the highest offered rate held (POST p99 + pipeline p99 <= {p99_limit_s:g} s, "
+        f"\ncapacity: the highest offered rate held (end-to-end p99 <= {p99_limit_s:g} s, "
         "not behind)",
         table(
             [
                 "replicas",
                 "dossiers/s held",
                 "POST p99 ms",
-                "pipeline p99 s",
+                "end-to-end p99 s",
                 "busiest process there",
                 "its CPU ms/dossier",
                 "its cores",
@@ -164,28 +165,28 @@ def render_summary(results: list[dict[str, Any]], p99_limit_s: float) -> str:
         ),
     ]
     generator = [
-        (r["replicas"], s["offered_per_s"], s.get("hey") or {}) for r in results for s in r["steps"]
+        (r["replicas"], s["offered_per_s"], s.get("generator") or {})
+        for r in results
+        for s in r["steps"]
     ]
-    over = [
-        (n, rate, hey) for n, rate, hey in generator if hey.get("cores", 0) > GENERATOR_LIMIT_CORES
-    ]
+    over = [(n, rate, g) for n, rate, g in generator if g.get("cores", 0) > GENERATOR_LIMIT_CORES]
     out.extend(
-        f"WARNING: hey used {hey['cores']:.2f} cores at {rate:g}/s with {n} replica(s), more "
-        "than half a core: it may be what limited the rate"
-        for n, rate, hey in over
+        f"WARNING: {LOAD_GENERATOR} used {g['cores']:.2f} cores at {rate:g}/s with {n} "
+        "replica(s), more than half a core: it may be what limited the rate"
+        for n, rate, g in over
     )
     # The rule for every HTTP benchmark: at most half a core per 1,000 requests a second.
     per_1000 = [
-        (n, rate, hey["cores_per_1000"])
-        for n, rate, hey in generator
-        if hey.get("cores_per_1000") is not None
+        (n, rate, g["cores_per_1000"])
+        for n, rate, g in generator
+        if g.get("cores_per_1000") is not None
     ]
     if per_1000:
         peak = max(per_1000, key=lambda x: x[2])
-        cores = max(hey.get("cores", 0.0) for _, _, hey in generator)
+        cores = max(g.get("cores", 0.0) for _, _, g in generator)
         text = (
-            f"hey used at most {cores:.3f} cores in any step and at most {peak[2]:.2f} cores "
-            f"per 1,000 req/s ({peak[1]:g}/s with {peak[0]} replica(s))"
+            f"{LOAD_GENERATOR} used at most {cores:.3f} cores in any step and at most "
+            f"{peak[2]:.2f} cores per 1,000 req/s ({peak[1]:g}/s with {peak[0]} replica(s))"
         )
         if peak[2] > GENERATOR_CORES_PER_1000:
             text += f": more than {GENERATOR_CORES_PER_1000:g}"
@@ -194,13 +195,15 @@ def render_summary(results: list[dict[str, Any]], p99_limit_s: float) -> str:
 
 
 def generator_line(step: dict[str, Any]) -> str:
-    """hey's own CPU in a step, and whether it is over the rule of half a core per 1,000
+    """vegeta's own CPU in a step, and whether it is over the rule of half a core per 1,000
     requests a second."""
-    hey = step.get("hey") or {}
-    per_1000 = hey.get("cores_per_1000")
+    generator = step.get("generator") or {}
+    per_1000 = generator.get("cores_per_1000")
     text = (
-        f"hey ({hey.get('processes', 1)} process(es), {hey.get('connections')} connections "
-        f"each): {hey.get('cores', 0.0):.3f} cores at {step['offered_per_s']:g}/s offered"
+        f"{LOAD_GENERATOR} ({generator.get('processes', 1)} process(es), "
+        f"{generator.get('workers')} workers each, at most {generator.get('max_workers')}): "
+        f"{generator.get('cores', 0.0):.3f} cores at {step['offered_per_s']:g}/s offered, "
+        f"sent at {generator.get('sent_per_s')}/s"
     )
     if per_1000 is not None:
         text += f", {per_1000:.2f} cores per 1,000 req/s"
