@@ -169,22 +169,29 @@ def run_hey(
             args += ["-D", str(body_file)]
         args.append(url)
         out_path = Path(tmp) / "out.csv"
-        with out_path.open("wb") as out:
-            started = time.perf_counter()
-            process = subprocess.Popen(args, stdout=out, stderr=subprocess.PIPE)
-            # wait4 reaps the child and returns its rusage: its whole CPU, to the end.
-            _, status, usage = os.wait4(process.pid, 0)
-            elapsed = time.perf_counter() - started
-            process.returncode = os.waitstatus_to_exitcode(status)
-        assert process.stderr is not None
-        stderr = process.stderr.read().decode(errors="replace")
-        process.stderr.close()
-        if process.returncode != 0:
-            raise RuntimeError(f"hey failed ({process.returncode}): {stderr[-500:]}")
+        started = time.perf_counter()
+        cpu_s, _ = run_reaped(args, out_path)
+        elapsed = time.perf_counter() - started
         result = parse_csv(name, out_path.read_text())
     result.seconds = min(float(seconds), elapsed)
-    result.generator_cpu_s = usage.ru_utime + usage.ru_stime
+    result.generator_cpu_s = cpu_s
     return result
+
+
+def run_reaped(args: list[str], stdout: Path) -> tuple[float, str]:
+    """Runs a load generator to its end, its output to ``stdout``: its CPU (the kernel's
+    account once the child is reaped, so nothing it did is missed) and its stderr."""
+    with stdout.open("wb") as out:
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    assert process.stderr is not None
+    stderr = process.stderr.read().decode(errors="replace")
+    process.stderr.close()
+    if process.returncode != 0:
+        command = " ".join([Path(args[0]).name, *args[1:2]])
+        raise RuntimeError(f"{command} failed ({process.returncode}): {stderr[-500:]}")
+    return usage.ru_utime + usage.ru_stime, stderr
 
 
 def parse_csv(name: str, text: str) -> HeyRun:

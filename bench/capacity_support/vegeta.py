@@ -15,10 +15,8 @@ import base64
 import binascii
 import json
 import math
-import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -26,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from bench.hey import GENERATOR_CORES_PER_1000
+from bench.hey import GENERATOR_CORES_PER_1000, run_reaped
 from bench.pipeline.infra import ROOT
 from bench.pipeline.stats import percentile
 
@@ -207,21 +205,6 @@ def rate_flag(rate: float) -> str:
     return f"1/{round(1e9 / rate)}ns"
 
 
-def _reaped(args: list[str], stdout: Path) -> tuple[float, str]:
-    """Runs a child to its end: its CPU (the kernel's accounting once reaped) and stderr."""
-    with stdout.open("wb") as out:
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.PIPE)
-        # wait4 reaps the child and returns its rusage: its whole CPU, to the end.
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-    assert process.stderr is not None
-    stderr = process.stderr.read().decode(errors="replace")
-    process.stderr.close()
-    if process.returncode != 0:
-        raise RuntimeError(f"{args[1]} failed ({process.returncode}): {stderr[-500:]}")
-    return usage.ru_utime + usage.ru_stime, stderr
-
-
 def run_vegeta(
     name: str,
     url: str,
@@ -243,7 +226,7 @@ def run_vegeta(
         targets_file.write_text(targets(url, headers, body_file))
         results = Path(tmp) / "results.bin"
         started = time.perf_counter()
-        attack_cpu, _ = _reaped(
+        attack_cpu, _ = run_reaped(
             [
                 binary,
                 "attack",
@@ -260,7 +243,7 @@ def run_vegeta(
         )
         elapsed = time.perf_counter() - started
         decoded = Path(tmp) / "results.json"
-        encode_cpu, _ = _reaped([binary, "encode", "--to", "json", str(results)], decoded)
+        encode_cpu, _ = run_reaped([binary, "encode", "--to", "json", str(results)], decoded)
         run = parse_results(name, decoded.read_text())
     run.seconds = min(float(seconds), elapsed)
     run.generator_cpu_s = attack_cpu + encode_cpu

@@ -6,14 +6,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from opentelemetry import trace
-from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, NonRecordingSpan, SpanKind, Status, StatusCode
 from pymongo.errors import ConnectionFailure
 
 from chassis import events, metrics
@@ -28,6 +28,7 @@ from chassis.kafka.publisher import (
 from chassis.mongo import store_unreachable
 from chassis.settings import ServiceSettings
 from chassis.telemetry import (
+    capture_context,
     extract_context,
     messaging_attributes,
     span_name,
@@ -68,6 +69,22 @@ class ConsumedEvent:
     @property
     def id(self) -> str:
         return self.envelope.id
+
+    @contextlib.contextmanager
+    def in_own_trace(self) -> Iterator[None]:
+        """This record's consumer span as the current one (a batch handler runs under the
+        batch's span): what its use case emits continues the dossier's trace."""
+        if self.span_context is None:
+            yield
+            return
+        with trace.use_span(NonRecordingSpan(self.span_context)):
+            yield
+
+    def trace_carrier(self) -> dict[str, str]:
+        """The record's own trace context, for work done later (an outbox entry, a retry)
+        to continue the dossier's trace."""
+        with self.in_own_trace():
+            return capture_context()
 
 
 Handler = Callable[[ConsumedEvent], Awaitable[None]]

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan
-
 from chassis.events import (
     DossierApologyIssued,
     DossierDeadlineExtended,
@@ -51,9 +48,6 @@ class StatusProjection:
             return
         for item in handled:
             if isinstance(item.payload, DossierStatusChanged):
-                if item.span_context is None:
-                    await self._after_status(item.payload)
-                    continue
                 # In the dossier's own trace, so what it publishes continues that trace.
-                with trace.use_span(NonRecordingSpan(item.span_context)):
+                with item.in_own_trace():
                     await self._after_status(item.payload)

@@ -5,12 +5,8 @@ can never send on the group's dead-letter topic (`chassis.kafka.send_dead_letter
 
 from __future__ import annotations
 
-from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan
-
 from chassis.events import Topics
 from chassis.kafka import ConsumedEvent, EventPublisher, send_dead_letter
-from chassis.telemetry import capture_context
 from notification.service.delivery import GROUP
 from notification.service.notices import (
     HANDLED_EVENTS,
@@ -33,17 +29,10 @@ def notice_of(item: ConsumedEvent) -> LifecycleNotice:
         event_type=item.envelope.type,
         occurred_at=item.envelope.time,
         data=data,
-        trace=_trace_carrier(item),
+        # The record's consumer span lives in the dossier's own trace; attempts and
+        # outcome events made later by the worker continue that trace.
+        trace=item.trace_carrier(),
     )
-
-
-def _trace_carrier(item: ConsumedEvent) -> dict[str, str]:
-    # The consumer span of this record lives in the dossier's own trace; attempts and
-    # outcome events made later by the worker continue that trace.
-    if item.span_context is None:
-        return capture_context()
-    with trace.use_span(NonRecordingSpan(item.span_context)):
-        return capture_context()
 
 
 class LifecycleConsumer:

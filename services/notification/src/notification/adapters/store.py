@@ -315,15 +315,19 @@ class DeliveryStore:
                 )
         # Some found a newer attempt under way, or the attempt given up: the mark each
         # update set says which matched.
-        ids = [outcome.delivery_id for outcome in outcomes]
-        held = {
-            doc["_id"]: doc.get(_WRITER)
-            async for doc in self._deliveries.find({"_id": {"$in": ids}}, {_WRITER: 1})
-        }
+        held = await self._marks([outcome.delivery_id for outcome in outcomes])
         return [
             refused.get(id(outcome), held.get(outcome.delivery_id) == marks[id(outcome)])
             for outcome in outcomes
         ]
+
+    async def _marks(self, delivery_ids: list[str]) -> dict[str, Any]:
+        """The mark each delivery holds: which of the conditional updates of a bulk write
+        that matched only in part did match."""
+        return {
+            doc["_id"]: doc.get(_WRITER)
+            async for doc in self._deliveries.find({"_id": {"$in": delivery_ids}}, {_WRITER: 1})
+        }
 
     async def give_up_stale(
         self,
@@ -431,11 +435,7 @@ class DeliveryStore:
         # excludes: a claimed one is as read, with its new ``publish_at``.
         if result.matched_count in (0, len(claims)):
             return claims if result.matched_count else []
-        ids = [claim["_id"] for claim in claims]
-        held = {
-            doc["_id"]: doc.get(_WRITER)
-            async for doc in self._deliveries.find({"_id": {"$in": ids}}, {_WRITER: 1})
-        }
+        held = await self._marks([claim["_id"] for claim in claims])
         return [claim for claim in claims if held.get(claim["_id"]) == claim[_WRITER]]
 
     # ------------------------------------------------------------------ operators

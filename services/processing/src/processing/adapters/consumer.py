@@ -12,12 +12,6 @@ command is a commit of its own; the other events are applied one at a time, in o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan
-
 from chassis.events import (
     DossierResultIssued,
     DossierSubmitted,
@@ -25,7 +19,6 @@ from chassis.events import (
     DossierWithdrawalRequested,
 )
 from chassis.kafka import ConsumedEvent, Handler
-from chassis.telemetry import capture_context
 from processing.service import ProcessingService, Submission
 
 
@@ -76,14 +69,14 @@ class SubmissionsConsumer:
         pending: list[Submission] = []
         for item in items:
             if isinstance(item.payload, DossierSubmitted):
-                pending.append(Submission(item.payload, item.id, _trace_carrier(item)))
+                pending.append(Submission(item.payload, item.id, item.trace_carrier()))
                 continue
             handler = self._handlers.get(item.envelope.type)
             if handler is None:
                 # A known event this group does not act on: nothing to do.
                 continue
             await self._open(pending)
-            with _in_trace_of(item):
+            with item.in_own_trace():
                 await handler(item)
         await self._open(pending)
 
@@ -91,19 +84,3 @@ class SubmissionsConsumer:
         if pending:
             await self._service.receive_many(pending)
             pending.clear()
-
-
-@contextmanager
-def _in_trace_of(item: ConsumedEvent) -> Iterator[None]:
-    """The record's own consumer span as the current one: the events its use case emits
-    continue the dossier's trace, not the batch's."""
-    if item.span_context is None:
-        yield
-        return
-    with trace.use_span(NonRecordingSpan(item.span_context)):
-        yield
-
-
-def _trace_carrier(item: ConsumedEvent) -> dict[str, str]:
-    with _in_trace_of(item):
-        return capture_context()
