@@ -14,7 +14,14 @@ import pytest
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient, monitoring
 
-from chassis.mongo import STORE_COMMANDS, StoreClient, StoreDatabase, connect, uses_index
+from chassis.mongo import (
+    STORE_COMMANDS,
+    StoreClient,
+    StoreDatabase,
+    connect,
+    uses_index,
+    write_conflict,
+)
 from chassis.settings import ServiceSettings
 from intake.adapters.store import ACCEPTED, PENDING, Insert, IntakeStore
 from intake.domain.receipt import ALPHABET, new_receipt_code
@@ -233,6 +240,62 @@ async def test_duplicates_are_told_apart(replicas: list[IntakeStore]) -> None:
     assert found is not None
     assert found["_id"] == first["_id"]
     assert found["state"] == PENDING
+
+
+class LostRaces(monitoring.CommandListener):
+    """Inserts the store refused as a lost race (a deadlock under FerretDB)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        if event.command_name == "insert":
+            errors = event.reply.get("writeErrors", [])
+            self.count += sum(1 for e in errors if write_conflict(e.get("code")))
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_one_key_sent_to_two_replicas_at_once_is_one_submission(
+    infra: Infra, run_id: str
+) -> None:
+    """A portal's retries of one submission reaching two replicas together. Under
+    FerretDB the unique index is an exclusion constraint, and two inserts of one key can
+    wait for each other until PostgreSQL fails one as a deadlock: that loser must be
+    inserted again (then refused as a duplicate), not answered 503."""
+    name = f"{run_id}_intake_race_{uuid.uuid4().hex[:6]}"
+    races = LostRaces()
+    # A client per replica, as two processes have.
+    clients: list[StoreClient] = [
+        AsyncMongoClient(infra.mongodb, tz_aware=True, event_listeners=[races]) for _ in "ab"
+    ]
+    try:
+        stores = [await _store(client, name) for client in clients]
+        on_ferretdb = "ferretdb" in await clients[0][name].command("buildInfo")
+        rounds = 0
+        # On FerretDB, until the race has been lost at least once (most rounds lose it).
+        while rounds < 4 or (on_ferretdb and races.count == 0 and rounds < 40):
+            rounds += 1
+            key = uuid.uuid4().hex
+            tries = [{**_submission(100 * rounds + i), "idempotency_id": key} for i in range(4)]
+            outcomes = await asyncio.gather(
+                *(stores[i % 2].insert_submission(d) for i, d in enumerate(tries))
+            )
+            assert outcomes.count(Insert.DONE) == 1, outcomes
+            assert outcomes.count(Insert.KEY_TAKEN) == 3, outcomes
+            winner = tries[outcomes.index(Insert.DONE)]
+            found = await stores[0].by_idempotency_id(key)
+            assert found is not None
+            assert found["_id"] == winner["_id"]
+        assert races.count > 0 or not on_ferretdb, f"no race lost in {rounds} rounds"
+    finally:
+        await clients[0].drop_database(name)
+        for client in clients:
+            await client.close()
 
 
 async def test_the_refusal_itself_tells_which_key_is_taken(infra: Infra, run_id: str) -> None:

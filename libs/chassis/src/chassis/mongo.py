@@ -20,7 +20,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.command_cursor import AsyncCommandCursor
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, OperationFailure
+from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random,
+)
 
 from chassis.settings import ServiceSettings
 
@@ -30,10 +37,14 @@ __all__ = [
     "StoreCommandCursor",
     "StoreCursor",
     "StoreDatabase",
+    "conflict_retrying",
     "connect",
+    "error_summary",
+    "lost_a_race",
     "ping",
     "store_unreachable",
     "uses_index",
+    "write_conflict",
 ]
 
 # PyMongo's own asyncio client. Motor, which MongoDB has deprecated in its favour, runs
@@ -111,6 +122,57 @@ def store_unreachable(exc: BaseException) -> bool:
         text = str(exc).lower()
         return any(sign in text for sign in _POSTGRES_AWAY)
     return False
+
+
+# A write that lost a race with another writer and only needs trying again: PostgreSQL's
+# deadlock_detected (40P01) and serialization_failure (40001), which FerretDB v2 passes on
+# as PostgreSQL's packed SQLSTATE, and MongoDB's WriteConflict. DocumentDB enforces a
+# unique index as an exclusion constraint, which writes the key first and then waits for
+# any other writer of the same key: two requests inserting one key at once wait for each
+# other, and after `deadlock_timeout` (1 s) PostgreSQL fails one of them with 40P01
+# rather than with a duplicate key.
+_CONFLICTS = frozenset({16908292, 16777220, 112})
+_DUPLICATE_KEY = 11000
+
+
+def write_conflict(code: object) -> bool:
+    """Whether a store error (or a bulk write's error) code says: a race, try again."""
+    return code in _CONFLICTS
+
+
+def lost_a_race(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write, or a bulk write, that failed only by losing races:
+    done again, it goes through or meets the winner's write (a duplicate key)."""
+    if isinstance(exc, BulkWriteError):
+        codes = {failure.get("code") for failure in exc.details.get("writeErrors", [])}
+        return any(write_conflict(code) for code in codes) and all(
+            write_conflict(code) or code == _DUPLICATE_KEY for code in codes
+        )
+    return isinstance(exc, OperationFailure) and write_conflict(exc.code)
+
+
+def conflict_retrying(*also: type[BaseException], tries: int = 4) -> AsyncRetrying:
+    """Tries for a write that can lose a race with another writer (see `write_conflict`),
+    or raise one of ``also`` when part of it did: ``async for attempt in
+    conflict_retrying(): with attempt: ...``. The last failure is raised as it is."""
+    return AsyncRetrying(
+        retry=retry_if_exception(lost_a_race) | retry_if_exception_type(also),
+        stop=stop_after_attempt(tries),
+        wait=wait_random(0, 0.05),
+        reraise=True,
+    )
+
+
+def error_summary(exc: BaseException) -> str:
+    """The error's kind and codes, for a log line. Never its message: a refused write's
+    message quotes the document, and a dossier's holds personal data."""
+    name = type(exc).__name__
+    if isinstance(exc, BulkWriteError):
+        codes = sorted({str(f.get("code")) for f in exc.details.get("writeErrors", [])})
+        return f"{name} (codes {', '.join(codes)})" if codes else name
+    if isinstance(exc, OperationFailure) and exc.code is not None:
+        return f"{name} (code {exc.code})"
+    return name
 
 
 async def ping(database: StoreDatabase) -> bool:

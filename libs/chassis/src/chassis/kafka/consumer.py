@@ -25,7 +25,7 @@ from chassis.kafka.publisher import (
     _cloudevent_attributes,
     _event_types_on,
 )
-from chassis.mongo import store_unreachable
+from chassis.mongo import error_summary, lost_a_race, store_unreachable
 from chassis.settings import ServiceSettings
 from chassis.telemetry import (
     capture_context,
@@ -54,6 +54,13 @@ def is_outage(exc: BaseException) -> bool:
     """The store or the broker is away (see ``OUTAGES`` and FerretDB's own way of saying
     its PostgreSQL is: ``chassis.mongo.store_unreachable``)."""
     return isinstance(exc, OUTAGES) or store_unreachable(exc)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure that says nothing about the record: an outage, or a store write that
+    lost a race with another replica's (``chassis.mongo.lost_a_race``), which the next
+    try wins or finds done. The record is tried again, never dead-lettered."""
+    return is_outage(exc) or lost_a_race(exc)
 
 
 _outage_delay = backoff_delays(0.5, 5.0)
@@ -324,7 +331,7 @@ class ConsumerLoop:
                     self._count(item.record.topic, item.envelope.type, "handled")
                 return []
             except Exception as exc:
-                if is_outage(exc):
+                if is_transient(exc):
                     outage += 1
                     log.warning("batch of %s waits for %s (try %d)", self.group, _name(exc), outage)
                     await asyncio.sleep(_outage_delay(outage))
@@ -343,7 +350,7 @@ class ConsumerLoop:
                     await self.batch_handler([item])
                     self._count(item.record.topic, item.envelope.type, "handled")
                 except Exception as exc:
-                    if is_outage(exc):
+                    if is_transient(exc):
                         outage += 1
                         log.warning("record of %s waits for %s", self.group, _name(exc))
                         await asyncio.sleep(_outage_delay(outage))
@@ -388,7 +395,7 @@ class ConsumerLoop:
                     error = exc
                     break
                 except Exception as exc:
-                    if is_outage(exc):
+                    if is_transient(exc):
                         outage += 1
                         log.warning(
                             "handler for %s waits for %s (try %d)",
@@ -424,5 +431,6 @@ class ConsumerLoop:
 
 
 def _name(exc: Exception) -> str:
-    # The class only: a store error's text may quote the connection string.
-    return type(exc).__name__
+    # The class and codes only: a store error's text may quote the connection string, or
+    # the document it refused.
+    return error_summary(exc)

@@ -38,7 +38,7 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from chassis.batching import GroupCommit
-from chassis.mongo import StoreDatabase
+from chassis.mongo import StoreDatabase, conflict_retrying, error_summary
 from chassis.service import Worker
 from intake.ports import StoreUnavailable
 from intake.settings import IntakeSettings
@@ -64,7 +64,7 @@ def _store_call() -> Iterator[None]:
     try:
         yield
     except PyMongoError as exc:
-        raise StoreUnavailable(type(exc).__name__) from exc
+        raise StoreUnavailable(error_summary(exc)) from exc
 
 
 def _object_id(document_id: str) -> ObjectId | None:
@@ -193,7 +193,10 @@ class DocumentFiles:
     async def record(self, document: dict[str, Any]) -> dict[str, Any]:
         with _store_call():
             try:
-                await self._records.insert_one(document)
+                # Two uploads of the same bytes at once race on the unique hash.
+                async for attempt in conflict_retrying():
+                    with attempt:
+                        await self._records.insert_one(document)
             except DuplicateKeyError:
                 existing = await self._records.find_one(
                     {"sha256": document["sha256"]}, hint=_SHA256

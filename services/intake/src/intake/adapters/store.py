@@ -27,7 +27,7 @@ from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from chassis.batching import GroupCommit
-from chassis.mongo import StoreDatabase
+from chassis.mongo import StoreDatabase, conflict_retrying, error_summary, write_conflict
 from intake.ports import (
     ACCEPTED,
     PENDING,
@@ -80,7 +80,11 @@ def _request_path() -> Iterator[None]:
     try:
         yield
     except PyMongoError as exc:
-        raise StoreUnavailable(type(exc).__name__) from exc
+        raise StoreUnavailable(error_summary(exc)) from exc
+
+
+class _RaceLost(Exception):
+    """Some documents of an insert lost a race with another writer of the same key."""
 
 
 class IntakeStore:
@@ -110,13 +114,36 @@ class IntakeStore:
 
     async def _insert_many(self, documents: list[dict[str, Any]]) -> list[Insert]:
         outcomes = [Insert.DONE] * len(documents)
+        waiting = list(range(len(documents)))
+        # A document that lost a race on a unique key (a portal's retry of the same
+        # submission on another replica) is inserted again: the second try gets the
+        # duplicate key, or goes in. The insert is unordered, so the others are in.
         try:
-            await self._submissions.insert_many(documents, ordered=False)
+            async for attempt in conflict_retrying(_RaceLost):
+                with attempt:
+                    waiting = await self._insert_these(documents, waiting, outcomes)
+                    if waiting:
+                        raise _RaceLost
+        except _RaceLost:
+            raise StoreUnavailable(f"{len(waiting)} inserts kept losing races") from None
+        return outcomes
+
+    async def _insert_these(
+        self, documents: list[dict[str, Any]], indexes: list[int], outcomes: list[Insert]
+    ) -> list[int]:
+        """Insert ``documents[i]`` for each ``i`` in ``indexes``, record each refusal in
+        ``outcomes``, and return the indexes of those that lost a race."""
+        try:
+            await self._submissions.insert_many([documents[i] for i in indexes], ordered=False)
         except BulkWriteError as error:
+            lost: list[int] = []
             for failure in error.details.get("writeErrors", []):
+                index = indexes[failure["index"]]
+                if write_conflict(failure.get("code")):
+                    lost.append(index)
+                    continue
                 if failure.get("code") != _DUPLICATE_KEY:
                     raise
-                index = failure["index"]
                 taken = _refusing_index(failure)
                 if taken is None:
                     # A refusal worded otherwise: the idempotency index decides.
@@ -129,7 +156,8 @@ class IntakeStore:
                 outcomes[index] = (
                     Insert.KEY_TAKEN if taken == "idempotency_id" else Insert.RECEIPT_TAKEN
                 )
-        return outcomes
+            return lost
+        return []
 
     async def by_idempotency_id(self, idempotency_id: str) -> dict[str, Any] | None:
         with _request_path():
