@@ -20,9 +20,10 @@ from audit.adapters.store import AuditStore
 from audit.domain.chain import verify_chain
 from audit.domain.personal_data import PersonalDataCipher
 from audit.settings import AuditSettings
-from chassis.mongo import STORE_COMMANDS, StoreClient, connect
+from chassis.mongo import StoreClient, connect
 from tests.integration.audit.test_audit_recording import batch_of, log_of
 from tests.support.infra import Infra
+from tests.support.store_commands import commands_sent
 
 pytestmark = pytest.mark.integration
 
@@ -58,12 +59,7 @@ async def recording(infra: Infra, run_id: str) -> AsyncIterator[Recording]:
 
 def commands() -> dict[str, float]:
     """The audit service's store commands so far, by command name."""
-    counted: dict[str, float] = {}
-    for metric in STORE_COMMANDS.collect():
-        for sample in metric.samples:
-            if sample.name.endswith("_total") and sample.labels["service"] == "audit":
-                counted[sample.labels["command"]] = sample.value
-    return counted
+    return commands_sent("audit")
 
 
 def since(before: dict[str, float]) -> dict[str, int]:

@@ -14,26 +14,18 @@ from pydantic import SecretStr
 
 from chassis.events import Envelope, Topics, make_event
 from chassis.kafka import ConsumerLoop, EventPublisher, ensure_topics
-from chassis.mongo import STORE_COMMANDS, connect
+from chassis.mongo import connect
 from intake.adapters.projection import StatusProjection
 from intake.adapters.store import IntakeStore
 from intake.settings import IntakeSettings
 from tests.integration.intake.intake_support import status_changed
 from tests.support.infra import Infra
+from tests.support.store_commands import all_commands_sent
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
 DOSSIERS = 10
-
-
-def _commands(service: str) -> float:
-    return sum(
-        sample.value
-        for metric in STORE_COMMANDS.collect()
-        for sample in metric.samples
-        if sample.name.endswith("_total") and sample.labels["service"] == service
-    )
 
 
 async def test_events_fetched_together_are_projected_in_one_write_per_batch(
@@ -83,7 +75,7 @@ async def test_events_fetched_together_are_projected_in_one_write_per_batch(
         publisher=publisher,
         batch_handler=StatusProjection(store).handle_batch,
     )
-    before = _commands(settings.service_name)
+    before = all_commands_sent(settings.service_name)
     running = asyncio.create_task(loop.run())
     try:
 
@@ -97,7 +89,7 @@ async def test_events_fetched_together_are_projected_in_one_write_per_batch(
         assert projected["status"] == "supplement_requested"
         assert projected["due_date"] == "2026-12-24"
         # One update per fetched batch, not one per event (thirty of them).
-        writes = _commands(settings.service_name) - before
+        writes = all_commands_sent(settings.service_name) - before
         assert 1 <= writes <= len(events) / 3, writes
     finally:
         loop.stop()

@@ -15,7 +15,6 @@ from pydantic import SecretStr
 from pymongo import AsyncMongoClient, monitoring
 
 from chassis.mongo import (
-    STORE_COMMANDS,
     StoreClient,
     StoreDatabase,
     connect,
@@ -27,6 +26,7 @@ from intake.adapters.store import ACCEPTED, PENDING, Insert, IntakeStore
 from intake.domain.receipt import ALPHABET, new_receipt_code
 from intake.ports import AppointmentUpdate, ProjectionUpdate, StatusUpdate
 from tests.support.infra import Infra
+from tests.support.store_commands import all_commands_sent
 
 pytestmark = pytest.mark.integration
 
@@ -70,16 +70,6 @@ async def apply_status(
 
 async def apply_due_date(store: IntakeStore, dossier_id: str, due_date: str, at: datetime) -> bool:
     return await store.apply_updates([AppointmentUpdate(dossier_id, due_date, at)]) == 1
-
-
-def _commands(service: str) -> float:
-    """Commands the clients `connect` built for ``service`` sent to the store."""
-    return sum(
-        sample.value
-        for metric in STORE_COMMANDS.collect()
-        for sample in metric.samples
-        if sample.name.endswith("_total") and sample.labels["service"] == service
-    )
 
 
 def _index_reads(plan: Any) -> list[dict[str, Any]]:
@@ -314,10 +304,10 @@ async def test_the_refusal_itself_tells_which_key_is_taken(infra: Infra, run_id:
             ({"idempotency_id": first["idempotency_id"]}, Insert.KEY_TAKEN),
             ({"receipt_code": first["receipt_code"]}, Insert.RECEIPT_TAKEN),
         ):
-            before = _commands(settings.service_name)
+            before = all_commands_sent(settings.service_name)
             assert await store.insert_submission({**_submission(2), **clash}) is outcome
             # The refused insert alone: no read to find out which index refused it.
-            assert _commands(settings.service_name) - before == 1
+            assert all_commands_sent(settings.service_name) - before == 1
     finally:
         await client.drop_database(settings.mongodb_database)
         await client.close()
@@ -447,7 +437,7 @@ async def test_a_batch_is_one_ordered_write_and_skips_what_is_stale(
         await db["statuses"].insert_one(
             {"_id": held, "status": "status-5", "version": 5, "updated_at": NOW}
         )
-        before = _commands(settings.service_name)
+        before = all_commands_sent(settings.service_name)
         changed = await store.apply_updates(
             [
                 StatusUpdate(fresh, 1, {"status": "status-1", "updated_at": NOW}),
@@ -457,10 +447,10 @@ async def test_a_batch_is_one_ordered_write_and_skips_what_is_stale(
         )
         assert changed == 3
         # One round trip for the whole batch.
-        assert _commands(settings.service_name) - before == 1
+        assert all_commands_sent(settings.service_name) - before == 1
         # A stale status of a projection that exists is refused by the unique _id (its
         # upsert finds nothing older to update); the writes after it still apply.
-        before = _commands(settings.service_name)
+        before = all_commands_sent(settings.service_name)
         changed = await store.apply_updates(
             [
                 StatusUpdate(held, 3, {"status": "status-3"}),
@@ -471,7 +461,7 @@ async def test_a_batch_is_one_ordered_write_and_skips_what_is_stale(
         assert changed == 2
         # Refused, refused again (so skipped), then the rest of the batch: an ordered
         # write stops at its first refusal.
-        assert _commands(settings.service_name) - before == 3
+        assert all_commands_sent(settings.service_name) - before == 3
         assert (await store.status(held) or {}).get("status") == "status-6"
         projected = await store.status(fresh)
         assert projected is not None

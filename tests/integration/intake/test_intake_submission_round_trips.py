@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from chassis.auth import Principal
 from chassis.kafka import EventPublisher, ensure_topics
-from chassis.mongo import STORE_COMMANDS, StoreDatabase, connect
+from chassis.mongo import StoreDatabase, connect
 from intake.adapters.gridfs import DocumentFiles
 from intake.adapters.publisher import KafkaPublisher
 from intake.adapters.store import ACCEPTED, IntakeStore
@@ -31,6 +31,7 @@ from intake.settings import IntakeSettings
 from tests.integration.intake.intake_bodies import waste_registration
 from tests.support.documents import PDF, attachment_for, sample_pdf
 from tests.support.infra import Infra
+from tests.support.store_commands import commands_sent
 
 pytestmark = pytest.mark.integration
 
@@ -48,13 +49,7 @@ class Wired:
 
     def commands(self) -> dict[str, float]:
         """Every command this service's client sent so far, by name."""
-        return {
-            sample.labels["command"]: sample.value
-            for metric in STORE_COMMANDS.collect()
-            for sample in metric.samples
-            if sample.name.endswith("_total")
-            and sample.labels["service"] == self.settings.service_name
-        }
+        return commands_sent(self.settings.service_name)
 
 
 @pytest.fixture(scope="module")

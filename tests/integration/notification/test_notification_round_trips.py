@@ -13,7 +13,7 @@ import pytest
 
 from chassis.events import decode, encode
 from chassis.kafka import EventPublisher, ensure_topics
-from chassis.mongo import STORE_COMMANDS, StoreClient, connect
+from chassis.mongo import StoreClient, connect
 from notification.adapters.store import DeliveryStore
 from notification.domain.messages import TemplateCatalogue
 from notification.main import build_senders
@@ -31,6 +31,7 @@ from tests.integration.notification.notification_harness import (
 )
 from tests.support.infra import Infra
 from tests.support.mail import MailSink
+from tests.support.store_commands import commands_sent
 
 pytestmark = pytest.mark.integration
 
@@ -46,15 +47,7 @@ class Counted:
 
     def commands(self) -> dict[str, float]:
         """The store commands this process's notification client has sent, by name."""
-        counted: dict[str, float] = {}
-        for family in STORE_COMMANDS.collect():
-            for sample in family.samples:
-                if (
-                    sample.name.endswith("_total")
-                    and sample.labels["service"] == self.settings.service_name
-                ):
-                    counted[sample.labels["command"]] = sample.value
-        return counted
+        return commands_sent(self.settings.service_name)
 
 
 @pytest.fixture(scope="module")

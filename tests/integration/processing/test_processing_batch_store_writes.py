@@ -31,7 +31,7 @@ from chassis.events import (
     make_event,
 )
 from chassis.kafka import ConsumerLoop, EventPublisher, ensure_topics
-from chassis.mongo import STORE_COMMANDS, StoreClient, StoreDatabase, connect
+from chassis.mongo import StoreClient, StoreDatabase, connect
 from processing.adapters.consumer import SubmissionsConsumer
 from processing.adapters.store import DossierStore
 from processing.service import ProcessingService
@@ -42,6 +42,7 @@ from tests.integration.processing.processing_harness import (
     read_topic,
 )
 from tests.support.infra import Infra
+from tests.support.store_commands import commands_sent
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -119,7 +120,7 @@ def _consumer(stack: Stack) -> ConsumerLoop:
 
 
 def _commands(command: str) -> float:
-    return STORE_COMMANDS.labels("processing", command)._value.get()
+    return commands_sent("processing").get(command, 0.0)
 
 
 async def test_a_batch_of_submissions_costs_far_fewer_inserts_than_dossiers(
