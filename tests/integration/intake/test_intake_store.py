@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -118,6 +119,34 @@ async def replicas(database: StoreDatabase) -> list[IntakeStore]:
     """Two adapters on the database, as two intake replicas would have."""
     client = database.client
     return [await _store(client, database.name), await _store(client, database.name)]
+
+
+@dataclass
+class Counted:
+    """An adapter on a client built by `connect`, whose commands are counted."""
+
+    store: IntakeStore
+    db: StoreDatabase
+    service_name: str
+
+    def sent(self) -> float:
+        return all_commands_sent(self.service_name)
+
+
+@pytest.fixture
+async def counted(infra: Infra, run_id: str) -> AsyncIterator[Counted]:
+    settings = ServiceSettings(
+        # Its own name: only this client's commands are counted.
+        service_name=f"intake-counted-{uuid.uuid4().hex[:6]}",
+        mongodb_uri=SecretStr(infra.mongodb),
+        mongodb_database=f"{run_id}_intake_counted_{uuid.uuid4().hex[:6]}",
+    )
+    client, db = connect(settings)
+    store = IntakeStore(db)
+    await store.create_indexes()
+    yield Counted(store, db, settings.service_name)
+    await client.drop_database(settings.mongodb_database)
+    await client.close()
 
 
 class Sent(monitoring.CommandListener):
@@ -288,29 +317,18 @@ async def test_one_key_sent_to_two_replicas_at_once_is_one_submission(
             await client.close()
 
 
-async def test_the_refusal_itself_tells_which_key_is_taken(infra: Infra, run_id: str) -> None:
-    settings = ServiceSettings(
-        service_name=f"intake-refusals-{uuid.uuid4().hex[:6]}",
-        mongodb_uri=SecretStr(infra.mongodb),
-        mongodb_database=f"{run_id}_intake_refusals_{uuid.uuid4().hex[:6]}",
-    )
-    client, db = connect(settings)
-    try:
-        store = IntakeStore(db)
-        await store.create_indexes()
-        first = _submission(1)
-        assert await store.insert_submission(first) is Insert.DONE
-        for clash, outcome in (
-            ({"idempotency_id": first["idempotency_id"]}, Insert.KEY_TAKEN),
-            ({"receipt_code": first["receipt_code"]}, Insert.RECEIPT_TAKEN),
-        ):
-            before = all_commands_sent(settings.service_name)
-            assert await store.insert_submission({**_submission(2), **clash}) is outcome
-            # The refused insert alone: no read to find out which index refused it.
-            assert all_commands_sent(settings.service_name) - before == 1
-    finally:
-        await client.drop_database(settings.mongodb_database)
-        await client.close()
+async def test_the_refusal_itself_tells_which_key_is_taken(counted: Counted) -> None:
+    store = counted.store
+    first = _submission(1)
+    assert await store.insert_submission(first) is Insert.DONE
+    for clash, outcome in (
+        ({"idempotency_id": first["idempotency_id"]}, Insert.KEY_TAKEN),
+        ({"receipt_code": first["receipt_code"]}, Insert.RECEIPT_TAKEN),
+    ):
+        before = counted.sent()
+        assert await store.insert_submission({**_submission(2), **clash}) is outcome
+        # The refused insert alone: no read to find out which index refused it.
+        assert counted.sent() - before == 1
 
 
 async def test_one_of_many_replicas_wins_the_lease(replicas: list[IntakeStore]) -> None:
@@ -422,54 +440,42 @@ async def test_a_later_version_wins_a_race_to_create_the_projection(
     assert versions == [2] * len(dossiers)
 
 
-async def test_a_batch_is_one_ordered_write_and_skips_what_is_stale(
-    infra: Infra, run_id: str
-) -> None:
-    settings = ServiceSettings(
-        service_name=f"intake-projection-{uuid.uuid4().hex[:6]}",
-        mongodb_uri=SecretStr(infra.mongodb),
-        mongodb_database=f"{run_id}_intake_projection_{uuid.uuid4().hex[:6]}",
+async def test_a_batch_is_one_ordered_write_and_skips_what_is_stale(counted: Counted) -> None:
+    store = counted.store
+    held, fresh = str(uuid.uuid4()), str(uuid.uuid4())
+    await counted.db["statuses"].insert_one(
+        {"_id": held, "status": "status-5", "version": 5, "updated_at": NOW}
     )
-    client, db = connect(settings)
-    try:
-        store = IntakeStore(db)
-        held, fresh = str(uuid.uuid4()), str(uuid.uuid4())
-        await db["statuses"].insert_one(
-            {"_id": held, "status": "status-5", "version": 5, "updated_at": NOW}
-        )
-        before = all_commands_sent(settings.service_name)
-        changed = await store.apply_updates(
-            [
-                StatusUpdate(fresh, 1, {"status": "status-1", "updated_at": NOW}),
-                StatusUpdate(fresh, 2, {"status": "status-2", "updated_at": NOW}),
-                AppointmentUpdate(fresh, "2026-12-24", NOW + timedelta(hours=1)),
-            ]
-        )
-        assert changed == 3
-        # One round trip for the whole batch.
-        assert all_commands_sent(settings.service_name) - before == 1
-        # A stale status of a projection that exists is refused by the unique _id (its
-        # upsert finds nothing older to update); the writes after it still apply.
-        before = all_commands_sent(settings.service_name)
-        changed = await store.apply_updates(
-            [
-                StatusUpdate(held, 3, {"status": "status-3"}),
-                StatusUpdate(fresh, 3, {"status": "status-3"}),
-                StatusUpdate(held, 6, {"status": "status-6"}),
-            ]
-        )
-        assert changed == 2
-        # Refused, refused again (so skipped), then the rest of the batch: an ordered
-        # write stops at its first refusal.
-        assert all_commands_sent(settings.service_name) - before == 3
-        assert (await store.status(held) or {}).get("status") == "status-6"
-        projected = await store.status(fresh)
-        assert projected is not None
-        assert (projected["status"], projected["version"]) == ("status-3", 3)
-        assert projected["due_date"] == "2026-12-24"
-    finally:
-        await client.drop_database(settings.mongodb_database)
-        await client.close()
+    before = counted.sent()
+    changed = await store.apply_updates(
+        [
+            StatusUpdate(fresh, 1, {"status": "status-1", "updated_at": NOW}),
+            StatusUpdate(fresh, 2, {"status": "status-2", "updated_at": NOW}),
+            AppointmentUpdate(fresh, "2026-12-24", NOW + timedelta(hours=1)),
+        ]
+    )
+    assert changed == 3
+    # One round trip for the whole batch.
+    assert counted.sent() - before == 1
+    # A stale status of a projection that exists is refused by the unique _id (its
+    # upsert finds nothing older to update); the writes after it still apply.
+    before = counted.sent()
+    changed = await store.apply_updates(
+        [
+            StatusUpdate(held, 3, {"status": "status-3"}),
+            StatusUpdate(fresh, 3, {"status": "status-3"}),
+            StatusUpdate(held, 6, {"status": "status-6"}),
+        ]
+    )
+    assert changed == 2
+    # Refused, refused again (so skipped), then the rest of the batch: an ordered
+    # write stops at its first refusal.
+    assert counted.sent() - before == 3
+    assert (await store.status(held) or {}).get("status") == "status-6"
+    projected = await store.status(fresh)
+    assert projected is not None
+    assert (projected["status"], projected["version"]) == ("status-3", 3)
+    assert projected["due_date"] == "2026-12-24"
 
 
 async def test_batches_racing_on_two_replicas_end_at_the_latest_versions(
